@@ -1,0 +1,5 @@
+"""Allows `python -m mocksrv`."""
+
+from mocksrv.cli import main
+
+raise SystemExit(main())

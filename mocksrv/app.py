@@ -1,0 +1,73 @@
+"""The WSGI application factory: routes each request by SigV4 scope service, then by path."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+from mocksrv import sigv4
+from mocksrv.call import Call
+from mocksrv.runtime import Runtime, build_runtime
+from mocksrv.scenario.loader import Scenario
+from mocksrv.settings import Settings
+
+log = logging.getLogger("mocksrv")
+
+StartResponse = Callable[..., Any]
+
+
+class MocksrvApp:
+    """One WSGI app serving every API; its state lives in a Runtime that can be swapped whole."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._swap_lock = threading.Lock()
+
+    @property
+    def runtime(self) -> Runtime:
+        return self._runtime
+
+    def replace_runtime(self, runtime: Runtime) -> Runtime:
+        with self._swap_lock:
+            old, self._runtime = self._runtime, runtime
+        old.close()
+        return old
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        runtime = self._runtime
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/__admin") and runtime.admin is not None:
+            return runtime.admin(environ, start_response)
+        call = Call.from_environ(environ, runtime)
+        handler = runtime.route(call)
+        try:
+            response = handler(call)
+        except Exception:  # last resort: never a traceback on the wire
+            log.exception("unhandled error in %s %s", call.method, path)
+            response = Response(
+                b'{"message":"mocksrv internal error; see the server log"}',
+                status=500,
+                content_type="application/json",
+            )
+        call.finish(response)
+        runtime.record(call)
+        if call.runtime.transport_fault is not None:
+            wrapped = call.runtime.transport_fault(call, response, environ, start_response)
+            if wrapped is not None:
+                return wrapped
+        return response(environ, start_response)
+
+
+def create_app(
+    settings: Settings | None = None, scenarios: list[Scenario] | None = None
+) -> MocksrvApp:
+    """Application factory: tests pass their own settings and scenarios."""
+    settings = settings or Settings()
+    return MocksrvApp(build_runtime(settings, scenarios))
+
+
+__all__ = ["MocksrvApp", "create_app", "sigv4"]

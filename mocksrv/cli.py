@@ -1,0 +1,164 @@
+"""Command line: `mocksrv serve | validate | schema` (and the toolkit's `run`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from mocksrv import __version__
+from mocksrv.errors import MocksrvError, ScenarioError
+from mocksrv.settings import DEFAULT_HOST, DEFAULT_PORT, Settings
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _add_server_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"bind address (default {DEFAULT_HOST})")
+    p.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port; 0 = any free port (default {DEFAULT_PORT})"
+    )
+    p.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="FILE|DIR",
+        help="scenario file or directory of *.yaml (repeatable; default: the embedded default)",
+    )
+    p.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    p.add_argument(
+        "--sigv4-debug",
+        action="store_true",
+        default=None,
+        help="signature mismatches return and log the canonical request and string-to-sign",
+    )
+    p.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mocksrv",
+        description="Offline sandbox for Amazon partner APIs: AGCOD, Prime offer codes, Promotions.",
+    )
+    parser.add_argument("--version", action="version", version=f"mocksrv {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="start the server")
+    _add_server_options(serve)
+    validate = sub.add_parser("validate", help="validate scenario files")
+    validate.add_argument("files", nargs="+", metavar="FILE|DIR")
+    sub.add_parser("schema", help="print the scenario JSON Schema")
+    try:
+        from mocksrv.toolkit.run import add_run_parser
+    except ImportError:
+        pass
+    else:
+        add_run_parser(sub, _add_server_options)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings(
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        sigv4_debug=args.sigv4_debug,
+        threads=max(1, args.threads),
+        scenario_paths=list(args.scenario),
+    )
+
+
+def load_app(settings: Settings) -> Any:
+    from mocksrv.app import create_app
+    from mocksrv.scenario.loader import load_files
+
+    scenarios = load_files(settings.scenario_paths) if settings.scenario_paths else None
+    return create_app(settings, scenarios)
+
+
+def banner(app: Any, url: str) -> str:
+    from mocksrv.sigv4 import Identity
+
+    runtime = app.runtime
+    lines = [f"mocksrv {__version__} listening on {url}", "", "Endpoints:"]
+    for service in runtime.services:
+        describe = getattr(service, "describe", None)
+        if describe:
+            lines.extend(f"  {line}" for line in describe(url))
+    if runtime.admin is not None:
+        lines.append(f"  admin API          {url}/__admin/")
+    lines += ["", "Credentials (scenario demo values):"]
+    ident: Identity
+    for ident in runtime.keyring.identities():
+        lines.append(
+            f"  {ident.api:<11} {ident.name:<18} access key {ident.access_key}  "
+            f"secret {ident.secret_key}"
+        )
+    lines.append(f"\nScenario: {', '.join(sc.source for sc in runtime.scenarios)}")
+    return "\n".join(lines)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from mocksrv.server import make_server, server_url
+
+    settings = settings_from(args)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app = load_app(settings)
+    try:
+        server = make_server(app, settings)
+    except OSError as exc:
+        raise MocksrvError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
+    print(banner(app, server_url(server, settings.host)), flush=True)
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        print("mocksrv stopped", flush=True)
+    finally:
+        server.close()
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from mocksrv.scenario.validate import validate_paths
+
+    problems = validate_paths(list(args.files))
+    for problem in problems:
+        print(problem)
+    if not problems:
+        print(f"ok: {len(args.files)} scenario path(s) valid")
+    return 1 if problems else 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from mocksrv.scenario.schema import scenario_schema
+
+    print(json.dumps(scenario_schema(), indent=2))
+    return 0
+
+
+COMMANDS = {"serve": cmd_serve, "validate": cmd_validate, "schema": cmd_schema}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = COMMANDS.get(args.command) or args.handler
+    try:
+        return int(handler(args))
+    except ScenarioError as exc:
+        print("mocksrv: invalid scenario:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    except MocksrvError as exc:
+        print(f"mocksrv: {exc}", file=sys.stderr)
+        return 2

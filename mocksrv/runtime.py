@@ -1,0 +1,114 @@
+"""Per-app runtime: the loaded scenario, clock, keyring, services and stores, swappable whole."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from werkzeug.wrappers import Response
+
+from mocksrv import sigv4
+from mocksrv.clock import ScenarioClock
+from mocksrv.faults import NoFaults
+from mocksrv.scenario.loader import Scenario, load_default, merge_scenarios
+from mocksrv.scenario.model import ScenarioModel, build_model
+from mocksrv.settings import Settings
+
+if TYPE_CHECKING:
+    from mocksrv.call import Call
+
+log = logging.getLogger("mocksrv")
+
+
+class Service(Protocol):
+    """What every emulated API provides to the dispatcher."""
+
+    api: str  # "prime" | "agcod" | "s3" | "landing"
+    scope: str | None  # SigV4 service of the credential scope it serves
+
+    def claims(self, call: Call) -> bool:
+        """True if the path alone identifies this API (checked before the scope)."""
+        ...
+
+    def __call__(self, call: Call) -> Response: ...
+
+    def close(self) -> None: ...
+
+
+class Runtime:
+    """Everything one loaded scenario set needs at request time; built once, read per request."""
+
+    def __init__(self, settings: Settings, scenarios: list[Scenario], model: ScenarioModel) -> None:
+        self.settings = settings
+        self.scenarios = scenarios
+        self.model = model
+        self.clock = ScenarioClock(model.clock_start, frozen=model.clock_frozen)
+        self.keyring = sigv4.Keyring(model.identities)
+        self.services: list[Service] = []
+        self.by_scope: dict[str, Service] = {}
+        self.fallback: Service | None = None
+        self.admin: Callable[..., Any] | None = None
+        self.transport_fault: Callable[..., Any] | None = None
+        self.recorders: list[Callable[[Call], None]] = []
+        self.faults: Any = NoFaults()
+        self.stores: dict[str, Any] = {}  # per-API state, for the admin views
+
+    @property
+    def sigv4_debug(self) -> bool:
+        if self.settings.sigv4_debug is not None:
+            return self.settings.sigv4_debug
+        return self.model.sigv4_debug
+
+    def add_service(self, service: Service, *, fallback: bool = False) -> None:
+        self.services.append(service)
+        if service.scope:
+            self.by_scope[service.scope] = service
+        if fallback:
+            self.fallback = service
+
+    def route(self, call: Call) -> Callable[[Call], Response]:
+        for service in self.services:
+            if service.claims(call):
+                return service
+        scope = sigv4.credential_service(call.headers.get("authorization"), call.query())
+        if scope and scope in self.by_scope:
+            return self.by_scope[scope]
+        return self.fallback or not_found
+
+    def record(self, call: Call) -> None:
+        for recorder in self.recorders:
+            recorder(call)
+
+    def log_signature_debug(self, call: Call, failure: sigv4.SigV4Failure) -> None:
+        log.warning(
+            "signature mismatch on %s %s\n--- canonical request ---\n%s\n--- string to sign ---\n%s",
+            call.method,
+            call.raw_path,
+            failure.debug.get("canonicalRequest", ""),
+            failure.debug.get("stringToSign", ""),
+        )
+
+    def close(self) -> None:
+        for service in self.services:
+            service.close()
+
+
+def not_found(call: Call) -> Response:
+    return Response(
+        b'{"message":"No mocksrv API serves this request"}',
+        status=404,
+        content_type="application/json",
+    )
+
+
+def build_runtime(settings: Settings, scenarios: list[Scenario] | None = None) -> Runtime:
+    """Validate and load scenarios, then build every service on them."""
+    if scenarios is None:
+        scenarios = [load_default()]
+    model = build_model(merge_scenarios(scenarios))
+    runtime = Runtime(settings, scenarios, model)
+    from mocksrv.services import install_services
+
+    install_services(runtime)
+    return runtime

@@ -1,0 +1,1 @@
+"""Scenario files: loading, schema, validation, and the shared model."""

@@ -1,0 +1,213 @@
+"""Scenario files: YAML parsing with line numbers, schema validation, merging of several files."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mocksrv.errors import ScenarioError
+
+Path_ = tuple[str | int, ...]
+DEFAULT_NAME = "default.yaml"
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without timestamp resolution: instants stay strings and are parsed on purpose."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass
+class Scenario:
+    """One parsed scenario file: its data and where each key path sits in the file."""
+
+    source: str
+    data: dict[str, Any]
+    lines: dict[Path_, tuple[str, int]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.data.get("name") or Path(self.source).stem)
+
+
+def dotted(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top)"
+
+
+def locate(lines: dict[Path_, tuple[str, int]], path: Path_, default: str) -> str:
+    """`file:line` of the deepest known prefix of `path`."""
+    for end in range(len(path), -1, -1):
+        hit = lines.get(tuple(path[:end]))
+        if hit:
+            return f"{hit[0]}:{hit[1]}"
+    return f"{default}:1"
+
+
+def _walk(node: yaml.Node, path: Path_, src: str, lines: dict, problems: list[str]) -> None:
+    lines[path] = (src, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in seen:
+                problems.append(
+                    f"{src}:{key_node.start_mark.line + 1}: {dotted(path + (key,))}: duplicate key"
+                )
+            seen.add(key)
+            lines[path + (key,)] = (src, key_node.start_mark.line + 1)
+            _walk(value_node, path + (key,), src, lines, problems)
+            lines[path + (key,)] = (src, key_node.start_mark.line + 1)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _walk(item, path + (i,), src, lines, problems)
+
+
+def parse_text(text: str, source: str) -> Scenario:
+    """Parse YAML text; syntax errors and non-mapping documents raise ScenarioError with a line."""
+    try:
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise ScenarioError([f"{source}:{line}: (yaml): {exc.problem or exc}"]) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError([f"{source}:1: (yaml): {exc}"]) from None
+    if not isinstance(data, dict):
+        raise ScenarioError([f"{source}:1: (top): a scenario must be a YAML mapping"])
+    lines: dict[Path_, tuple[str, int]] = {}
+    problems: list[str] = []
+    _walk(node, (), source, lines, problems)
+    if problems:
+        raise ScenarioError(problems)
+    return Scenario(source=source, data=data, lines=lines)
+
+
+def read_file(path: str | os.PathLike[str]) -> Scenario:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ScenarioError([f"{p}:0: (file): cannot read: {exc.strerror}"]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ScenarioError([f"{p}:{line}: (file): not UTF-8: {exc.reason}"]) from None
+    return parse_text(text, str(p))
+
+
+def expand_paths(paths: list[str]) -> list[Path]:
+    """Files as given; directories expand to their *.yaml / *.yml files in name order."""
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            out.extend(sorted(q for q in p.iterdir() if q.suffix in (".yaml", ".yml")))
+        else:
+            out.append(p)
+    return out
+
+
+def load_files(paths: list[str]) -> list[Scenario]:
+    """Read and schema-validate every file; all problems of all files are raised together."""
+    from mocksrv.scenario.validate import schema_problems
+
+    scenarios, problems = [], []
+    files = expand_paths(paths)
+    if not files:
+        raise ScenarioError([f"{', '.join(paths)}:0: (file): no scenario files found"])
+    for f in files:
+        try:
+            sc = read_file(f)
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+            continue
+        found = schema_problems(sc)
+        problems.extend(found)
+        scenarios.append(sc)
+    if problems:
+        raise ScenarioError(problems)
+    return scenarios
+
+
+def default_text() -> str:
+    return resources.files("mocksrv").joinpath("data", DEFAULT_NAME).read_text("utf-8")
+
+
+def load_default() -> Scenario:
+    """The embedded default scenario (a copy of scenarios/default.yaml shipped in the package)."""
+    from mocksrv.scenario.validate import schema_problems
+
+    sc = parse_text(default_text(), "<embedded>/default.yaml")
+    problems = schema_problems(sc)
+    if problems:
+        raise ScenarioError(problems)
+    return sc
+
+
+@dataclass
+class Merged:
+    """Several scenario files as one document, with each key path's origin."""
+
+    data: dict[str, Any]
+    lines: dict[Path_, tuple[str, int]]
+    sources: list[str]
+
+    def where(self, path: Path_) -> str:
+        return locate(self.lines, path, self.sources[0] if self.sources else "<scenario>")
+
+
+def _merge(a: Any, b: Any, path: Path_, la: dict, lb: dict, out_lines: dict) -> Any:
+    if isinstance(a, dict) and isinstance(b, dict):
+        result = dict(a)
+        for k, v in b.items():
+            if k in result:
+                result[k] = _merge(result[k], v, path + (k,), la, lb, out_lines)
+            else:
+                result[k] = v
+                _copy_lines(lb, path + (k,), path + (k,), out_lines)
+        return result
+    if isinstance(a, list) and isinstance(b, list):
+        offset = len(a)
+        for i in range(len(b)):
+            _copy_lines(lb, path + (i,), path + (offset + i,), out_lines)
+        return a + b
+    _copy_lines(lb, path, path, out_lines)
+    return b
+
+
+def _copy_lines(src: dict, old: Path_, new: Path_, out: dict) -> None:
+    n = len(old)
+    for key, where in src.items():
+        if key[:n] == old:
+            out[new + key[n:]] = where
+
+
+def merge_scenarios(scenarios: list[Scenario]) -> Merged:
+    """Later files extend earlier ones: mappings merge, lists concatenate, scalars override."""
+    data: dict[str, Any] = {}
+    lines: dict[Path_, tuple[str, int]] = {}
+    for sc in scenarios:
+        if not data:
+            data = dict(sc.data)
+            lines = dict(sc.lines)
+        else:
+            data = _merge(data, sc.data, (), lines, sc.lines, lines)
+    return Merged(data=data, lines=lines, sources=[sc.source for sc in scenarios])

@@ -1,0 +1,95 @@
+"""The core of a loaded scenario (identities, clock, settings) and the problem collector."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from mocksrv.clock import parse_instant
+from mocksrv.errors import ScenarioError
+from mocksrv.scenario.loader import Merged, Path_, dotted
+from mocksrv.sigv4 import Identity
+
+DEFAULT_SKEW = {"prime": 300, "agcod": 900, "s3": 900}
+
+
+class Problems:
+    """Collects semantic problems as `file:line: key.path: message`."""
+
+    def __init__(self, merged: Merged) -> None:
+        self.merged = merged
+        self.items: list[str] = []
+
+    def add(self, path: Path_, message: str) -> None:
+        self.items.append(f"{self.merged.where(path)}: {dotted(path)}: {message}")
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ScenarioError(self.items)
+
+    def instant(self, path: Path_, text: Any) -> datetime | None:
+        try:
+            return parse_instant(str(text))
+        except ValueError:
+            self.add(path, f"{text!r} is not an ISO-8601 instant (e.g. 2026-05-15T14:00:00Z)")
+            return None
+
+
+@dataclass
+class ScenarioModel:
+    """What every API shares; each API section is parsed by its own service package."""
+
+    names: list[str]
+    raw: dict[str, Any]
+    merged: Merged
+    identities: list[Identity] = field(default_factory=list)
+    clock_start: datetime | None = None
+    clock_frozen: bool = False
+    sigv4_debug: bool = False
+    skew_seconds: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SKEW))
+
+    def identities_for(self, api: str) -> list[Identity]:
+        return [i for i in self.identities if i.api == api]
+
+    def identity(self, name: str) -> Identity | None:
+        return next((i for i in self.identities if i.name == name), None)
+
+
+def build_model(merged: Merged) -> ScenarioModel:
+    data = merged.data
+    problems = Problems(merged)
+    settings = data.get("settings") or {}
+    clock = data.get("clock") or {}
+    model = ScenarioModel(
+        names=[str(data.get("name", "scenario"))],
+        raw=data,
+        merged=merged,
+        clock_frozen=bool(clock.get("frozen", False)),
+        sigv4_debug=bool(settings.get("sigv4_debug", False)),
+    )
+    model.skew_seconds.update(settings.get("skew_seconds") or {})
+    if clock.get("start") is not None:
+        model.clock_start = problems.instant(("clock", "start"), clock["start"])
+    seen_keys: dict[str, int] = {}
+    seen_names: dict[str, int] = {}
+    for i, raw in enumerate(data.get("identities") or []):
+        path: Path_ = ("identities", i)
+        if raw["access_key"] in seen_keys:
+            problems.add(path + ("access_key",), f"duplicate access key (also identities[{seen_keys[raw['access_key']]}])")
+        if raw["name"] in seen_names:
+            problems.add(path + ("name",), f"duplicate identity name (also identities[{seen_names[raw['name']]}])")
+        seen_keys[raw["access_key"]] = i
+        seen_names[raw["name"]] = i
+        model.identities.append(
+            Identity(
+                name=raw["name"],
+                api=raw["api"],
+                access_key=raw["access_key"],
+                secret_key=raw["secret_key"],
+                regions=tuple(raw.get("regions") or ()),
+                extra={k: v for k, v in raw.items() if k not in ("name", "api", "access_key", "secret_key", "regions")},
+            )
+        )
+    problems.raise_if_any()
+    return model

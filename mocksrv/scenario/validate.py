@@ -1,0 +1,66 @@
+"""JSON-Schema validation of scenario files and the full semantic check used by `mocksrv validate`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from mocksrv.errors import ScenarioError
+from mocksrv.scenario.loader import Scenario, dotted, load_files, locate, merge_scenarios
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Any:
+    import jsonschema
+
+    from mocksrv.scenario.schema import scenario_schema
+
+    schema = scenario_schema()
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _message(err: Any) -> str:
+    if err.validator == "additionalProperties":
+        return err.message.replace("Additional properties are not allowed", "unknown key")
+    if err.validator == "type" and err.instance is not None and not isinstance(err.instance, str):
+        want = err.validator_value
+        if want == "string" or (isinstance(want, list) and "string" in want):
+            return f"{err.instance!r} is not a string (quote it in YAML)"
+    if err.validator in ("oneOf", "anyOf"):
+        best = min(err.context, key=lambda e: len(e.absolute_path), default=None)
+        if best is not None:
+            return best.message
+    return str(err.message)
+
+
+def schema_problems(sc: Scenario) -> list[str]:
+    """`file:line: key.path: message` for every schema violation, in file order."""
+    problems = []
+    for err in _validator().iter_errors(sc.data):
+        path = tuple(err.absolute_path)
+        where = locate(sc.lines, path, sc.source)
+        problems.append((where, f"{where}: {dotted(path)}: {_message(err)}"))
+    problems.sort(key=lambda p: int(p[0].rsplit(":", 1)[1]))
+    return [p for _, p in problems]
+
+
+def validate_paths(paths: list[str]) -> list[str]:
+    """Everything `mocksrv serve` would check at start-up, without starting anything."""
+    try:
+        scenarios = load_files(paths)
+    except ScenarioError as exc:
+        return exc.problems
+    return semantic_problems(scenarios)
+
+
+def semantic_problems(scenarios: list[Scenario]) -> list[str]:
+    from mocksrv.scenario.model import build_model
+    from mocksrv.services import check_sections
+
+    merged = merge_scenarios(scenarios)
+    try:
+        model = build_model(merged)
+        check_sections(merged, model)
+    except ScenarioError as exc:
+        return exc.problems
+    return []

@@ -1,0 +1,78 @@
+"""Serving the app: waitress (pure-Python, multi-threaded, HTTP/1.1 keep-alive) in this process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from mocksrv.app import MocksrvApp
+from mocksrv.settings import Settings
+
+log = logging.getLogger("mocksrv")
+IDLE_TIMEOUT = 180  # seconds; the Prime docs tell partners to keep connections alive that long
+
+
+def make_server(app: MocksrvApp, settings: Settings) -> Any:
+    """Bind the listening socket now (port 0 picks a free port) and return the waitress server."""
+    from waitress import create_server
+
+    return create_server(
+        app,
+        host=settings.host,
+        port=settings.port,
+        threads=settings.threads,
+        ident="mocksrv",
+        channel_timeout=IDLE_TIMEOUT,
+        connection_limit=1000,
+        max_request_body_size=settings.max_s3_body_bytes,
+        clear_untrusted_proxy_headers=True,
+        expose_tracebacks=False,
+        asyncore_use_poll=True,
+    )
+
+
+def server_url(server: Any, host: str) -> str:
+    port = server.effective_port
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+class ServerThread:
+    """The server on a background thread, for `mocksrv run`, the pytest plugin and tests."""
+
+    def __init__(self, app: MocksrvApp, settings: Settings) -> None:
+        self.app = app
+        self.server = make_server(app, settings)
+        self.url = server_url(self.server, settings.host)
+        self.port = int(self.server.effective_port)
+        self._thread = threading.Thread(target=self._run, name="mocksrv-server", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except Exception:  # the loop ends with EBADF once stop() closed the sockets
+            pass
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.server.close()
+        for channel in list(self.server._map.values()):
+            try:
+                channel.close()
+            except Exception:
+                log.debug("closing channel failed", exc_info=True)
+        self.server.task_dispatcher.shutdown(timeout=timeout)
+        self._thread.join(timeout)
+        self.app.runtime.close()
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

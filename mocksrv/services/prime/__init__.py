@@ -1,0 +1,1 @@
+"""Prime offer-code APIs: verify, redeem, auth-code."""

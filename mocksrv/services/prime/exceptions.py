@@ -1,0 +1,71 @@
+"""Prime API wire errors, named as on the wire; body `{"error":{"code":..,"message":..}}`."""
+
+from __future__ import annotations
+
+from mocksrv.errors import WireError
+
+
+class PrimeError(WireError):
+    retryable = False
+
+    @property
+    def error_code(self) -> str:  # type: ignore[override]
+        return type(self).__name__
+
+
+class BadRequest(PrimeError):
+    status = 400
+    message = "Bad request"
+
+
+class MissingAuthenticationToken(PrimeError):
+    status = 403
+    message = "Missing Authentication Token"
+
+
+class InvalidSignature(PrimeError):
+    status = 403
+    message = "The request signature we calculated does not match the signature you provided."
+
+
+class AccessDenied(PrimeError):
+    status = 403
+    message = "User is not authorized to access this resource"
+
+
+class NotFound(PrimeError):
+    status = 404
+    message = "Not Found"
+
+
+class TooManyRequests(PrimeError):
+    status = 429
+    message = "Too Many Requests"
+    retryable = True
+
+
+class InternalServerError(PrimeError):
+    status = 500
+    message = "Internal Server Error"
+    retryable = True
+
+
+class ServiceUnavailable(PrimeError):
+    status = 503
+    message = "Service Unavailable"
+    retryable = True
+
+
+ERRORS: dict[str, type[PrimeError]] = {
+    cls.__name__: cls
+    for cls in (
+        BadRequest,
+        MissingAuthenticationToken,
+        InvalidSignature,
+        AccessDenied,
+        NotFound,
+        TooManyRequests,
+        InternalServerError,
+        ServiceUnavailable,
+    )
+}

@@ -1,0 +1,21 @@
+"""Process settings (from the command line or tests), distinct from scenario data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4599
+
+
+@dataclass
+class Settings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    log_level: str = "info"
+    max_body_bytes: int = 1024 * 1024  # Prime and AGCOD bodies; S3 has its own cap
+    max_s3_body_bytes: int = 5 * 1024 * 1024 * 1024
+    sigv4_debug: bool | None = None  # None: as the scenario says
+    threads: int = 8
+    scenario_paths: list[str] = field(default_factory=list)
+    embedded_default: bool = True  # load scenarios/default.yaml when no path is given

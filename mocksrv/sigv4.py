@@ -1,0 +1,310 @@
+"""Server-side AWS Signature Version 4 verification, with the standard AWS failure texts."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote, unquote
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+_UNSIGNED = ("UNSIGNED-PAYLOAD", "STREAMING-")
+
+MSG_MISSING = "Missing Authentication Token"
+MSG_UNKNOWN_KEY = "The security token included in the request is invalid."
+MSG_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your AWS Secret Access Key and signing method. "
+    "Consult the service documentation for details."
+)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A signing identity from the scenario: who signs, for which API, in which regions."""
+
+    name: str
+    api: str  # "prime" | "agcod" | "promotions"
+    access_key: str
+    secret_key: str = field(repr=False)
+    regions: tuple[str, ...] = ()
+    extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+
+
+class SigV4Failure(Exception):
+    """Verification failed. `kind` is one of: missing, malformed, unknown_key, mismatch, skew,
+    scope_service, scope_region, scope_date. `debug` holds what the server computed."""
+
+    def __init__(self, kind: str, message: str, debug: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.debug = debug or {}
+
+
+@dataclass(frozen=True)
+class ParsedAuth:
+    access_key: str
+    date: str
+    region: str
+    service: str
+    signed_headers: tuple[str, ...]
+    signature: str
+    raw: str
+
+
+def parse_authorization(header: str) -> ParsedAuth:
+    """Parse `AWS4-HMAC-SHA256 Credential=.., SignedHeaders=.., Signature=..` leniently."""
+    algo, _, rest = header.strip().partition(" ")
+    if algo != ALGORITHM:
+        raise SigV4Failure(
+            "malformed",
+            f"Authorization header requires 'Credential' parameter. "
+            f"Authorization header requires 'Signature' parameter. "
+            f"Authorization header requires 'SignedHeaders' parameter. Authorization={header}",
+        )
+    parts: dict[str, str] = {}
+    for chunk in rest.split(","):
+        key, sep, value = chunk.strip().partition("=")
+        if sep:
+            parts[key.strip()] = value.strip()
+    missing = [p for p in ("Credential", "Signature", "SignedHeaders") if not parts.get(p)]
+    scope = parts.get("Credential", "").split("/")
+    if not missing and (len(scope) != 5 or scope[4] != "aws4_request" or not scope[0]):
+        raise SigV4Failure(
+            "malformed",
+            "Credential should be scoped with a valid terminator: 'aws4_request', "
+            f"not '{scope[-1]}'. Expected '<AccessKeyId>/<yyyymmdd>/<region>/<service>/aws4_request'.",
+        )
+    if missing:
+        text = " ".join(f"Authorization header requires '{p}' parameter." for p in missing)
+        raise SigV4Failure("malformed", f"{text} Authorization={header}")
+    signed = tuple(sorted(h.strip().lower() for h in parts["SignedHeaders"].split(";") if h.strip()))
+    return ParsedAuth(
+        access_key=scope[0],
+        date=scope[1],
+        region=scope[2],
+        service=scope[3],
+        signed_headers=signed,
+        signature=parts["Signature"].lower(),
+        raw=header,
+    )
+
+
+def credential_service(header: str | None, query: dict[str, str] | None = None) -> str | None:
+    """The service named in the credential scope (header or presigned query), for routing only."""
+    if header and header.startswith(ALGORITHM):
+        start = header.find("Credential=")
+        if start >= 0:
+            scope = header[start + 11 :].split(",", 1)[0].strip().split("/")
+            if len(scope) == 5:
+                return scope[3]
+        return None
+    if query:
+        cred = query.get("X-Amz-Credential")
+        if cred:
+            scope = cred.split("/")
+            if len(scope) == 5:
+                return scope[3]
+    if header and header.startswith("AWS "):
+        return "s3"  # SigV2 is only used by S3 clients
+    return None
+
+
+def canonical_uri(raw_path: str, *, normalize: bool) -> str:
+    """Canonical URI from the path as received (percent-encoded). Non-S3 services normalise dot
+    segments and double-encode, like botocore's SigV4Auth; S3 uses the path as sent."""
+    if not normalize:
+        return raw_path or "/"
+    segments = [s for s in raw_path.split("/") if s and s != "."]
+    out: list[str] = []
+    for seg in segments:
+        if seg == "..":
+            if out:
+                out.pop()
+        else:
+            out.append(seg)
+    path = "/" + "/".join(out)
+    if raw_path.endswith("/") and out:
+        path += "/"
+    return quote(path, safe="/~")
+
+
+def canonical_query(query_string: str, *, drop: tuple[str, ...] = ()) -> str:
+    if not query_string:
+        return ""
+    pairs = []
+    for item in query_string.split("&"):
+        if not item:
+            continue
+        key, _, value = item.partition("=")
+        key, value = unquote(key.replace("+", " ")), unquote(value.replace("+", " "))
+        if key in drop:
+            continue
+        pairs.append((quote(key, safe="-_.~"), quote(value, safe="-_.~")))
+    pairs.sort()
+    return "&".join(f"{k}={v}" for k, v in pairs)
+
+
+def _trim(value: str) -> str:
+    return " ".join(value.split())
+
+
+def _fmt_amz(dt: datetime) -> str:
+    return dt.strftime("%Y%m%dT%H%M%SZ")
+
+
+def _window_text(seconds: int) -> str:
+    return f"{seconds // 60} min." if seconds % 60 == 0 else f"{seconds} sec."
+
+
+class Keyring:
+    """Identities by access key, with a cache of derived signing keys (computed once per day)."""
+
+    def __init__(self, identities: list[Identity]) -> None:
+        self._by_key = {i.access_key: i for i in identities}
+        self._keys: dict[tuple[str, str, str, str], bytes] = {}
+        self._lock = threading.Lock()
+
+    def get(self, access_key: str) -> Identity | None:
+        return self._by_key.get(access_key)
+
+    def identities(self) -> list[Identity]:
+        return list(self._by_key.values())
+
+    def signing_key(self, ident: Identity, date: str, region: str, service: str) -> bytes:
+        cache_key = (ident.access_key, date, region, service)
+        key = self._keys.get(cache_key)
+        if key is None:
+            k = hmac.new(("AWS4" + ident.secret_key).encode(), date.encode(), hashlib.sha256).digest()
+            for part in (region, service, "aws4_request"):
+                k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+            key = k
+            with self._lock:
+                if len(self._keys) > 4096:
+                    self._keys.clear()
+                self._keys[cache_key] = key
+        return key
+
+
+@dataclass(frozen=True)
+class VerifyPolicy:
+    """What a service accepts: its service name, skew window (0 disables), path normalisation."""
+
+    service: str
+    skew_seconds: int = 300
+    normalize_path: bool = True
+    debug: bool = False
+
+
+def verify(
+    *,
+    method: str,
+    raw_path: str,
+    query_string: str,
+    headers: dict[str, str],
+    body: bytes,
+    keyring: Keyring,
+    policy: VerifyPolicy,
+    now: datetime | None = None,
+) -> tuple[Identity, ParsedAuth]:
+    """Verify a header-signed request as received. `headers` has lower-cased names.
+
+    Returns the identity, or raises SigV4Failure with the AWS text for the first problem found.
+    """
+    header = headers.get("authorization")
+    if not header:
+        raise SigV4Failure("missing", MSG_MISSING)
+    auth = parse_authorization(header)
+    if "host" not in auth.signed_headers:
+        raise SigV4Failure(
+            "malformed", "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
+        )
+    amz_date = headers.get("x-amz-date", "")
+    if not amz_date:
+        raise SigV4Failure(
+            "malformed",
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
+            f"Authorization={header}",
+        )
+    if "x-amz-date" not in auth.signed_headers:
+        raise SigV4Failure(
+            "malformed", "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization."
+        )
+    try:
+        signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise SigV4Failure(
+            "malformed",
+            f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'. "
+            "See http://en.wikipedia.org/wiki/ISO_8601",
+        ) from None
+    ident = keyring.get(auth.access_key)
+    if ident is None:
+        raise SigV4Failure("unknown_key", MSG_UNKNOWN_KEY)
+    if auth.date != amz_date[:8]:
+        raise SigV4Failure(
+            "scope_date",
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from "
+            f"HTTP: '{auth.date}' != '{amz_date[:8]}', from '{amz_date}'.",
+        )
+    if auth.service != policy.service:
+        raise SigV4Failure(
+            "scope_service", f"Credential should be scoped to correct service: '{policy.service}'."
+        )
+    if ident.regions and auth.region not in ident.regions:
+        raise SigV4Failure(
+            "scope_region", f"Credential should be scoped to a valid region, not '{auth.region}'."
+        )
+    if policy.skew_seconds:
+        _check_skew(signed_at, amz_date, now or datetime.now(UTC), policy.skew_seconds)
+    payload_hash = headers.get("x-amz-content-sha256")
+    if payload_hash is None or payload_hash.startswith(_UNSIGNED):
+        body_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
+        payload_hash = payload_hash or body_hash
+    elif not hmac.compare_digest(payload_hash, hashlib.sha256(body).hexdigest()):
+        raise SigV4Failure(
+            "mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed."
+        )
+    canonical_headers = "".join(f"{h}:{_trim(headers.get(h, ''))}\n" for h in auth.signed_headers)
+    signed_list = ";".join(auth.signed_headers)
+    canonical_request = "\n".join(
+        (
+            method.upper(),
+            canonical_uri(raw_path, normalize=policy.normalize_path),
+            canonical_query(query_string),
+            canonical_headers,
+            signed_list,
+            payload_hash,
+        )
+    )
+    scope = f"{auth.date}/{auth.region}/{auth.service}/aws4_request"
+    string_to_sign = "\n".join(
+        (ALGORITHM, amz_date, scope, hashlib.sha256(canonical_request.encode()).hexdigest())
+    )
+    key = keyring.signing_key(ident, auth.date, auth.region, auth.service)
+    expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, auth.signature):
+        debug = {"canonicalRequest": canonical_request, "stringToSign": string_to_sign}
+        raise SigV4Failure("mismatch", MSG_MISMATCH, debug if policy.debug else {})
+    return ident, auth
+
+
+def _check_skew(signed_at: datetime, amz_date: str, now: datetime, window: int) -> None:
+    delta = timedelta(seconds=window)
+    text = _window_text(window)
+    if signed_at < now - delta:
+        raise SigV4Failure(
+            "skew",
+            f"Signature expired: {amz_date} is now earlier than {_fmt_amz(now - delta)} "
+            f"({_fmt_amz(now)} - {text})",
+        )
+    if signed_at > now + delta:
+        raise SigV4Failure(
+            "skew",
+            f"Signature not yet current: {amz_date} is still later than {_fmt_amz(now + delta)} "
+            f"({_fmt_amz(now)} + {text})",
+        )

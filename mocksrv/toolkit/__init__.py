@@ -1,0 +1,1 @@
+"""Contract-testing toolkit: journal, expectations, faults, admin API."""
