@@ -41,6 +41,7 @@ class MocksrvApp:
         runtime = self._runtime
         path = environ.get("PATH_INFO", "")
         if path.startswith("/__admin") and runtime.admin is not None:
+            environ["mocksrv.app"] = self  # the admin API swaps runtimes (reset, scenarios)
             return runtime.admin(environ, start_response)
         call = Call.from_environ(environ, runtime)
         handler = runtime.route(call)

@@ -1,15 +1,88 @@
-"""Scenario section and service installation (placeholder until the API is built)."""
+"""Registers the `faults`, `expectations` and `journal` sections and wires the toolkit in."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-SCHEMAS: dict[str, Any] = {}
+from mocksrv.toolkit import expectations, faults
+from mocksrv.toolkit.journal import DEFAULT_CAPACITY, Journal
+from mocksrv.toolkit.schema import SCHEMAS
+
+if TYPE_CHECKING:
+    from mocksrv.runtime import Runtime
+    from mocksrv.scenario.model import Problems, ScenarioModel
+
+__all__ = ["SCHEMAS", "Toolkit", "check", "install", "toolkit_of"]
 
 
-def check(model: Any, problems: Any) -> None:
-    return None
+@dataclass
+class Toolkit:
+    """The toolkit state of one runtime: journal, expectations, faults."""
+
+    journal: Journal
+    expectations: expectations.ExpectationSet
+    faults: faults.FaultSet
+
+    def reset_journal(self) -> None:
+        self.journal.clear()
+        self.expectations.reset_counts()
 
 
-def install(runtime: Any) -> None:
-    return None
+def _parse(
+    model: ScenarioModel, problems: Problems
+) -> tuple[list[faults.Fault], list[expectations.Expectation]]:
+    found_faults, found_exp = [], []
+    for i, spec in enumerate(model.raw.get("faults") or []):
+        try:
+            found_faults.append(faults.build(spec, i))
+        except (ValueError, KeyError) as exc:
+            problems.add(("faults", i), str(exc))
+    for i, spec in enumerate(model.raw.get("expectations") or []):
+        try:
+            found_exp.append(expectations.build(spec, i))
+        except (ValueError, KeyError) as exc:
+            problems.add(("expectations", i), str(exc))
+    _unique(problems, "faults", [f.id for f in found_faults if "id" in f.spec])
+    _unique(problems, "expectations", [e.name for e in found_exp])
+    return found_faults, found_exp
+
+
+def _unique(problems: Problems, section: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            problems.add(
+                (section,), f"duplicate {'id' if section == 'faults' else 'name'} {name!r}"
+            )
+        seen.add(name)
+
+
+def check(model: ScenarioModel, problems: Problems) -> None:
+    _parse(model, problems)
+
+
+def install(runtime: Runtime) -> None:
+    from mocksrv.scenario.model import Problems
+    from mocksrv.toolkit import transport
+    from mocksrv.toolkit.admin import AdminApp
+
+    problems = Problems(runtime.model.merged)
+    found_faults, found_exp = _parse(runtime.model, problems)
+    problems.raise_if_any()
+    capacity = int((runtime.model.raw.get("journal") or {}).get("capacity", DEFAULT_CAPACITY))
+    kit = Toolkit(
+        Journal(capacity), expectations.ExpectationSet(found_exp), faults.FaultSet(found_faults)
+    )
+    kit.journal.listeners.append(kit.expectations.observe)
+    runtime.recorders.append(kit.journal.record)
+    runtime.faults = kit.faults
+    runtime.transport_fault = transport.apply
+    runtime.admin = AdminApp(kit)
+
+
+def toolkit_of(runtime: Runtime) -> Toolkit:
+    """The toolkit installed on `runtime` (for `mocksrv run` and the pytest plugin)."""
+    admin: Any = runtime.admin
+    kit: Toolkit = admin.toolkit
+    return kit

@@ -1,0 +1,192 @@
+"""The admin API under /__admin/: a flat table of small JSON operations (plain werkzeug)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from mocksrv import __version__
+from mocksrv.clock import parse_instant
+from mocksrv.errors import ScenarioError
+from mocksrv.toolkit import control, expectations
+from mocksrv.toolkit.journal import Filters
+
+if TYPE_CHECKING:
+    from mocksrv.app import MocksrvApp
+    from mocksrv.runtime import Runtime
+    from mocksrv.toolkit.plugin import Toolkit
+
+log = logging.getLogger("mocksrv")
+APP_KEY = "mocksrv.app"  # environ key: the MocksrvApp, set by the app before calling the admin
+STARTED = time.time()
+Handler = Callable[["Ctx"], Any]
+
+
+class AdminError(Exception):
+    """Bad input to the admin API: rendered as {"error": {"code", "message"}} with a 4xx."""
+
+    def __init__(self, message: str, status: int = 400, code: str = "BadRequest", **extra: Any):
+        super().__init__(message)
+        self.message, self.status, self.code, self.extra = message, status, code, extra
+
+
+class Ctx:
+    """One admin request: the parsed request, the app, its current runtime and toolkit."""
+
+    def __init__(self, request: Request, app: MocksrvApp, runtime: Runtime, kit: Toolkit):
+        self.request, self.app, self.runtime, self.kit = request, app, runtime, kit
+        self.args: Mapping[str, Any] = {}
+
+    def body(self) -> dict[str, Any]:
+        raw = self.request.get_data(cache=True)
+        if not raw.strip():
+            return {}
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise AdminError(f"request body is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise AdminError("request body must be a JSON object")
+        return data
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    body = json.dumps(data, indent=2, default=str) + "\n"
+    return Response(body, status=status, content_type="application/json")
+
+
+class AdminApp:
+    """`runtime.admin`: a WSGI app over the toolkit of one runtime."""
+
+    def __init__(self, toolkit: Toolkit) -> None:
+        from mocksrv.toolkit import admin_views
+
+        self.toolkit = toolkit
+        self.routes: dict[str, Handler] = {}
+        rules = []
+        for path, methods, handler in admin_views.ROUTES:
+            endpoint = f"{handler.__name__}"
+            self.routes[endpoint] = handler
+            rules.append(Rule(path, methods=methods, endpoint=endpoint, strict_slashes=False))
+        self.url_map = Map(rules)
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        app = environ.get(APP_KEY)
+        if app is None:  # mounted outside MocksrvApp: nothing to control
+            error = {"code": "InternalError", "message": "admin API called outside a mocksrv app"}
+            return json_response({"error": error}, 500)(environ, start_response)
+        ctx = Ctx(Request(environ), app, app.runtime, self.toolkit)
+        return self.dispatch(ctx)(environ, start_response)
+
+    def dispatch(self, ctx: Ctx) -> Response:
+        try:
+            endpoint, ctx.args = self.url_map.bind_to_environ(ctx.request.environ).match()
+            result = self.routes[endpoint](ctx)
+        except AdminError as err:
+            return json_response(
+                {"error": {"code": err.code, "message": err.message, **err.extra}}, err.status
+            )
+        except ScenarioError as err:
+            problems = err.problems
+            message = "invalid scenario: " + "; ".join(problems[:5])
+            return json_response(
+                {"error": {"code": "InvalidScenario", "message": message, "problems": problems}},
+                400,
+            )
+        except (NotFound, MethodNotAllowed) as err:
+            code = "NotFound" if isinstance(err, NotFound) else "MethodNotAllowed"
+            message = f"{ctx.request.method} {ctx.request.path}: {err.name}; see GET /__admin/"
+            return json_response({"error": {"code": code, "message": message}}, err.code or 400)
+        except HTTPException as err:
+            return json_response({"error": {"code": "BadRequest", "message": str(err)}}, 400)
+        except Exception:  # never a traceback on the admin API either
+            log.exception("admin %s %s failed", ctx.request.method, ctx.request.path)
+            error = {"code": "InternalError", "message": "admin operation failed; see the log"}
+            return json_response({"error": error}, 500)
+        if isinstance(result, Response):
+            return result
+        return json_response(result)
+
+
+def health(ctx: Ctx) -> dict[str, Any]:
+    return {
+        "status": "ok",
+        "version": __version__,
+        "uptimeSeconds": round(time.time() - STARTED, 3),
+    }
+
+
+def version(ctx: Ctx) -> dict[str, Any]:
+    return {"version": __version__, "name": "mocksrv"}
+
+
+def openapi(ctx: Ctx) -> Response:
+    text = resources.files("mocksrv.toolkit").joinpath("openapi.yaml").read_text("utf-8")
+    return Response(text, content_type="application/yaml")
+
+
+def snapshot(store: Any, runtime: Runtime) -> Any:
+    """A store's state view: `snapshot(now)` or `snapshot()`, whichever it offers."""
+    view = getattr(store, "snapshot", None)
+    if view is None:
+        return {"message": "this API offers no state view"}
+    try:
+        params = inspect.signature(view).parameters
+    except (TypeError, ValueError):
+        params = {}  # type: ignore[assignment]
+    return view(runtime.clock.now()) if params else view()
+
+
+def number(ctx: Ctx, key: str, value: Any, *, minimum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise AdminError(f"{key} must be a number, got {value!r}")
+    try:
+        out = float(value)
+    except ValueError:
+        raise AdminError(f"{key} must be a number, got {value!r}") from None
+    if minimum is not None and out < minimum:
+        raise AdminError(f"{key} must be at least {minimum:g}, got {value!r}")
+    return out
+
+
+def instant(key: str, value: Any) -> Any:
+    try:
+        return parse_instant(str(value))
+    except ValueError:
+        raise AdminError(
+            f"{key}: {value!r} is not an ISO-8601 instant (e.g. 2026-05-15T14:00:00Z)"
+        ) from None
+
+
+def new_expectation(ctx: Ctx, spec: dict[str, Any]) -> expectations.Expectation:
+    from mocksrv.toolkit.schema import EXPECTATION
+
+    _validate(spec, EXPECTATION, "expectation")
+    try:
+        return expectations.build(spec, len(ctx.kit.expectations.items), source="admin")
+    except ValueError as exc:
+        raise AdminError(f"invalid expectation: {exc}") from None
+
+
+def _validate(spec: Any, schema: dict[str, Any], what: str) -> None:
+    import jsonschema
+
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(spec), key=str)
+    if errors:
+        err = errors[0]
+        where = ".".join(str(p) for p in err.absolute_path) or "(top)"
+        raise AdminError(f"invalid {what}: {where}: {err.message}")
+
+
+__all__ = ["APP_KEY", "AdminApp", "AdminError", "Ctx", "control", "Filters"]

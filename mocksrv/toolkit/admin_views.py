@@ -1,0 +1,238 @@
+"""The admin operations, one small function each, and their route table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mocksrv.scenario.loader import Scenario, load_files
+from mocksrv.toolkit import control
+from mocksrv.toolkit.admin import (
+    AdminError,
+    Ctx,
+    health,
+    instant,
+    new_expectation,
+    number,
+    openapi,
+    snapshot,
+    version,
+)
+from mocksrv.toolkit.journal import Filters
+
+ADVANCE_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+
+
+def index(ctx: Ctx) -> dict[str, Any]:
+    return {
+        "name": "mocksrv admin API",
+        "openapi": "/__admin/openapi.yaml",
+        "endpoints": [
+            f"{' '.join(sorted(set(m) - {'HEAD', 'OPTIONS'}))} {p}" for p, m, _ in ROUTES
+        ],
+    }
+
+
+def reset(ctx: Ctx) -> dict[str, Any]:
+    runtime = control.reset(ctx.app)
+    return {"reset": True, "active": [sc.source for sc in runtime.scenarios]}
+
+
+# --- scenarios ---------------------------------------------------------------------------------
+def list_scenarios(ctx: Ctx) -> dict[str, Any]:
+    return {
+        "active": [{"name": sc.name, "source": sc.source} for sc in ctx.runtime.scenarios],
+        "available": {
+            name: str(path) for name, path in sorted(control.library(ctx.runtime).items())
+        },
+    }
+
+
+def _requested(ctx: Ctx, body: dict[str, Any]) -> list[Scenario]:
+    given = [k for k in ("paths", "names", "yaml", "reload") if body.get(k)]
+    if len(given) != 1:
+        raise AdminError("give exactly one of paths, names, yaml, or reload: true")
+    key = given[0]
+    if key == "reload":
+        return control.reload_sources(ctx.runtime)
+    if key == "yaml":
+        if not isinstance(body["yaml"], str):
+            raise AdminError("yaml must be the scenario text as a string")
+        return [control.from_text(body["yaml"], str(body.get("name") or "posted"))]
+    values = body[key]
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise AdminError(f"{key} must be a list of strings")
+    if key == "names":
+        known = control.library(ctx.runtime)
+        missing = [n for n in values if n not in known]
+        if missing:
+            raise AdminError(
+                f"unknown scenario name(s) {', '.join(missing)}; available: {', '.join(sorted(known))}",
+                status=404,
+                code="NotFound",
+            )
+        values = [str(known[n]) for n in values]
+    return load_files(values)
+
+
+def load_scenarios(ctx: Ctx) -> dict[str, Any]:
+    body = ctx.body()
+    keep = body.get("keepState", False)
+    if not isinstance(keep, bool):
+        raise AdminError("keepState must be true or false")
+    scenarios = _requested(ctx, body)
+    return control.switch(ctx.app, scenarios, keep)
+
+
+# --- clock -------------------------------------------------------------------------------------
+def get_clock(ctx: Ctx) -> dict[str, Any]:
+    return ctx.runtime.clock.to_json()
+
+
+def set_clock(ctx: Ctx) -> dict[str, Any]:
+    body = ctx.body()
+    if "now" not in body:
+        raise AdminError('give {"now": "<ISO-8601 instant>"}')
+    ctx.runtime.clock.set(instant("now", body["now"]))
+    if "frozen" in body:
+        _freeze(ctx, body["frozen"])
+    return ctx.runtime.clock.to_json()
+
+
+def _freeze(ctx: Ctx, frozen: Any) -> None:
+    if not isinstance(frozen, bool):
+        raise AdminError("frozen must be true or false")
+    clock = ctx.runtime.clock
+    clock.freeze() if frozen else clock.unfreeze()
+
+
+def advance_clock(ctx: Ctx) -> dict[str, Any]:
+    body = ctx.body()
+    given = [k for k in ADVANCE_UNITS if k in body]
+    if not given:
+        raise AdminError(f"give one or more of {', '.join(ADVANCE_UNITS)}")
+    seconds = sum(number(ctx, k, body[k]) * ADVANCE_UNITS[k] for k in given)
+    if seconds < 0:
+        raise AdminError("the scenario clock only moves forward; use PUT /__admin/clock to go back")
+    ctx.runtime.clock.advance(seconds)
+    return {**ctx.runtime.clock.to_json(), "advancedSeconds": seconds}
+
+
+def freeze_clock(ctx: Ctx) -> dict[str, Any]:
+    _freeze(ctx, True)
+    return ctx.runtime.clock.to_json()
+
+
+def unfreeze_clock(ctx: Ctx) -> dict[str, Any]:
+    _freeze(ctx, False)
+    return ctx.runtime.clock.to_json()
+
+
+# --- state views -------------------------------------------------------------------------------
+def all_state(ctx: Ctx) -> dict[str, Any]:
+    return {api: snapshot(store, ctx.runtime) for api, store in sorted(ctx.runtime.stores.items())}
+
+
+def api_state(ctx: Ctx) -> Any:
+    api = ctx.args["api"]
+    store = ctx.runtime.stores.get(api)
+    if store is None:
+        known = ", ".join(sorted(ctx.runtime.stores)) or "none"
+        raise AdminError(f"no state for API {api!r} (known: {known})", status=404, code="NotFound")
+    return snapshot(store, ctx.runtime)
+
+
+# --- journal -----------------------------------------------------------------------------------
+def get_journal(ctx: Ctx) -> dict[str, Any]:
+    args = ctx.request.args
+    unknown = set(args) - {*Filters.KEYS, "since", "limit"}
+    if unknown:
+        raise AdminError(f"unknown filter(s) {', '.join(sorted(unknown))}")
+    equal: dict[str, Any] = {k: args[k] for k in Filters.KEYS if k in args and k != "status"}
+    if "status" in args:
+        equal["status"] = int(number(ctx, "status", args["status"], minimum=100))
+    limit = int(number(ctx, "limit", args["limit"], minimum=1)) if "limit" in args else None
+    since = instant("since", args["since"]) if "since" in args else None
+    entries = ctx.kit.journal.query(Filters(equal, since, limit))
+    return {**ctx.kit.journal.stats(), "count": len(entries), "entries": entries}
+
+
+def clear_journal(ctx: Ctx) -> dict[str, Any]:
+    ctx.kit.reset_journal()
+    return {"cleared": True}
+
+
+# --- expectations ------------------------------------------------------------------------------
+def list_expectations(ctx: Ctx) -> dict[str, Any]:
+    return ctx.kit.expectations.verify()
+
+
+def add_expectation(ctx: Ctx) -> Any:
+    item = new_expectation(ctx, ctx.body())
+    ctx.kit.expectations.add(item, ctx.kit.journal.entries())
+    return item.report()
+
+
+def clear_expectations(ctx: Ctx) -> dict[str, Any]:
+    return {"removed": ctx.kit.expectations.remove_added()}
+
+
+def verify_expectations(ctx: Ctx) -> Any:
+    return ctx.kit.expectations.verify()
+
+
+# --- faults ------------------------------------------------------------------------------------
+def list_faults(ctx: Ctx) -> dict[str, Any]:
+    return {"faults": ctx.kit.faults.to_json()}
+
+
+def add_fault(ctx: Ctx) -> Any:
+    from mocksrv.toolkit.admin import _validate
+    from mocksrv.toolkit.schema import FAULT
+
+    spec = ctx.body()
+    _validate(spec, FAULT, "fault")
+    try:
+        fault = ctx.kit.faults.add(spec)
+    except ValueError as exc:
+        raise AdminError(f"invalid fault: {exc}") from None
+    return fault.to_json()
+
+
+def clear_faults(ctx: Ctx) -> dict[str, Any]:
+    source = ctx.request.args.get("source")
+    return {"removed": ctx.kit.faults.clear(source)}
+
+
+def delete_fault(ctx: Ctx) -> dict[str, Any]:
+    if not ctx.kit.faults.remove(ctx.args["fault_id"]):
+        raise AdminError(f"no fault with id {ctx.args['fault_id']!r}", status=404, code="NotFound")
+    return {"removed": 1}
+
+
+GET, POST, PUT, DELETE = ["GET"], ["POST"], ["PUT", "POST"], ["DELETE"]
+ROUTES: list[tuple[str, list[str], Any]] = [
+    ("/__admin", GET, index),
+    ("/__admin/health", GET, health),
+    ("/__admin/version", GET, version),
+    ("/__admin/openapi.yaml", GET, openapi),
+    ("/__admin/reset", POST, reset),
+    ("/__admin/scenarios", GET, list_scenarios),
+    ("/__admin/scenarios", POST, load_scenarios),
+    ("/__admin/clock", GET, get_clock),
+    ("/__admin/clock", PUT, set_clock),
+    ("/__admin/clock/advance", POST, advance_clock),
+    ("/__admin/clock/freeze", POST, freeze_clock),
+    ("/__admin/clock/unfreeze", POST, unfreeze_clock),
+    ("/__admin/state", GET, all_state),
+    ("/__admin/state/<api>", GET, api_state),
+    ("/__admin/journal", GET, get_journal),
+    ("/__admin/journal", DELETE, clear_journal),
+    ("/__admin/expectations", GET, list_expectations),
+    ("/__admin/expectations", POST, add_expectation),
+    ("/__admin/expectations", DELETE, clear_expectations),
+    ("/__admin/expectations/verify", ["GET", "POST"], verify_expectations),
+    ("/__admin/faults", GET, list_faults),
+    ("/__admin/faults", POST, add_fault),
+    ("/__admin/faults", DELETE, clear_faults),
+    ("/__admin/faults/<fault_id>", DELETE, delete_fault),
+]

@@ -1,0 +1,115 @@
+"""Run-time control of an app: reset, and switching scenarios while keeping or dropping state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mocksrv.errors import ScenarioError
+from mocksrv.runtime import Runtime, build_runtime
+from mocksrv.scenario.loader import Scenario, expand_paths, load_files, parse_text
+from mocksrv.scenario.validate import schema_problems
+
+if TYPE_CHECKING:
+    from mocksrv.app import MocksrvApp
+
+# which services and stores belong to which scenario section (and identity api)
+SECTION_APIS = {
+    "prime": {"prime"},
+    "agcod": {"agcod"},
+    "promotions": {"s3", "landing", "promotions"},
+}
+EMBEDDED = "<embedded>"
+
+
+def reset(app: MocksrvApp) -> Runtime:
+    """All state, journal, faults added at run time and moto: rebuilt from the same scenarios."""
+    old = app.runtime
+    new = build_runtime(old.settings, old.scenarios)
+    app.replace_runtime(new)
+    return new
+
+
+def reload_sources(runtime: Runtime) -> list[Scenario]:
+    """The current scenario files read again from disk (the embedded default stays as it is)."""
+    if any(sc.source.startswith(EMBEDDED) for sc in runtime.scenarios):
+        return list(runtime.scenarios)
+    return load_files([sc.source for sc in runtime.scenarios])
+
+
+def from_text(text: str, name: str = "admin") -> Scenario:
+    """A scenario posted as YAML text; validated like a file."""
+    sc = parse_text(text, f"<admin>/{name}.yaml")
+    problems = schema_problems(sc)
+    if problems:
+        raise ScenarioError(problems)
+    return sc
+
+
+def library(runtime: Runtime) -> dict[str, Path]:
+    """Scenario files next to the active ones or in the configured scenario directories, by name."""
+    dirs: list[Path] = [Path(p) for p in runtime.settings.scenario_paths if Path(p).is_dir()]
+    dirs += [Path(sc.source).parent for sc in runtime.scenarios if Path(sc.source).is_file()]
+    found: dict[str, Path] = {}
+    for d in dirs:
+        for f in expand_paths([str(d)]):
+            found.setdefault(f.stem, f)
+    return found
+
+
+def switch(app: MocksrvApp, scenarios: list[Scenario], keep_state: bool) -> dict[str, Any]:
+    """Validate and build a runtime on `scenarios`, then swap it in; raises ScenarioError."""
+    old = app.runtime
+    new = build_runtime(old.settings, scenarios)
+    kept: list[str] = []
+    if keep_state:
+        kept = _carry_over(old, new)
+    app.replace_runtime(new)
+    return {
+        "active": [sc.source for sc in scenarios],
+        "keptState": kept,
+        "resetState": [s for s in SECTION_APIS if s not in kept],
+    }
+
+
+def _section_unchanged(old: Runtime, new: Runtime, section: str) -> bool:
+    apis = SECTION_APIS[section]
+    same_data = old.model.raw.get(section) == new.model.raw.get(section)
+    idents = [i for i in old.model.identities if i.api in apis or i.api == section]
+    idents_new = [i for i in new.model.identities if i.api in apis or i.api == section]
+    return same_data and idents == idents_new and old.model.skew_seconds == new.model.skew_seconds
+
+
+def _carry_over(old: Runtime, new: Runtime) -> list[str]:
+    """Keep the clock, the journal and each API whose section is unchanged (services and state)."""
+    new.clock.set(old.clock.now())
+    if old.clock.frozen:
+        new.clock.freeze()
+    _carry_journal(old, new)
+    kept = []
+    for section, apis in SECTION_APIS.items():
+        if not _section_unchanged(old, new, section):
+            continue
+        olds = {s.api: s for s in old.services if s.api in apis}
+        for fresh in [s for s in new.services if s.api in olds]:
+            fresh.close()
+        new.services = [olds.get(s.api, s) if s.api in apis else s for s in new.services]
+        old.services = [s for s in old.services if s.api not in apis]
+        for key in {section, *apis} & old.stores.keys():
+            new.stores[key] = old.stores[key]
+        kept.append(section)
+    new.by_scope = {s.scope: s for s in new.services if s.scope}
+    if new.fallback is not None and new.fallback not in new.services:
+        new.fallback = next((s for s in new.services if s.api == new.fallback.api), None)
+    return kept
+
+
+def _carry_journal(old: Runtime, new: Runtime) -> None:
+    from mocksrv.toolkit.plugin import toolkit_of
+
+    if old.admin is None or new.admin is None:
+        return
+    src, dst = toolkit_of(old), toolkit_of(new)
+    dst.journal.adopt(src.journal)
+    for entry in dst.journal.entries():
+        dst.expectations.observe(entry)

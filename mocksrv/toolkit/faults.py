@@ -1,0 +1,215 @@
+"""Fault injection: rules matched on every call after auth and parsing, before business logic."""
+
+from __future__ import annotations
+
+import importlib
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mocksrv.toolkit.journal import FAULT_KEY
+from mocksrv.toolkit.matching import Matcher, compile_matcher
+
+if TYPE_CHECKING:
+    from werkzeug.wrappers import Response
+
+    from mocksrv.call import Call
+
+TRANSPORTS = ("connection_reset", "empty_response", "truncated_response")
+TRANSPORT_KEY = "mocksrv.transport"  # environ key read by toolkit.transport after the handler
+# the throttling error of each API, by the name its render_error knows
+THROTTLE_ERRORS = {"prime": "TooManyRequests", "agcod": "ThrottlingException", "s3": "SlowDown"}
+ACTIONS = ("error", "throttle", "transport", "commit_then_fail")
+
+
+def known_errors(api: str) -> set[str] | None:
+    """Wire error names the API renders, from its exceptions module; None when not knowable."""
+    try:
+        module = importlib.import_module(f"mocksrv.services.{api}.exceptions")
+    except ImportError:
+        return None
+    names: set[str] = set()
+    for attr in ("ERRORS", "CATALOG"):
+        names.update(getattr(module, attr, None) or ())
+    throttling = getattr(module, "THROTTLING", None)
+    if isinstance(throttling, str):
+        names.add(throttling)
+    return names or None
+
+
+@dataclass
+class Fault:
+    """One compiled fault rule and its trigger state (calls seen, times fired, seeded RNG)."""
+
+    id: str
+    name: str
+    matcher: Matcher
+    spec: dict[str, Any]
+    latency: tuple[float, float] | None = None  # seconds, min and max
+    error: str | None = None
+    throttle: bool = False
+    transport: str | None = None
+    commit_then_fail: str | None = None
+    nth: int | None = None
+    after: int = 0
+    times: int | None = None
+    probability: float | None = None
+    source: str = "scenario"
+    seen: int = 0
+    fired: int = 0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def triggers(self) -> bool:
+        """Called for a matching call, under the set's lock: does the fault fire this time?"""
+        self.seen += 1
+        if self.nth is not None and self.seen != self.nth:
+            return False
+        if self.seen <= self.after:
+            return False
+        if self.times is not None and self.fired >= self.times:
+            return False
+        if self.probability is not None and self.rng.random() >= self.probability:
+            return False
+        self.fired += 1
+        return True
+
+    def delay(self) -> float:
+        if self.latency is None:
+            return 0.0
+        low, high = self.latency
+        return low if low == high else self.rng.uniform(low, high)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "source": self.source, "seen": self.seen,
+                "fired": self.fired, **self.spec}  # fmt: skip
+
+
+def _latency(spec: Any) -> tuple[float, float]:
+    if isinstance(spec, dict):
+        low, high = float(spec["min"]), float(spec["max"])
+        if low > high:
+            raise ValueError("latency_ms: min is greater than max")
+        return low / 1000, high / 1000
+    return float(spec) / 1000, float(spec) / 1000
+
+
+def build(spec: dict[str, Any], index: int, source: str = "scenario") -> Fault:
+    """One fault from its scenario/admin mapping; raises ValueError with the offending key."""
+    chosen = [a for a in ACTIONS if spec.get(a) not in (None, False)]
+    if len(chosen) > 1:
+        raise ValueError(f"give at most one of {', '.join(ACTIONS)} (got {', '.join(chosen)})")
+    if not chosen and spec.get("latency_ms") is None:
+        raise ValueError(f"a fault needs an action: latency_ms or one of {', '.join(ACTIONS)}")
+    matcher = compile_matcher(spec.get("match"))
+    api = matcher.api
+    error = spec.get("error")
+    if error is not None:
+        _check_error(api, str(error))
+    if spec.get("throttle") and api not in THROTTLE_ERRORS:
+        raise ValueError(f"throttle needs match.api, one of {', '.join(THROTTLE_ERRORS)}")
+    ctf = spec.get("commit_then_fail")
+    fault = Fault(
+        id=str(spec.get("id") or f"{source}-{index + 1}"),
+        name=str(spec.get("name") or f"fault {index + 1}"),
+        matcher=matcher,
+        spec=dict(spec),
+        latency=_latency(spec["latency_ms"]) if spec.get("latency_ms") is not None else None,
+        error=error,
+        throttle=bool(spec.get("throttle")),
+        transport=spec.get("transport"),
+        commit_then_fail=("connection_reset" if ctf is True else ctf) or None,
+        nth=spec.get("nth"),
+        after=int(spec.get("after", 0)),
+        times=spec.get("times"),
+        probability=spec.get("probability"),
+        source=source,
+        rng=random.Random(spec.get("seed")),
+    )
+    for key in ("transport", "commit_then_fail"):
+        value = getattr(fault, key)
+        if value is not None and value not in TRANSPORTS:
+            raise ValueError(f"{key}: {value!r} is not one of {', '.join(TRANSPORTS)}")
+    return fault
+
+
+def _check_error(api: str | None, name: str) -> None:
+    if api is None:
+        raise ValueError("error needs match.api: wire errors are named per API")
+    known = known_errors(api)
+    if known is not None and name not in known:
+        raise ValueError(f"error: {name!r} is not a {api} wire error ({', '.join(sorted(known))})")
+
+
+class FaultSet:
+    """`runtime.faults`: the scenario's faults plus those added at run time."""
+
+    def __init__(self, faults: Iterable[Fault] = (), sleep: Callable[[float], None] = time.sleep):
+        self._lock = threading.Lock()
+        self.items: list[Fault] = list(faults)
+        self._sleep = sleep
+        self.added = 0  # faults added at run time so far, for their default ids
+
+    def _fire(self, view: dict[str, Any]) -> Fault | None:
+        with self._lock:
+            for fault in self.items:
+                if fault.matcher.matches(view) and fault.triggers():
+                    return fault
+        return None
+
+    def intercept(self, call: Call, render_error: Callable[[str], Response]) -> Response | None:
+        """Return the injected response, or None to let the service go on."""
+        if not self.items:
+            return None
+        view = {"api": call.api, "operation": call.operation, "identity": call.identity,
+                "fields": call.fields}  # fmt: skip
+        fault = self._fire(view)
+        if fault is None:
+            return None
+        call.environ[FAULT_KEY] = fault.name
+        delay = fault.delay()
+        if delay:
+            self._sleep(delay)
+        if fault.transport or fault.commit_then_fail:
+            call.environ[TRANSPORT_KEY] = fault.transport or fault.commit_then_fail
+        if fault.transport:
+            call.outcome = f"fault:{fault.transport}"
+            return render_error(_fallback_error(call.api))
+        if fault.error or fault.throttle:
+            name = fault.error or THROTTLE_ERRORS[call.api]
+            call.outcome = name
+            return render_error(name)
+        return None  # latency only, or commit_then_fail: the call goes on
+
+    def add(self, spec: dict[str, Any]) -> Fault:
+        """Build and add a run-time fault; raises ValueError on a bad spec or a taken id."""
+        with self._lock:
+            fault = build(spec, self.added, source="admin")
+            if any(f.id == fault.id for f in self.items):
+                raise ValueError(f"id: a fault with id {fault.id!r} exists already")
+            self.added += 1
+            self.items.append(fault)
+            return fault
+
+    def remove(self, fault_id: str) -> bool:
+        with self._lock:
+            before = len(self.items)
+            self.items = [f for f in self.items if f.id != fault_id]
+            return len(self.items) != before
+
+    def clear(self, source: str | None = None) -> int:
+        with self._lock:
+            before = len(self.items)
+            self.items = [f for f in self.items if source is not None and f.source != source]
+            return before - len(self.items)
+
+    def to_json(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [f.to_json() for f in self.items]
+
+
+def _fallback_error(api: str) -> str:
+    """The body that a truncated response cuts short: the API's internal error."""
+    return {"prime": "InternalServerError", "agcod": "GeneralError"}.get(api, "InternalError")
