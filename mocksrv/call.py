@@ -91,7 +91,9 @@ class Call:
     def query(self) -> dict[str, str]:
         return dict(parse_qsl(self.query_string, keep_blank_values=True))
 
-    def verify_signature(self, policy: sigv4.VerifyPolicy) -> tuple[sigv4.Identity, sigv4.ParsedAuth]:
+    def verify_signature(
+        self, policy: sigv4.VerifyPolicy
+    ) -> tuple[sigv4.Identity, sigv4.ParsedAuth]:
         """Verify SigV4 on this request; records the identity or the failure on the call."""
         try:
             ident, auth = sigv4.verify(

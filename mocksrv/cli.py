@@ -17,10 +17,23 @@ from mocksrv.settings import DEFAULT_HOST, DEFAULT_PORT, Settings
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535, not {port}")
+    return port
+
+
 def _add_server_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default=DEFAULT_HOST, help=f"bind address (default {DEFAULT_HOST})")
     p.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"port; 0 = any free port (default {DEFAULT_PORT})"
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        help=f"port; 0 = any free port (default {DEFAULT_PORT})",
     )
     p.add_argument(
         "--scenario",
@@ -111,8 +124,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = load_app(settings)
     try:
         server = make_server(app, settings)
-    except OSError as exc:
-        raise MocksrvError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise MocksrvError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from None
     print(banner(app, server_url(server, settings.host)), flush=True)
 
     def stop(signum: int, frame: Any) -> None:

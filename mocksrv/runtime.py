@@ -24,8 +24,15 @@ log = logging.getLogger("mocksrv")
 class Service(Protocol):
     """What every emulated API provides to the dispatcher."""
 
-    api: str  # "prime" | "agcod" | "s3" | "landing"
-    scope: str | None  # SigV4 service of the credential scope it serves
+    @property
+    def api(self) -> str:
+        """ "prime" | "agcod" | "s3" | ..."""
+        ...
+
+    @property
+    def scope(self) -> str | None:
+        """The SigV4 service of the credential scope it serves."""
+        ...
 
     def claims(self, call: Call) -> bool:
         """True if the path alone identifies this API (checked before the scope)."""

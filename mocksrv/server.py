@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from typing import Any
@@ -51,10 +52,9 @@ class ServerThread:
         self._thread = threading.Thread(target=self._run, name="mocksrv-server", daemon=True)
 
     def _run(self) -> None:
-        try:
+        # the loop ends with EBADF once stop() closed the sockets
+        with contextlib.suppress(Exception):
             self.server.run()
-        except Exception:  # the loop ends with EBADF once stop() closed the sockets
-            pass
 
     def start(self) -> ServerThread:
         self._thread.start()

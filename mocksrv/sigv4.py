@@ -82,7 +82,9 @@ def parse_authorization(header: str) -> ParsedAuth:
     if missing:
         text = " ".join(f"Authorization header requires '{p}' parameter." for p in missing)
         raise SigV4Failure("malformed", f"{text} Authorization={header}")
-    signed = tuple(sorted(h.strip().lower() for h in parts["SignedHeaders"].split(";") if h.strip()))
+    signed = tuple(
+        sorted(h.strip().lower() for h in parts["SignedHeaders"].split(";") if h.strip())
+    )
     return ParsedAuth(
         access_key=scope[0],
         date=scope[1],
@@ -179,7 +181,9 @@ class Keyring:
         cache_key = (ident.access_key, date, region, service)
         key = self._keys.get(cache_key)
         if key is None:
-            k = hmac.new(("AWS4" + ident.secret_key).encode(), date.encode(), hashlib.sha256).digest()
+            k = hmac.new(
+                ("AWS4" + ident.secret_key).encode(), date.encode(), hashlib.sha256
+            ).digest()
             for part in (region, service, "aws4_request"):
                 k = hmac.new(k, part.encode(), hashlib.sha256).digest()
             key = k
@@ -267,7 +271,8 @@ def verify(
         payload_hash = payload_hash or body_hash
     elif not hmac.compare_digest(payload_hash, hashlib.sha256(body).hexdigest()):
         raise SigV4Failure(
-            "mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed."
+            "mismatch",
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
         )
     canonical_headers = "".join(f"{h}:{_trim(headers.get(h, ''))}\n" for h in auth.signed_headers)
     signed_list = ";".join(auth.signed_headers)

@@ -34,16 +34,22 @@ class Signer:
         if at is None:
             auth.add_auth(req)
         else:
-            with mock.patch("botocore.auth.datetime") as fake:
-                fake.datetime.now.return_value = at.replace(tzinfo=None)
-                fake.datetime.utcnow.return_value = at.replace(tzinfo=None)
-                fake.datetime.strptime = dt.datetime.strptime
-                fake.timezone = dt.timezone
+            # botocore reads the clock through get_current_datetime(); a skewed client clock
+            with mock.patch("botocore.auth.get_current_datetime", return_value=at):
                 auth.add_auth(req)
         return dict(req.headers.items())
 
     def send(
-        self, method: str, url: str, headers: dict[str, str] | None = None, body: bytes = b"", **kw: object
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        *,
+        unsigned: dict[str, str] | None = None,
+        **kw: object,
     ) -> requests.Response:
+        """Sign `headers` and send; `unsigned` headers are added after signing."""
         signed = self.headers(method, url, headers, body, **kw)  # type: ignore[arg-type]
+        signed.update(unsigned or {})
         return requests.request(method, url, headers=signed, data=body, timeout=10)

@@ -13,4 +13,6 @@ def test_unsigned(default_server):
     url = f"{default_server.url}/v1/customer/benefit/PRIME_3P_PARTNER_BENEFIT/offer-code/123456789/verify"
     r = requests.get(url, headers={"x-amz-marketplace": "US", "x-amz-request-id": "1"}, timeout=5)
     assert r.status_code == 403
-    assert r.json() == {"error": {"code": "MissingAuthenticationToken", "message": "Missing Authentication Token"}}
+    assert r.json() == {
+        "error": {"code": "MissingAuthenticationToken", "message": "Missing Authentication Token"}
+    }

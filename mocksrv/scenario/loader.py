@@ -93,7 +93,8 @@ def parse_text(text: str, source: str) -> Scenario:
         raise ScenarioError([f"{source}:1: (top): a scenario must be a YAML mapping"])
     lines: dict[Path_, tuple[str, int]] = {}
     problems: list[str] = []
-    _walk(node, (), source, lines, problems)
+    if node is not None:
+        _walk(node, (), source, lines, problems)
     if problems:
         raise ScenarioError(problems)
     return Scenario(source=source, data=data, lines=lines)

@@ -56,9 +56,11 @@ class ScenarioModel:
         return next((i for i in self.identities if i.name == name), None)
 
 
-def build_model(merged: Merged) -> ScenarioModel:
+def build_model(merged: Merged, problems: Problems | None = None) -> ScenarioModel:
+    """The shared model; with `problems` given, problems are collected there instead of raised."""
     data = merged.data
-    problems = Problems(merged)
+    collect = problems is not None
+    problems = problems if problems is not None else Problems(merged)
     settings = data.get("settings") or {}
     clock = data.get("clock") or {}
     model = ScenarioModel(
@@ -76,9 +78,15 @@ def build_model(merged: Merged) -> ScenarioModel:
     for i, raw in enumerate(data.get("identities") or []):
         path: Path_ = ("identities", i)
         if raw["access_key"] in seen_keys:
-            problems.add(path + ("access_key",), f"duplicate access key (also identities[{seen_keys[raw['access_key']]}])")
+            problems.add(
+                path + ("access_key",),
+                f"duplicate access key (also identities[{seen_keys[raw['access_key']]}])",
+            )
         if raw["name"] in seen_names:
-            problems.add(path + ("name",), f"duplicate identity name (also identities[{seen_names[raw['name']]}])")
+            problems.add(
+                path + ("name",),
+                f"duplicate identity name (also identities[{seen_names[raw['name']]}])",
+            )
         seen_keys[raw["access_key"]] = i
         seen_names[raw["name"]] = i
         model.identities.append(
@@ -88,8 +96,13 @@ def build_model(merged: Merged) -> ScenarioModel:
                 access_key=raw["access_key"],
                 secret_key=raw["secret_key"],
                 regions=tuple(raw.get("regions") or ()),
-                extra={k: v for k, v in raw.items() if k not in ("name", "api", "access_key", "secret_key", "regions")},
+                extra={
+                    k: v
+                    for k, v in raw.items()
+                    if k not in ("name", "api", "access_key", "secret_key", "regions")
+                },
             )
         )
-    problems.raise_if_any()
+    if not collect:
+        problems.raise_if_any()
     return model

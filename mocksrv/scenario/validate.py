@@ -54,13 +54,20 @@ def validate_paths(paths: list[str]) -> list[str]:
 
 
 def semantic_problems(scenarios: list[Scenario]) -> list[str]:
-    from mocksrv.scenario.model import build_model
+    from mocksrv.scenario.model import Problems, build_model
     from mocksrv.services import check_sections
 
     merged = merge_scenarios(scenarios)
+    problems = Problems(merged)
+    model = build_model(merged, problems)
     try:
-        model = build_model(merged)
         check_sections(merged, model)
     except ScenarioError as exc:
-        return exc.problems
-    return []
+        problems.items.extend(exc.problems)
+    return sorted(problems.items, key=_line_key)
+
+
+def _line_key(problem: str) -> tuple[str, int]:
+    where = problem.split(": ", 1)[0]
+    file, _, line = where.rpartition(":")
+    return (file, int(line) if line.isdigit() else 0)

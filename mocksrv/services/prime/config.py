@@ -25,7 +25,10 @@ DEFAULT_MARKETPLACES = {
     "JP": "us-west-2", "AU": "us-west-2", "SG": "us-west-2",
 }  # fmt: skip
 
-_REPLY = {"type": "string", "description": "An outcome message, or a Prime error name to answer with."}
+_REPLY = {
+    "type": "string",
+    "description": "An outcome message, or a Prime error name to answer with.",
+}
 _CODE = {
     "type": "object",
     "additionalProperties": False,
@@ -153,7 +156,9 @@ def parse(model: ScenarioModel, problems: Problems) -> PrimeConfig:
         if b["id"] in cfg.benefits:
             problems.add(bpath + ("id",), f"duplicate benefit id {b['id']!r}")
         if b["marketplace"] not in cfg.marketplaces:
-            problems.add(bpath + ("marketplace",), "marketplace has no region: add it to prime.marketplaces")
+            problems.add(
+                bpath + ("marketplace",), "marketplace has no region: add it to prime.marketplaces"
+            )
         benefit = Benefit(id=b["id"], marketplace=b["marketplace"])
         for ci, c in enumerate(b.get("offer_codes") or []):
             cpath = bpath + ("offer_codes", ci)

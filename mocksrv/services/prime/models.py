@@ -51,7 +51,9 @@ class PrimeBackend:
         self.config = config
         self._lock = threading.Lock()
         self._codes = {
-            (b.id, c.code): copy.deepcopy(c) for b in config.benefits.values() for c in b.codes.values()
+            (b.id, c.code): copy.deepcopy(c)
+            for b in config.benefits.values()
+            for c in b.codes.values()
         }
         self._reply_index: dict[tuple[str, str], int] = {}
         self._auth_codes: dict[str, tuple[str, str, datetime]] = {}

@@ -32,7 +32,9 @@ def zone(name: str) -> ZoneInfo | None:
 
 
 def error_response(err: exc.PrimeError) -> Response:
-    body = json.dumps({"error": {"code": err.error_code, "message": err.message}}, separators=(",", ":"))
+    body = json.dumps(
+        {"error": {"code": err.error_code, "message": err.message}}, separators=(",", ":")
+    )
     resp = Response(body, status=err.status, content_type=JSON)
     resp.headers["x-amzn-ErrorType"] = err.error_code
     return resp
@@ -44,7 +46,9 @@ class PrimeService:
     api = "prime"
     scope = "execute-api"
 
-    def __init__(self, config: PrimeConfig, backend: PrimeBackend, policy: sigv4.VerifyPolicy) -> None:
+    def __init__(
+        self, config: PrimeConfig, backend: PrimeBackend, policy: sigv4.VerifyPolicy
+    ) -> None:
         self.config = config
         self.backend = backend
         self.policy = policy

@@ -1,0 +1,180 @@
+"""The command line as a user runs it: serve, validate, schema (subprocesses, real sockets)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from tests.conftest import PRIME_KEY, PRIME_SECRET, ROOT, SCENARIOS
+from tests.signing import Signer
+
+MOCKSRV = [sys.executable, "-m", "mocksrv"]
+
+
+def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*MOCKSRV, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
+
+
+def test_bundled_scenarios_validate():
+    r = run("validate", str(SCENARIOS))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("ok:")
+
+
+def test_embedded_default_is_the_bundled_default():
+    embedded = ROOT / "mocksrv" / "data" / "default.yaml"
+    assert embedded.read_bytes() == (SCENARIOS / "default.yaml").read_bytes()
+
+
+BROKEN = """\
+version: 1
+name: broken
+identities:
+  - name: p
+    api: prime
+    access_key: AKIABROKEN000000001
+    secret_key: short
+prime:
+  benefits:
+    - id: B
+      marketplace: US
+      offer_codes:
+        - code: 12345
+        - code: "X"
+          days_of_week: [MON, FUNDAY]
+          reply: SUCCES
+clock:
+  start: yesterday
+"""
+
+
+def test_validate_reports_every_problem_with_its_line(tmp_path):
+    f = tmp_path / "broken.yaml"
+    f.write_text(BROKEN)
+    r = run("validate", str(f))
+    assert r.returncode == 1
+    lines = r.stdout.strip().splitlines()
+    assert f"{f}:7: identities[0].secret_key: 'short' is too short" in lines
+    assert (
+        f"{f}:13: prime.benefits[0].offer_codes[0].code: 12345 is not a string (quote it in YAML)"
+        in lines
+    )
+    assert any(
+        line.startswith(f"{f}:15: prime.benefits[0].offer_codes[1].days_of_week[1]: 'FUNDAY'")
+        for line in lines
+    )
+    assert "Traceback" not in r.stdout + r.stderr
+
+
+def test_validate_semantic_problems_with_lines(tmp_path):
+    f = tmp_path / "semantic.yaml"
+    f.write_text(
+        BROKEN.replace("secret_key: short", "secret_key: " + "s" * 40)
+        .replace("code: 12345", 'code: "12345"')
+        .replace("FUNDAY", "TUE")
+    )
+    r = run("validate", str(f))
+    assert r.returncode == 1
+    assert (
+        f"{f}:16: prime.benefits[0].offer_codes[1].reply: 'SUCCES' is neither an outcome"
+        in r.stdout
+    )
+    assert f"{f}:18: clock.start: 'yesterday' is not an ISO-8601 instant" in r.stdout
+
+
+def test_validate_yaml_syntax_error(tmp_path):
+    f = tmp_path / "syntax.yaml"
+    f.write_text("version: 1\nprime:\n  benefits: [\n")
+    r = run("validate", str(f))
+    assert r.returncode == 1
+    assert re.match(rf"{re.escape(str(f))}:4: \(yaml\): ", r.stdout)
+
+
+def test_validate_duplicate_keys_and_unknown_keys(tmp_path):
+    f = tmp_path / "dup.yaml"
+    f.write_text("version: 1\nname: a\nname: b\nprimes: {}\n")
+    r = run("validate", str(f))
+    assert r.returncode == 1
+    assert f"{f}:3: name: duplicate key" in r.stdout
+
+
+def test_unknown_top_level_key(tmp_path):
+    f = tmp_path / "unknown.yaml"
+    f.write_text("version: 1\nprimes: {}\n")
+    r = run("validate", str(f))
+    assert r.returncode == 1
+    assert f"{f}:1: (top): unknown key ('primes' was unexpected)" in r.stdout
+
+
+def test_serve_refuses_a_broken_scenario_without_traceback(tmp_path):
+    f = tmp_path / "broken.yaml"
+    f.write_text(BROKEN)
+    r = run("serve", "--port", "0", "--scenario", str(f))
+    assert r.returncode == 2
+    assert r.stderr.startswith("mocksrv: invalid scenario:\n")
+    assert f"{f}:7: identities[0].secret_key" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_serve_missing_file():
+    r = run("serve", "--port", "0", "--scenario", "does-not-exist.yaml")
+    assert r.returncode == 2
+    assert "does-not-exist.yaml:0: (file): cannot read: No such file or directory" in r.stderr
+
+
+def test_schema_is_json_schema():
+    r = run("schema")
+    schema = json.loads(r.stdout)
+    assert schema["$schema"].startswith("https://json-schema.org/")
+    assert {"identities", "prime", "clock", "settings"} <= set(schema["properties"])
+
+
+def test_serve_on_free_port_prints_url_and_credentials():
+    proc = subprocess.Popen(
+        [*MOCKSRV, "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        m = re.match(r"mocksrv \S+ listening on (http://127\.0\.0\.1:(\d+))", first)
+        assert m, first
+        url = m.group(1)
+        banner = "".join(proc.stdout.readline() for _ in range(6))
+        assert "AKIAMOCKSRVPRIME0001" in banner and PRIME_SECRET in banner
+        signer = Signer(PRIME_KEY, PRIME_SECRET, "execute-api", "us-east-1")
+        r = signer.send(
+            "GET",
+            f"{url}/v1/customer/benefit/PRIME_3P_PARTNER_BENEFIT/offer-code/123456789/verify",
+            {"x-amz-marketplace": "US"},
+            unsigned={"x-amz-request-id": "1234"},
+        )
+        assert r.json() == {"message": "SUCCESS"}
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stdout.close()  # type: ignore[union-attr]
+        proc.stderr.close()  # type: ignore[union-attr]
+    assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("port", ["-1", "70000"])
+def test_serve_bad_port(port):
+    r = run("serve", "--port", port)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+
+
+def test_requests_unknown_path_is_json_404(default_server):
+    r = requests.get(default_server.url + "/nothing-here", timeout=5)
+    assert r.status_code in (403, 404)
