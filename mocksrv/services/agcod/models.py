@@ -1,0 +1,262 @@
+"""AGCOD state: gift cards, funds and physical cards per partner, every mutation under one lock."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from mocksrv.clock import iso
+from mocksrv.services.agcod import rules
+from mocksrv.services.agcod.config import AgcodConfig, Partner
+from mocksrv.services.agcod.exceptions import AgcodError
+
+FULFILLED = "Fulfilled"
+REFUNDED = "RefundedToPurchaser"
+ACTIVATED = "Activated"
+AWAITING = "AwaitingActivation"
+
+
+@dataclass
+class GiftCard:
+    """A digital card; its wire fields never change except `status` (cancel)."""
+
+    account: str  # access key of the partner account
+    creation_request_id: str
+    gc_id: str
+    claim_code: str
+    amount: Decimal
+    currency: str
+    expiration: str | None
+    created: datetime
+    status: str = FULFILLED
+    claimed: bool = False
+    cancelled: datetime | None = None
+
+
+@dataclass
+class CardState:
+    """A physical card declared in the scenario, and its activation."""
+
+    card_number: str
+    partner_id: str
+    currency: str
+    status: str
+    amount: Decimal | None
+    activation_request_id: str | None
+
+
+class AgcodBackend:
+    """The business rules that need state; validation without state lives in `rules`."""
+
+    def __init__(self, config: AgcodConfig) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._cards: dict[tuple[str, str], GiftCard] = {}
+        self._gc_ids: set[str] = set()
+        self._funds = {p.access_key: p.funds for p in config.partners.values()}
+        currency = {p.partner_id: p.currency for p in config.partners.values()}
+        self._physical = {
+            c.card_number[:16]: CardState(
+                c.card_number, c.partner_id, currency.get(c.partner_id, ""), c.status,
+                c.amount, c.activation_request_id,
+            )
+            for c in config.cards
+        }  # fmt: skip
+        self._activations = {
+            (c.partner_id, c.activation_request_id): c.card_number[:16]
+            for c in config.cards
+            if c.activation_request_id
+        }
+
+    # -- digital cards ------------------------------------------------------------------------
+
+    def create_gift_card(
+        self, partner: Partner, request_id: str, money: rules.Money, now: datetime
+    ) -> GiftCard:
+        """Issue a card, or replay the one already issued for this (partner, request id)."""
+        key = (partner.access_key, request_id)
+        with self._lock:
+            card = self._cards.get(key)
+            if card is not None:
+                mismatch = card.amount != money.amount or card.currency != money.currency
+                if mismatch and self.config.decisions.denomination_mismatch_error:
+                    raise AgcodError("RequestedDenominationMismatch")
+                return card
+            if partner.production:
+                self._debit(partner, money.amount)
+            card = GiftCard(
+                account=partner.access_key,
+                creation_request_id=request_id,
+                gc_id=self._new_gc_id(partner),
+                claim_code=rules.claim_code(),
+                amount=money.amount,
+                currency=money.currency,
+                expiration=rules.expiration(partner, now),
+                created=now,
+            )
+            self._cards[key] = card
+            return card
+
+    def _new_gc_id(self, partner: Partner) -> str:
+        gc_id = rules.gc_id(partner)
+        while gc_id in self._gc_ids:
+            gc_id = rules.gc_id(partner)
+        self._gc_ids.add(gc_id)
+        return gc_id
+
+    def _debit(self, partner: Partner, amount: Decimal) -> None:
+        if self._funds[partner.access_key] < amount:
+            raise AgcodError("InsufficientFunds")
+        self._funds[partner.access_key] -= amount
+
+    def cancel_gift_card(
+        self, partner: Partner, request_id: str, gc_id: str | None, now: datetime
+    ) -> GiftCard:
+        with self._lock:
+            card = self._cards.get((partner.access_key, request_id))
+            if card is None:
+                raise AgcodError("CardNotFound")
+            if gc_id is not None and gc_id != card.gc_id:
+                raise AgcodError("InvalidGCIdInput")
+            if card.status == REFUNDED:
+                return card
+            if card.claimed:
+                raise AgcodError("GcNotReadyForRefund")
+            window = timedelta(seconds=self.config.decisions.cancel_window_seconds)
+            if now - card.created > window:
+                raise AgcodError("CancelRequestArrivedAfterTimeLimit")
+            card.status, card.cancelled = REFUNDED, now
+            if partner.production:
+                self._funds[partner.access_key] += card.amount
+            return card
+
+    def available_funds(self, partner: Partner) -> Decimal:
+        if not partner.production:
+            return Decimal(0)  # documented sandbox behaviour
+        with self._lock:
+            return self._funds[partner.access_key]
+
+    def mark_claimed(self, partner_id: str, creation_request_id: str, claimed: bool = True) -> bool:
+        """Admin/test hook: a claimed card cannot be cancelled (`GcNotReadyForRefund`)."""
+        with self._lock:
+            for card in self._cards.values():
+                if (
+                    card.creation_request_id == creation_request_id
+                    and self._owner(card) == partner_id
+                ):
+                    card.claimed = claimed
+                    return True
+        return False
+
+    def _owner(self, card: GiftCard) -> str:
+        partner = self.config.partners.get(card.account)
+        return partner.partner_id if partner else ""
+
+    # -- physical cards -----------------------------------------------------------------------
+
+    def _physical_card(self, partner: Partner, number: str | None) -> CardState:
+        if not number:
+            raise AgcodError("InvalidCardNumberInput")
+        if not number.isdigit() or not number.isascii() or len(number) > 19:
+            raise AgcodError("InvalidCardNumberInput", "Card number must be 19 digits")
+        if len(number) < 19:
+            raise AgcodError("CardNumberTooShort")
+        card = self._physical.get(number[:16])
+        if card is None or card.partner_id != partner.partner_id:
+            raise AgcodError("CardNumberNotFound")
+        if card.card_number != number:
+            raise AgcodError("CardNumberCheckSumError")
+        return card
+
+    def activate(
+        self, partner: Partner, activation_id: str, number: str | None, money: rules.Money
+    ) -> CardState:
+        with self._lock:
+            card = self._physical_card(partner, number)
+            used_for = self._activations.get((partner.partner_id, activation_id))
+            if used_for is not None and used_for != card.card_number[:16]:
+                raise AgcodError("ActivationRequestIdAlreadyBeenUsed")
+            if card.status == ACTIVATED:
+                if card.activation_request_id != activation_id:
+                    raise AgcodError("CardAlreadyActivatedWithDifferentRequestId")
+                if card.amount != money.amount:
+                    raise AgcodError("CardActivatedWithDifferentDenomination")
+                return card
+            if partner.production:
+                self._debit(partner, money.amount)
+            card.status, card.amount, card.activation_request_id = (
+                ACTIVATED,
+                money.amount,
+                activation_id,
+            )
+            self._activations[(partner.partner_id, activation_id)] = card.card_number[:16]
+            return card
+
+    def deactivate(self, partner: Partner, activation_id: str, number: str | None) -> CardState:
+        with self._lock:
+            card = self._physical_card(partner, number)
+            used_for = self._activations.get((partner.partner_id, activation_id))
+            if used_for is None:
+                raise AgcodError("NonExistingActivationRequestId")
+            if used_for != card.card_number[:16] or card.activation_request_id != activation_id:
+                raise AgcodError("WrongActivationRequestId")
+            if card.status != ACTIVATED:
+                raise AgcodError("DeactivationNotAllowed")
+            if partner.production and card.amount is not None:
+                self._funds[partner.access_key] += card.amount
+            card.status = AWAITING
+            return card
+
+    def status_check(self, partner: Partner, number: str | None) -> CardState:
+        with self._lock:
+            return self._physical_card(partner, number)
+
+    # -- admin view ---------------------------------------------------------------------------
+
+    def snapshot(self, now: datetime) -> dict[str, Any]:
+        """JSON-able state for the admin API: partners with funds, cards, physical cards."""
+        with self._lock:
+            partners = [
+                {
+                    "partnerId": p.partner_id,
+                    "identity": p.identity,
+                    "mode": "production" if p.production else "sandbox",
+                    "marketplace": p.marketplace,
+                    "currency": p.currency,
+                    "availableFunds": float(self._funds[p.access_key]) if p.production else 0.0,
+                }
+                for p in self.config.partners.values()
+            ]
+            cards = [self._card_view(c, now) for c in self._cards.values()]
+            physical = [
+                {
+                    "cardNumber": c.card_number,
+                    "partnerId": c.partner_id,
+                    "cardStatus": c.status,
+                    "amount": float(c.amount) if c.amount is not None else None,
+                    "currencyCode": c.currency,
+                    "activationRequestId": c.activation_request_id,
+                }
+                for c in self._physical.values()
+            ]
+        return {"partners": partners, "cards": cards, "physicalCards": physical}
+
+    def _card_view(self, c: GiftCard, now: datetime) -> dict[str, Any]:
+        window = timedelta(seconds=self.config.decisions.cancel_window_seconds)
+        return {
+            "partnerId": self._owner(c),
+            "creationRequestId": c.creation_request_id,
+            "gcId": c.gc_id,
+            "gcClaimCode": c.claim_code,
+            "amount": float(c.amount),
+            "currencyCode": c.currency,
+            "cardStatus": c.status,
+            "gcExpirationDate": c.expiration,
+            "createdAt": iso(c.created),
+            "cancelledAt": iso(c.cancelled) if c.cancelled else None,
+            "cancellable": c.status == FULFILLED and not c.claimed and now - c.created <= window,
+            "claimed": c.claimed,
+        }

@@ -1,0 +1,279 @@
+"""HTTP surface of AGCOD: route -> body cap -> auth -> throttle -> parse -> faults -> operation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+from mocksrv import sigv4
+from mocksrv.call import BodyTooLarge, Call
+from mocksrv.ratelimit import TokenBuckets
+from mocksrv.services.agcod import replies, rules
+from mocksrv.services.agcod.config import AgcodConfig, Partner
+from mocksrv.services.agcod.exceptions import (
+    AUTH_DEFAULT,
+    AUTH_ERRORS,
+    MOCK_SUCCESS_ID,
+    THROTTLE_MESSAGE,
+    THROTTLING,
+    AgcodError,
+    AwsError,
+    mock_error,
+    named_error,
+)
+from mocksrv.services.agcod.models import ACTIVATED, AWAITING, AgcodBackend
+from mocksrv.services.agcod.shapes import FIELDS, bad_input, parse_body
+
+SCOPE = "AGCODService"
+TARGET_PREFIX = "com.amazonaws.agcod.AGCODService."
+PATHS = {f"/{op}": op for op in FIELDS} | {f"/{op}/": op for op in FIELDS}
+Handler = Callable[[Call, Partner, dict[str, Any]], replies.Body]
+
+
+class AgcodService:
+    """The `AGCODService` SigV4 service: POST /<Operation>, JSON or XML."""
+
+    api = "agcod"
+    scope = SCOPE
+
+    def __init__(
+        self, config: AgcodConfig, backend: AgcodBackend, policy: sigv4.VerifyPolicy
+    ) -> None:
+        self.config = config
+        self.decisions = config.decisions
+        self.backend = backend
+        self.policy = policy
+        self.buckets = TokenBuckets()
+        self.handlers: dict[str, Handler] = {
+            "CreateGiftCard": self._create,
+            "CancelGiftCard": self._cancel,
+            "GetAvailableFunds": self._funds,
+            "ActivateGiftCard": self._activate,
+            "DeactivateGiftCard": self._deactivate,
+            "ActivationStatusCheck": self._status_check,
+        }
+
+    def claims(self, call: Call) -> bool:
+        return call.method == "POST" and call.path in PATHS
+
+    def close(self) -> None:
+        return None
+
+    def describe(self, url: str) -> list[str]:
+        partners = ", ".join(
+            f"{p.partner_id} ({'production' if p.production else 'sandbox'}, {p.marketplace}, "
+            f"{p.signing_region})"
+            for p in self.config.partners.values()
+        )
+        return [f"AGCOD gift cards   {url}/CreateGiftCard ...  (SigV4 AGCODService; {partners})"]
+
+    # -- pipeline -----------------------------------------------------------------------------
+
+    def __call__(self, call: Call) -> Response:
+        call.api = self.api
+        operation = PATHS.get(call.path) if call.method == "POST" else None
+        if operation is None:
+            call.outcome = "UnknownOperationException"
+            err = AwsError("UnknownOperationException", "Unknown operation", 404)
+            return self._send(replies.aws_error(err), err.status, self._wants_json(call))
+        call.operation = operation
+        as_json = self._wants_json(call)
+        try:
+            body, status = self._handle(call, operation, as_json), 200
+            call.outcome = call.outcome or "SUCCESS"
+        except AgcodError as err:
+            call.outcome = f"{err.error_code}:{err.error_type}"
+            request_id = call.fields.get(replies.REQUEST_ID.get(operation, ""))
+            body, status = replies.error(operation, err, request_id), self._status(err)
+        except AwsError as err:
+            call.outcome = call.outcome or err.name
+            body, status = replies.aws_error(err), err.status
+        if isinstance(body, Response):
+            return body
+        return self._send(body, status, as_json)
+
+    def _handle(self, call: Call, operation: str, as_json: bool) -> replies.Body | Response:
+        try:
+            call.body(self.decisions.max_body_bytes)
+        except BodyTooLarge:
+            raise bad_input(f"Request body exceeds {self.decisions.max_body_bytes} bytes") from None
+        partner = self._authenticate(call)
+        self._throttle(partner, operation)
+        self._check_target(call, operation)
+        fields = parse_body(
+            operation, call.body(), call.headers.get("content-type", ""),
+            self.decisions.reject_unknown_fields,
+        )  # fmt: skip
+        self._record(call, fields)
+        render = partial(self.render_named_error, operation=operation, as_json=as_json)
+        injected = call.runtime.faults.intercept(call, render)
+        if injected is not None:
+            return injected
+        return self.handlers[operation](call, partner, fields)
+
+    @staticmethod
+    def _wants_json(call: Call) -> bool:
+        return "application/json" in call.headers.get("accept", "").lower()
+
+    def _send(self, body: replies.Body, status: int, as_json: bool) -> Response:
+        text, content_type = body.render(as_json)
+        return Response(text, status=status, content_type=content_type)
+
+    def _status(self, err: AgcodError) -> int:
+        return self.decisions.error_status.get(err.error_code, 400)
+
+    def _authenticate(self, call: Call) -> Partner:
+        try:
+            ident, auth = call.verify_signature(self.policy)
+        except sigv4.SigV4Failure as failure:
+            raise AwsError(
+                AUTH_ERRORS.get(failure.kind, AUTH_DEFAULT), _auth_text(failure), 403
+            ) from None
+        partner = self.config.partners.get(ident.access_key)
+        if partner is None:
+            call.signature_failed = True
+            call.outcome = "signature:unknown_key"
+            raise AwsError(AUTH_ERRORS["unknown_key"], sigv4.MSG_UNKNOWN_KEY, 403)
+        if auth.region != partner.signing_region:
+            call.signature_failed = True
+            call.outcome = "signature:scope_region"
+            text = f"Credential should be scoped to a valid region, not '{auth.region}'."
+            raise AwsError(AUTH_DEFAULT, text, 403)
+        return partner
+
+    def _throttle(self, partner: Partner, operation: str) -> None:
+        allowed = operation != "GetAvailableFunds" or self.buckets.allow(
+            (partner.access_key, operation), partner.funds_rate, 1.0
+        )
+        if not (allowed and self.buckets.allow(partner.access_key, partner.rate, partner.burst)):
+            raise AwsError(THROTTLING, THROTTLE_MESSAGE, self.decisions.throttle_status)
+
+    def _check_target(self, call: Call, operation: str) -> None:
+        target = call.headers.get("x-amz-target", "")
+        if not self.decisions.target_mismatch_error or not target.startswith(TARGET_PREFIX):
+            return
+        named = target[len(TARGET_PREFIX) :].strip("/ ")
+        if named in FIELDS and named != operation:
+            raise AgcodError("InvalidRequest", f"x-amz-target names {named}, not {operation}")
+
+    @staticmethod
+    def _record(call: Call, fields: dict[str, Any]) -> None:
+        for key, value in fields.items():
+            if key == "value":
+                call.fields["amount"] = _num(value.get("amount"))
+                call.fields["currencyCode"] = value.get("currencyCode")
+            else:
+                call.fields[key] = value
+
+    def render_named_error(
+        self, name: str, operation: str = "CreateGiftCard", as_json: bool = True
+    ) -> Response:
+        """Any AGCOD errorType (or `F300:GeneralError`, a mock id, `ThrottlingException`)."""
+        if name == THROTTLING:
+            throttled = AwsError(THROTTLING, THROTTLE_MESSAGE, self.decisions.throttle_status)
+            return self._send(replies.aws_error(throttled), throttled.status, as_json)
+        err = named_error(name) or AgcodError("GeneralError", error_code="F500")
+        return self._send(replies.error(operation, err, None), self._status(err), as_json)
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def _create(self, call: Call, partner: Partner, fields: dict[str, Any]) -> replies.Body:
+        rules.check_partner(partner, fields)
+        request_id = fields.get("creationRequestId")
+        mock = rules.mock_id(partner, request_id)
+        if mock == MOCK_SUCCESS_ID:
+            return replies.mock_card(str(request_id), fields.get("value"))
+        if mock is not None:
+            raise mock_error(mock)
+        request_id = rules.check_request_id(partner, request_id)
+        money = rules.check_value(partner, fields.get("value"))
+        rules.check_create_extras(fields)
+        card = self.backend.create_gift_card(partner, request_id, money, call.runtime.clock.now())
+        call.fields["gcId"] = card.gc_id
+        return replies.gift_card(card)
+
+    def _cancel(self, call: Call, partner: Partner, fields: dict[str, Any]) -> replies.Body:
+        rules.check_partner(partner, fields)
+        request_id = fields.get("creationRequestId")
+        mock = rules.mock_id(partner, request_id)
+        if mock == MOCK_SUCCESS_ID:
+            return replies.cancelled(str(request_id), fields.get("gcId", replies.MOCK_GC_ID))
+        if mock is not None:
+            raise mock_error(mock)
+        request_id = rules.check_request_id(partner, request_id)
+        now = call.runtime.clock.now()
+        card = self.backend.cancel_gift_card(partner, request_id, fields.get("gcId"), now)
+        return replies.cancelled(card.creation_request_id, card.gc_id)
+
+    def _funds(self, call: Call, partner: Partner, fields: dict[str, Any]) -> replies.Body:
+        rules.check_partner(partner, fields)
+        amount = self.backend.available_funds(partner)
+        stamp = rules.funds_timestamp(call.runtime.clock.now())
+        return replies.funds(amount, partner.currency, stamp, self.decisions.funds_xml_root)
+
+    def _physical_mock(
+        self, operation: str, partner: Partner, fields: dict[str, Any], status: str
+    ) -> replies.Body | None:
+        id_name = replies.REQUEST_ID[operation]
+        mock = rules.mock_id(partner, fields.get(id_name))
+        if mock is None:
+            return None
+        if mock != MOCK_SUCCESS_ID:
+            raise mock_error(mock)
+        value = fields.get("value") or {}
+        return replies.physical(
+            operation, fields[id_name], None, status=status, number=fields.get("cardNumber"),
+            amount=value.get("amount"), currency=value.get("currencyCode"),
+        )  # fmt: skip
+
+    def _activate(self, call: Call, partner: Partner, fields: dict[str, Any]) -> replies.Body:
+        rules.check_partner(partner, fields)
+        mocked = self._physical_mock("ActivateGiftCard", partner, fields, ACTIVATED)
+        if mocked is not None:
+            return mocked
+        request_id = rules.check_request_id(
+            partner, fields.get("activationRequestId"), name="activationRequestId"
+        )
+        money = rules.check_value(partner, fields.get("value"))
+        card = self.backend.activate(partner, request_id, fields.get("cardNumber"), money)
+        return replies.physical("ActivateGiftCard", request_id, card)
+
+    def _deactivate(self, call: Call, partner: Partner, fields: dict[str, Any]) -> replies.Body:
+        rules.check_partner(partner, fields)
+        mocked = self._physical_mock("DeactivateGiftCard", partner, fields, AWAITING)
+        if mocked is not None:
+            return mocked
+        request_id = rules.check_request_id(
+            partner, fields.get("activationRequestId"), name="activationRequestId"
+        )
+        card = self.backend.deactivate(partner, request_id, fields.get("cardNumber"))
+        return replies.physical("DeactivateGiftCard", request_id, card)
+
+    def _status_check(self, call: Call, partner: Partner, fields: dict[str, Any]) -> replies.Body:
+        rules.check_partner(partner, fields)
+        mocked = self._physical_mock("ActivationStatusCheck", partner, fields, ACTIVATED)
+        if mocked is not None:
+            return mocked
+        request_id = rules.check_request_id(
+            partner, fields.get("statusCheckRequestId"), name="statusCheckRequestId"
+        )
+        card = self.backend.status_check(partner, fields.get("cardNumber"))
+        return replies.physical("ActivationStatusCheck", request_id, card)
+
+
+def _auth_text(failure: sigv4.SigV4Failure) -> str:
+    if not failure.debug:
+        return failure.message
+    return (
+        f"{failure.message}\n\nThe Canonical String for this request should have been\n"
+        f"'{failure.debug['canonicalRequest']}'\n\nThe String-to-Sign should have been\n"
+        f"'{failure.debug['stringToSign']}'\n"
+    )
+
+
+def _num(amount: Decimal | None) -> float | None:
+    return float(amount) if amount is not None else None
