@@ -1,1 +1,146 @@
-"""pytest plugin entry point (registered as `pytest11`); fixtures arrive with the toolkit."""
+"""pytest plugin (entry point `pytest11`): an in-process mocksrv per session, reset before each test.
+
+Inert unless a test uses one of its fixtures: nothing starts and nothing heavy is imported before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+MARKER = "mocksrv_scenario"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mocksrv", "mocksrv sandbox server")
+    group.addoption(
+        "--mocksrv-scenario",
+        action="append",
+        default=[],
+        metavar="FILE|DIR",
+        help="scenario file(s) for the session's mocksrv (default: the embedded default)",
+    )
+    group.addoption(
+        "--mocksrv-url",
+        default=None,
+        help="use an already running mocksrv at this URL instead of starting one",
+    )
+    parser.addini("mocksrv_scenario", "scenario file(s) for the session's mocksrv", type="linelist")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{MARKER}(*paths): run this test against these scenario files instead"
+    )
+
+
+class _Session:
+    """The session's server (in-process or external) and the scenarios currently loaded on it."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.root = Path(str(config.rootpath))
+        paths = list(config.getoption("--mocksrv-scenario") or config.getini("mocksrv_scenario"))
+        self.base = [self._resolve(p) for p in paths]
+        self.loaded: list[str] = self.base
+        self.server: Any = None
+        url = config.getoption("--mocksrv-url")
+        if url is None:
+            from mocksrv.app import create_app
+            from mocksrv.scenario.loader import load_files
+            from mocksrv.server import ServerThread
+            from mocksrv.settings import Settings
+
+            settings = Settings(host="127.0.0.1", port=0, scenario_paths=self.base)
+            app = create_app(settings, load_files(self.base) if self.base else None)
+            self.server = ServerThread(app, settings).start()
+            url = self.server.url
+        from mocksrv.toolkit.client import Mocksrv
+
+        self.handle = Mocksrv(url)
+
+    def _resolve(self, path: str) -> str:
+        p = Path(path)
+        return str(p if p.is_absolute() else self.root / p)
+
+    def prepare(self, wanted: list[str] | None) -> Any:
+        """Reset before a test; switch scenarios when the test asks for others than loaded."""
+        paths = [self._resolve(p) for p in wanted] if wanted is not None else self.base
+        if paths != self.loaded:
+            self.handle.load(paths or None)
+            self.loaded = paths
+        else:
+            self.handle.reset()
+        return self.handle
+
+    def stop(self) -> None:
+        self.handle.close()
+        if self.server is not None:
+            self.server.stop()
+
+
+@pytest.fixture(scope="session")
+def mocksrv_session(request: pytest.FixtureRequest) -> Iterator[_Session]:
+    """The session-wide server; prefer the function-scoped `mocksrv` fixture in tests."""
+    session = _Session(request.config)
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def mocksrv(mocksrv_session: _Session, request: pytest.FixtureRequest) -> Any:
+    """A freshly reset mocksrv handle (`mocksrv.toolkit.client.Mocksrv`)."""
+    marker = request.node.get_closest_marker(MARKER)
+    return mocksrv_session.prepare(list(marker.args) if marker else None)
+
+
+@pytest.fixture
+def mocksrv_url(mocksrv: Any) -> str:
+    """The endpoint URL (also the AWS endpoint URL for boto3)."""
+    return str(mocksrv.url)
+
+
+@pytest.fixture
+def mocksrv_credentials(mocksrv: Any) -> dict[str, dict[str, Any]]:
+    """Scenario identities by name, and the first one of each API by API name."""
+    out: dict[str, dict[str, Any]] = {}
+    for ident in mocksrv.identities():
+        out.setdefault(ident["api"], ident)
+        out[ident["name"]] = ident
+    return out
+
+
+@pytest.fixture
+def mocksrv_clock(mocksrv: Any) -> Any:
+    """The scenario clock: now(), set(instant, frozen=), advance(seconds=..), freeze(), unfreeze()."""
+    return mocksrv.clock
+
+
+@pytest.fixture
+def mocksrv_journal(mocksrv: Any) -> Any:
+    """A callable: `mocksrv_journal(api="prime", operation="verify")` lists entries, newest first."""
+    return mocksrv.journal
+
+
+@pytest.fixture
+def mocksrv_prime(mocksrv: Any) -> Iterator[Any]:
+    """A Prime offer-code client signed by botocore as the scenario's first prime identity."""
+    client = mocksrv.prime()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def mocksrv_agcod(mocksrv: Any) -> Iterator[Any]:
+    """An AGCOD client signed by botocore as the scenario's first agcod identity."""
+    client = mocksrv.agcod()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def mocksrv_s3(mocksrv: Any) -> Any:
+    """A boto3 S3 client on mocksrv as the scenario's first promotions identity."""
+    return mocksrv.s3()

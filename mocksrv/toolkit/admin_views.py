@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mocksrv.scenario.loader import Scenario, load_files
+from mocksrv.scenario.loader import Scenario, load_default, load_files
 from mocksrv.toolkit import control
 from mocksrv.toolkit.admin import (
     AdminError,
@@ -37,6 +37,16 @@ def reset(ctx: Ctx) -> dict[str, Any]:
     return {"reset": True, "active": [sc.source for sc in runtime.scenarios]}
 
 
+def identities(ctx: Ctx) -> dict[str, Any]:
+    """The scenario's demo credentials, for test harnesses (this is a local sandbox)."""
+    out = []
+    for ident in ctx.runtime.keyring.identities():
+        item = {"name": ident.name, "api": ident.api, "access_key": ident.access_key}
+        item.update({"secret_key": ident.secret_key, "regions": list(ident.regions)})
+        out.append({**ident.extra, **item})
+    return {"identities": out}
+
+
 # --- scenarios ---------------------------------------------------------------------------------
 def list_scenarios(ctx: Ctx) -> dict[str, Any]:
     return {
@@ -48,12 +58,14 @@ def list_scenarios(ctx: Ctx) -> dict[str, Any]:
 
 
 def _requested(ctx: Ctx, body: dict[str, Any]) -> list[Scenario]:
-    given = [k for k in ("paths", "names", "yaml", "reload") if body.get(k)]
+    given = [k for k in ("paths", "names", "yaml", "reload", "default") if body.get(k)]
     if len(given) != 1:
-        raise AdminError("give exactly one of paths, names, yaml, or reload: true")
+        raise AdminError("give exactly one of paths, names, yaml, reload: true or default: true")
     key = given[0]
     if key == "reload":
         return control.reload_sources(ctx.runtime)
+    if key == "default":
+        return [load_default()]
     if key == "yaml":
         if not isinstance(body["yaml"], str):
             raise AdminError("yaml must be the scenario text as a string")
@@ -216,6 +228,7 @@ ROUTES: list[tuple[str, list[str], Any]] = [
     ("/__admin/version", GET, version),
     ("/__admin/openapi.yaml", GET, openapi),
     ("/__admin/reset", POST, reset),
+    ("/__admin/identities", GET, identities),
     ("/__admin/scenarios", GET, list_scenarios),
     ("/__admin/scenarios", POST, load_scenarios),
     ("/__admin/clock", GET, get_clock),

@@ -75,8 +75,8 @@ def switch(app: MocksrvApp, scenarios: list[Scenario], keep_state: bool) -> dict
 def _section_unchanged(old: Runtime, new: Runtime, section: str) -> bool:
     apis = SECTION_APIS[section]
     same_data = old.model.raw.get(section) == new.model.raw.get(section)
-    idents = [i for i in old.model.identities if i.api in apis or i.api == section]
-    idents_new = [i for i in new.model.identities if i.api in apis or i.api == section]
+    idents = [(i, i.extra) for i in old.model.identities if i.api in apis or i.api == section]
+    idents_new = [(i, i.extra) for i in new.model.identities if i.api in apis or i.api == section]
     return same_data and idents == idents_new and old.model.skew_seconds == new.model.skew_seconds
 
 

@@ -1,0 +1,227 @@
+"""Test-side clients: the admin API over HTTP and API clients signed by botocore's SigV4Auth.
+
+Used by the pytest plugin and the examples; it needs `requests` and `botocore` (test extras) and
+never uses mocksrv's own signing or parsing code.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+TIMEOUT = 10.0
+
+
+class AdminError(AssertionError):
+    """An admin call failed; the message is the server's error message."""
+
+
+class SignedClient:
+    """Any mocksrv API over HTTP, each request signed with SigV4 for `service`/`region`."""
+
+    def __init__(
+        self, base_url: str, access_key: str, secret_key: str, service: str, region: str
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.credentials = Credentials(access_key, secret_key)
+        self.service, self.region = service, region
+        self.session = requests.Session()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes | str = b"",
+        json_body: Any = None,
+        timeout: float = TIMEOUT,
+    ) -> requests.Response:
+        data = body.encode() if isinstance(body, str) else body
+        sent = dict(headers or {})
+        if json_body is not None:
+            data = json.dumps(json_body).encode()
+            sent.setdefault("Content-Type", "application/json")
+        req = AWSRequest(method=method, url=self.base_url + path, data=data, headers=sent)
+        SigV4Auth(self.credentials, self.service, self.region).add_auth(req)
+        return self.session.request(
+            method, req.url, headers=dict(req.headers.items()), data=data, timeout=timeout
+        )
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class PrimeClient(SignedClient):
+    """The Prime offer-code APIs: verify, redeem, auth-code."""
+
+    def __init__(self, base_url: str, access_key: str, secret_key: str, region: str = "us-east-1",
+                 benefit: str = "PRIME_3P_PARTNER_BENEFIT", marketplace: str = "US") -> None:  # fmt: skip
+        super().__init__(base_url, access_key, secret_key, "execute-api", region)
+        self.benefit, self.marketplace = benefit, marketplace
+
+    def call(self, operation: str, code: str, **kw: Any) -> requests.Response:
+        method = "POST" if operation == "redeem" else "GET"
+        headers = {"x-amz-marketplace": self.marketplace, "x-amz-request-id": "mocksrv-test"}
+        headers.update(kw.pop("headers", None) or {})
+        path = (
+            f"/v1/customer/benefit/{quote(self.benefit, safe='')}/offer-code/{quote(code, safe='')}"
+        )
+        return self.request(method, f"{path}/{operation}", headers=headers, **kw)
+
+    def verify(self, code: str, **kw: Any) -> requests.Response:
+        return self.call("verify", code, **kw)
+
+    def redeem(self, code: str, **kw: Any) -> requests.Response:
+        return self.call("redeem", code, **kw)
+
+    def auth_code(self, code: str, **kw: Any) -> requests.Response:
+        return self.call("auth-code", code, **kw)
+
+
+class AgcodClient(SignedClient):
+    """AGCOD: `call("CreateGiftCard", {...})` posts JSON and asks for a JSON answer."""
+
+    def __init__(self, base_url: str, access_key: str, secret_key: str, region: str = "us-east-1"):
+        super().__init__(base_url, access_key, secret_key, "AGCODService", region)
+
+    def call(self, operation: str, payload: dict[str, Any], **kw: Any) -> requests.Response:
+        headers = {
+            "Accept": "application/json",
+            "x-amz-target": f"com.amazonaws.agcod.AGCODService.{operation}",
+        }
+        headers.update(kw.pop("headers", None) or {})
+        return self.request("POST", f"/{operation}", headers=headers, json_body=payload, **kw)
+
+
+class Mocksrv:
+    """A handle on a running mocksrv: admin operations and ready-signed clients."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+        self.admin_url = f"{self.url}/__admin"
+        self._session = requests.Session()
+        self.clock = Clock(self)
+
+    def admin(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        resp = self._session.request(
+            method, self.admin_url + path, json=body, params=params or None, timeout=TIMEOUT
+        )
+        data = resp.json()
+        if resp.status_code >= 400:
+            error = data.get("error", {})
+            problems = "".join(f"\n  {p}" for p in error.get("problems", []))
+            raise AdminError(f"{method} {path}: {error.get('message', resp.text)}{problems}")
+        return data
+
+    # --- state ------------------------------------------------------------------------------
+    def reset(self) -> None:
+        self.admin("POST", "/reset")
+
+    def load(self, paths: list[str] | None = None, *, keep_state: bool = False) -> Any:
+        """Switch to these scenario files (None: the embedded default)."""
+        body: dict[str, Any] = {"keepState": keep_state}
+        body.update({"paths": paths} if paths else {"default": True})
+        return self.admin("POST", "/scenarios", body)
+
+    def state(self, api: str | None = None) -> Any:
+        return self.admin("GET", f"/state/{api}" if api else "/state")
+
+    def identities(self) -> list[dict[str, Any]]:
+        return list(self.admin("GET", "/identities")["identities"])
+
+    def identity(self, api_or_name: str) -> dict[str, Any]:
+        """The identity named so, or the first identity of that API."""
+        found = self.identities()
+        for ident in found:
+            if ident["name"] == api_or_name:
+                return ident
+        for ident in found:
+            if ident["api"] == api_or_name:
+                return ident
+        raise AdminError(f"no identity or API named {api_or_name!r} in the scenario")
+
+    # --- journal, expectations, faults -----------------------------------------------------
+    def journal(self, **filters: Any) -> list[dict[str, Any]]:
+        return list(self.admin("GET", "/journal", **filters)["entries"])
+
+    def expect(self, **spec: Any) -> Any:
+        return self.admin("POST", "/expectations", spec)
+
+    def verify(self) -> dict[str, Any]:
+        return dict(self.admin("GET", "/expectations/verify"))
+
+    def assert_expectations_met(self) -> None:
+        report = self.verify()
+        if not report["met"]:
+            lines = [f"{r['name']}: {r['message']}" for r in report["expectations"] if not r["met"]]
+            raise AssertionError("unmet mocksrv expectations:\n  " + "\n  ".join(lines))
+
+    def fault(self, **spec: Any) -> Any:
+        return self.admin("POST", "/faults", spec)
+
+    def clear_faults(self) -> Any:
+        return self.admin("DELETE", "/faults")
+
+    # --- clients ----------------------------------------------------------------------------
+    def prime(self, identity: str = "prime", **kw: Any) -> PrimeClient:
+        ident = self.identity(identity)
+        region = (ident.get("regions") or ["us-east-1"])[0]
+        return PrimeClient(self.url, ident["access_key"], ident["secret_key"], region, **kw)
+
+    def agcod(self, identity: str = "agcod", region: str = "us-east-1") -> AgcodClient:
+        ident = self.identity(identity)
+        return AgcodClient(self.url, ident["access_key"], ident["secret_key"], region)
+
+    def s3(self, identity: str = "promotions", region: str = "us-east-1") -> Any:
+        import boto3
+        from botocore.config import Config
+
+        ident = self.identity(identity)
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            aws_access_key_id=ident["access_key"],
+            aws_secret_access_key=ident["secret_key"],
+            region_name=region,
+            config=Config(
+                s3={"addressing_style": "path"},
+                retries={"max_attempts": 1},
+                connect_timeout=5,
+                read_timeout=TIMEOUT,
+            ),  # fmt: skip
+        )
+
+    def close(self) -> None:
+        self._session.close()
+
+
+class Clock:
+    """The scenario clock through the admin API."""
+
+    def __init__(self, srv: Mocksrv) -> None:
+        self._srv = srv
+
+    def now(self) -> str:
+        return str(self._srv.admin("GET", "/clock")["now"])
+
+    def set(self, instant: str, *, frozen: bool | None = None) -> Any:
+        body: dict[str, Any] = {"now": instant}
+        if frozen is not None:
+            body["frozen"] = frozen
+        return self._srv.admin("PUT", "/clock", body)
+
+    def advance(self, **units: float) -> Any:
+        return self._srv.admin("POST", "/clock/advance", units)
+
+    def freeze(self) -> Any:
+        return self._srv.admin("POST", "/clock/freeze")
+
+    def unfreeze(self) -> Any:
+        return self._srv.admin("POST", "/clock/unfreeze")

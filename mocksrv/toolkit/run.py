@@ -1,0 +1,144 @@
+"""`mocksrv run -- COMMAND`: serve on a free port, run COMMAND against it, verify expectations."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from xml.etree import ElementTree as ET
+
+if TYPE_CHECKING:
+    from mocksrv.app import MocksrvApp
+
+ENV_SAFE = re.compile(r"[^A-Z0-9]+")
+
+
+def add_run_parser(sub: Any, add_server_options: Callable[[argparse.ArgumentParser], None]) -> None:
+    p = sub.add_parser(
+        "run",
+        help="serve on a free port, run COMMAND with the endpoint in its environment, "
+        "then verify the scenario's expectations",
+        description="Start mocksrv, run COMMAND with AWS_ENDPOINT_URL, MOCKSRV_URL and MOCKSRV_* "
+        "credential variables, verify expectations, stop. Exit status: COMMAND's if it failed, "
+        "1 if an expectation is unmet, else 0.",
+    )
+    add_server_options(p)
+    p.set_defaults(port=0, handler=cmd_run)
+    p.add_argument("--junit-xml", metavar="FILE", help="write the expectations as JUnit XML")
+    p.add_argument("--timeout", type=float, default=None, help="kill COMMAND after N seconds")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
+
+
+def environment(app: MocksrvApp, url: str) -> dict[str, str]:
+    """The variables COMMAND gets (documented in docs/toolkit.md)."""
+    env = {"AWS_ENDPOINT_URL": url, "MOCKSRV_URL": url, "MOCKSRV_ADMIN_URL": f"{url}/__admin"}
+    seen: set[str] = set()
+    for ident in app.runtime.keyring.identities():
+        name = ENV_SAFE.sub("_", ident.name.upper()).strip("_")
+        pairs = {"ACCESS_KEY_ID": ident.access_key, "SECRET_ACCESS_KEY": ident.secret_key}
+        if ident.regions:
+            pairs["REGION"] = ident.regions[0]
+        for key, value in ident.extra.items():
+            if isinstance(value, str | int | float) and not isinstance(value, bool):
+                pairs[ENV_SAFE.sub("_", key.upper())] = str(value)
+        prefixes = [f"MOCKSRV_IDENTITY_{name}"]
+        if ident.api not in seen:  # the first identity of each API also under the API's name
+            prefixes.append(f"MOCKSRV_{ident.api.upper()}")
+            seen.add(ident.api)
+        for prefix in prefixes:
+            env.update({f"{prefix}_{k}": v for k, v in pairs.items()})
+    if "promotions" in seen:  # plain AWS tools (aws s3 cp, boto3) sign as the promotions client
+        env["AWS_ACCESS_KEY_ID"] = env["MOCKSRV_PROMOTIONS_ACCESS_KEY_ID"]
+        env["AWS_SECRET_ACCESS_KEY"] = env["MOCKSRV_PROMOTIONS_SECRET_ACCESS_KEY"]
+        env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    return env
+
+
+def report_text(report: dict[str, Any]) -> str:
+    lines = [
+        f"mocksrv run: {report['total'] - len(report['unmet'])}/{report['total']} expectations met"
+    ]
+    for item in report["expectations"]:
+        if item["met"]:
+            lines.append(f"  met    {item['name']} ({item['actual']})")
+            continue
+        lines.append(f"  UNMET  {item['name']}: {item['message']}")
+        for near in item.get("nearMisses", []):
+            lines.append(
+                f"           near miss {near['operation']}: {'; '.join(near['differences'])}"
+            )
+        for hit in item.get("matches", []):
+            lines.append(f"           matched {hit['api']} {hit['operation']} -> {hit['outcome']}")
+    return "\n".join(lines)
+
+
+def junit_xml(report: dict[str, Any], command: list[str], rc: int, seconds: float) -> bytes:
+    suite = ET.Element("testsuite", name="mocksrv", time=f"{seconds:.3f}")
+    cmd = ET.SubElement(suite, "testcase", classname="mocksrv.command", name=" ".join(command))
+    if rc != 0:
+        ET.SubElement(cmd, "failure", message=f"command exited with status {rc}")
+    for item in report["expectations"]:
+        case = ET.SubElement(suite, "testcase", classname="mocksrv.expectations", name=item["name"])
+        if not item["met"]:
+            failure = ET.SubElement(case, "failure", message=item["message"])
+            failure.text = "\n".join(
+                "; ".join(n["differences"]) for n in item.get("nearMisses", [])
+            )
+    suite.set("tests", str(len(suite)))
+    suite.set("failures", str(sum(1 for c in suite if c.find("failure") is not None)))
+    return ET.tostring(suite, encoding="utf-8", xml_declaration=True)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from mocksrv.cli import load_app, settings_from
+    from mocksrv.server import ServerThread
+    from mocksrv.toolkit.plugin import toolkit_of
+
+    command = list(args.cmd)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        print("mocksrv run: give the command after --, e.g. mocksrv run -- pytest", file=sys.stderr)
+        return 2
+    settings = settings_from(args)
+    app = load_app(settings)
+    server = ServerThread(app, settings).start()
+    started = time.monotonic()
+    try:
+        print(f"mocksrv run: serving on {server.url}; running: {' '.join(command)}", flush=True)
+        rc = _run_command(command, {**os.environ, **environment(app, server.url)}, args.timeout)
+        report = toolkit_of(app.runtime).expectations.verify()
+    finally:
+        server.stop()
+    print(report_text(report), flush=True)
+    if args.junit_xml:
+        with open(args.junit_xml, "wb") as fh:
+            fh.write(junit_xml(report, command, rc, time.monotonic() - started))
+    if rc != 0:
+        print(f"mocksrv run: command exited with status {rc}", file=sys.stderr)
+        return rc
+    return 0 if report["met"] else 1
+
+
+def _run_command(command: list[str], env: dict[str, str], timeout: float | None) -> int:
+    try:
+        proc = subprocess.Popen(command, env=env)
+    except OSError as exc:
+        print(f"mocksrv run: cannot start {command[0]!r}: {exc.strerror}", file=sys.stderr)
+        return 127
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        print(f"mocksrv run: command killed after {timeout} s", file=sys.stderr)
+        return 124
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait()
+        return 130
