@@ -1,0 +1,115 @@
+"""S3 authentication: SigV4 header and presigned-URL verification mapped to S3's own errors."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime, timedelta
+
+from mocksrv import sigv4
+from mocksrv.call import Call
+from mocksrv.services.promotions import exceptions as exc
+
+PRESIGN_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
+                  "X-Amz-SignedHeaders", "X-Amz-Signature")  # fmt: skip
+_SKEW_FMT = "%Y%m%dT%H%M%SZ"
+
+
+def authenticate(call: Call, policy: sigv4.VerifyPolicy, region: str) -> sigv4.Identity:
+    """The verified identity of an S3 request, or the S3 error a real bucket would answer."""
+    header = call.headers.get("authorization", "")
+    query = call.query()
+    if header.startswith("AWS "):
+        raise exc.InvalidRequest()
+    if not header and "X-Amz-Signature" in query:
+        return _presigned(call, query, policy, region)
+    try:
+        ident, auth = call.verify_signature(policy)
+    except sigv4.SigV4Failure as failure:
+        raise _s3_error(call, failure, policy) from None
+    _check_region(auth.region, region)
+    return ident
+
+
+def _check_region(found: str, region: str) -> None:
+    if found != region:
+        raise exc.AuthorizationHeaderMalformed(
+            f"The authorization header is malformed; the region '{found}' is wrong; "
+            f"expecting '{region}'",
+            Region=region,
+        )
+
+
+def _s3_error(call: Call, failure: sigv4.SigV4Failure, policy: sigv4.VerifyPolicy) -> exc.S3Error:
+    kind = failure.kind
+    if kind == "missing":
+        return exc.AccessDenied()
+    key = call.headers.get("authorization", "").partition("Credential=")[2].split("/", 1)[0]
+    if kind == "unknown_key":
+        return exc.InvalidAccessKeyId(AWSAccessKeyId=key)
+    if kind == "skew":
+        now = datetime.now(UTC).strftime(_SKEW_FMT)
+        return exc.RequestTimeTooSkewed(
+            RequestTime=call.headers.get("x-amz-date", ""),
+            ServerTime=now,
+            MaxAllowedSkewMilliseconds=str(policy.skew_seconds * 1000),
+        )
+    if kind == "mismatch" and "x-amz-content-sha256" in failure.message:
+        return exc.XAmzContentSHA256Mismatch(
+            ClientComputedContentSHA256=call.headers.get("x-amz-content-sha256", ""),
+            S3ComputedContentSHA256=hashlib.sha256(call.body()).hexdigest(),
+        )
+    if kind == "mismatch":
+        fields = {"AWSAccessKeyId": key}
+        if failure.debug:
+            fields["StringToSign"] = failure.debug["stringToSign"]
+            fields["CanonicalRequest"] = failure.debug["canonicalRequest"]
+        return exc.SignatureDoesNotMatch(**fields)
+    return exc.AuthorizationHeaderMalformed(
+        f"The authorization header is malformed; {failure.message}"
+    )
+
+
+def _presigned(
+    call: Call, query: dict[str, str], policy: sigv4.VerifyPolicy, region: str
+) -> sigv4.Identity:
+    if any(not query.get(p) for p in PRESIGN_PARAMS) or query["X-Amz-Algorithm"] != sigv4.ALGORITHM:
+        raise exc.AuthorizationQueryParametersError()
+    scope = query["X-Amz-Credential"].split("/")
+    amz_date = query["X-Amz-Date"]
+    try:
+        signed_at = datetime.strptime(amz_date, _SKEW_FMT).replace(tzinfo=UTC)
+        expires = int(query["X-Amz-Expires"])
+    except ValueError:
+        raise exc.AuthorizationQueryParametersError() from None
+    if len(scope) != 5 or scope[3] != "s3" or scope[1] != amz_date[:8]:
+        raise exc.AuthorizationQueryParametersError(
+            f"Error parsing the X-Amz-Credential parameter; {query['X-Amz-Credential']!r}"
+        )
+    ident = call.runtime.keyring.get(scope[0])
+    if ident is None:
+        raise exc.InvalidAccessKeyId(AWSAccessKeyId=scope[0])
+    _check_region(scope[2], region)
+    if datetime.now(UTC) > signed_at + timedelta(seconds=expires):
+        raise exc.AccessDenied("Request has expired", **{"X-Amz-Expires": str(expires)})
+    signed = sorted(h.strip().lower() for h in query["X-Amz-SignedHeaders"].split(";") if h.strip())
+    canonical = "\n".join((
+        call.method,
+        sigv4.canonical_uri(call.raw_path, normalize=False),
+        sigv4.canonical_query(call.query_string, drop=("X-Amz-Signature",)),
+        "".join(f"{h}:{' '.join(call.headers.get(h, '').split())}\n" for h in signed),
+        ";".join(signed),
+        call.headers.get("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+    ))  # fmt: skip
+    string_to_sign = "\n".join((
+        sigv4.ALGORITHM, amz_date, "/".join(scope[1:]),
+        hashlib.sha256(canonical.encode()).hexdigest(),
+    ))  # fmt: skip
+    key = call.runtime.keyring.signing_key(ident, scope[1], scope[2], "s3")
+    expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, query["X-Amz-Signature"].lower()):
+        call.signature_failed = True
+        call.outcome = "signature:mismatch"
+        raise exc.SignatureDoesNotMatch(AWSAccessKeyId=scope[0])
+    call.identity = ident.name
+    return ident

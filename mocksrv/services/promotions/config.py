@@ -1,0 +1,220 @@
+"""The `promotions:` scenario section: schema, and parsing into plain config objects (no HTTP)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from mocksrv.scenario.model import Problems, ScenarioModel
+
+ENVIRONMENTS = ("devo", "prod")
+NEW_PREFIX = "new-promo-codes/"
+REDEEMED_PREFIX = "redeemed-promo-codes/"
+RESULTS_PREFIX = "processing-results/"
+# Decisions (the real limits are not public); each is overridable per promotion.
+DEFAULT_MAX_LENGTH = 64
+DEFAULT_CHARSET = "A-Za-z0-9_-"
+DEFAULT_THRESHOLD = 100
+DEFAULT_MAX_REPORT_ERRORS = 1000
+DEFAULT_REGION = "us-east-1"
+_BUCKET = {"type": "string", "pattern": "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"}
+_PART = "^[A-Za-z0-9_.-]{1,128}$"
+
+_PROMOTION = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "marketplace", "offer_type", "url_template"],
+    "properties": {
+        "id": {"type": "string", "pattern": _PART, "description": "PromotionId in keys."},
+        "marketplace": {"type": "string", "pattern": "^[A-Z]{2}$"},
+        "offer_type": {
+            "type": "string",
+            "pattern": _PART,
+            "description": "e.g. student-promo-deal",
+        },
+        "url_template": {
+            "type": "string",
+            "description": "Partner promotion URL; {code}, {promotion_id}, {member} are replaced.",
+        },
+        "low_inventory_threshold": {
+            "type": "integer",
+            "minimum": 0,
+            "description": f"Warn when fewer codes are available (default {DEFAULT_THRESHOLD}).",
+        },
+        "code_max_length": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 1024,
+            "description": f"Longest accepted code (default {DEFAULT_MAX_LENGTH}).",
+        },
+        "code_charset": {
+            "type": "string",
+            "minLength": 1,
+            "description": "Allowed code characters, as the inside of a regex character class "
+            f"(default {DEFAULT_CHARSET!r}).",
+        },
+    },
+}
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "region": {"type": "string", "description": f"Bucket region (default {DEFAULT_REGION})."},
+        "max_report_errors": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Rejected lines listed per report; the rest are only counted.",
+        },
+        "environments": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                env: {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["bucket"],
+                    "properties": {"bucket": _BUCKET},
+                }
+                for env in ENVIRONMENTS
+            },
+        },
+        "clients": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "identity"],
+                "properties": {
+                    "name": {"type": "string", "pattern": _PART, "description": "ClientName."},
+                    "identity": {
+                        "type": "string",
+                        "description": "An identity with api: promotions.",
+                    },
+                    "prod_enabled": {"type": "boolean", "description": "Prod writes allowed."},
+                    "promotions": {"type": "array", "items": _PROMOTION},
+                },
+            },
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class Promotion:
+    id: str
+    client: str
+    marketplace: str
+    offer_type: str
+    url_template: str
+    threshold: int = DEFAULT_THRESHOLD
+    max_length: int = DEFAULT_MAX_LENGTH
+    charset: str = DEFAULT_CHARSET
+    bad_char: re.Pattern[str] = field(default=re.compile(f"[^{DEFAULT_CHARSET}]"), compare=False)
+
+    def partition(self, kind_prefix: str) -> str:
+        """The key prefix this promotion's files of one kind are uploaded under."""
+        return (
+            f"{kind_prefix}clientname={self.client}/marketplace={self.marketplace}/"
+            f"offertype={self.offer_type}/promotionid={self.id}/"
+        )
+
+    def url(self, code: str, member: str) -> str:
+        return (
+            self.url_template.replace("{code}", code)
+            .replace("{promotion_id}", self.id)
+            .replace("{member}", member)
+        )
+
+
+@dataclass
+class Client:
+    name: str
+    identity: str
+    access_key: str
+    prod_enabled: bool = False
+    promotions: dict[str, Promotion] = field(default_factory=dict)
+
+
+@dataclass
+class PromotionsConfig:
+    region: str = DEFAULT_REGION
+    max_report_errors: int = DEFAULT_MAX_REPORT_ERRORS
+    buckets: dict[str, str] = field(default_factory=dict)  # environment -> bucket
+    clients: dict[str, Client] = field(default_factory=dict)  # by client name
+    promotions: dict[str, Promotion] = field(default_factory=dict)  # by promotion id
+
+    def environment_of(self, bucket: str) -> str | None:
+        return next((env for env, b in self.buckets.items() if b == bucket), None)
+
+    def client_for_key(self, access_key: str) -> Client | None:
+        return next((c for c in self.clients.values() if c.access_key == access_key), None)
+
+
+def parse(model: ScenarioModel, problems: Problems) -> PromotionsConfig:
+    raw = model.raw.get("promotions") or {}
+    cfg = PromotionsConfig(
+        region=str(raw.get("region", DEFAULT_REGION)),
+        max_report_errors=int(raw.get("max_report_errors", DEFAULT_MAX_REPORT_ERRORS)),
+        buckets={env: v["bucket"] for env, v in (raw.get("environments") or {}).items()},
+    )
+    if len(set(cfg.buckets.values())) != len(cfg.buckets):
+        problems.add(("promotions", "environments"), "devo and prod need distinct buckets")
+    if raw.get("clients") and "devo" not in cfg.buckets:
+        problems.add(("promotions", "environments"), "clients need at least a devo bucket")
+    for ci, c in enumerate(raw.get("clients") or []):
+        client = _parse_client(model, c, ("promotions", "clients", ci), problems, cfg)
+        if client is not None:
+            cfg.clients[client.name] = client
+    return cfg
+
+
+def _parse_client(
+    model: ScenarioModel, c: dict[str, Any], path: tuple, problems: Problems, cfg: PromotionsConfig
+) -> Client | None:
+    ident = model.identity(c["identity"])
+    if ident is None or ident.api != "promotions":
+        problems.add(path + ("identity",), f"no identity {c['identity']!r} with api: promotions")
+        return None
+    if c["name"] in cfg.clients:
+        problems.add(path + ("name",), f"duplicate client {c['name']!r}")
+    if any(other.access_key == ident.access_key for other in cfg.clients.values()):
+        problems.add(path + ("identity",), "identity already used by another client")
+    client = Client(
+        name=c["name"],
+        identity=ident.name,
+        access_key=ident.access_key,
+        prod_enabled=bool(c.get("prod_enabled", False)),
+    )
+    if client.prod_enabled and "prod" not in cfg.buckets:
+        problems.add(path + ("prod_enabled",), "no prod bucket in promotions.environments")
+    for pi, p in enumerate(c.get("promotions") or []):
+        ppath = path + ("promotions", pi)
+        promo = _parse_promotion(client.name, p, ppath, problems)
+        if promo.id in cfg.promotions:
+            problems.add(ppath + ("id",), f"duplicate promotion id {promo.id!r}")
+        cfg.promotions[promo.id] = promo
+        client.promotions[promo.id] = promo
+    return client
+
+
+def _parse_promotion(client: str, p: dict[str, Any], path: tuple, problems: Problems) -> Promotion:
+    charset = str(p.get("code_charset", DEFAULT_CHARSET))
+    try:
+        bad_char = re.compile(f"[^{charset}]")
+    except re.error as exc:
+        problems.add(path + ("code_charset",), f"not a valid character class: {exc}")
+        bad_char = re.compile(f"[^{DEFAULT_CHARSET}]")
+    if "{code}" not in p["url_template"]:
+        problems.add(path + ("url_template",), "must contain {code}")
+    return Promotion(
+        id=p["id"],
+        client=client,
+        marketplace=p["marketplace"],
+        offer_type=p["offer_type"],
+        url_template=p["url_template"],
+        threshold=int(p.get("low_inventory_threshold", DEFAULT_THRESHOLD)),
+        max_length=int(p.get("code_max_length", DEFAULT_MAX_LENGTH)),
+        charset=charset,
+        bad_char=bad_char,
+    )

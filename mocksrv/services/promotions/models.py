@@ -1,0 +1,172 @@
+"""Promotions state for one runtime: inventory, processed files, reports, the background worker."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from mocksrv.clock import ScenarioClock, iso
+from mocksrv.services.promotions import pipeline
+from mocksrv.services.promotions.access import CompiledPolicy, client_policy
+from mocksrv.services.promotions.config import Client, PromotionsConfig
+from mocksrv.services.promotions.inventory import Inventory
+from mocksrv.services.promotions.reports import Report
+from mocksrv.services.promotions.s3 import MotoS3
+
+log = logging.getLogger("mocksrv")
+HISTORY = 500  # reports kept for the admin view
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An object written under one of the two upload prefixes, waiting to be processed."""
+
+    bucket: str
+    key: str
+    environment: str
+    client: Client
+    received_at: str
+
+
+class PromotionsStore:
+    """Everything the promotions emulation keeps; `snapshot()` is the admin view."""
+
+    def __init__(self, config: PromotionsConfig, clock: ScenarioClock) -> None:
+        self.config = config
+        self.clock = clock
+        self.inventory = Inventory()
+        self.s3 = MotoS3(config.region, list(config.buckets.values()))
+        self.policies = {
+            c.access_key: CompiledPolicy(client_policy(c, config)) for c in config.clients.values()
+        }
+        self._lock = threading.Lock()
+        self._processed: dict[tuple[str, str, str], tuple[str, str]] = {}
+        self._history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
+        self._queue: queue.Queue[Upload | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._busy = 0
+
+    def submit(self, upload: Upload) -> None:
+        """Queue an upload for processing right after the S3 write succeeded."""
+        with self._lock:
+            self._busy += 1
+            if self._worker is None:
+                self._worker = threading.Thread(
+                    target=self._work, name="promotions-pipeline", daemon=True
+                )
+                self._worker.start()
+        self._queue.put(upload)
+
+    def _work(self) -> None:
+        while True:
+            upload = self._queue.get()
+            if upload is None:
+                return
+            try:
+                self.process(upload)
+            except Exception:  # never lose the worker; the error is logged with the key
+                log.exception("processing %s failed", upload.key)
+            finally:
+                with self._lock:
+                    self._busy -= 1
+
+    def process(self, upload: Upload) -> Report:
+        report = Report(
+            bucket=upload.bucket,
+            key=upload.key,
+            environment=upload.environment,
+            client=upload.client.name,
+            received_at=upload.received_at,
+            max_errors=self.config.max_report_errors,
+        )
+        promo = pipeline.check_key(report, self.config, upload.client)
+        if promo is not None:
+            done_key = (upload.environment, promo.id, report.file_name)
+            with self._lock:
+                earlier = self._processed.get(done_key)
+            if earlier is not None:
+                report.file_error(
+                    "duplicate_file", name=report.file_name, at=earlier[0], status=earlier[1]
+                )
+            else:
+                self._read_rows(report, upload, promo)
+                if report.accepted:  # a file that applied nothing may be fixed and re-sent
+                    with self._lock:
+                        self._processed[done_key] = (
+                            report.processed_at or iso(self.clock.now()),
+                            report.status,
+                        )
+        report.processed_at = report.processed_at or iso(self.clock.now())
+        self._publish(report)
+        return report
+
+    def _read_rows(self, report: Report, upload: Upload, promo: Any) -> None:
+        fkey = self.s3.get_object(upload.bucket, upload.key)
+        if fkey is None:
+            report.file_error("object_gone")
+            return
+
+        def read(offset: int) -> bytes:
+            return self.s3.read(fkey, offset)
+
+        pipeline.run_rows(report, promo, self.inventory, read, upload.environment)
+        report.processed_at = iso(self.clock.now())
+
+    def _publish(self, report: Report) -> None:
+        """Write the report (and the rejected lines) next to the upload, keep it for the admin."""
+        self.s3.put_object(report.bucket, report.json_key, report.to_json(), "application/json")
+        if report.rejected:
+            self.s3.put_object(report.bucket, report.errors_key, report.errors_csv(), "text/csv")
+        summary = report.to_dict()
+        summary["reportKey"] = report.json_key
+        with self._lock:
+            self._history.append(summary)
+        log.info("processed s3://%s/%s: %s", report.bucket, report.key, report.status)
+
+    def claim(self, env: str, promotion_id: str, member: str) -> tuple[str | None, bool]:
+        return self.inventory.claim(env, promotion_id, member)
+
+    def low_inventory(self) -> list[dict[str, str]]:
+        out = []
+        for row in self.inventory.snapshot():
+            promo = self.config.promotions.get(str(row["promotionId"]))
+            available = row["available"]
+            if promo is not None and isinstance(available, int) and available < promo.threshold:
+                out.append(
+                    {
+                        "environment": str(row["environment"]),
+                        **pipeline.low_inventory(promo, available),
+                    }
+                )
+        return out
+
+    def idle(self) -> bool:
+        with self._lock:
+            return self._busy == 0
+
+    def snapshot(self) -> dict[str, Any]:
+        """Admin view: inventory per promotion, warnings, recent reports, buckets and policies."""
+        with self._lock:
+            reports = list(self._history)
+        return {
+            "buckets": dict(self.config.buckets),
+            "accountId": self.s3.account_id,
+            "inventory": self.inventory.snapshot(),
+            "warnings": self.low_inventory(),
+            "reports": reports,
+            "pending": 0 if self.idle() else self._queue.qsize() + 1,
+            "policies": {
+                c.name: client_policy(c, self.config) for c in self.config.clients.values()
+            },
+        }
+
+    def close(self) -> None:
+        worker = self._worker
+        if worker is not None:
+            self._queue.put(None)
+            worker.join(timeout=5)
+        self.s3.close()

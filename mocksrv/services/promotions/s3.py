@@ -1,0 +1,139 @@
+"""moto's S3, mounted in-process: lazy start, one process-wide lock, per-runtime isolation."""
+
+from __future__ import annotations
+
+import io
+import logging
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+log = logging.getLogger("mocksrv")
+
+# moto keeps every backend in process-global dicts and is not thread-safe, so one lock for the
+# whole process (not per runtime) serialises every touch of moto, from requests and workers alike.
+MOTO_LOCK = threading.RLock()
+_HOP_BY_HOP = {"connection", "transfer-encoding", "keep-alive", "server", "date"}
+CHUNK = 1024 * 1024
+
+
+class ObjectGone(Exception):
+    """The object was replaced or deleted while it was being read."""
+
+
+class MotoS3:
+    """One runtime's S3 world inside moto.
+
+    Isolation (two servers in one process must not see each other): each runtime gets its own
+    random AWS account id (sent to moto as `x-moto-account-id`), and moto's global bucket-name
+    registry is swapped for this runtime's own registry while the lock is held.
+    """
+
+    def __init__(self, region: str, buckets: list[str]) -> None:
+        self.region = region
+        self.buckets = buckets
+        self.account_id = "9" + "".join(str(secrets.randbelow(10)) for _ in range(11))
+        self._registry: dict[str, tuple[str, str]] = {}
+        self._app: Any = None
+        self._closed = False
+
+    @contextmanager
+    def session(self) -> Iterator[Any]:
+        """Hold the moto lock with this runtime's registry in place; yields its S3 backend."""
+        with MOTO_LOCK:
+            from moto.s3.models import s3_backends
+            from moto.utilities.utils import get_partition
+
+            saved = s3_backends.bucket_accounts
+            s3_backends.bucket_accounts = self._registry
+            try:
+                backend = s3_backends[self.account_id][get_partition(self.region)]
+                if self._app is None:
+                    self._start(backend)
+                yield backend
+            finally:
+                s3_backends.bucket_accounts = saved
+
+    def _start(self, backend: Any) -> None:
+        from moto.moto_server.werkzeug_app import create_backend_app
+
+        self._app = create_backend_app("s3")
+        for bucket in self.buckets:
+            backend.create_bucket(bucket, self.region)
+        log.info("moto S3 started (account %s): %s", self.account_id, ", ".join(self.buckets))
+
+    def dispatch(
+        self, environ: dict[str, Any], body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """Run one request through moto's S3 app; returns status, headers, buffered body."""
+        environ = dict(environ)
+        environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)
+        environ["HTTP_X_MOTO_ACCOUNT_ID"] = self.account_id
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        captured: dict[str, Any] = {}
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        with self.session():
+            result = self._app(environ, start_response)
+            try:
+                data = b"".join(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close:
+                    close()
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() not in _HOP_BY_HOP]
+        headers = [(k, v) for k, v in headers if k.lower() != "x-moto-account-id"]
+        return int(captured["status"].split(" ", 1)[0]), headers, data
+
+    def get_object(self, bucket: str, key: str) -> Any:
+        with self.session() as backend:
+            try:
+                return backend.get_object(bucket, key)
+            except Exception:  # NoSuchBucket, ...
+                return None
+
+    def read(self, fkey: Any, offset: int, size: int = CHUNK) -> bytes:
+        """A slice of an object's bytes (moto keeps them in a spooled temp file)."""
+        with MOTO_LOCK, fkey.lock:
+            buf = getattr(fkey, "_value_buffer", None)
+            try:
+                if buf is None:
+                    return bytes(fkey.value[offset : offset + size])
+                buf.seek(offset)
+                return bytes(buf.read(size))
+            except ValueError:  # the buffer was closed: object replaced and disposed
+                raise ObjectGone() from None
+
+    def put_object(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
+        with self.session() as backend:
+            fkey = backend.put_object(bucket, key, data, disable_notification=True)
+            fkey.set_metadata({"Content-Type": content_type})
+
+    def close(self) -> None:
+        if self._closed or self._app is None:
+            return
+        self._closed = True
+        with MOTO_LOCK:
+            from moto.s3.models import FakeKey, FakeMultipart, s3_backends
+
+            for partition in list(s3_backends.get(self.account_id, {}).keys()):
+                backend = s3_backends[self.account_id][partition]
+                for bucket in backend.buckets.values():
+                    for fkey in bucket.keys.values():
+                        if isinstance(fkey, FakeKey):
+                            fkey.dispose()
+                    for part in bucket.multiparts.values():
+                        part.dispose()
+            mine = self.account_id
+            for cls in (FakeKey, FakeMultipart):
+                tracked = getattr(cls, "instances_tracked", [])
+                tracked[:] = [o for o in tracked if getattr(o, "account_id", None) != mine]
+            s3_backends.pop(self.account_id, None)
