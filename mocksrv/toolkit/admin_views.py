@@ -41,7 +41,11 @@ def identities(ctx: Ctx) -> dict[str, Any]:
     """The scenario's demo credentials, for test harnesses (this is a local sandbox)."""
     out = []
     for ident in ctx.runtime.keyring.identities():
-        item = {"name": ident.name, "api": ident.api, "access_key": ident.access_key}
+        item: dict[str, Any] = {
+            "name": ident.name,
+            "api": ident.api,
+            "access_key": ident.access_key,
+        }
         item.update({"secret_key": ident.secret_key, "regions": list(ident.regions)})
         out.append({**ident.extra, **item})
     return {"identities": out}
