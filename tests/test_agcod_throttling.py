@@ -1,0 +1,95 @@
+"""Throttling per access key: 10/s across operations, GetAvailableFunds 1/s, status 400 or 429."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.test_agcod_support import DEFAULT, STRICT, Client, start
+
+THROTTLED = {"__type": "ThrottlingException", "message": "Rate exceeded"}
+
+
+@pytest.fixture
+def server(tmp_path):
+    srv = start(tmp_path, DEFAULT, throttled=True)
+    yield srv
+    srv.stop()
+
+
+def test_burst_over_ten_per_second(server):
+    client = Client(server.url, "Mocks")
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda i: client.create(f"MocksBurst{i}", 1), range(30)))
+    elapsed = time.monotonic() - started
+    ok = [r for r in results if r.status_code == 200]
+    throttled = [r for r in results if r.status_code != 200]
+    assert len(ok) >= 10
+    assert len(ok) <= 10 + int(elapsed * 10) + 1
+    assert throttled, "a burst of 30 must be throttled"
+    for r in throttled:
+        assert r.status_code == 400
+        assert r.json() == THROTTLED
+    for r in ok:
+        assert r.json()["status"] == "SUCCESS"
+
+
+def test_bucket_refills(server):
+    client = Client(server.url, "Mocks")
+    for i in range(15):
+        client.create(f"MocksRefill{i}", 1)
+    time.sleep(1.1)
+    assert client.create("MocksRefillAfter", 1).status_code == 200
+
+
+def test_get_available_funds_one_per_second(server):
+    client = Client(server.url, "Mocks")
+    assert client.funds().status_code == 200
+    second = client.funds()
+    assert second.status_code == 400
+    assert second.json() == THROTTLED
+    assert client.create("MocksNotFunds", 1).status_code == 200  # other operations go on
+    time.sleep(1.05)
+    assert client.funds().status_code == 200
+
+
+def test_throttling_xml_body(server):
+    client = Client(server.url, "Mocks")
+    client.funds()
+    r = client.funds(xml=True)
+    assert r.status_code == 400
+    assert r.text == "<ThrottlingException><Message>Rate exceeded</Message></ThrottlingException>"
+
+
+def test_buckets_are_per_access_key(server):
+    sandbox, prod = Client(server.url, "Mocks"), Client(server.url, "MocksProd")
+    for i in range(20):
+        sandbox.create(f"MocksKey{i}", 1)
+    assert sandbox.create("MocksKeyLast", 1).status_code == 400
+    assert prod.create("MocksProdKey1", 1).status_code == 200
+
+
+def test_unsigned_requests_do_not_drain_the_bucket(server):
+    import requests
+
+    for _ in range(20):
+        requests.post(f"{server.url}/CreateGiftCard", data=b"{}", timeout=5)
+    assert Client(server.url, "Mocks").create("MocksAfterUnsigned", 1).status_code == 200
+
+
+def test_throttle_status_429_when_configured(tmp_path):
+    srv = start(tmp_path, STRICT, throttled=True)  # 2/s for the sandbox partner
+    try:
+        client = Client(srv.url, "Strict")
+        results = [client.create(f"StrictT{i}", 5) for i in range(6)]
+        codes = [r.status_code for r in results]
+        assert codes[:2] == [200, 200]
+        assert 429 in codes
+        assert next(r for r in results if r.status_code == 429).json() == THROTTLED
+        prod = Client(srv.url, "StrictProd")  # its own rate limit is 0: unlimited
+        assert all(prod.create(f"StrictProdT{i}", 1).status_code == 200 for i in range(6))
+    finally:
+        srv.stop()
