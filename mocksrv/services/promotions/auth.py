@@ -19,8 +19,8 @@ def authenticate(call: Call, policy: sigv4.VerifyPolicy, region: str) -> sigv4.I
     """The verified identity of an S3 request, or the S3 error a real bucket would answer."""
     header = call.headers.get("authorization", "")
     query = call.query()
-    if header.startswith("AWS "):
-        raise exc.InvalidRequest()
+    if header.startswith("AWS ") or ("AWSAccessKeyId" in query and "Signature" in query):
+        raise exc.InvalidRequest()  # SigV2: buckets created since 2020 accept only SigV4
     if not header and "X-Amz-Signature" in query:
         return _presigned(call, query, policy, region)
     try:
