@@ -192,7 +192,7 @@ class Mocksrv:
             region_name=region,
             config=Config(
                 s3={"addressing_style": "path"},
-                retries={"max_attempts": 1},
+                retries={"total_max_attempts": 1},
                 connect_timeout=5,
                 read_timeout=TIMEOUT,
             ),  # fmt: skip

@@ -22,13 +22,18 @@ TRANSPORTS = ("connection_reset", "empty_response", "truncated_response")
 TRANSPORT_KEY = "mocksrv.transport"  # environ key read by toolkit.transport after the handler
 # the throttling error of each API, by the name its render_error knows
 THROTTLE_ERRORS = {"prime": "TooManyRequests", "agcod": "ThrottlingException", "s3": "SlowDown"}
+# the service package whose exceptions module names an API's wire errors (landing: free names)
+ERROR_MODULES = {"prime": "prime", "agcod": "agcod", "s3": "promotions"}
 ACTIONS = ("error", "throttle", "transport", "commit_then_fail")
 
 
 def known_errors(api: str) -> set[str] | None:
     """Wire error names the API renders, from its exceptions module; None when not knowable."""
+    package = ERROR_MODULES.get(api)
+    if package is None:
+        return None
     try:
-        module = importlib.import_module(f"mocksrv.services.{api}.exceptions")
+        module = importlib.import_module(f"mocksrv.services.{package}.exceptions")
     except ImportError:
         return None
     names: set[str] = set()
