@@ -1,0 +1,135 @@
+"""Pinned server processes for the bench: launch, wait for the first 200, RSS, and a sure kill."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+HOST = "127.0.0.1"
+SERVER_CPU = "0"
+LOADGEN_CPU = "1"
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+CACHE = BENCH / ".cache"
+LOGS = CACHE / "logs"
+
+_live: list[Server] = []
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def pin_self() -> None:
+    """Run the orchestrator (and every load generator it starts) on the load-generator core."""
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {int(LOADGEN_CPU)})
+
+
+def pinned(cmd: Sequence[str], cpu: str) -> list[str]:
+    return ["taskset", "-c", cpu, *cmd] if (os.cpu_count() or 1) > 1 else list(cmd)
+
+
+def mocksrv_cmd(port: int, scenario: Path) -> list[str]:
+    script = Path(sys.executable).parent / "mocksrv"
+    base = [str(script)] if script.exists() else [sys.executable, "-m", "mocksrv"]
+    return [*base, "serve", "--port", str(port), "--scenario", str(scenario)]
+
+
+class Server:
+    """One server process in its own process group, pinned to the server core."""
+
+    def __init__(self, name: str, cmd: Sequence[str], port: int, cwd: Path | None = None) -> None:
+        self.name, self.port = name, port
+        LOGS.mkdir(parents=True, exist_ok=True)
+        self.log_path = LOGS / f"{name}-{port}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            pinned(cmd, SERVER_CPU),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=cwd,
+            start_new_session=True,
+        )
+        _live.append(self)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def wait_ready(self, probe: Callable[[int], int], timeout: float = 60.0) -> float:
+        """Poll `probe(port)` (an HTTP status) until 200; seconds from launch to that 200."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early; see {self.log_path}")
+            try:
+                if probe(self.port) == 200:
+                    return time.perf_counter() - self.started
+            except OSError:
+                pass
+            time.sleep(0.002)
+        raise RuntimeError(f"{self.name} gave no 200 within {timeout:.0f} s; see {self.log_path}")
+
+    def rss_mib(self) -> float:
+        return _status_kib(self.pid, "VmRSS") / 1024
+
+    def hwm_mib(self) -> float:
+        return _status_kib(self.pid, "VmHWM") / 1024
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+                try:
+                    os.killpg(self.proc.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    self.proc.wait(wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        self._log.close()
+        if self in _live:
+            _live.remove(self)
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def stop_all() -> None:
+    for server in list(_live):
+        server.stop()
+
+
+def _status_kib(pid: int, field: str) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return float(line.split()[1])
+    return 0.0
+
+
+def http_status(port: int, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> int:
+    conn = http.client.HTTPConnection(HOST, port, timeout=2)
+    try:
+        conn.request(method, path, body=body or None, headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    finally:
+        conn.close()
