@@ -62,7 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="start the server")
     _add_server_options(serve)
     validate = sub.add_parser("validate", help="validate scenario files")
-    validate.add_argument("files", nargs="+", metavar="FILE|DIR")
+    validate.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE|DIR",
+        help="each FILE, or the *.yaml files of each DIR together, is checked as one scenario",
+    )
+    validate.add_argument(
+        "--merge",
+        action="store_true",
+        help="check all arguments merged into one scenario, as `serve --scenario ...` loads them",
+    )
     sub.add_parser("schema", help="print the scenario JSON Schema")
     try:
         from mocksrv.toolkit.run import add_run_parser
@@ -145,11 +155,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from mocksrv.scenario.validate import validate_paths
 
-    problems = validate_paths(list(args.files))
+    groups = [list(args.files)] if args.merge else [[f] for f in args.files]
+    problems = [p for group in groups for p in validate_paths(group)]
     for problem in problems:
         print(problem)
     if not problems:
-        print(f"ok: {len(args.files)} scenario path(s) valid")
+        print(f"ok: {len(groups)} scenario(s) valid")
     return 1 if problems else 0
 
 

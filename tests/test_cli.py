@@ -23,9 +23,29 @@ def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 
 
 def test_bundled_scenarios_validate():
-    r = run("validate", str(SCENARIOS))
+    files = sorted(str(p) for p in SCENARIOS.glob("*.yaml"))
+    assert len(files) >= 2
+    r = run("validate", *files)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert r.stdout.startswith("ok:")
+    assert r.stdout == f"ok: {len(files)} scenario(s) valid\n"
+
+
+def test_validate_merge_checks_files_as_one_scenario(tmp_path):
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text(
+        "version: 1\nidentities:\n  - {name: p, api: prime, access_key: AKIAMERGE0000000001, secret_key: "
+        + "s" * 40
+        + "}\n"
+    )
+    b.write_text(
+        "version: 1\nidentities:\n  - {name: p, api: prime, access_key: AKIAMERGE0000000002, secret_key: "
+        + "s" * 40
+        + "}\n"
+    )
+    assert run("validate", str(a), str(b)).returncode == 0
+    r = run("validate", "--merge", str(a), str(b))
+    assert r.returncode == 1
+    assert f"{b}:3: identities[1].name: duplicate identity name (also identities[0])" in r.stdout
 
 
 def test_embedded_default_is_the_bundled_default():
@@ -150,7 +170,11 @@ def test_serve_on_free_port_prints_url_and_credentials():
         m = re.match(r"mocksrv \S+ listening on (http://127\.0\.0\.1:(\d+))", first)
         assert m, first
         url = m.group(1)
-        banner = "".join(proc.stdout.readline() for _ in range(6))
+        banner = ""
+        while not banner.endswith("\n") or "Scenario:" not in banner:
+            line = proc.stdout.readline()
+            assert line, banner
+            banner += line
         assert "AKIAMOCKSRVPRIME0001" in banner and PRIME_SECRET in banner
         signer = Signer(PRIME_KEY, PRIME_SECRET, "execute-api", "us-east-1")
         r = signer.send(
