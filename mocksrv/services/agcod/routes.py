@@ -164,8 +164,9 @@ class AgcodService:
     def _record(call: Call, fields: dict[str, Any]) -> None:
         for key, value in fields.items():
             if key == "value":
-                call.fields["amount"] = _num(value.get("amount"))
-                call.fields["currencyCode"] = value.get("currencyCode")
+                amount, currency = _num(value.get("amount")), value.get("currencyCode")
+                call.fields["amount"], call.fields["currencyCode"] = amount, currency
+                call.fields["value"] = {"amount": amount, "currencyCode": currency}
             else:
                 call.fields[key] = value
 
