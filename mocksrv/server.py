@@ -14,11 +14,28 @@ log = logging.getLogger("mocksrv")
 IDLE_TIMEOUT = 180  # seconds; the Prime docs tell partners to keep connections alive that long
 
 
+def _channel_class() -> Any:
+    from waitress.channel import HTTPChannel
+
+    class Channel(HTTPChannel):
+        """waitress 3.0 answers `Expect: 100-continue` on a request whose body is already complete
+        (`Content-Length: 0`, e.g. boto3 or `aws s3 cp` of an empty file) with 100 Continue and then
+        marks the request incomplete, so it is never served. Such a request needs no 100."""
+
+        def send_continue(self) -> None:
+            if self.request is not None and self.request.completed:
+                self.request.expect_continue = False
+                return
+            super().send_continue()
+
+    return Channel
+
+
 def make_server(app: MocksrvApp, settings: Settings) -> Any:
     """Bind the listening socket now (port 0 picks a free port) and return the waitress server."""
     from waitress import create_server
 
-    return create_server(
+    server = create_server(
         app,
         host=settings.host,
         port=settings.port,
@@ -31,6 +48,8 @@ def make_server(app: MocksrvApp, settings: Settings) -> Any:
         expose_tracebacks=False,
         asyncore_use_poll=True,
     )
+    server.channel_class = _channel_class()
+    return server
 
 
 def server_url(server: Any, host: str) -> str:
