@@ -29,6 +29,13 @@ def test_cancel_at_14_59_succeeds(server):
     assert r.text == f'{{"creationRequestId":"AmznaC1","gcId":"{card["gcId"]}","status":"SUCCESS"}}'
 
 
+def test_cancel_at_exactly_15_00_succeeds(server):
+    na = Client(server.url, "Amzna")
+    na.create("AmznaC0", 10)
+    advance(server, 15 * 60)
+    assert na.cancel("AmznaC0").status_code == 200
+
+
 def test_cancel_at_15_01_fails(server):
     na = Client(server.url, "Amzna")
     assert na.create("AmznaC2", 10).status_code == 200

@@ -158,3 +158,22 @@ def test_xml_body_signed_and_verified(server):
     r = Client(server.url, "Mocks").create("MocksSigXml", "3.00", xml=True)
     assert r.status_code == 200
     assert "<creationRequestId>MocksSigXml</creationRequestId>" in r.text
+
+
+def test_malformed_authorization_header(server):
+    r = requests.post(
+        f"{server.url}/CreateGiftCard",
+        data=json.dumps(BODY),
+        headers={
+            "accept": "application/json",
+            "authorization": "AWS4-HMAC-SHA256 Credential=AKIAMOCKSRVAGCOD0001/20260101/us-east-1/AGCODService/aws4_request",
+            "x-amz-date": "20260101T000000Z",
+        },
+        timeout=5,
+    )
+    assert r.status_code == 403
+    assert r.json()["__type"] == "IncompleteSignatureException"
+    assert r.json()["message"].startswith(
+        "Authorization header requires 'Signature' parameter. "
+        "Authorization header requires 'SignedHeaders' parameter."
+    )
