@@ -51,7 +51,10 @@ class PromotionsStore:
         self._busy = 0
 
     def submit(self, upload: Upload) -> None:
-        """Queue an upload for processing right after the S3 write succeeded."""
+        """Queue an upload for processing right after the S3 write succeeded. The previous
+        report of the same key goes first, so a report present always answers the last upload."""
+        stale = Report(upload.bucket, upload.key, upload.environment, "", "", 0)
+        self.s3.delete_objects(upload.bucket, [stale.json_key, stale.errors_key])
         with self._lock:
             self._busy += 1
             if self._worker is None:
@@ -100,6 +103,8 @@ class PromotionsStore:
                             report.processed_at or iso(self.clock.now()),
                             report.status,
                         )
+        if promo is not None and report.inventory is None:
+            report.inventory = self.inventory.summary(upload.environment, promo.id)
         report.processed_at = report.processed_at or iso(self.clock.now())
         self._publish(report)
         return report

@@ -117,6 +117,14 @@ class MotoS3:
             fkey = backend.put_object(bucket, key, data, disable_notification=True)
             fkey.set_metadata({"Content-Type": content_type})
 
+    def delete_objects(self, bucket: str, keys: list[str]) -> None:
+        with self.session() as backend:
+            for key in keys:
+                try:
+                    backend.delete_object(bucket, key)
+                except Exception:  # absent: nothing to delete
+                    log.debug("no %s to delete", key)
+
     def close(self) -> None:
         if self._closed or self._app is None:
             return
