@@ -68,11 +68,11 @@ def report_text(report: dict[str, Any]) -> str:
             lines.append(f"  met    {item['name']} ({item['actual']})")
             continue
         lines.append(f"  UNMET  {item['name']}: {item['message']}")
-        for near in item.get("nearMisses", []):
+        for near in item.get("nearMisses", [])[:3]:
             lines.append(
                 f"           near miss {near['operation']}: {'; '.join(near['differences'])}"
             )
-        for hit in item.get("matches", []):
+        for hit in item.get("matches", [])[:3]:
             lines.append(f"           matched {hit['api']} {hit['operation']} -> {hit['outcome']}")
     return "\n".join(lines)
 
