@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -34,6 +34,10 @@ class GiftCard:
     status: str = FULFILLED
     claimed: bool = False
     cancelled: datetime | None = None
+    # rendered replies by (cardStatus, JSON?), so replays cost no rendering
+    wire: dict[tuple[str, bool], tuple[str, str]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
 
 @dataclass

@@ -46,11 +46,20 @@ class Body:
     json: dict[str, Any]
     xml_root: str
     xml: list[tuple[str, Any]]
+    cache: dict[tuple[str, bool], tuple[str, str]] | None = None
+    cache_tag: str = ""
 
     def render(self, as_json: bool) -> tuple[str, str]:
+        key = (self.cache_tag, as_json)
+        if self.cache is not None and key in self.cache:
+            return self.cache[key]
         if as_json:
-            return to_json(self.json), JSON_TYPE
-        return to_xml(self.xml_root, self.xml), XML_TYPE
+            out = to_json(self.json), JSON_TYPE
+        else:
+            out = to_xml(self.xml_root, self.xml), XML_TYPE
+        if self.cache is not None:
+            self.cache[key] = out
+        return out
 
 
 def _value(amount: Decimal | None, currency: str | None) -> tuple[dict[str, Any], list]:
@@ -106,8 +115,10 @@ def created(
 
 
 def gift_card(card: GiftCard) -> Body:
-    info = card_info(card.status, card.amount, card.currency)
-    return created(card.creation_request_id, card.claim_code, card.gc_id, card.expiration, info)
+    status = card.status  # read once: a concurrent cancel must not mix two states
+    info = card_info(status, card.amount, card.currency)
+    body = created(card.creation_request_id, card.claim_code, card.gc_id, card.expiration, info)
+    return Body(body.json, body.xml_root, body.xml, card.wire, status)
 
 
 def mock_card(request_id: str, value: dict[str, Any] | None) -> Body:

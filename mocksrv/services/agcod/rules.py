@@ -101,16 +101,25 @@ def check_create_extras(fields: dict[str, Any]) -> None:
 # -- formats --------------------------------------------------------------------------------
 
 
+def _alnum(count: int) -> str:
+    """`count` random characters of [A-Z0-9] from one draw of the system RNG."""
+    n = secrets.randbits(6 * count)  # 2**6 > 36: enough bits for `count` base-36 digits
+    out = []
+    for _ in range(count):
+        n, digit = divmod(n, 36)
+        out.append(_ALNUM[digit])
+    return "".join(out)
+
+
 def claim_code() -> str:
-    pick = secrets.choice
-    parts = ("".join(pick(_ALNUM) for _ in range(n)) for n in (4, 6, 4))
-    return "-".join(parts)
+    text = _alnum(14)
+    return f"{text[:4]}-{text[4:10]}-{text[10:]}"
 
 
 def gc_id(partner: Partner) -> str:
     if partner.region == "FE":
         return str(secrets.randbelow(9 * 10**15) + 10**15)
-    return "A" + "".join(secrets.choice(_ALNUM) for _ in range(13))
+    return "A" + _alnum(13)
 
 
 def java_date(at: datetime) -> str:
