@@ -96,5 +96,7 @@ def _sign_files(port: int, opts: Opts) -> dict[str, Any]:
         "create": sign.write_requests(opts.tmp / "create.req", create),
         "create_count": count,
     }
-    print(f"  signed {count + len(warm)} CreateGiftCard requests in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"  signed {count + len(warm)} CreateGiftCard requests in {time.perf_counter() - t0:.1f} s"
+    )
     return files

@@ -52,9 +52,7 @@ def have_wrk() -> bool:
     return shutil.which("wrk") is not None
 
 
-def run_load(
-    port: int, requests_file: Path, seconds: float, connections: int = 16
-) -> LoadResult:
+def run_load(port: int, requests_file: Path, seconds: float, connections: int = 16) -> LoadResult:
     if have_wrk():
         return run_wrk(port, requests_file, seconds, connections)
     return run_python(port, requests_file, seconds, connections)
@@ -87,9 +85,7 @@ def run_wrk(port: int, requests_file: Path, seconds: float, connections: int = 1
     )  # fmt: skip
 
 
-def run_python(
-    port: int, requests_file: Path, seconds: float, connections: int = 16
-) -> LoadResult:
+def run_python(port: int, requests_file: Path, seconds: float, connections: int = 16) -> LoadResult:
     """Fallback without wrk: `connections` threads replaying the same raw requests."""
     reqs = [line.rstrip(b"\n").replace(b"\t", b"\r\n") for line in requests_file.open("rb")]
     lat: list[float] = []
@@ -134,7 +130,9 @@ def run_python(
     elapsed = time.perf_counter() - t0
     lat.sort()
     pct = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000) if lat else (lambda q: 0.0)
-    return LoadResult(len(lat), elapsed, pct(0.5), pct(0.99), bad[0], bad[1], "python", "".join(sample))
+    return LoadResult(
+        len(lat), elapsed, pct(0.5), pct(0.99), bad[0], bad[1], "python", "".join(sample)
+    )
 
 
 def _read_response(reader) -> tuple[int, bytes]:  # type: ignore[no-untyped-def]

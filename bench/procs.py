@@ -124,7 +124,9 @@ def _status_kib(pid: int, field: str) -> float:
     return 0.0
 
 
-def http_status(port: int, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> int:
+def http_status(
+    port: int, method: str, path: str, headers: dict[str, str], body: bytes = b""
+) -> int:
     conn = http.client.HTTPConnection(HOST, port, timeout=2)
     try:
         conn.request(method, path, body=body or None, headers=headers)

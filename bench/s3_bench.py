@@ -167,4 +167,3 @@ def promo_million(opts: Opts, codes: int) -> dict[str, Any]:
         }  # fmt: skip
     finally:
         server.stop()
-

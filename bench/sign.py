@@ -88,7 +88,9 @@ def create_requests(port: int, count: int, tag: str) -> list[bytes]:
     out = []
     for i in range(count):
         body = agcod_body("Mocks", f"Mocks{tag}{i:07d}")
-        out.append(raw("POST", "/CreateGiftCard", agcod_headers(port, "CreateGiftCard", body), body))
+        out.append(
+            raw("POST", "/CreateGiftCard", agcod_headers(port, "CreateGiftCard", body), body)
+        )
     return out
 
 

@@ -1,0 +1,139 @@
+"""The results table: mocksrv / peer ratios against issue 6's targets, as markdown and JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+Row = tuple[str, Any, Any, str, str]  # metric, mocksrv, peer, target, verdict
+
+
+def _get(d: dict[str, Any], *path: str) -> Any:
+    for p in path:
+        if not isinstance(d, dict) or p not in d:
+            return None
+        d = d[p]
+    return d
+
+
+def _ratio(a: Any, b: Any) -> float | None:
+    if isinstance(a, int | float) and isinstance(b, int | float) and b:
+        return a / b
+    return None
+
+
+def _verdict(ratio: float | None, op: str, bound: float, valid: bool = True) -> str:
+    if not valid:
+        return "INVALID (errors)"
+    if ratio is None:
+        return "not measured"
+    met = ratio >= bound if op == ">=" else ratio <= bound
+    return "met" if met else f"gap ({ratio:.2f}x vs {op} {bound}x)"
+
+
+def rows(res: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+
+    def add(metric: str, m: Any, p: Any, peer: str, target: str, verdict: str) -> None:
+        r = _ratio(m, p)
+        out.append({
+            "metric": metric, "mocksrv": m, "peer": p, "peer_name": peer,
+            "ratio": round(r, 3) if r is not None else None, "target": target, "verdict": verdict,
+        })  # fmt: skip
+
+    st = res.get("startup") or {}
+    m, w = _get(st, "mocksrv", "startup_ms"), _get(st, "wiremock", "startup_ms")
+    v = _verdict(_ratio(m, w), "<=", 0.2)
+    if v == "met" and m is not None and m >= 300:
+        v = f"ratio met; {m:.0f} ms is not under the 300 ms aim"
+    add("start-up to first 200, median (ms)", m, w, "WireMock", "<= 0.2x (aim < 300 ms)", v)
+    m, w = _get(st, "mocksrv", "idle_rss_mib"), _get(st, "wiremock", "idle_rss_mib")
+    add("idle RSS after start-up (MiB)", m, w, "WireMock", "<= 0.5x", _verdict(_ratio(m, w), "<=", 0.5))  # fmt: skip
+    th = res.get("http") or {}
+    m, w = _get(th, "mocksrv", "rss_after_load_mib"), _get(th, "wiremock", "rss_after_load_mib")
+    add("idle RSS after load (MiB)", m, w, "WireMock", "<= 0.5x", _verdict(_ratio(m, w), "<=", 0.5))  # fmt: skip
+    for op, label in (("verify", "verify GET"), ("create", "CreateGiftCard POST")):
+        ms, ws = _get(th, "mocksrv", op) or {}, _get(th, "wiremock", op) or {}
+        valid = bool(ms.get("valid", True) and ws.get("valid", True))
+        m, w = ms.get("rps"), ws.get("rps")
+        add(f"{label} req/s (16 conns)", m, w, "WireMock", ">= 1.0x", _verdict(_ratio(m, w), ">=", 1.0, valid))  # fmt: skip
+        add(f"{label} p50 (ms)", ms.get("p50_ms"), ws.get("p50_ms"), "WireMock", "-", "info")
+        m, w = ms.get("p99_ms"), ws.get("p99_ms")
+        add(f"{label} p99 (ms)", m, w, "WireMock", "<= 1.0x", _verdict(_ratio(m, w), "<=", 1.0, valid))  # fmt: skip
+    s3 = res.get("s3") or {}
+    for op, label in (("put", "S3 PutObject 1 KiB"), ("get", "S3 GetObject ~1 KiB")):
+        ms, ws = _get(s3, "mocksrv", op) or {}, _get(s3, "moto", op) or {}
+        valid = bool(ms.get("valid", True) and ws.get("valid", True))
+        m, w = ms.get("rps"), ws.get("rps")
+        add(f"{label} ops/s (16 conns)", m, w, "bare moto", ">= 0.9x", _verdict(_ratio(m, w), ">=", 0.9, valid))  # fmt: skip
+        add(f"{label} p50 (ms)", ms.get("p50_ms"), ws.get("p50_ms"), "bare moto", "-", "info")
+        add(f"{label} p99 (ms)", ms.get("p99_ms"), ws.get("p99_ms"), "bare moto", "-", "info")
+    pr = res.get("promo") or {}
+    ms_ = pr.get("duration_ms")
+    secs = ms_ / 1000 if isinstance(ms_, int | float) else None
+    accepted = _get(pr, "rows", "accepted")
+    ok = secs is not None and accepted == pr.get("codes")
+    v = "not measured" if secs is None else ("met" if ok and secs < 3 else f"gap ({secs:.2f} s)")
+    if secs is not None and not ok:
+        v = f"INVALID ({accepted} of {pr.get('codes')} accepted)"
+    add("1M promo codes: pipeline time (report durationMs, s)", secs, None, "-", "< 3 s", v)
+    add(
+        "1M promo codes: upload to report (s)", pr.get("upload_to_report_s"), None, "-", "-", "info"
+    )
+    add("1M promo codes: peak RSS (MiB)", pr.get("rss_peak_mib"), None, "-", "-", "info")
+    mx = res.get("mixed") or {}
+    v = "not measured" if not mx or "ok" not in mx else ("met" if mx["ok"] else "FAILED")
+    n = sum(x for k, x in (mx.get("operations") or {}).items() if k != "error")
+    add(f"correctness under load ({n} mixed ops)", "pass" if mx.get("ok") else None, None, "-", "consistent state", v)  # fmt: skip
+    return out
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:,.1f}" if abs(x) >= 10 else f"{x:.2f}"
+    return str(x)
+
+
+def markdown(res: dict[str, Any], table: list[dict[str, Any]]) -> str:
+    meta = res.get("meta", {})
+    lines = [f"# mocksrv benchmark, {meta.get('date', '')}", ""]
+    for note in meta.get("notes", []):
+        lines.append(f"> {note}")
+    lines += ["", "| metric | mocksrv | peer | ratio | target | verdict |", "|---|---:|---:|---:|---|---|"]  # fmt: skip
+    for r in table:
+        peer = f"{_fmt(r['peer'])} ({r['peer_name']})" if r["peer"] is not None else "-"
+        ratio = f"{r['ratio']:.2f}x" if r["ratio"] is not None else "-"
+        lines.append(
+            f"| {r['metric']} | {_fmt(r['mocksrv'])} | {peer} | {ratio} | {r['target']} | {r['verdict']} |"  # fmt: skip
+        )
+    errors = {k: v["error"] for k, v in res.items() if isinstance(v, dict) and "error" in v}
+    if errors:
+        lines += ["", "## Sections that could not run", ""]
+        lines += [f"- **{k}**: {v}" for k, v in errors.items()]
+    lines += ["", "## Environment", ""]
+    lines += [f"- {k}: {v}" for k, v in meta.items() if k not in ("notes", "date")]
+    lines += ["", f"Raw numbers: `{meta.get('stem', 'results')}.json` beside this file.", ""]
+    return "\n".join(lines)
+
+
+def console(table: list[dict[str, Any]]) -> str:
+    w = max(len(r["metric"]) for r in table)
+    out = [f"{'metric':<{w}}  {'mocksrv':>10}  {'peer':>10}  {'ratio':>6}  verdict"]
+    for r in table:
+        ratio = f"{r['ratio']:.2f}x" if r["ratio"] is not None else "-"
+        out.append(
+            f"{r['metric']:<{w}}  {_fmt(r['mocksrv']):>10}  {_fmt(r['peer']):>10}  {ratio:>6}  "
+            f"{r['verdict']} [{r['target']}]"
+        )
+    return "\n".join(out)
+
+
+def save(res: dict[str, Any], table: list[dict[str, Any]], out_dir: Path, stem: str) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md = out_dir / f"{stem}.md"
+    md.write_text(markdown(res, table))
+    (out_dir / f"{stem}.json").write_text(json.dumps({"table": table, "results": res}, indent=1, default=str))  # fmt: skip
+    return md

@@ -1,0 +1,134 @@
+"""The benchmark of issue 6 in one run: mocksrv vs WireMock vs bare moto; table + results file.
+
+Usage: bench/run.sh [options]   (or: python bench/run.py [options]; see docs/benchmark.md)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import http_bench  # noqa: E402
+import mixed  # noqa: E402
+import report  # noqa: E402
+import s3_bench  # noqa: E402
+from load import have_wrk  # noqa: E402
+from peers import wiremock_jar  # noqa: E402
+from procs import BENCH, ROOT, pin_self, stop_all  # noqa: E402
+
+SECTIONS = ("startup", "http", "s3", "promo", "mixed")
+NOISE = (
+    "Measured on a shared 2-core machine: server pinned to CPU 0, load generator to CPU 1 "
+    "(taskset). Other work on the machine adds noise; compare ratios from the same run only."
+)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=10, help="length of each load run (10)")
+    p.add_argument("--warmup", type=float, default=5, help="warm-up before each load run (5)")
+    p.add_argument("--startup-runs", type=int, default=5, help="launches per server (5)")
+    p.add_argument("--promo-codes", type=int, default=1_000_000, help="codes in the promo file")
+    p.add_argument("--mixed-threads", type=int, default=16)
+    p.add_argument("--mixed-ops", type=int, default=250, help="operations per mixed client")
+    p.add_argument("--only", default="", help=f"comma list of sections: {','.join(SECTIONS)}")
+    p.add_argument("--note", action="append", default=[], help="extra note for the results file")
+    p.add_argument("--out", type=Path, default=BENCH / "results", help="results directory")
+    return p.parse_args(argv)
+
+
+def _version(cmd: list[str]) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unavailable"
+    return ((out.stdout or out.stderr).strip().splitlines() or ["?"])[0]
+
+
+def meta(args: argparse.Namespace, stem: str) -> dict[str, Any]:
+    import moto
+
+    import mocksrv
+
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")), "?")
+    commit = _version(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "stem": stem,
+        "notes": [NOISE, *args.note],
+        "commit": commit, "cpu": f"{cpu} x {os.cpu_count()}",
+        "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "python": f"{platform.python_version()} ({sys.executable})",
+        "mocksrv": mocksrv.__version__, "moto": moto.__version__,
+        "java": _version(["java", "-version"]),
+        "wiremock": wiremock_jar().name,
+        "load generator": _version(["wrk", "--version"]) if have_wrk() else "python fallback",
+        "runs": f"{args.seconds:g} s per load run after {args.warmup:g} s warm-up, 16 connections; "
+        f"start-up median of {args.startup_runs}",
+    }  # fmt: skip
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    only = [s for s in args.only.split(",") if s] or list(SECTIONS)
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        print(f"unknown sections: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    pin_self()
+    signal.signal(signal.SIGTERM, _interrupt)  # so the finally blocks kill every server
+    stem = datetime.now(UTC).strftime("%Y-%m-%dT%H%MZ")
+    tmp = Path(tempfile.mkdtemp(prefix="mocksrv-bench-"))
+    opts = http_bench.Opts(args.seconds, args.warmup, args.startup_runs, tmp)
+    steps: dict[str, Callable[[], Any]] = {
+        "startup": lambda: http_bench.startup(opts),
+        "http": lambda: http_bench.throughput(opts),
+        "s3": lambda: s3_bench.s3_put_get(opts),
+        "promo": lambda: s3_bench.promo_million(opts, args.promo_codes),
+        "mixed": lambda: mixed.correctness(args.mixed_threads, args.mixed_ops),
+    }
+    results: dict[str, Any] = {"meta": meta(args, stem)}
+    t0 = time.perf_counter()
+    try:
+        for name in only:
+            print(f"[{time.perf_counter() - t0:6.1f} s] {name} ...", flush=True)
+            try:
+                results[name] = steps[name]()
+            except Exception as exc:
+                traceback.print_exc()
+                results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            finally:
+                stop_all()
+    finally:
+        stop_all()
+        shutil.rmtree(tmp, ignore_errors=True)
+    results["meta"]["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    results["meta"]["bench wall time"] = f"{time.perf_counter() - t0:.0f} s"
+    table = report.rows(results)
+    print()
+    print(report.console(table))
+    path = report.save(results, table, args.out, stem)
+    print(f"\nsaved {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
