@@ -180,3 +180,21 @@ def test_no_500_for_odd_bodies(prod, body):
     r = prod.post("CreateGiftCard", body, headers={"content-type": None})
     assert 400 <= r.status_code < 500, r.text
     assert r.json()["agcodResponse"]["status"] == "FAILURE"
+
+
+@pytest.mark.parametrize(
+    "amount,error_type,message",
+    [
+        (b"1e999999", "MaxAmountExceeded", "Max Amount Exceeded"),
+        (b"-0", "InvalidAmountValue", "Amount must be larger than 0"),
+        (b"1e-999999", "FractionalAmountNotAllowed", "Fractional Amount Not Allowed"),
+        (b"123456789012345678901234567890123456789", "MaxAmountExceeded", "Max Amount Exceeded"),
+    ],
+)
+def test_extreme_json_numbers(prod, amount, error_type, message):
+    body = (
+        b'{"creationRequestId":"MocksProdX1","partnerId":"MocksProd",'
+        b'"value":{"currencyCode":"USD","amount":' + amount + b"}}"
+    )
+    r = prod.post("CreateGiftCard", body)
+    assert_error(r, "CreateGiftCard", "F200", error_type, message, "MocksProdX1")

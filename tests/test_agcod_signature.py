@@ -177,3 +177,25 @@ def test_malformed_authorization_header(server):
         "Authorization header requires 'Signature' parameter. "
         "Authorization header requires 'SignedHeaders' parameter."
     )
+
+
+def test_sigv4_debug_returns_canonical_request(tmp_path):
+    from tests.conftest import start_server
+    from tests.test_agcod_support import UNTHROTTLED
+
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(UNTHROTTLED)
+    srv = start_server([DEFAULT, str(overlay)], sigv4_debug=True)
+    try:
+        r = Client(srv.url, "Mocks").post("CreateGiftCard", BODY, secret="y" * 40)
+    finally:
+        srv.stop()
+    assert r.status_code == 403
+    message = r.json()["message"]
+    assert r.json()["__type"] == "InvalidSignatureException"
+    assert message.startswith(MISMATCH)
+    assert (
+        "The Canonical String for this request should have been\n'POST\n/CreateGiftCard\n"
+        in message
+    )
+    assert "AWS4-HMAC-SHA256\n" in message and "/us-east-1/AGCODService/aws4_request" in message
