@@ -68,6 +68,7 @@ class _Session:
     def prepare(self, wanted: list[str] | None) -> Any:
         """Reset before a test; switch scenarios when the test asks for others than loaded."""
         paths = [self._resolve(p) for p in wanted] if wanted is not None else self.base
+        self.handle.close_clients()
         if paths != self.loaded:
             self.handle.load(paths or None)
             self.loaded = paths

@@ -110,7 +110,7 @@ def test_state_views_per_api(mocksrv, mocksrv_prime):
     assert code["calls"] == {"redeem": 1, "redeem:SUCCESS": 1} and len(code["redemptions"]) == 1
     everything = mocksrv.state()
     assert everything["prime"] == prime and "agcod" in everything
-    assert "partners" in everything["agcod"]
+    assert "partners" in everything["agcod"] and "inventory" in everything["promotions"]
 
 
 def test_unknown_state_api_is_a_404(mocksrv):

@@ -87,6 +87,7 @@ def test_no_request_failed_its_signature(mocksrv, mocksrv_url):
         mocksrv_url, "AKIAMOCKSRVPRIME0001", "WrongSecretWrongSecretWrongSecret0000000"
     )
     assert wrong.verify("123456789").status_code == 403
+    wrong.close()
     item = by_name(mocksrv.verify())["no bad signatures"]
     assert item["met"] is False and item["actual"] == 1
     assert item["matches"][0]["outcome"] == "signature:mismatch"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.client
 import socket
+import subprocess
+import sys
 import time
 from urllib.parse import urlparse
 
@@ -208,3 +210,14 @@ def test_fault_in_scenario_with_typo_fails_at_load(mocksrv):
         "<admin>/posted.yaml:4: faults[0]: error: 'ServiceUnavailabel' is not a prime wire error"
         in str(info.value)
     )
+
+
+def test_domain_modules_do_not_import_werkzeug_or_flask():
+    code = (
+        "import sys\n"
+        "import mocksrv.toolkit.faults, mocksrv.toolkit.expectations\n"
+        "import mocksrv.toolkit.journal, mocksrv.toolkit.matching\n"
+        "print(sorted(m for m in ('werkzeug', 'flask') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stderr

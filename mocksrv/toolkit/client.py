@@ -7,7 +7,7 @@ never uses mocksrv's own signing or parsing code.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import requests
@@ -16,6 +16,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 TIMEOUT = 10.0
+C = TypeVar("C", bound="SignedClient")
 
 
 class AdminError(AssertionError):
@@ -108,6 +109,17 @@ class Mocksrv:
         self.admin_url = f"{self.url}/__admin"
         self._session = requests.Session()
         self.clock = Clock(self)
+        self._clients: list[SignedClient] = []
+
+    def _track(self, client: C) -> C:
+        self._clients.append(client)
+        return client
+
+    def close_clients(self) -> None:
+        """Close the API clients this handle made (the pytest plugin does so between tests)."""
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
 
     def admin(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
         resp = self._session.request(
@@ -173,11 +185,13 @@ class Mocksrv:
     def prime(self, identity: str = "prime", **kw: Any) -> PrimeClient:
         ident = self.identity(identity)
         region = (ident.get("regions") or ["us-east-1"])[0]
-        return PrimeClient(self.url, ident["access_key"], ident["secret_key"], region, **kw)
+        client = PrimeClient(self.url, ident["access_key"], ident["secret_key"], region, **kw)
+        return self._track(client)
 
     def agcod(self, identity: str = "agcod", region: str = "us-east-1") -> AgcodClient:
         ident = self.identity(identity)
-        return AgcodClient(self.url, ident["access_key"], ident["secret_key"], region)
+        client = AgcodClient(self.url, ident["access_key"], ident["secret_key"], region)
+        return self._track(client)
 
     def s3(self, identity: str = "promotions", region: str = "us-east-1") -> Any:
         import boto3
@@ -199,6 +213,7 @@ class Mocksrv:
         )
 
     def close(self) -> None:
+        self.close_clients()
         self._session.close()
 
 
