@@ -250,6 +250,11 @@ def _partner(
         problems.add(path + ("identity",), f"no identity {p['identity']!r} with api: agcod")
         return None
     region, currency, tz = MARKETPLACES[p["marketplace"]]
+    if ident.regions and REGIONS[region] not in ident.regions:
+        problems.add(
+            path + ("marketplace",),
+            f"{p['marketplace']} signs for {REGIONS[region]}, not in the identity's regions",
+        )
     currency = p.get("currency", currency)
     rate = {**(raw.get("rate_limit") or {}), **(p.get("rate_limit") or {})}
     limits = _limits(currency, raw.get("amount_limits") or {}, p.get("amount_limits") or {})
