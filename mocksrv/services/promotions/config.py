@@ -111,6 +111,8 @@ class Promotion:
     max_length: int = DEFAULT_MAX_LENGTH
     charset: str = DEFAULT_CHARSET
     bad_char: re.Pattern[str] = field(default=re.compile(f"[^{DEFAULT_CHARSET}]"), compare=False)
+    # a batch of new-code lines in which every line is valid, matched in one pass (fast path)
+    valid_new: re.Pattern[str] | None = field(default=None, compare=False)
 
     def partition(self, kind_prefix: str) -> str:
         """The key prefix this promotion's files of one kind are uploaded under."""
@@ -204,7 +206,10 @@ def _parse_promotion(client: str, p: dict[str, Any], path: tuple, problems: Prob
         bad_char = re.compile(f"[^{charset}]")
     except re.error as exc:
         problems.add(path + ("code_charset",), f"not a valid character class: {exc}")
-        bad_char = re.compile(f"[^{DEFAULT_CHARSET}]")
+        charset = DEFAULT_CHARSET
+        bad_char = re.compile(f"[^{charset}]")
+    max_length = int(p.get("code_max_length", DEFAULT_MAX_LENGTH))
+    line = f"[{charset}]{{1,{max_length}}},new\r?"
     if "{code}" not in p["url_template"]:
         problems.add(path + ("url_template",), "must contain {code}")
     return Promotion(
@@ -214,7 +219,8 @@ def _parse_promotion(client: str, p: dict[str, Any], path: tuple, problems: Prob
         offer_type=p["offer_type"],
         url_template=p["url_template"],
         threshold=int(p.get("low_inventory_threshold", DEFAULT_THRESHOLD)),
-        max_length=int(p.get("code_max_length", DEFAULT_MAX_LENGTH)),
+        max_length=max_length,
         charset=charset,
         bad_char=bad_char,
+        valid_new=re.compile(f"(?:{line}\n)*{line}"),
     )

@@ -41,9 +41,7 @@ class Inventory:
 
     def commit_new(self, pool: Pool, staged: list[str]) -> None:
         """PENDING -> AVAILABLE for the accepted codes of a new-codes file (lock held)."""
-        state = pool.state
-        for code in staged:
-            state[code] = AVAILABLE
+        pool.state.update(dict.fromkeys(staged, AVAILABLE))
         pool.queue.extend(staged)
         pool.counts[AVAILABLE] += len(staged)
 
