@@ -23,13 +23,13 @@ def test_burst_over_ten_per_second(server):
     client = Client(server.url, "Mocks")
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda i: client.create(f"MocksBurst{i}", 1), range(30)))
+        results = list(pool.map(lambda i: client.create(f"MocksBurst{i}", 1), range(40)))
     elapsed = time.monotonic() - started
     ok = [r for r in results if r.status_code == 200]
     throttled = [r for r in results if r.status_code != 200]
     assert len(ok) >= 10
     assert len(ok) <= 10 + int(elapsed * 10) + 1
-    assert throttled, "a burst of 30 must be throttled"
+    assert throttled, "a burst of 40 must be throttled"
     for r in throttled:
         assert r.status_code == 400
         assert r.json() == THROTTLED
@@ -66,9 +66,9 @@ def test_throttling_xml_body(server):
 
 def test_buckets_are_per_access_key(server):
     sandbox, prod = Client(server.url, "Mocks"), Client(server.url, "MocksProd")
-    for i in range(20):
-        sandbox.create(f"MocksKey{i}", 1)
-    assert sandbox.create("MocksKeyLast", 1).status_code == 400
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(lambda i: sandbox.create(f"MocksKey{i}", 1).status_code, range(40)))
+    assert 400 in codes
     assert prod.create("MocksProdKey1", 1).status_code == 200
 
 
