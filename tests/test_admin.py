@@ -76,6 +76,16 @@ def test_reset_restores_state_and_clears_the_journal(mocksrv, mocksrv_prime):
     assert mocksrv_prime.redeem("444444444").json() == {"message": "SUCCESS"}
 
 
+def test_reset_empties_s3(mocksrv, mocksrv_s3):
+    bucket = "partner-promotions-devo"
+    prefix = "new-promo-codes/clientname=clientname/"
+    key = prefix + "marketplace=US/offertype=student-promo-deal/promotionid=PROMO-0001/x.csv"
+    mocksrv_s3.put_object(Bucket=bucket, Key=key, Body=b"A,new\n")
+    assert mocksrv_s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["KeyCount"] == 1
+    mocksrv.reset()
+    assert mocksrv_s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["KeyCount"] == 0
+
+
 # --- clock -------------------------------------------------------------------------------------
 def test_clock_set_freeze_advance_drive_business_rules(mocksrv, mocksrv_prime, mocksrv_clock):
     mocksrv_clock.set("2025-12-31T23:00:00Z", frozen=True)

@@ -101,3 +101,19 @@ def test_invalid_scenario_is_reported_before_running(tmp_path):
     assert done.returncode == 2
     assert "ran" not in done.stdout
     assert f"{bad}:3: faults[0]: error: 'Nope' is not a prime wire error" in done.stderr
+
+
+def test_sigterm_stops_command_and_server():
+    proc = subprocess.Popen(
+        [PY, "-m", "mocksrv", "run", "--", PY, "-c", "import time; print('started', flush=True); time.sleep(60)"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("mocksrv run: serving on http://127.0.0.1:")
+        assert proc.stdout.readline() == "started\n"
+        proc.terminate()
+        assert proc.wait(timeout=15) == 130
+    finally:
+        proc.kill()
+        proc.communicate(timeout=15)

@@ -184,7 +184,7 @@ def list_expectations(ctx: Ctx) -> dict[str, Any]:
 
 def add_expectation(ctx: Ctx) -> Any:
     item = new_expectation(ctx, ctx.body())
-    ctx.kit.expectations.add(item, ctx.kit.journal.entries())
+    ctx.kit.journal.with_history(lambda history: ctx.kit.expectations.add(item, history))
     return item.report()
 
 

@@ -73,6 +73,11 @@ class Journal:
             self._seq = max(self._seq, kept[-1]["seq"] if kept else 0)
             self._dropped = other.stats()["dropped"]
 
+    def with_history(self, fn: Callable[[list[dict[str, Any]]], None]) -> None:
+        """Run `fn(entries)` while no request is recorded (a new listener misses nothing)."""
+        with self._lock:
+            fn(list(self._entries))
+
     def entries(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._entries)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -125,7 +127,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if report["met"] else 1
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # SIGTERM (docker stop, CI cancel): stop COMMAND and the server
+
+
 def _run_command(command: list[str], env: dict[str, str], timeout: float | None) -> int:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         proc = subprocess.Popen(command, env=env)
     except OSError as exc:
