@@ -85,6 +85,11 @@ class PromotionsService:
         )
         call.operation = target.operation
         call.fields.update({"bucket": target.bucket, "key": target.key})
+        query = call.query_string
+        if not call.headers.get("authorization") and not (
+            "X-Amz-" in query or "AWSAccess" in query
+        ):
+            raise exc.AccessDenied()  # anonymous: refused before its body is read
         try:
             body = call.body(self.max_body)
         except BodyTooLarge:
