@@ -108,6 +108,12 @@ def test_clock_bad_input(mocksrv):
     assert r.json()["error"]["message"] == "minutes must be a number, got 'ten'"
     r = post(mocksrv, "/clock/advance", {"days": -1})
     assert r.status_code == 400 and "only moves forward" in r.json()["error"]["message"]
+    r = post(mocksrv, "/clock/advance", {"days": 1e15})
+    assert r.json()["error"]["message"] == (
+        "cannot advance the clock by 8.64e+19 seconds: out of range"
+    )
+    r = post(mocksrv, "/clock/advance", {"seconds": "nan"})
+    assert r.json()["error"]["message"] == "seconds must be a finite number, got 'nan'"
     r = post(mocksrv, "/clock/advance", {})
     assert r.json()["error"]["message"] == "give one or more of seconds, minutes, hours, days"
 
@@ -163,6 +169,10 @@ def test_journal_bad_filters(mocksrv):
     assert r.status_code == 400 and r.json()["error"]["message"] == "unknown filter(s) colour"
     r = get(mocksrv, "/journal", limit="0")
     assert r.json()["error"]["message"] == "limit must be at least 1, got '0'"
+    r = get(mocksrv, "/journal", limit="nan")
+    assert r.json()["error"]["message"] == "limit must be a finite number, got 'nan'"
+    r = get(mocksrv, "/journal", status="abc")
+    assert r.json()["error"]["message"] == "status must be a number, got 'abc'"
     r = get(mocksrv, "/journal", since="yesterday")
     assert "since: 'yesterday' is not an ISO-8601 instant" in r.json()["error"]["message"]
 
@@ -212,10 +222,19 @@ def test_invalid_scenario_is_refused_with_file_and_line(mocksrv, mocksrv_prime):
 
 
 def test_missing_scenario_file(mocksrv):
-    r = post(mocksrv, "/scenarios", {"paths": ["/nonexistent/x.yaml"]})
+    r = post(mocksrv, "/scenarios", {"paths": ["/nonexistent/x.yaml", "/dev/zero"]})
+    assert r.status_code == 400
+    assert r.json()["error"]["message"] == (
+        "not a file or directory on the server: /nonexistent/x.yaml, /dev/zero"
+    )
+
+
+def test_scenario_file_that_is_not_a_scenario(mocksrv, tmp_path):
+    (tmp_path / "list.yaml").write_text("- a\n- b\n")
+    r = post(mocksrv, "/scenarios", {"paths": [str(tmp_path / "list.yaml")]})
     assert r.status_code == 400
     assert r.json()["error"]["problems"] == [
-        "/nonexistent/x.yaml:0: (file): cannot read: No such file or directory"
+        f"{tmp_path / 'list.yaml'}:1: (top): a scenario must be a YAML mapping"
     ]
 
 
@@ -260,3 +279,24 @@ def test_keep_state_resets_an_api_whose_section_changed(mocksrv, mocksrv_prime, 
 def test_admin_errors_in_the_client_carry_the_message(mocksrv):
     with pytest.raises(AdminError, match="no fault with id 'ghost'"):
         mocksrv.admin("DELETE", "/faults/ghost")
+
+
+BODIES = [b"", b"null", b"[]", b"7", b'{"x": 1}', b"\xff\xfe\x00", b'{"now": null, "paths": [1]}',
+          b'{"seconds": {}, "match": [], "count": "x", "yaml": 5, "keepState": 1}',
+          b'{"match": {"api": "prime", "fields": {"a": {"matches": "["}}}, "error": 3}']  # fmt: skip
+
+
+def test_no_admin_input_gives_a_500(mocksrv):
+    endpoints = get(mocksrv, "/").json()["endpoints"]
+    for line in endpoints:
+        *methods, path = line.split(" ")
+        path = path.replace("<api>", "\x00nothing").replace("<fault_id>", "%ff")
+        for method in methods:
+            for body in BODIES:
+                r = requests.request(
+                    method, f"{mocksrv.url}{path}?limit=x&since=&status=-1", data=body, timeout=10
+                )
+                assert r.status_code < 500, (method, path, body, r.text)
+                assert r.headers["Content-Type"].startswith(
+                    ("application/json", "application/yaml")
+                )

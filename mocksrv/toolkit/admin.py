@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
@@ -155,6 +156,8 @@ def number(ctx: Ctx, key: str, value: Any, *, minimum: float | None = None) -> f
         out = float(value)
     except ValueError:
         raise AdminError(f"{key} must be a number, got {value!r}") from None
+    if not math.isfinite(out):
+        raise AdminError(f"{key} must be a finite number, got {value!r}")
     if minimum is not None and out < minimum:
         raise AdminError(f"{key} must be at least {minimum:g}, got {value!r}")
     return out

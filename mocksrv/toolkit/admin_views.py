@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from mocksrv.scenario.loader import Scenario, load_default, load_files
@@ -77,6 +78,10 @@ def _requested(ctx: Ctx, body: dict[str, Any]) -> list[Scenario]:
     values = body[key]
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise AdminError(f"{key} must be a list of strings")
+    if key == "paths":
+        odd = [v for v in values if not (Path(v).is_file() or Path(v).is_dir())]
+        if odd:
+            raise AdminError(f"not a file or directory on the server: {', '.join(odd)}")
     if key == "names":
         known = control.library(ctx.runtime)
         missing = [n for n in values if n not in known]
@@ -129,7 +134,10 @@ def advance_clock(ctx: Ctx) -> dict[str, Any]:
     seconds = sum(number(ctx, k, body[k]) * ADVANCE_UNITS[k] for k in given)
     if seconds < 0:
         raise AdminError("the scenario clock only moves forward; use PUT /__admin/clock to go back")
-    ctx.runtime.clock.advance(seconds)
+    try:
+        ctx.runtime.clock.advance(seconds)
+    except (OverflowError, ValueError):
+        raise AdminError(f"cannot advance the clock by {seconds:g} seconds: out of range") from None
     return {**ctx.runtime.clock.to_json(), "advancedSeconds": seconds}
 
 
