@@ -18,8 +18,7 @@ from werkzeug.wrappers import Request, Response
 from mocksrv import __version__
 from mocksrv.clock import parse_instant
 from mocksrv.errors import ScenarioError
-from mocksrv.toolkit import control, expectations
-from mocksrv.toolkit.journal import Filters
+from mocksrv.toolkit import expectations
 
 if TYPE_CHECKING:
     from mocksrv.app import MocksrvApp
@@ -175,14 +174,14 @@ def instant(key: str, value: Any) -> Any:
 def new_expectation(ctx: Ctx, spec: dict[str, Any]) -> expectations.Expectation:
     from mocksrv.toolkit.schema import EXPECTATION
 
-    _validate(spec, EXPECTATION, "expectation")
+    validate(spec, EXPECTATION, "expectation")
     try:
         return expectations.build(spec, len(ctx.kit.expectations.items), source="admin")
     except ValueError as exc:
         raise AdminError(f"invalid expectation: {exc}") from None
 
 
-def _validate(spec: Any, schema: dict[str, Any], what: str) -> None:
+def validate(spec: Any, schema: dict[str, Any], what: str) -> None:
     import jsonschema
 
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(spec), key=str)
@@ -192,4 +191,4 @@ def _validate(spec: Any, schema: dict[str, Any], what: str) -> None:
         raise AdminError(f"invalid {what}: {where}: {err.message}")
 
 
-__all__ = ["APP_KEY", "AdminApp", "AdminError", "Ctx", "control", "Filters"]
+__all__ = ["APP_KEY", "AdminApp", "AdminError", "Ctx"]

@@ -16,9 +16,11 @@ from mocksrv.toolkit.admin import (
     number,
     openapi,
     snapshot,
+    validate,
     version,
 )
 from mocksrv.toolkit.journal import Filters
+from mocksrv.toolkit.schema import FAULT
 
 ADVANCE_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 
@@ -210,11 +212,8 @@ def list_faults(ctx: Ctx) -> dict[str, Any]:
 
 
 def add_fault(ctx: Ctx) -> Any:
-    from mocksrv.toolkit.admin import _validate
-    from mocksrv.toolkit.schema import FAULT
-
     spec = ctx.body()
-    _validate(spec, FAULT, "fault")
+    validate(spec, FAULT, "fault")
     try:
         fault = ctx.kit.faults.add(spec)
     except ValueError as exc:
