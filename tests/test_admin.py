@@ -300,3 +300,16 @@ def test_no_admin_input_gives_a_500(mocksrv):
                 assert r.headers["Content-Type"].startswith(
                     ("application/json", "application/yaml")
                 )
+
+
+def test_keep_state_carries_s3_objects_over(mocksrv, mocksrv_s3, tmp_path):
+    scenario = tmp_path / "mine.yaml"
+    scenario.write_text((ROOT / "scenarios/default.yaml").read_text())
+    mocksrv.load([str(scenario)])
+    bucket, prefix = "partner-promotions-devo", "new-promo-codes/clientname=clientname/"
+    mocksrv_s3.put_object(Bucket=bucket, Key=prefix + "kept.csv", Body=b"A,new\n")
+    kept = mocksrv.admin("POST", "/scenarios", {"reload": True, "keepState": True})
+    assert "promotions" in kept["keptState"]
+    assert mocksrv_s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["KeyCount"] == 1
+    mocksrv.admin("POST", "/scenarios", {"reload": True, "keepState": False})
+    assert mocksrv_s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["KeyCount"] == 0
