@@ -221,3 +221,27 @@ def test_domain_modules_do_not_import_werkzeug_or_flask():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_times_holds_under_concurrent_calls(mocksrv):
+    from concurrent.futures import ThreadPoolExecutor
+
+    mocksrv.fault(match=VERIFY, error="ServiceUnavailable", times=5)
+    clients = [mocksrv.prime() for _ in range(24)]  # one session per thread
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda c: c.verify("123456789").status_code, clients))
+    assert sorted(codes).count(503) == 5 and codes.count(200) == 19
+
+
+def test_a_delayed_call_does_not_hold_up_others(mocksrv, mocksrv_prime):
+    import threading
+
+    mocksrv.fault(match={**VERIFY, "fields": {"offerCode": "111111111"}}, latency_ms=800)
+    slow = threading.Thread(target=mocksrv_prime.verify, args=("111111111",))
+    slow.start()
+    time.sleep(0.1)
+    other = mocksrv.prime()
+    started = time.monotonic()
+    assert other.verify("123456789").json() == {"message": "SUCCESS"}
+    assert time.monotonic() - started < 0.5
+    slow.join(timeout=5)
