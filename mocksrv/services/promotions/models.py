@@ -49,6 +49,10 @@ class PromotionsStore:
         self._queue: queue.Queue[Upload | None] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._busy = 0
+        with self.inventory.lock:  # every configured pool shows in the admin view from the start
+            for promo in config.promotions.values():
+                for env in config.buckets:
+                    self.inventory.pool(env, promo.id)
 
     def submit(self, upload: Upload) -> None:
         """Queue an upload for processing right after the S3 write succeeded. The previous
