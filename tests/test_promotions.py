@@ -290,3 +290,45 @@ def test_redeemed_prefix_report(s3):
     rows = errors_csv(s3, key)
     assert rows[1][:3] == ["1", "unknown_code", "promo code was never uploaded to this promotion"]
     assert key.startswith(REDEEMED)
+
+
+def test_tampered_body_is_content_sha256_mismatch(server):
+    key = NEW + file_name()
+    url = f"{server.url}/{DEVO}/{quote(key, safe='/~')}"
+    signed_body = b"TAMPER-1,new\n"
+    req = AWSRequest(method="PUT", url=url, data=signed_body)
+    req.headers["x-amz-content-sha256"] = hashlib.sha256(signed_body).hexdigest()
+    S3SigV4Auth(Credentials(KEY, SECRET), "s3", "us-east-1").add_auth(req)
+    r = requests.put(url, data=b"TAMPER-2,new\n", headers=dict(req.headers.items()), timeout=10)
+    assert r.status_code == 400, r.text
+    assert (
+        b"<Code>XAmzContentSHA256Mismatch</Code><Message>The provided 'x-amz-content-sha256' "
+        b"header does not match what was computed.</Message>" in r.content
+    )
+
+
+def test_clock_skew_is_request_time_too_skewed(server):
+    import datetime as dt
+
+    url = f"{server.url}/{DEVO}?list-type=2&prefix=new-promo-codes%2Fclientname%3Dclientname%2F"
+    at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=16)
+    r = Signer(KEY, SECRET, "s3", "us-east-1").send("GET", url, at=at)
+    assert r.status_code == 403, r.text
+    assert (
+        b"<Code>RequestTimeTooSkewed</Code><Message>The difference between the request time and "
+        b"the current time is too large.</Message>" in r.content
+    )
+    assert b"<MaxAllowedSkewMilliseconds>900000</MaxAllowedSkewMilliseconds>" in r.content
+
+
+def test_other_api_identity_is_access_denied(server):
+    """A Prime partner's valid keys, correctly signed for S3, have no S3 permissions."""
+    url = f"{server.url}/{DEVO}/{quote(NEW + file_name(), safe='/~')}"
+    body = b"A,new\n"
+    req = AWSRequest(method="PUT", url=url, data=body)
+    req.headers["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
+    creds = Credentials("AKIAMOCKSRVPRIME0001", "MockSrvPrimeDemoSecretKey000000000000001")
+    S3SigV4Auth(creds, "s3", "us-east-1").add_auth(req)
+    r = requests.put(url, data=body, headers=dict(req.headers.items()), timeout=10)
+    assert r.status_code == 403
+    assert b"<Code>AccessDenied</Code><Message>Access Denied</Message>" in r.content
