@@ -178,7 +178,7 @@ def test_journal_bad_filters(mocksrv):
 
 
 def test_journal_is_bounded(mocksrv, mocksrv_prime):
-    text = (ROOT / "scenarios/default.yaml").read_text() + "\njournal:\n  capacity: 3\n"
+    text = (ROOT / "scenarios/default.yaml").read_text().replace("capacity: 10000", "capacity: 3")
     mocksrv.admin("POST", "/scenarios", {"yaml": text, "name": "small"})
     for _ in range(5):
         mocksrv_prime.verify("123456789")
