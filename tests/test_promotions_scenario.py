@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import pytest
+import requests
 from botocore.exceptions import ClientError
 
 from mocksrv.scenario.validate import validate_paths
@@ -136,3 +137,22 @@ def test_journal_fields(server_factory):
     assert ("s3", "PutObject", "clientname", "OK") in seen
     assert ("s3", "GetObject", "clientname", "OK") in seen
     assert ("s3", "PutObject", "clientname", "AccessDenied") in seen
+
+
+def test_injected_s3_fault_is_rendered_as_s3_error(tmp_path, server_factory):
+    faults = tmp_path / "faults.yaml"
+    faults.write_text(
+        "version: 1\nfaults:\n"
+        "  - {match: {api: s3, operation: PutObject}, error: SlowDown, times: 1}\n"
+        "  - {match: {api: landing}, error: Unavailable, times: 1}\n"
+    )
+    server = server_factory([str(ROOT / "scenarios" / "default.yaml"), str(faults)])
+    s3 = s3_client(server.url)
+    with pytest.raises(ClientError) as info:
+        upload(s3, b"FAULT-1,new\n")
+    assert error_code(info.value) == ("SlowDown", "Please reduce your request rate.")
+    key = upload(s3, b"FAULT-1,new\n")  # fired once: the retry goes through and is processed
+    assert wait_report(s3, key)["rows"]["accepted"] == 1
+    r = requests.get(f"{server.url}/promotions/PROMO-0001/landing?member=m", timeout=10)
+    assert r.status_code == 503
+    assert r.json() == {"error": {"code": "Unavailable", "message": "Injected fault: Unavailable"}}

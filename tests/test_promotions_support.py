@@ -24,7 +24,7 @@ _stamps = itertools.count(1)
 def s3_client(url: str, secret: str = SECRET, **config: Any) -> Any:
     cfg = Config(
         s3={"addressing_style": "path"},
-        retries={"max_attempts": 1},
+        retries={"total_max_attempts": 1},
         connect_timeout=5,
         read_timeout=60,
         **config,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 
 from werkzeug.wrappers import Response
@@ -16,6 +17,7 @@ from mocksrv.services.promotions.auth import authenticate
 from mocksrv.services.promotions.config import ENVIRONMENTS, NEW_PREFIX, REDEEMED_PREFIX
 from mocksrv.services.promotions.models import PromotionsStore, Upload
 
+log = logging.getLogger("mocksrv")
 LANDING = re.compile(r"^/promotions/(?P<promotion>[^/]+)/landing$")
 WRITES = ("PutObject", "CopyObject", "CompleteMultipartUpload", "PostObject")
 _ERROR_CODE = re.compile(rb"<Code>([A-Za-z0-9.]+)</Code>")
@@ -99,7 +101,11 @@ class PromotionsService:
         injected = call.runtime.faults.intercept(call, self.render_named_error)
         if injected is not None:
             return injected
-        status, headers, data = self.store.s3.dispatch(call.environ, body)
+        try:
+            status, headers, data = self.store.s3.dispatch(call.environ, body)
+        except Exception:  # a moto bug must still answer in S3's shape, never a traceback
+            log.exception("moto failed on %s %s", call.method, call.raw_path[:200])
+            raise exc.InternalError() from None
         call.outcome = "OK" if status < 300 else self._moto_error(data, status)
         if status == 200 and target.operation in WRITES:
             self._queue(call, ident, target)
@@ -176,4 +182,6 @@ class PromotionsService:
 
     @staticmethod
     def _named_landing_error(name: str) -> Response:
-        return landing_error(exc.LandingError(f"Injected {name}", status=503))
+        """Landing errors are free names (the real page has no published error set)."""
+        body = json.dumps({"error": {"code": name, "message": f"Injected fault: {name}"}})
+        return Response(body, status=503, content_type="application/json")
