@@ -332,3 +332,21 @@ def test_other_api_identity_is_access_denied(server):
     r = requests.put(url, data=body, headers=dict(req.headers.items()), timeout=10)
     assert r.status_code == 403
     assert b"<Code>AccessDenied</Code><Message>Access Denied</Message>" in r.content
+
+
+def test_head_object_of_report_has_its_length(s3):
+    key = upload(s3, b"HEAD-1,new\n")
+    wait_report(s3, key)
+    report_key = f"processing-results/{key}.json"
+    body = s3.get_object(Bucket=DEVO, Key=report_key)["Body"].read()
+    head = s3.head_object(Bucket=DEVO, Key=report_key)
+    assert head["ContentLength"] == len(body) > 0
+    assert head["ContentType"] == "application/json"
+
+
+def test_copy_into_own_prefix_needs_read_access_to_the_source(s3):
+    key = upload(s3, b"COPY-1,new\n")
+    wait_report(s3, key)
+    with pytest.raises(ClientError) as info:  # uploads are not readable, so not copyable
+        s3.copy_object(Bucket=DEVO, Key=NEW + file_name(), CopySource={"Bucket": DEVO, "Key": key})
+    assert error_code(info.value) == ("AccessDenied", "Access Denied")

@@ -156,3 +156,16 @@ def test_injected_s3_fault_is_rendered_as_s3_error(tmp_path, server_factory):
     r = requests.get(f"{server.url}/promotions/PROMO-0001/landing?member=m", timeout=10)
     assert r.status_code == 503
     assert r.json() == {"error": {"code": "Unavailable", "message": "Injected fault: Unavailable"}}
+
+
+def test_domain_modules_import_no_http_framework():
+    code = (
+        "import sys\n"
+        "import mocksrv.services.promotions.pipeline, mocksrv.services.promotions.models\n"
+        "import mocksrv.services.promotions.config, mocksrv.services.promotions.access\n"
+        "import mocksrv.services.promotions.inventory, mocksrv.services.promotions.reports\n"
+        "print(sorted(m for m in ('werkzeug', 'flask', 'moto') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -92,18 +92,9 @@ def _presigned(
     _check_region(scope[2], region)
     if datetime.now(UTC) > signed_at + timedelta(seconds=expires):
         raise exc.AccessDenied("Request has expired", **{"X-Amz-Expires": str(expires)})
-    signed = sorted(h.strip().lower() for h in query["X-Amz-SignedHeaders"].split(";") if h.strip())
-    canonical = "\n".join((
-        call.method,
-        sigv4.canonical_uri(call.raw_path, normalize=False),
-        sigv4.canonical_query(call.query_string, drop=("X-Amz-Signature",)),
-        "".join(f"{h}:{' '.join(call.headers.get(h, '').split())}\n" for h in signed),
-        ";".join(signed),
-        call.headers.get("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
-    ))  # fmt: skip
     string_to_sign = "\n".join((
         sigv4.ALGORITHM, amz_date, "/".join(scope[1:]),
-        hashlib.sha256(canonical.encode()).hexdigest(),
+        hashlib.sha256(_presigned_canonical(call, query).encode()).hexdigest(),
     ))  # fmt: skip
     key = call.runtime.keyring.signing_key(ident, scope[1], scope[2], "s3")
     expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
@@ -113,3 +104,16 @@ def _presigned(
         raise exc.SignatureDoesNotMatch(AWSAccessKeyId=scope[0])
     call.identity = ident.name
     return ident
+
+
+def _presigned_canonical(call: Call, query: dict[str, str]) -> str:
+    """The canonical request of a presigned URL: the query minus the signature, path as sent."""
+    signed = sorted(h.strip().lower() for h in query["X-Amz-SignedHeaders"].split(";") if h.strip())
+    return "\n".join((
+        call.method,
+        sigv4.canonical_uri(call.raw_path, normalize=False),
+        sigv4.canonical_query(call.query_string, drop=("X-Amz-Signature",)),
+        "".join(f"{h}:{' '.join(call.headers.get(h, '').split())}\n" for h in signed),
+        ";".join(signed),
+        call.headers.get("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+    ))  # fmt: skip

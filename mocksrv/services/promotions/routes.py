@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from urllib.parse import unquote
 
 from werkzeug.wrappers import Response
 
@@ -121,7 +122,7 @@ class PromotionsService:
         if policy is None or not policy.allows(target.action, target.resource, target.prefix):
             raise exc.AccessDenied()
         if copy_source:
-            source = copy_source.split("?", 1)[0].lstrip("/")
+            source = unquote(copy_source.split("?", 1)[0]).lstrip("/")
             if not policy.allows("s3:GetObject", f"arn:aws:s3:::{source}"):
                 raise exc.AccessDenied()
 
