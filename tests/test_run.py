@@ -117,3 +117,9 @@ def test_sigterm_stops_command_and_server():
     finally:
         proc.kill()
         proc.communicate(timeout=15)
+
+
+def test_command_timeout():
+    done = run("--timeout", "1", "--", PY, "-c", "import time; time.sleep(30)", timeout=60)
+    assert done.returncode == 124
+    assert "mocksrv run: command killed after 1.0 s" in done.stderr
