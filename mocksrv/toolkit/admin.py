@@ -148,7 +148,7 @@ def snapshot(store: Any, runtime: Runtime) -> Any:
     return view(runtime.clock.now()) if params else view()
 
 
-def number(ctx: Ctx, key: str, value: Any, *, minimum: float | None = None) -> float:
+def number(key: str, value: Any, *, minimum: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise AdminError(f"{key} must be a number, got {value!r}")
     try:

@@ -133,7 +133,7 @@ def advance_clock(ctx: Ctx) -> dict[str, Any]:
     given = [k for k in ADVANCE_UNITS if k in body]
     if not given:
         raise AdminError(f"give one or more of {', '.join(ADVANCE_UNITS)}")
-    seconds = sum(number(ctx, k, body[k]) * ADVANCE_UNITS[k] for k in given)
+    seconds = sum(number(k, body[k]) * ADVANCE_UNITS[k] for k in given)
     if seconds < 0:
         raise AdminError("the scenario clock only moves forward; use PUT /__admin/clock to go back")
     try:
@@ -175,8 +175,8 @@ def get_journal(ctx: Ctx) -> dict[str, Any]:
         raise AdminError(f"unknown filter(s) {', '.join(sorted(unknown))}")
     equal: dict[str, Any] = {k: args[k] for k in Filters.KEYS if k in args and k != "status"}
     if "status" in args:
-        equal["status"] = int(number(ctx, "status", args["status"], minimum=100))
-    limit = int(number(ctx, "limit", args["limit"], minimum=1)) if "limit" in args else None
+        equal["status"] = int(number("status", args["status"], minimum=100))
+    limit = int(number("limit", args["limit"], minimum=1)) if "limit" in args else None
     since = instant("since", args["since"]) if "since" in args else None
     entries = ctx.kit.journal.query(Filters(equal, since, limit))
     return {**ctx.kit.journal.stats(), "count": len(entries), "entries": entries}
