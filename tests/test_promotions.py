@@ -350,3 +350,13 @@ def test_copy_into_own_prefix_needs_read_access_to_the_source(s3):
     with pytest.raises(ClientError) as info:  # uploads are not readable, so not copyable
         s3.copy_object(Bucket=DEVO, Key=NEW + file_name(), CopySource={"Bucket": DEVO, "Key": key})
     assert error_code(info.value) == ("AccessDenied", "Access Denied")
+
+
+def test_keys_with_percent_and_unicode_keep_their_exact_name(s3):
+    for name in ("%41.csv", "clientname_new_codes_20260515_1400 é+ü.csv"):
+        key = upload(s3, b"PCT-1,new\n", name=name)
+        listed = [o["Key"] for o in s3.list_objects_v2(Bucket=DEVO, Prefix=NEW)["Contents"]]
+        assert key in listed
+        report = wait_report(s3, key)
+        assert report["key"] == key
+        assert [e["reason"] for e in report["fileErrors"]] == ["file_name"]

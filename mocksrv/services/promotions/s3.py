@@ -71,6 +71,8 @@ class MotoS3:
         environ = dict(environ)
         environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = self.account_id
+        if environ.get("REQUEST_URI"):  # moto decodes keys from RAW_URI once; else twice
+            environ["RAW_URI"] = environ["REQUEST_URI"]
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         captured: dict[str, Any] = {}
