@@ -360,3 +360,14 @@ def test_keys_with_percent_and_unicode_keep_their_exact_name(s3):
         report = wait_report(s3, key)
         assert report["key"] == key
         assert [e["reason"] for e in report["fileErrors"]] == ["file_name"]
+
+
+def test_sigv4_debug_returns_canonical_request(server_factory):
+    server = server_factory(sigv4_debug=True)
+    bad = s3_client(server.url, secret="NotTheSecret000000000000000000000000000")
+    with pytest.raises(ClientError) as info:
+        bad.list_objects_v2(Bucket=DEVO, Prefix=NEW)
+    error = info.value.response["Error"]
+    assert error["Code"] == "SignatureDoesNotMatch"
+    assert error["CanonicalRequest"].startswith("GET\n/partner-promotions-devo\n")
+    assert error["StringToSign"].startswith("AWS4-HMAC-SHA256\n")
