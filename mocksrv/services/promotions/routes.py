@@ -55,9 +55,9 @@ class PromotionsService:
         host = url.split("://", 1)[1]
         buckets = ", ".join(f"{env}: {b}" for env, b in self.store.config.buckets.items())
         return [
-            f"Promotions S3       {url}  (path-style, or http://<bucket>.localhost:{host.rsplit(':', 1)[1]};"
+            f"Promotions S3      {url}  (path-style, or http://<bucket>.localhost:{host.rsplit(':', 1)[1]};"
             f" SigV4 s3; {buckets})",
-            f"Promotions landing  {url}/promotions/{{promotion-id}}/landing?member={{member-id}}",
+            f"Promotions landing {url}/promotions/{{promotion-id}}/landing?member={{member-id}}",
         ]
 
     def __call__(self, call: Call) -> Response:
