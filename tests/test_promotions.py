@@ -371,3 +371,40 @@ def test_sigv4_debug_returns_canonical_request(server_factory):
     assert error["Code"] == "SignatureDoesNotMatch"
     assert error["CanonicalRequest"].startswith("GET\n/partner-promotions-devo\n")
     assert error["StringToSign"].startswith("AWS4-HMAC-SHA256\n")
+
+
+def test_concurrent_members_get_distinct_codes(server_factory):
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = server_factory()
+    s3 = s3_client(server.url)
+    codes = {f"CONC-{i:03d}" for i in range(30)}
+    wait_report(s3, upload(s3, "".join(f"{c},new\n" for c in sorted(codes)).encode()))
+
+    def claim(i: int) -> str:
+        r = requests.get(
+            f"{server.url}/promotions/PROMO-0001/landing", params={"member": f"m{i}"}, timeout=10
+        )
+        assert r.status_code == 200, r.text
+        return str(r.json()["code"])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(claim, range(30)))
+    assert sorted(got) == sorted(codes)  # every member a different code, none lost
+    r = requests.get(f"{server.url}/promotions/PROMO-0001/landing?member=late", timeout=10)
+    assert r.status_code == 409
+    snap = server.app.runtime.stores["promotions"].snapshot()
+    devo = next(p for p in snap["inventory"] if p["environment"] == "devo")
+    assert (devo["available"], devo["assigned"], devo["members"]) == (0, 30, 30)
+
+
+def test_reset_drops_the_old_s3_world(server_factory):
+    server = server_factory()
+    s3 = s3_client(server.url)
+    key = upload(s3, b"RESET-1,new\n")
+    wait_report(s3, key)
+    r = requests.post(f"{server.url}/__admin/reset", timeout=30)
+    assert r.status_code == 200, r.text
+    assert s3.list_objects_v2(Bucket=DEVO, Prefix=NEW)["KeyCount"] == 0
+    key = upload(s3, b"RESET-1,new\n")  # the code is new again after the reset
+    assert wait_report(s3, key)["rows"]["accepted"] == 1

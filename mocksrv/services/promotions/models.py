@@ -15,7 +15,7 @@ from mocksrv.services.promotions.access import CompiledPolicy, client_policy
 from mocksrv.services.promotions.config import Client, PromotionsConfig
 from mocksrv.services.promotions.inventory import Inventory
 from mocksrv.services.promotions.reports import Report
-from mocksrv.services.promotions.s3 import MotoS3
+from mocksrv.services.promotions.s3 import MotoS3, ObjectGone
 
 log = logging.getLogger("mocksrv")
 HISTORY = 500  # reports kept for the admin view
@@ -75,6 +75,8 @@ class PromotionsStore:
                 return
             try:
                 self.process(upload)
+            except ObjectGone:  # the runtime closed under the upload
+                log.info("processing %s stopped: the server state was reset", upload.key)
             except Exception:  # never lose the worker; the error is logged with the key
                 log.exception("processing %s failed", upload.key)
             finally:

@@ -43,6 +43,8 @@ class MotoS3:
     def session(self) -> Iterator[Any]:
         """Hold the moto lock with this runtime's registry in place; yields its S3 backend."""
         with MOTO_LOCK:
+            if self._closed:  # the runtime was replaced or stopped: its S3 world is gone
+                raise ObjectGone()
             from moto.s3.models import s3_backends
             from moto.utilities.utils import get_partition
 
@@ -128,10 +130,12 @@ class MotoS3:
                     log.debug("no %s to delete", key)
 
     def close(self) -> None:
-        if self._closed or self._app is None:
-            return
-        self._closed = True
         with MOTO_LOCK:
+            if self._closed:
+                return
+            self._closed = True
+            if self._app is None:
+                return
             from moto.s3.models import FakeKey, FakeMultipart, s3_backends
 
             for partition in list(s3_backends.get(self.account_id, {}).keys()):
