@@ -13,7 +13,6 @@ from procs import BENCH, CACHE, HOST, Server, http_status, mocksrv_cmd
 SCENARIO = BENCH / "scenario.yaml"
 WIREMOCK_ROOT = BENCH / "wiremock"
 WIREMOCK_PREFIX = CACHE / "wiremock"
-JOURNAL_CAPACITY = 10_000  # mocksrv's request journal keeps this many; WireMock gets the same cap
 
 Probe = Callable[[int], int]
 
@@ -40,8 +39,7 @@ def start_wiremock(port: int) -> Server:
     cmd = [
         "java", "-jar", str(wiremock_jar()), "--port", str(port), "--bind-address", HOST,
         "--root-dir", str(WIREMOCK_ROOT), "--disable-banner",
-        "--max-request-journal-entries", str(JOURNAL_CAPACITY),
-    ]  # fmt: skip
+    ]  # fmt: skip  # defaults otherwise: a capped journal (--max-request-journal-entries) is far slower
     return Server("wiremock", cmd, port)
 
 

@@ -23,9 +23,19 @@ def _ratio(a: Any, b: Any) -> float | None:
     return None
 
 
-def _verdict(ratio: float | None, op: str, bound: float, valid: bool = True) -> str:
-    if not valid:
-        return "INVALID (errors)"
+def _invalid(sides: dict[str, dict[str, Any]]) -> str:
+    """'' if every run was clean, else which side failed how."""
+    bad = [
+        f"{name}: {r.get('non2xx', 0)} non-2xx, {r.get('socket_errors', 0)} socket errors"
+        for name, r in sides.items()
+        if r and not r.get("valid", True)
+    ]
+    return f"INVALID ({'; '.join(bad)})" if bad else ""
+
+
+def _verdict(ratio: float | None, op: str, bound: float, invalid: str = "") -> str:
+    if invalid:
+        return invalid
     if ratio is None:
         return "not measured"
     met = ratio >= bound if op == ">=" else ratio <= bound
@@ -55,18 +65,18 @@ def rows(res: dict[str, Any]) -> list[dict[str, Any]]:
     add("idle RSS after load (MiB)", m, w, "WireMock", "<= 0.5x", _verdict(_ratio(m, w), "<=", 0.5))  # fmt: skip
     for op, label in (("verify", "verify GET"), ("create", "CreateGiftCard POST")):
         ms, ws = _get(th, "mocksrv", op) or {}, _get(th, "wiremock", op) or {}
-        valid = bool(ms.get("valid", True) and ws.get("valid", True))
+        invalid = _invalid({"mocksrv": ms, "WireMock": ws})
         m, w = ms.get("rps"), ws.get("rps")
-        add(f"{label} req/s (16 conns)", m, w, "WireMock", ">= 1.0x", _verdict(_ratio(m, w), ">=", 1.0, valid))  # fmt: skip
+        add(f"{label} req/s (16 conns)", m, w, "WireMock", ">= 1.0x", _verdict(_ratio(m, w), ">=", 1.0, invalid))  # fmt: skip
         add(f"{label} p50 (ms)", ms.get("p50_ms"), ws.get("p50_ms"), "WireMock", "-", "info")
         m, w = ms.get("p99_ms"), ws.get("p99_ms")
-        add(f"{label} p99 (ms)", m, w, "WireMock", "<= 1.0x", _verdict(_ratio(m, w), "<=", 1.0, valid))  # fmt: skip
+        add(f"{label} p99 (ms)", m, w, "WireMock", "<= 1.0x", _verdict(_ratio(m, w), "<=", 1.0, invalid))  # fmt: skip
     s3 = res.get("s3") or {}
     for op, label in (("put", "S3 PutObject 1 KiB"), ("get", "S3 GetObject ~1 KiB")):
         ms, ws = _get(s3, "mocksrv", op) or {}, _get(s3, "moto", op) or {}
-        valid = bool(ms.get("valid", True) and ws.get("valid", True))
+        invalid = _invalid({"mocksrv": ms, "moto": ws})
         m, w = ms.get("rps"), ws.get("rps")
-        add(f"{label} ops/s (16 conns)", m, w, "bare moto", ">= 0.9x", _verdict(_ratio(m, w), ">=", 0.9, valid))  # fmt: skip
+        add(f"{label} ops/s (16 conns)", m, w, "bare moto", ">= 0.9x", _verdict(_ratio(m, w), ">=", 0.9, invalid))  # fmt: skip
         add(f"{label} p50 (ms)", ms.get("p50_ms"), ws.get("p50_ms"), "bare moto", "-", "info")
         add(f"{label} p99 (ms)", ms.get("p99_ms"), ws.get("p99_ms"), "bare moto", "-", "info")
     pr = res.get("promo") or {}

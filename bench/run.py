@@ -28,7 +28,7 @@ import report  # noqa: E402
 import s3_bench  # noqa: E402
 from load import have_wrk  # noqa: E402
 from peers import wiremock_jar  # noqa: E402
-from procs import BENCH, ROOT, pin_self, stop_all  # noqa: E402
+from procs import BENCH, LOGS, ROOT, pin_self, stop_all  # noqa: E402
 
 SECTIONS = ("startup", "http", "s3", "promo", "mixed")
 NOISE = (
@@ -40,7 +40,7 @@ NOISE = (
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=10, help="length of each load run (10)")
-    p.add_argument("--warmup", type=float, default=5, help="warm-up before each load run (5)")
+    p.add_argument("--warmup", type=float, default=10, help="warm-up before each load run (10)")
     p.add_argument("--startup-runs", type=int, default=5, help="launches per server (5)")
     p.add_argument("--promo-codes", type=int, default=1_000_000, help="codes in the promo file")
     p.add_argument("--mixed-threads", type=int, default=16)
@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown sections: {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
     pin_self()
+    shutil.rmtree(LOGS, ignore_errors=True)
     signal.signal(signal.SIGTERM, _interrupt)  # so the finally blocks kill every server
     stem = datetime.now(UTC).strftime("%Y-%m-%dT%H%MZ")
     tmp = Path(tempfile.mkdtemp(prefix="mocksrv-bench-"))

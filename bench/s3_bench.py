@@ -16,7 +16,6 @@ from peers import launch
 from procs import HOST, Server, free_port
 
 BUCKET = "partner-promotions-devo"
-MOTO_BUCKET = "bench-bucket"
 OWN = "new-promo-codes/clientname=clientname/"
 PUT_KEY = OWN + "bench/object-1k.bin"  # a key the client may write; its report is readable
 REPORT_KEY = "processing-results/" + PUT_KEY + ".json"
@@ -63,48 +62,64 @@ def pipeline_idle(port: int, timeout: float = 120) -> float:
 
 
 def s3_put_get(opts: Opts) -> dict[str, Any]:
-    """PutObject then GetObject, each at 16 connections, replaying pre-signed requests (wrk)."""
+    """PutObject (distinct keys) then GetObject, 16 connections, the same pre-signed requests
+    replayed by wrk against mocksrv and then bare moto (which does not check signatures)."""
     out: dict[str, Any] = {}
     port = free_port()
     server, _ = launch("mocksrv", port)
     try:
-        put = sign.s3_put(port, BUCKET, PUT_KEY, BODY)
-        status, body = send(port, put)
+        status, body = send(port, sign.s3_put(port, BUCKET, PUT_KEY, BODY))
         if status != 200:
             raise RuntimeError(f"mocksrv PutObject: {status} {body[:300]!r}")
         get = sign.s3_get(port, BUCKET, REPORT_KEY)
         report, _ = wait_for(port, get, "report of the bench object", 30)
-        out["mocksrv"] = _put_get_runs(server, port, put, get, opts, idle=pipeline_idle)
+        files = _sign_files(port, get, opts)
+        out["mocksrv"] = _put_get_runs(server, port, files, opts, idle=pipeline_idle)
         out["object_bytes"] = {"put": len(BODY), "get": len(report)}
+        out["distinct_put_keys"] = files["count"]
     finally:
         server.stop()
     port = free_port()
     server, _ = launch("moto", port)
     try:
-        status, body = send(port, f"PUT /{MOTO_BUCKET} HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Length: 0\r\n\r\n".encode())  # fmt: skip
+        host = f"Host: {HOST}:{port}\r\nContent-Length: 0\r\n\r\n"
+        status, body = send(port, f"PUT /{BUCKET} HTTP/1.1\r\n{host}".encode())
         if status != 200:
             raise RuntimeError(f"moto CreateBucket: {status} {body[:300]!r}")
-        key = "bench/report-sized.json"
-        send(port, sign.s3_put(port, MOTO_BUCKET, key, report))  # same size as mocksrv's GET
-        put = sign.s3_put(port, MOTO_BUCKET, "bench/object-1k.bin", BODY)
-        get = sign.s3_get(port, MOTO_BUCKET, key)
-        out["moto"] = _put_get_runs(server, port, put, get, opts, idle=None)
+        send(port, sign.s3_put(port, BUCKET, REPORT_KEY, report))  # what mocksrv's GET reads
+        out["moto"] = _put_get_runs(server, port, files, opts, idle=None)
     finally:
         server.stop()
     return out
 
 
+def _sign_files(port: int, get: bytes, opts: Opts) -> dict[str, Any]:
+    """Distinct keys for every PUT (as partners upload distinct files; moto also races on
+    concurrent overwrites of one key); signed for mocksrv, sent byte for byte to moto too."""
+    count = max(2_000, int(1_000 * opts.seconds))
+    warm = max(1_000, int(600 * opts.warmup))
+
+    def puts(tag: str, n: int) -> list[bytes]:
+        return [sign.s3_put(port, BUCKET, f"{OWN}bench/{tag}{i:06d}.bin", BODY) for i in range(n)]
+
+    return {
+        "put_warm": sign.write_requests(opts.tmp / "s3-put-warm.req", puts("w", warm)),
+        "put": sign.write_requests(opts.tmp / "s3-put.req", puts("r", count)),
+        "get": sign.write_requests(opts.tmp / "s3-get.req", [get]),
+        "count": count,
+    }
+
+
 def _put_get_runs(
-    server: Server, port: int, put: bytes, get: bytes, opts: Opts, idle: Any
+    server: Server, port: int, files: dict[str, Any], opts: Opts, idle: Any
 ) -> dict[str, Any]:
     res: dict[str, Any] = {}
-    files = {}
-    for name, raw in (("put", put), ("get", get)):
-        files[name] = sign.write_requests(opts.tmp / f"s3-{name}-{port}.req", [raw])
-    run_load(port, files["put"], opts.warmup)
+    run_load(port, files["put_warm"], opts.warmup)
     if idle:
         idle(port)
-    res["put"] = run_load(port, files["put"], opts.seconds).as_dict()
+    put = run_load(port, files["put"], opts.seconds)
+    res["put"] = put.as_dict()
+    res["put"]["keys_reused"] = put.requests > files["count"]
     if idle:  # mocksrv processes every upload (here: a layout rejection and a report)
         res["put"]["pipeline_drain_s"] = round(idle(port), 2)
     run_load(port, files["get"], opts.warmup)
