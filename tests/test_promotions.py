@@ -6,6 +6,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from urllib.parse import quote
@@ -408,3 +409,16 @@ def test_reset_drops_the_old_s3_world(server_factory):
     assert s3.list_objects_v2(Bucket=DEVO, Prefix=NEW)["KeyCount"] == 0
     key = upload(s3, b"RESET-1,new\n")  # the code is new again after the reset
     assert wait_report(s3, key)["rows"]["accepted"] == 1
+
+
+def test_expired_presigned_url_is_access_denied(server, s3):
+    key = upload(s3, b"EXPIRE-1,new\n")
+    wait_report(s3, key)
+    url = s3_client(server.url, signature_version="s3v4").generate_presigned_url(
+        "get_object", Params={"Bucket": DEVO, "Key": f"processing-results/{key}.json"}, ExpiresIn=1
+    )
+    time.sleep(2.1)
+    r = requests.get(url, timeout=10)
+    assert r.status_code == 403
+    assert b"<Code>AccessDenied</Code><Message>Request has expired</Message>" in r.content
+    assert b"<X-Amz-Expires>1</X-Amz-Expires>" in r.content
