@@ -20,7 +20,19 @@ ROOT = BENCH.parent
 CACHE = BENCH / ".cache"
 LOGS = CACHE / "logs"
 
+PYCACHE = CACHE / "pycache"
+
 _live: list[Server] = []
+
+
+def server_env() -> dict[str, str]:
+    """The servers' environment: bytecode caching on, as on a normal machine (some sandboxes set
+    PYTHONDONTWRITEBYTECODE, which recompiles every mocksrv module on each start), with the cache
+    under bench/.cache/ so the bench writes nothing into the source tree."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    return env
 
 
 def free_port() -> int:
@@ -60,6 +72,7 @@ class Server:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             cwd=cwd,
+            env=server_env(),
             start_new_session=True,
         )
         _live.append(self)

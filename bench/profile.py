@@ -20,7 +20,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sign  # noqa: E402
 from load import run_load  # noqa: E402
 from peers import SCENARIO, launch  # noqa: E402
-from procs import CACHE, LOADGEN_CPU, free_port, mocksrv_cmd, pin_self, pinned, stop_all  # noqa: E402
+from procs import (  # noqa: E402
+    CACHE,
+    LOADGEN_CPU,
+    free_port,
+    mocksrv_cmd,
+    pin_self,
+    pinned,
+    server_env,
+    stop_all,
+)
 
 OUT = CACHE / "profile"
 FRAME = re.compile(r"^(?P<func>.+?) \((?P<file>[^)]*?)(?::(?P<line>\d+))?\)$")
@@ -47,11 +56,26 @@ def top(collapsed: Path, n: int = 25) -> str:
         for f in set(frames):
             incl[f] += c
         self_[frames[-1]] += c
-    lines = [f"samples: {total}", "", "inclusive:"]
+    areas: collections.Counter[str] = collections.Counter()
+    for f, c in self_.items():
+        areas[_area(f)] += c
+    lines = [f"samples: {total}", "", "self time by area:"]
+    lines += [f"  {100 * c / total:5.1f}%  {a}" for a, c in areas.most_common()]
+    lines += ["", "inclusive:"]
     lines += [f"  {100 * c / total:5.1f}%  {f}" for f, c in incl.most_common(n)]
     lines += ["", "self:"]
     lines += [f"  {100 * c / total:5.1f}%  {f}" for f, c in self_.most_common(n)]
     return "\n".join(lines)
+
+
+def _area(short: str) -> str:
+    file = short.split(":", 1)[0]
+    if file.startswith("mocksrv/"):
+        parts = file.split("/")
+        return "/".join(parts[:3]) if parts[1] == "services" else "/".join(parts[:2])
+    if file.startswith(("waitress/", "werkzeug/", "moto/", "botocore/")):
+        return file.split("/", 1)[0]
+    return "python stdlib: " + file.split("/")[-1].removesuffix(".py") if file else "(unknown)"
 
 
 def _short(frame: str) -> str:
@@ -72,7 +96,7 @@ def importtime(out: Path) -> str:
     if not Path(mocksrv_cmd(port, SCENARIO)[0]).name.startswith("python"):
         cmd = [sys.executable, "-X", "importtime", "-m", "mocksrv", *mocksrv_cmd(port, SCENARIO)[1:]]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # fmt: skip
+                            start_new_session=True, env=server_env())  # fmt: skip
     time.sleep(4)
     proc.terminate()
     _, err = proc.communicate(timeout=10)
@@ -115,7 +139,7 @@ pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
 def startup_profile(out: Path) -> str:
     """cProfile of what `serve` does before the port is open: imports, scenario load, app."""
     res = subprocess.run([sys.executable, "-c", STARTUP, str(SCENARIO)], capture_output=True,
-                         text=True, timeout=60)  # fmt: skip
+                         text=True, timeout=60, env=server_env())  # fmt: skip
     out.write_text(res.stdout + res.stderr)
     return "\n".join(res.stdout.splitlines()[:45])
 

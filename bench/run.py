@@ -77,6 +77,8 @@ def meta(args: argparse.Namespace, stem: str) -> dict[str, Any]:
         "java": _version(["java", "-version"]),
         "wiremock": wiremock_jar().name,
         "load generator": _version(["wrk", "--version"]) if have_wrk() else "python fallback",
+        "server environment": "PYTHONDONTWRITEBYTECODE removed, PYTHONPYCACHEPREFIX=bench/.cache/pycache"
+        + (" (the caller had PYTHONDONTWRITEBYTECODE set)" if os.environ.get("PYTHONDONTWRITEBYTECODE") else ""),
         "runs": f"{args.seconds:g} s per load run after {args.warmup:g} s warm-up, 16 connections; "
         f"start-up median of {args.startup_runs}",
     }  # fmt: skip
