@@ -7,10 +7,9 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from werkzeug.wrappers import Response
-
 from mocksrv import sigv4
 from mocksrv.call import Call
+from mocksrv.http import Response
 from mocksrv.runtime import Runtime, build_runtime
 from mocksrv.scenario.loader import Scenario
 from mocksrv.settings import Settings

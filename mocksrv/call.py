@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+import itertools
+import secrets
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote
 
-from werkzeug.wrappers import Response
-
 from mocksrv import sigv4
+from mocksrv.http import Response
 
 if TYPE_CHECKING:
     from mocksrv.runtime import Runtime
 
 _SAFE_PATH = "/~!$&'()*+,;=:@-._"
+_HEADER_NAMES: dict[str, str] = {}  # environ key -> header name, memoised (a handful of names)
+_ID_BASE = secrets.randbits(128)
+_ID_SEQ = itertools.count(1)
+_ID_MASK = (1 << 128) - 1
+
+
+def new_request_id() -> str:
+    """A UUID-shaped id, unique per process: a random base plus a counter (cheaper than uuid4)."""
+    h = f"{(_ID_BASE + next(_ID_SEQ)) & _ID_MASK:032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
+
+
+def _header_name(key: str) -> str:
+    name = _HEADER_NAMES.get(key)
+    if name is None:
+        name = _HEADER_NAMES[key] = key[5:].replace("_", "-").lower()
+    return name
 
 
 class BodyTooLarge(Exception):
@@ -34,7 +51,7 @@ class Call:
     query_string: str
     headers: dict[str, str]
     started: float = field(default_factory=time.perf_counter)
-    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    request_id: str = field(default_factory=new_request_id)
     # filled by the service, read by the journal, expectations and faults
     api: str = ""
     operation: str = ""
@@ -47,9 +64,7 @@ class Call:
 
     @classmethod
     def from_environ(cls, environ: dict[str, Any], runtime: Runtime) -> Call:
-        headers = {
-            k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")
-        }
+        headers = {_header_name(k): v for k, v in environ.items() if k[:5] == "HTTP_"}
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = environ["CONTENT_TYPE"]
         if environ.get("CONTENT_LENGTH"):

@@ -8,46 +8,46 @@ from datetime import UTC, datetime, timedelta
 
 
 class ScenarioClock:
-    """Business time for rules (cancel window, periods, expiry). Never used for SigV4 skew."""
+    """Business time for rules (cancel window, periods, expiry). Never used for SigV4 skew.
+
+    The state is one immutable tuple swapped whole, so `now()` (on every request) needs no lock;
+    writers serialise on a lock.
+    """
 
     def __init__(self, start: datetime | None = None, frozen: bool = False) -> None:
         self._lock = threading.Lock()
-        self._base = start or datetime.now(UTC)
-        self._mono = time.monotonic()
-        self._frozen = frozen
+        self._state = (start or datetime.now(UTC), time.monotonic(), frozen)
 
     def now(self) -> datetime:
-        with self._lock:
-            if self._frozen:
-                return self._base
-            return self._base + timedelta(seconds=time.monotonic() - self._mono)
+        base, mono, frozen = self._state
+        if frozen:
+            return base
+        return base + timedelta(seconds=time.monotonic() - mono)
 
     @property
     def frozen(self) -> bool:
-        return self._frozen
+        return self._state[2]
 
     def set(self, instant: datetime) -> None:
         with self._lock:
-            self._base = instant.astimezone(UTC)
-            self._mono = time.monotonic()
+            self._state = (instant.astimezone(UTC), time.monotonic(), self._state[2])
 
     def advance(self, seconds: float) -> datetime:
-        now = self.now() + timedelta(seconds=seconds)
-        self.set(now)
+        with self._lock:
+            now = self.now() + timedelta(seconds=seconds)
+            self._state = (now, time.monotonic(), self._state[2])
         return now
 
     def freeze(self) -> None:
-        now = self.now()
         with self._lock:
-            self._base, self._frozen = now, True
+            self._state = (self.now(), time.monotonic(), True)
 
     def unfreeze(self) -> None:
         with self._lock:
-            self._mono = time.monotonic()
-            self._frozen = False
+            self._state = (self.now(), time.monotonic(), False)
 
     def to_json(self) -> dict[str, object]:
-        return {"now": iso(self.now()), "frozen": self._frozen}
+        return {"now": iso(self.now()), "frozen": self.frozen}
 
 
 def iso(dt: datetime) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from werkzeug.wrappers import Response
+from mocksrv.http import Response
 
 if TYPE_CHECKING:
     from mocksrv.call import Call

@@ -6,11 +6,10 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from werkzeug.wrappers import Response
-
 from mocksrv import sigv4
 from mocksrv.clock import ScenarioClock
 from mocksrv.faults import NoFaults
+from mocksrv.http import Response
 from mocksrv.scenario.loader import Scenario, load_default, merge_scenarios
 from mocksrv.scenario.model import ScenarioModel, build_model
 from mocksrv.settings import Settings

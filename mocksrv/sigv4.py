@@ -7,6 +7,7 @@ import hmac
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from urllib.parse import quote, unquote
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -116,6 +117,7 @@ def credential_service(header: str | None, query: dict[str, str] | None = None) 
     return None
 
 
+@lru_cache(maxsize=4096)
 def canonical_uri(raw_path: str, *, normalize: bool) -> str:
     """Canonical URI from the path as received (percent-encoded). Non-S3 services normalise dot
     segments and double-encode, like botocore's SigV4Auth; S3 uses the path as sent."""
@@ -157,6 +159,15 @@ def _trim(value: str) -> str:
 
 def _fmt_amz(dt: datetime) -> str:
     return dt.strftime("%Y%m%dT%H%M%SZ")
+
+
+@lru_cache(maxsize=1024)
+def _parse_amz_date(text: str) -> datetime | None:
+    """`20210504T201012Z` as an aware datetime (cached: clients send the same second many times)."""
+    try:
+        return datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def _window_text(seconds: int) -> str:
@@ -238,9 +249,8 @@ def verify(
         raise SigV4Failure(
             "malformed", "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization."
         )
-    try:
-        signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    except ValueError:
+    signed_at = _parse_amz_date(amz_date)
+    if signed_at is None:
         raise SigV4Failure(
             "malformed",
             f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'. "

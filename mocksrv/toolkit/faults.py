@@ -14,9 +14,8 @@ from mocksrv.toolkit.journal import FAULT_KEY
 from mocksrv.toolkit.matching import Matcher, compile_matcher
 
 if TYPE_CHECKING:
-    from werkzeug.wrappers import Response
-
     from mocksrv.call import Call
+    from mocksrv.http import Response
 
 TRANSPORTS = ("connection_reset", "empty_response", "truncated_response")
 TRANSPORT_KEY = "mocksrv.transport"  # environ key read by toolkit.transport after the handler

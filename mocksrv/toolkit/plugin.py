@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +66,6 @@ def check(model: ScenarioModel, problems: Problems) -> None:
 def install(runtime: Runtime) -> None:
     from mocksrv.scenario.model import Problems
     from mocksrv.toolkit import transport
-    from mocksrv.toolkit.admin import AdminApp
 
     problems = Problems(runtime.model.merged)
     found_faults, found_exp = _parse(runtime.model, problems)
@@ -78,7 +78,26 @@ def install(runtime: Runtime) -> None:
     runtime.recorders.append(kit.journal.record)
     runtime.faults = kit.faults
     runtime.transport_fault = transport.apply
-    runtime.admin = AdminApp(kit)
+    runtime.admin = LazyAdmin(kit)
+
+
+class LazyAdmin:
+    """The admin WSGI app, imported and built on its first request (werkzeug's routing and the
+    OpenAPI document are not needed to start serving the APIs)."""
+
+    def __init__(self, kit: Toolkit) -> None:
+        self.toolkit = kit
+        self._app: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self._app is None:
+            with self._lock:
+                if self._app is None:
+                    from mocksrv.toolkit.admin import AdminApp
+
+                    self._app = AdminApp(self.toolkit)
+        return self._app(environ, start_response)
 
 
 def toolkit_of(runtime: Runtime) -> Toolkit:

@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Any
 from mocksrv.toolkit.faults import TRANSPORT_KEY
 
 if TYPE_CHECKING:
-    from werkzeug.wrappers import Response
-
     from mocksrv.call import Call
+    from mocksrv.http import Response
 
 log = logging.getLogger("mocksrv")
 

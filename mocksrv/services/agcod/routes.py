@@ -7,10 +7,9 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from werkzeug.wrappers import Response
-
 from mocksrv import sigv4
 from mocksrv.call import BodyTooLarge, Call
+from mocksrv.http import Response
 from mocksrv.ratelimit import TokenBuckets
 from mocksrv.services.agcod import replies, rules
 from mocksrv.services.agcod.config import AgcodConfig, Partner

@@ -8,10 +8,9 @@ from functools import lru_cache
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
-from werkzeug.wrappers import Response
-
 from mocksrv import sigv4
 from mocksrv.call import BodyTooLarge, Call
+from mocksrv.http import Response
 from mocksrv.ratelimit import TokenBuckets
 from mocksrv.services.prime import exceptions as exc
 from mocksrv.services.prime.config import OUTCOMES, PrimeConfig

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from xml.sax.saxutils import escape
-
 from mocksrv.errors import WireError
+from mocksrv.http import xml_escape as escape
 
 
 class S3Error(WireError):

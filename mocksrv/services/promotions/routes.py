@@ -7,11 +7,10 @@ import logging
 import re
 from urllib.parse import unquote
 
-from werkzeug.wrappers import Response
-
 from mocksrv import sigv4
 from mocksrv.call import BodyTooLarge, Call
 from mocksrv.clock import iso
+from mocksrv.http import Response
 from mocksrv.services.promotions import exceptions as exc
 from mocksrv.services.promotions.access import S3Target, classify
 from mocksrv.services.promotions.auth import authenticate

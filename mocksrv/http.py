@@ -1,0 +1,57 @@
+"""A minimal WSGI response for the emulated APIs' hot paths (werkzeug's is far heavier per call).
+
+It keeps the small part of werkzeug's `Response` interface that mocksrv uses: `status_code`,
+`status`, `headers[...]`, `get_data()`, and calling it as a WSGI app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import Any
+
+_REASONS = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
+
+
+def xml_escape(text: str) -> str:
+    """Escape &, < and > for XML text (xml.sax.saxutils.escape without its import cost)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class Response:
+    """A fully buffered response: bytes body, status, headers in insertion order."""
+
+    __slots__ = ("_body", "headers", "status_code")
+
+    def __init__(
+        self,
+        body: bytes | str = b"",
+        status: int = 200,
+        content_type: str | None = None,
+        headers: dict[str, str] | list[tuple[str, str]] | None = None,
+    ) -> None:
+        self._body = body.encode() if isinstance(body, str) else body
+        self.status_code = status
+        self.headers: dict[str, str] = {}
+        if content_type:
+            self.headers["Content-Type"] = content_type
+        if headers:
+            self.headers.update(headers)
+
+    @property
+    def status(self) -> str:
+        return _REASONS.get(self.status_code) or f"{self.status_code} UNKNOWN"
+
+    def get_data(self) -> bytes:
+        return self._body
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        headers = list(self.headers.items())
+        if "Content-Length" not in self.headers and "content-length" not in self.headers:
+            headers.append(("Content-Length", str(len(self._body))))
+        start_response(self.status, headers)
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            return [b""]
+        return [self._body]
