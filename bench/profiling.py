@@ -1,6 +1,6 @@
 """Profiles for the optimiser: py-spy over mocksrv under wrk load (verify, CreateGiftCard), and
 `python -X importtime` of `mocksrv serve`. Writes collapsed stacks, flame graphs and top tables
-to bench/.cache/profile/. Usage: python bench/profile.py [--seconds 10]   (needs `pip install py-spy`)
+to bench/.cache/profile/. Usage: python bench/profiling.py [--seconds 10]   (needs `pip install py-spy`)
 """
 
 from __future__ import annotations
