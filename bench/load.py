@@ -48,8 +48,11 @@ class LoadResult:
         }  # fmt: skip
 
 
+LOADGEN = {"name": "auto"}  # auto | wrk | python (run.py --loadgen)
+
+
 def have_wrk() -> bool:
-    return shutil.which("wrk") is not None
+    return LOADGEN["name"] != "python" and shutil.which("wrk") is not None
 
 
 def run_load(port: int, requests_file: Path, seconds: float, connections: int = 16) -> LoadResult:
@@ -112,9 +115,11 @@ def run_python(port: int, requests_file: Path, seconds: float, connections: int 
                         if not sample:
                             sample.append(f"{status} {body[:300]!r}")
             sock.close()
-        except OSError:
+        except (OSError, ValueError, IndexError) as exc:
             with lock:
                 bad[1] += 1
+                if not sample:
+                    sample.append(f"{type(exc).__name__}: {exc}")
         with lock:
             lat.extend(mine)
 
@@ -140,12 +145,26 @@ def _read_response(reader) -> tuple[int, bytes]:  # type: ignore[no-untyped-def]
     if not status_line:
         raise ConnectionError("closed")
     status = int(status_line.split()[1])
-    length = 0
+    length, chunked = 0, False
     while True:
         line = reader.readline()
         if line in (b"\r\n", b"\n", b""):
             break
         name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
+        name = name.strip().lower()
+        if name == b"content-length":
             length = int(value.strip())
-    return status, reader.read(length) if length else b""
+        elif name == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
+    if not chunked:
+        return status, reader.read(length) if length else b""
+    body = b""
+    for _ in range(100_000):
+        size = int(reader.readline().split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            while reader.readline() not in (b"\r\n", b"\n", b""):
+                pass
+            return status, body
+        body += reader.read(size)
+        reader.readline()
+    raise ValueError("too many chunks")

@@ -26,7 +26,7 @@ import http_bench  # noqa: E402
 import mixed  # noqa: E402
 import report  # noqa: E402
 import s3_bench  # noqa: E402
-from load import have_wrk  # noqa: E402
+from load import LOADGEN, have_wrk  # noqa: E402
 from peers import wiremock_jar  # noqa: E402
 from procs import BENCH, LOGS, ROOT, pin_self, stop_all  # noqa: E402
 
@@ -45,6 +45,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--promo-codes", type=int, default=1_000_000, help="codes in the promo file")
     p.add_argument("--mixed-threads", type=int, default=16)
     p.add_argument("--mixed-ops", type=int, default=250, help="operations per mixed client")
+    p.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto",
+                   help="load generator: wrk if installed (auto), or the threaded Python one")  # fmt: skip
     p.add_argument("--only", default="", help=f"comma list of sections: {','.join(SECTIONS)}")
     p.add_argument("--note", action="append", default=[], help="extra note for the results file")
     p.add_argument("--out", type=Path, default=BENCH / "results", help="results directory")
@@ -94,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(only) - set(SECTIONS)
     if unknown:
         print(f"unknown sections: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    LOADGEN["name"] = args.loadgen
+    if args.loadgen == "wrk" and not have_wrk():
+        print("--loadgen wrk: wrk is not installed", file=sys.stderr)
         return 2
     pin_self()
     shutil.rmtree(LOGS, ignore_errors=True)
