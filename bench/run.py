@@ -69,6 +69,12 @@ def meta(args: argparse.Namespace, stem: str) -> dict[str, Any]:
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
     cpu = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")), "?")
     commit = _version(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--", "mocksrv"],
+        capture_output=True, text=True, timeout=20,
+    ).stdout.count("\n")  # fmt: skip
+    if dirty:
+        commit += f" (+{dirty} uncommitted files under mocksrv/)"
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "stem": stem,
         "notes": [NOISE, *args.note],
