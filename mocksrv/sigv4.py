@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import quote, unquote
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -46,8 +49,7 @@ class SigV4Failure(Exception):
         self.debug = debug or {}
 
 
-@dataclass(frozen=True)
-class ParsedAuth:
+class ParsedAuth(NamedTuple):
     access_key: str
     date: str
     region: str
@@ -57,8 +59,24 @@ class ParsedAuth:
     raw: str
 
 
+# what botocore, the AWS SDKs and curl send; anything else takes the lenient path below
+_USUAL = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=([A-Za-z0-9]+)/(\d{8})/([a-z0-9-]+)/([A-Za-z0-9-]+)/aws4_request,"
+    r" ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})"
+)
+
+
+@lru_cache(maxsize=256)
+def _signed_list(text: str) -> tuple[str, ...]:
+    return tuple(sorted(h.strip().lower() for h in text.split(";") if h.strip()))
+
+
 def parse_authorization(header: str) -> ParsedAuth:
     """Parse `AWS4-HMAC-SHA256 Credential=.., SignedHeaders=.., Signature=..` leniently."""
+    m = _USUAL.fullmatch(header)
+    if m:
+        key, date, region, service, signed, signature = m.groups()
+        return ParsedAuth(key, date, region, service, _signed_list(signed), signature, header)
     algo, _, rest = header.strip().partition(" ")
     if algo != ALGORITHM:
         raise SigV4Failure(
@@ -83,9 +101,7 @@ def parse_authorization(header: str) -> ParsedAuth:
     if missing:
         text = " ".join(f"Authorization header requires '{p}' parameter." for p in missing)
         raise SigV4Failure("malformed", f"{text} Authorization={header}")
-    signed = tuple(
-        sorted(h.strip().lower() for h in parts["SignedHeaders"].split(";") if h.strip())
-    )
+    signed = _signed_list(parts["SignedHeaders"])
     return ParsedAuth(
         access_key=scope[0],
         date=scope[1],
@@ -273,7 +289,9 @@ def verify(
         raise SigV4Failure(
             "scope_region", f"Credential should be scoped to a valid region, not '{auth.region}'."
         )
-    if policy.skew_seconds:
+    if policy.skew_seconds and (
+        now is not None or abs(time.time() - signed_at.timestamp()) > policy.skew_seconds
+    ):
         _check_skew(signed_at, amz_date, now or datetime.now(UTC), policy.skew_seconds)
     payload_hash = headers.get("x-amz-content-sha256")
     if payload_hash is None or payload_hash.startswith(_UNSIGNED):

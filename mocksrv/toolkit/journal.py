@@ -18,24 +18,51 @@ DEFAULT_CAPACITY = 10_000
 FAULT_KEY = "mocksrv.fault"  # environ key: the fault applied to this call (name), set by faults
 
 
-def entry_of(call: Call, seq: int) -> dict[str, Any]:
+Raw = tuple[Any, ...]
+
+
+def raw_of(call: Call, seq: int) -> Raw:
+    """What the journal keeps per call: plain values, formatted only when someone reads them."""
+    return (
+        seq,
+        call.request_id,
+        time.time(),
+        call.runtime.clock.now(),
+        call.method,
+        call.path,
+        call.api,
+        call.operation,
+        call.identity,
+        call.outcome,
+        call.status,
+        call.signature_failed,
+        time.perf_counter() - call.started,
+        call.fields,
+        call.environ.get(FAULT_KEY),
+    )
+
+
+def entry_of_raw(raw: Raw) -> dict[str, Any]:
     """The journal record of one finished call (plain data, ready for JSON)."""
+    seq, rid, wall, scen, method, path, api, op, ident, outcome, status, sig, lat, fields, fault = (
+        raw
+    )
     return {
         "seq": seq,
-        "requestId": call.request_id,
-        "time": iso(datetime.now(UTC)),
-        "scenarioTime": iso(call.runtime.clock.now()),
-        "method": call.method,
-        "path": call.path,
-        "api": call.api or None,
-        "operation": call.operation or None,
-        "identity": call.identity or None,
-        "outcome": call.outcome or None,
-        "status": call.status,
-        "signature_failed": call.signature_failed,
-        "latencyMs": round((time.perf_counter() - call.started) * 1000, 3),
-        "fields": dict(call.fields),
-        "fault": call.environ.get(FAULT_KEY),
+        "requestId": rid,
+        "time": iso(datetime.fromtimestamp(wall, UTC)),
+        "scenarioTime": iso(scen),
+        "method": method,
+        "path": path,
+        "api": api or None,
+        "operation": op or None,
+        "identity": ident or None,
+        "outcome": outcome or None,
+        "status": status,
+        "signature_failed": sig,
+        "latencyMs": round(lat * 1000, 3),
+        "fields": dict(fields),
+        "fault": fault,
     }
 
 
@@ -45,20 +72,24 @@ class Journal:
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self.capacity = capacity
         self._lock = threading.Lock()
-        self._entries: deque[dict[str, Any]] = deque(maxlen=capacity)
+        self._entries: deque[Raw | dict[str, Any]] = deque(maxlen=capacity)
         self._seq = 0
         self._dropped = 0
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        # listeners are only fed while this says so (no expectations: no per-call formatting)
+        self.listen_if: Callable[[], bool] = lambda: True
 
     def record(self, call: Call) -> None:
         with self._lock:
             self._seq += 1
-            entry = entry_of(call, self._seq)
+            raw = raw_of(call, self._seq)
             if len(self._entries) == self.capacity:
                 self._dropped += 1
-            self._entries.append(entry)
-            for listener in self.listeners:
-                listener(entry)
+            self._entries.append(raw)
+            if self.listeners and self.listen_if():
+                entry = entry_of_raw(raw)
+                for listener in self.listeners:
+                    listener(entry)
 
     def clear(self) -> None:
         with self._lock:
@@ -76,11 +107,12 @@ class Journal:
     def with_history(self, fn: Callable[[list[dict[str, Any]]], None]) -> None:
         """Run `fn(entries)` while no request is recorded (a new listener misses nothing)."""
         with self._lock:
-            fn(list(self._entries))
+            fn([_as_entry(e) for e in self._entries])
 
     def entries(self) -> list[dict[str, Any]]:
         with self._lock:
-            return list(self._entries)
+            kept = list(self._entries)
+        return [_as_entry(e) for e in kept]
 
     def stats(self) -> dict[str, int]:
         with self._lock:
@@ -95,6 +127,10 @@ class Journal:
                 if filters.limit is not None and len(out) >= filters.limit:
                     break
         return out
+
+
+def _as_entry(item: Raw | dict[str, Any]) -> dict[str, Any]:
+    return item if isinstance(item, dict) else entry_of_raw(item)
 
 
 def _newest_first(entries: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:

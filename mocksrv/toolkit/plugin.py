@@ -75,6 +75,7 @@ def install(runtime: Runtime) -> None:
         Journal(capacity), expectations.ExpectationSet(found_exp), faults.FaultSet(found_faults)
     )
     kit.journal.listeners.append(kit.expectations.observe)
+    kit.journal.listen_if = lambda: bool(kit.expectations.items)
     runtime.recorders.append(kit.journal.record)
     runtime.faults = kit.faults
     runtime.transport_fault = transport.apply
