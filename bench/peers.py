@@ -35,6 +35,11 @@ def start_mocksrv(port: int) -> Server:
     return Server("mocksrv", mocksrv_cmd(port, SCENARIO), port)
 
 
+def start_mocksrv_default(port: int) -> Server:
+    """`mocksrv serve --port P` on the embedded default scenario (the start-up measurement)."""
+    return Server("mocksrv", mocksrv_cmd(port, None), port)
+
+
 def start_wiremock(port: int) -> Server:
     cmd = [
         "java", "-jar", str(wiremock_jar()), "--port", str(port), "--bind-address", HOST,
@@ -61,8 +66,18 @@ def moto_probe(port: int) -> Probe:
     return lambda p: http_status(p, "GET", "/", {})
 
 
-STARTERS = {"mocksrv": start_mocksrv, "wiremock": start_wiremock, "moto": start_moto}
-PROBES = {"mocksrv": mocksrv_probe, "wiremock": wiremock_probe, "moto": moto_probe}
+STARTERS = {
+    "mocksrv": start_mocksrv,
+    "mocksrv-default": start_mocksrv_default,
+    "wiremock": start_wiremock,
+    "moto": start_moto,
+}
+PROBES = {
+    "mocksrv": mocksrv_probe,
+    "mocksrv-default": mocksrv_probe,
+    "wiremock": wiremock_probe,
+    "moto": moto_probe,
+}
 
 
 def launch(name: str, port: int) -> tuple[Server, float]:

@@ -51,10 +51,12 @@ def pinned(cmd: Sequence[str], cpu: str) -> list[str]:
     return ["taskset", "-c", cpu, *cmd] if (os.cpu_count() or 1) > 1 else list(cmd)
 
 
-def mocksrv_cmd(port: int, scenario: Path) -> list[str]:
+def mocksrv_cmd(port: int, scenario: Path | None) -> list[str]:
+    """`mocksrv serve --port P [--scenario FILE]` with the script of the running interpreter."""
     script = Path(sys.executable).parent / "mocksrv"
     base = [str(script)] if script.exists() else [sys.executable, "-m", "mocksrv"]
-    return [*base, "serve", "--port", str(port), "--scenario", str(scenario)]
+    extra = ["--scenario", str(scenario)] if scenario is not None else []
+    return [*base, "serve", "--port", str(port), *extra]
 
 
 class Server:
@@ -94,6 +96,13 @@ class Server:
                 pass
             time.sleep(0.002)
         raise RuntimeError(f"{self.name} gave no 200 within {timeout:.0f} s; see {self.log_path}")
+
+    def check_alive(self, during: str) -> None:
+        """Raise if the server died (a run against a dead server is no measurement)."""
+        code = self.proc.poll()
+        if code is not None:
+            how = f"signal {-code}" if code < 0 else f"exit code {code}"
+            raise RuntimeError(f"{self.name} died ({how}) during {during}; see {self.log_path}")
 
     def rss_mib(self) -> float:
         return _status_kib(self.pid, "VmRSS") / 1024

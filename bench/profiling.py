@@ -24,7 +24,6 @@ from procs import (  # noqa: E402
     CACHE,
     LOADGEN_CPU,
     free_port,
-    mocksrv_cmd,
     pin_self,
     pinned,
     server_env,
@@ -90,11 +89,9 @@ def _short(frame: str) -> str:
 
 
 def importtime(out: Path) -> str:
-    """Cumulative import time of `mocksrv serve` start-up, biggest first."""
+    """Import times of `mocksrv serve --port P` (embedded default scenario), biggest first."""
     port = free_port()
-    cmd = [sys.executable, "-X", "importtime", *mocksrv_cmd(port, SCENARIO)[1:]]
-    if not Path(mocksrv_cmd(port, SCENARIO)[0]).name.startswith("python"):
-        cmd = [sys.executable, "-X", "importtime", "-m", "mocksrv", *mocksrv_cmd(port, SCENARIO)[1:]]  # fmt: skip
+    cmd = [sys.executable, "-X", "importtime", "-m", "mocksrv", "serve", "--port", str(port)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, env=server_env())  # fmt: skip
     time.sleep(4)

@@ -118,12 +118,14 @@ def _put_get_runs(
     if idle:
         idle(port)
     put = run_load(port, files["put"], opts.seconds)
+    server.check_alive("the PutObject run")
     res["put"] = put.as_dict()
     res["put"]["keys_reused"] = put.requests > files["count"]
     if idle:  # mocksrv processes every upload (here: a layout rejection and a report)
         res["put"]["pipeline_drain_s"] = round(idle(port), 2)
     run_load(port, files["get"], opts.warmup)
     res["get"] = run_load(port, files["get"], opts.seconds).as_dict()
+    server.check_alive("the GetObject run")
     time.sleep(SETTLE)
     res["rss_after_load_mib"] = round(server.rss_mib(), 1)
     return res
