@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mocksrv import sigv4
 from mocksrv.services.agcod.config import SCHEMA, parse
 
 if TYPE_CHECKING:
@@ -19,19 +18,12 @@ def check(model: ScenarioModel, problems: Problems) -> None:
 
 
 def install(runtime: Runtime) -> None:
-    from mocksrv.scenario.model import Problems
     from mocksrv.services.agcod.models import AgcodBackend
     from mocksrv.services.agcod.routes import SCOPE, AgcodService
+    from mocksrv.services.common import parse_or_raise, verify_policy
 
-    problems = Problems(runtime.model.merged)
-    config = parse(runtime.model, problems)
-    problems.raise_if_any()
-    policy = sigv4.VerifyPolicy(
-        service=SCOPE,
-        skew_seconds=runtime.model.skew_seconds["agcod"],
-        normalize_path=True,
-        debug=runtime.sigv4_debug,
-    )
+    config = parse_or_raise(runtime, parse)
+    policy = verify_policy(runtime, SCOPE, "agcod")
     backend = AgcodBackend(config)
     runtime.stores["agcod"] = backend
     runtime.add_service(AgcodService(config, backend, policy))

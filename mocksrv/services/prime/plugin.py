@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mocksrv import sigv4
 from mocksrv.services.prime.config import SCHEMA, parse
 
 if TYPE_CHECKING:
@@ -19,19 +18,12 @@ def check(model: ScenarioModel, problems: Problems) -> None:
 
 
 def install(runtime: Runtime) -> None:
-    from mocksrv.scenario.model import Problems
+    from mocksrv.services.common import parse_or_raise, verify_policy
     from mocksrv.services.prime.models import PrimeBackend
     from mocksrv.services.prime.routes import PrimeService
 
-    problems = Problems(runtime.model.merged)
-    config = parse(runtime.model, problems)
-    problems.raise_if_any()
-    policy = sigv4.VerifyPolicy(
-        service="execute-api",
-        skew_seconds=runtime.model.skew_seconds["prime"],
-        normalize_path=True,
-        debug=runtime.sigv4_debug,
-    )
+    config = parse_or_raise(runtime, parse)
+    policy = verify_policy(runtime, "execute-api", "prime")
     backend = PrimeBackend(config)
     runtime.stores["prime"] = backend
     runtime.add_service(PrimeService(config, backend, policy))

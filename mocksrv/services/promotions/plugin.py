@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mocksrv import sigv4
 from mocksrv.services.promotions.config import SCHEMA, parse
 
 if TYPE_CHECKING:
@@ -20,19 +19,12 @@ def check(model: ScenarioModel, problems: Problems) -> None:
 
 
 def install(runtime: Runtime) -> None:
-    from mocksrv.scenario.model import Problems
+    from mocksrv.services.common import parse_or_raise, verify_policy
     from mocksrv.services.promotions.models import PromotionsStore
     from mocksrv.services.promotions.routes import PromotionsService
 
-    problems = Problems(runtime.model.merged)
-    config = parse(runtime.model, problems)
-    problems.raise_if_any()
-    policy = sigv4.VerifyPolicy(
-        service="s3",
-        skew_seconds=runtime.model.skew_seconds["s3"],
-        normalize_path=False,
-        debug=runtime.sigv4_debug,
-    )
+    config = parse_or_raise(runtime, parse)
+    policy = verify_policy(runtime, "s3", "s3", normalize_path=False)
     store = PromotionsStore(config, runtime.clock)
     runtime.stores["promotions"] = store
     service = PromotionsService(store, policy, runtime.settings.max_s3_body_bytes)
