@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from mocksrv.runtime import Runtime
 
 _SAFE_PATH = "/~!$&'()*+,;=:@-._"
-_HEADER_NAMES: dict[str, str] = {}  # environ key -> header name, memoised (a handful of names)
+_ENVIRON_KEYS: dict[str, str] = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
 _ID_BASE = secrets.randbits(128)
 _ID_SEQ = itertools.count(1)
 _ID_MASK = (1 << 128) - 1
@@ -28,11 +28,48 @@ def new_request_id() -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
 
 
-def _header_name(key: str) -> str:
-    name = _HEADER_NAMES.get(key)
-    if name is None:
-        name = _HEADER_NAMES[key] = key[5:].replace("_", "-").lower()
-    return name
+def _environ_key(name: str) -> str:
+    key = _ENVIRON_KEYS.get(name)
+    if key is None:
+        key = "HTTP_" + name.upper().replace("-", "_")
+        if len(_ENVIRON_KEYS) < 1024:  # names come from clients: keep the memo bounded
+            _ENVIRON_KEYS[name] = key
+    return key
+
+
+class Headers:
+    """Request headers by lower-case name, read from the WSGI environ on demand (no copy)."""
+
+    __slots__ = ("_environ",)
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self._environ = environ
+
+    def get(self, name: str, default: Any = None) -> Any:
+        value = self._environ.get(_environ_key(name))
+        return default if value is None or value == "" and name.startswith("content-") else value
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return str(value)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def items(self) -> list[tuple[str, str]]:
+        out = [
+            (k[5:].replace("_", "-").lower(), v)
+            for k, v in self._environ.items()
+            if k[:5] == "HTTP_"
+        ]
+        out += [
+            (n, self._environ[k])
+            for n, k in (("content-type", "CONTENT_TYPE"), ("content-length", "CONTENT_LENGTH"))
+            if self._environ.get(k)
+        ]
+        return out
 
 
 class BodyTooLarge(Exception):
@@ -49,7 +86,7 @@ class Call:
     raw_path: str
     path: str
     query_string: str
-    headers: dict[str, str]
+    headers: Headers
     started: float = field(default_factory=time.perf_counter)
     request_id: str = field(default_factory=new_request_id)
     # filled by the service, read by the journal, expectations and faults
@@ -64,11 +101,7 @@ class Call:
 
     @classmethod
     def from_environ(cls, environ: dict[str, Any], runtime: Runtime) -> Call:
-        headers = {_header_name(k): v for k, v in environ.items() if k[:5] == "HTTP_"}
-        if environ.get("CONTENT_TYPE"):
-            headers["content-type"] = environ["CONTENT_TYPE"]
-        if environ.get("CONTENT_LENGTH"):
-            headers["content-length"] = environ["CONTENT_LENGTH"]
+        headers = Headers(environ)
         path = environ.get("PATH_INFO", "") or "/"
         raw = environ.get("REQUEST_URI") or environ.get("RAW_URI") or ""
         if raw.startswith(("http://", "https://")):

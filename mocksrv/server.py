@@ -44,7 +44,8 @@ def make_server(app: MocksrvApp, settings: Settings) -> Any:
         channel_timeout=IDLE_TIMEOUT,
         connection_limit=1000,
         max_request_body_size=settings.max_s3_body_bytes,
-        clear_untrusted_proxy_headers=True,
+        # keep X-Forwarded-* as sent: clients may sign them, and mocksrv trusts no proxy headers
+        clear_untrusted_proxy_headers=False,
         expose_tracebacks=False,
         asyncore_use_poll=True,
     )

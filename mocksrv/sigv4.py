@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import quote, unquote
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -47,6 +47,12 @@ class SigV4Failure(Exception):
         self.kind = kind
         self.message = message
         self.debug = debug or {}
+
+
+class HeaderLookup(Protocol):
+    """Request headers by lower-case name (a dict, or the Call's view of the WSGI environ)."""
+
+    def get(self, name: str, default: Any = None) -> Any: ...
 
 
 class ParsedAuth(NamedTuple):
@@ -236,7 +242,7 @@ def verify(
     method: str,
     raw_path: str,
     query_string: str,
-    headers: dict[str, str],
+    headers: HeaderLookup,
     body: bytes,
     keyring: Keyring,
     policy: VerifyPolicy,

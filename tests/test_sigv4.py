@@ -215,3 +215,11 @@ def test_debug_mode_returns_canonical_request(server_factory):
     assert "The Canonical String for this request should have been" in message
     assert f"GET\n{VERIFY}\n\nhost:127.0.0.1:{srv.port}\n" in message
     assert "AWS4-HMAC-SHA256\n" in message  # the string-to-sign
+
+
+def test_signed_forwarding_headers_are_kept(url, prime_signer):
+    # waitress would drop X-Forwarded-* from untrusted peers; a client may sign them, so mocksrv
+    # must see them as sent
+    headers = {**HEADERS, "X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+    r = prime_signer.send("GET", url, headers, unsigned=UNSIGNED)
+    assert (r.status_code, r.content) == (200, b'{"message":"SUCCESS"}')
