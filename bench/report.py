@@ -121,6 +121,11 @@ def markdown(res: dict[str, Any], table: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['metric']} | {_fmt(r['mocksrv'])} | {peer} | {ratio} | {r['target']} | {r['verdict']} |"  # fmt: skip
         )
+    if any(r["verdict"].startswith(("gap", "ratio met;")) for r in table):
+        lines += [
+            "",
+            "Why a gap: see the Profile section of docs/benchmark.md (where the time goes).",
+        ]
     errors = {k: v["error"] for k, v in res.items() if isinstance(v, dict) and "error" in v}
     if errors:
         lines += ["", "## Sections that could not run", ""]
