@@ -89,11 +89,13 @@ def rows(res: dict[str, Any]) -> list[dict[str, Any]]:
     v = "not measured" if secs is None else ("met" if ok and secs < 3 else f"gap ({secs:.2f} s)")
     if secs is not None and not ok:
         v = f"INVALID ({accepted} of {pr.get('codes')} accepted)"
-    add("1M promo codes: pipeline time (report durationMs, s)", secs, None, "-", "< 3 s", v)
-    add(
-        "1M promo codes: upload to report (s)", pr.get("upload_to_report_s"), None, "-", "-", "info"
-    )
-    add("1M promo codes: peak RSS (MiB)", pr.get("rss_peak_mib"), None, "-", "-", "info")
+    n_codes = f"{pr['codes'] / 1e6:g}M" if pr.get("codes") else "1M"
+    target = "< 3 s"
+    if pr.get("codes", 1_000_000) != 1_000_000:
+        target, v = "< 3 s for 1M", "info (not 1M codes)"
+    add(f"{n_codes} promo codes: pipeline time (report durationMs, s)", secs, None, "-", target, v)
+    add(f"{n_codes} promo codes: upload to report (s)", pr.get("upload_to_report_s"), None, "-", "-", "info")  # fmt: skip
+    add(f"{n_codes} promo codes: peak RSS (MiB)", pr.get("rss_peak_mib"), None, "-", "-", "info")
     mx = res.get("mixed") or {}
     v = "not measured" if not mx or "ok" not in mx else ("met" if mx["ok"] else "FAILED")
     n = sum(x for k, x in (mx.get("operations") or {}).items() if k != "error")
