@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from decimal import Decimal
+from json.encoder import encode_basestring_ascii as _quote  # C-accelerated
 from typing import Any
 from xml.parsers.expat import ExpatError
 
@@ -171,19 +172,23 @@ def _amount(item: Any) -> Decimal:
 
 def to_json(value: Any) -> str:
     """JSON with keys sorted at every level, nulls written out and amounts as Java doubles."""
+    kind = type(value)
+    if kind is str:
+        return _quote(value)
+    if kind is dict:
+        return "{" + ",".join(f"{_quote(k)}:{to_json(value[k])}" for k in sorted(value)) + "}"
     if value is None:
         return "null"
+    if kind is Decimal:
+        return java_double(value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, Decimal):
-        return java_double(value)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
-        return json.dumps(value)
+        return _quote(value)
     if isinstance(value, dict):
-        items = (f"{json.dumps(k)}:{to_json(value[k])}" for k in sorted(value))
-        return "{" + ",".join(items) + "}"
+        return to_json(dict(value))
     if isinstance(value, list | tuple):
         return "[" + ",".join(to_json(v) for v in value) + "]"
     raise TypeError(f"cannot render {type(value).__name__}")
