@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from xml.etree import ElementTree as ET
 
 if TYPE_CHECKING:
     from mocksrv.app import MocksrvApp
@@ -80,6 +79,8 @@ def report_text(report: dict[str, Any]) -> str:
 
 
 def junit_xml(report: dict[str, Any], command: list[str], rc: int, seconds: float) -> bytes:
+    from xml.etree import ElementTree as ET  # only when a report is asked for
+
     suite = ET.Element("testsuite", name="mocksrv", time=f"{seconds:.3f}")
     cmd = ET.SubElement(suite, "testcase", classname="mocksrv.command", name=" ".join(command))
     if rc != 0:
