@@ -35,6 +35,11 @@ def make_server(app: MocksrvApp, settings: Settings) -> Any:
     """Bind the listening socket now (port 0 picks a free port) and return the waitress server."""
     from waitress import create_server
 
+    # waitress warns "Task queue depth is N" whenever more requests are in flight than threads are
+    # idle: routine for a sandbox under load, and formatting and writing that warning on every such
+    # request cost several per cent of the CPU. It stays visible with --log-level debug.
+    if settings.log_level != "debug":
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     server = create_server(
         app,
         host=settings.host,
