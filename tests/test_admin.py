@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +31,26 @@ def test_health_and_version(mocksrv):
     assert health.status_code == 200
     assert health.json()["status"] == "ok" and health.json()["version"] == pkg.__version__
     assert get(mocksrv, "/version").json() == {"version": pkg.__version__, "name": "mocksrv"}
+
+
+def test_health_uptime_counts_from_start_not_from_the_first_admin_call():
+    # a fresh process: the admin app is loaded on its first request, the uptime must not be
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mocksrv", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split(" listening on ")[1].strip()
+        time.sleep(1.0)
+        uptime = requests.get(f"{url}/__admin/health", timeout=5).json()["uptimeSeconds"]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stdout.close()  # type: ignore[union-attr]
+    assert uptime >= 0.9
 
 
 def test_index_lists_endpoints_and_openapi_is_served(mocksrv):

@@ -19,6 +19,7 @@ from mocksrv import __version__
 from mocksrv.clock import parse_instant
 from mocksrv.errors import ScenarioError
 from mocksrv.toolkit import expectations
+from mocksrv.toolkit.plugin import STARTED
 
 if TYPE_CHECKING:
     from mocksrv.app import MocksrvApp
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mocksrv")
 APP_KEY = "mocksrv.app"  # environ key: the MocksrvApp, set by the app before calling the admin
-STARTED = time.time()
 Handler = Callable[["Ctx"], Any]
 
 
@@ -123,7 +123,7 @@ def health(ctx: Ctx) -> dict[str, Any]:
     return {
         "status": "ok",
         "version": __version__,
-        "uptimeSeconds": round(time.time() - STARTED, 3),
+        "uptimeSeconds": round(time.time() - STARTED, 3),  # since the process loaded mocksrv
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,10 @@ if TYPE_CHECKING:
     from mocksrv.runtime import Runtime
     from mocksrv.scenario.model import Problems, ScenarioModel
 
-__all__ = ["SCHEMAS", "Toolkit", "check", "install", "toolkit_of"]
+__all__ = ["SCHEMAS", "STARTED", "Toolkit", "check", "install", "toolkit_of"]
+
+# for /__admin/health's uptime: this module is loaded at start-up, the admin app only on first use
+STARTED = time.time()
 
 
 @dataclass
