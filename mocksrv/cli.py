@@ -49,7 +49,13 @@ def _add_server_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="signature mismatches return and log the canonical request and string-to-sign",
     )
-    p.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+    p.add_argument(
+        "--server",
+        choices=("builtin", "waitress"),
+        default="builtin",
+        help="HTTP server: mocksrv's own threaded HTTP/1.1 server (default) or waitress",
+    )
+    p.add_argument("--threads", type=int, default=8, help="waitress worker threads (default 8)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,6 +96,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         log_level=args.log_level,
         sigv4_debug=args.sigv4_debug,
         threads=max(1, args.threads),
+        server=args.server,
         scenario_paths=list(args.scenario),
     )
 

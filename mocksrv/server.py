@@ -1,4 +1,4 @@
-"""Serving the app: waitress (pure-Python, multi-threaded, HTTP/1.1 keep-alive) in this process."""
+"""Serving the app in this process: mocksrv's lean threaded HTTP/1.1 server, or waitress."""
 
 from __future__ import annotations
 
@@ -32,7 +32,21 @@ def _channel_class() -> Any:
 
 
 def make_server(app: MocksrvApp, settings: Settings) -> Any:
-    """Bind the listening socket now (port 0 picks a free port) and return the waitress server."""
+    """Bind the listening socket now (port 0 picks a free port) and return the server."""
+    if settings.server == "waitress":
+        return _waitress(app, settings)
+    from mocksrv.httpserver import LeanServer
+
+    return LeanServer(
+        app,
+        settings.host,
+        settings.port,
+        idle_timeout=IDLE_TIMEOUT,
+        max_body=settings.max_s3_body_bytes,
+    )
+
+
+def _waitress(app: MocksrvApp, settings: Settings) -> Any:
     from waitress import create_server
 
     # waitress warns "Task queue depth is N" whenever more requests are in flight than threads are
@@ -87,12 +101,13 @@ class ServerThread:
 
     def stop(self, timeout: float = 5.0) -> None:
         self.server.close()
-        for channel in list(self.server._map.values()):
-            try:
-                channel.close()
-            except Exception:
-                log.debug("closing channel failed", exc_info=True)
-        self.server.task_dispatcher.shutdown(timeout=timeout)
+        if hasattr(self.server, "task_dispatcher"):  # waitress
+            for channel in list(self.server._map.values()):
+                try:
+                    channel.close()
+                except Exception:
+                    log.debug("closing channel failed", exc_info=True)
+            self.server.task_dispatcher.shutdown(timeout=timeout)
         self._thread.join(timeout)
         self.app.runtime.close()
 

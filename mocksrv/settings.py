@@ -16,6 +16,7 @@ class Settings:
     max_body_bytes: int = 1024 * 1024  # Prime and AGCOD bodies; S3 has its own cap
     max_s3_body_bytes: int = 5 * 1024 * 1024 * 1024
     sigv4_debug: bool | None = None  # None: as the scenario says
-    threads: int = 8
+    threads: int = 8  # waitress worker threads (the built-in server uses a thread per connection)
+    server: str = "builtin"  # "builtin" (mocksrv.httpserver) or "waitress"
     scenario_paths: list[str] = field(default_factory=list)
     embedded_default: bool = True  # load scenarios/default.yaml when no path is given

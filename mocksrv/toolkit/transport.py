@@ -8,6 +8,7 @@ import struct
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from mocksrv.httpserver import SOCKET_KEY, DropConnection
 from mocksrv.toolkit.faults import TRANSPORT_KEY
 
 if TYPE_CHECKING:
@@ -17,11 +18,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("mocksrv")
 
 
-class DropConnection(Exception):
-    """Raised into the WSGI server so it closes the connection without writing anything."""
-
-
-def _drop_exception() -> type[Exception]:
+def _drop_exception(environ: dict[str, Any]) -> type[Exception]:
+    """What makes the serving WSGI server close the connection without writing anything."""
+    if SOCKET_KEY in environ:  # mocksrv's own server
+        return DropConnection
     # waitress closes the channel silently (no 500 page) on its own ClientDisconnected
     try:
         from waitress.channel import ClientDisconnected
@@ -31,7 +31,11 @@ def _drop_exception() -> type[Exception]:
 
 
 def _socket_of(environ: dict[str, Any]) -> socket.socket | None:
-    """The client socket under waitress (its channel is the owner of client_disconnected)."""
+    """The client socket: mocksrv's server puts it in the environ; under waitress its channel is
+    the owner of client_disconnected."""
+    own = environ.get(SOCKET_KEY)
+    if isinstance(own, socket.socket):
+        return own
     probe = environ.get("waitress.client_disconnected")
     channel = getattr(probe, "__self__", None)
     sock = getattr(channel, "socket", None)
@@ -53,7 +57,7 @@ def apply(
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         except OSError:
             log.debug("cannot set SO_LINGER for a reset", exc_info=True)
-    raise _drop_exception()(f"mocksrv fault: {mode}")
+    raise _drop_exception(environ)(f"mocksrv fault: {mode}")
 
 
 def _truncated(

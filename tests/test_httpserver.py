@@ -1,0 +1,161 @@
+"""mocksrv's own HTTP/1.1 server on the wire: raw sockets for framing, real clients for the rest."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+import requests
+
+from tests.conftest import PRIME_KEY, PRIME_SECRET
+from tests.signing import Signer
+
+VERIFY = "/v1/customer/benefit/PRIME_3P_PARTNER_BENEFIT/offer-code/123456789/verify"
+AGCOD = Signer(
+    "AKIAMOCKSRVAGCOD0001", "MockSrvAgcodDemoSecretKey000000000000001", "AGCODService", "us-east-1"
+)
+
+
+def exchange(port: int, data: bytes, *, read_until_close: bool = True) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(data)
+        chunks = []
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if not read_until_close:
+                break
+        return b"".join(chunks)
+
+
+def signed_verify(srv, extra: dict[str, str] | None = None) -> dict[str, str]:
+    signer = Signer(PRIME_KEY, PRIME_SECRET, "execute-api", "us-east-1")
+    headers = signer.headers("GET", srv.url + VERIFY, {"x-amz-marketplace": "US"})
+    return {"host": f"127.0.0.1:{srv.port}", **headers, "x-amz-request-id": "raw", **(extra or {})}
+
+
+def raw_request(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> bytes:
+    """The request bytes; botocore signed `host` from the URL, so it goes first, as clients send it."""
+    headers = dict(headers)
+    host = [f"Host: {headers.pop('host')}"] if "host" in headers else []
+    lines = [f"{method} {path} HTTP/1.1", *host, *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def test_pipelined_keep_alive_requests_then_close(default_server):
+    h = signed_verify(default_server)
+    first = raw_request("GET", VERIFY, h)
+    last = raw_request("GET", VERIFY, {**h, "Connection": "close"})
+    out = exchange(default_server.port, first + first + last)
+    assert out.count(b"HTTP/1.1 200 OK\r\n") == 3
+    assert out.count(b'{"message":"SUCCESS"}') == 3
+    assert out.endswith(b'{"message":"SUCCESS"}')  # the server closed after the third
+
+
+def test_response_header_names_keep_their_case(default_server):
+    out = exchange(
+        default_server.port,
+        raw_request("GET", VERIFY, {**signed_verify(default_server), "Connection": "close"}),
+    )
+    head = out.split(b"\r\n\r\n", 1)[0].decode()
+    assert "\r\nx-amzn-RequestId: " in head
+    assert "\r\nx-amz-request-id: raw" in head
+    assert "\r\nContent-Length: 21" in head
+
+
+def test_http10_closes_by_default(default_server):
+    h = signed_verify(default_server)
+    data = raw_request("GET", VERIFY, h).replace(b"HTTP/1.1\r\n", b"HTTP/1.0\r\n", 1)
+    out = exchange(default_server.port, data)
+    assert out.startswith(b"HTTP/1.1 200 OK") and b"Connection: close" in out
+
+
+def test_chunked_request_body_is_reassembled_before_signature_check(default_server):
+    body = json.dumps(
+        {
+            "creationRequestId": "MocksChunked001",
+            "partnerId": "Mocks",
+            "value": {"currencyCode": "USD", "amount": 5},
+        }
+    ).encode()
+    url = default_server.url + "/CreateGiftCard"
+    h = AGCOD.headers(
+        "POST", url, {"accept": "application/json", "content-type": "application/json"}, body
+    )
+    h.pop("Content-Length", None)
+    h["host"] = f"127.0.0.1:{default_server.port}"
+    chunked = b"".join(
+        b"%x\r\n%s\r\n" % (len(body[i : i + 10]), body[i : i + 10]) for i in range(0, len(body), 10)
+    )
+    data = raw_request(
+        "POST",
+        "/CreateGiftCard",
+        {**h, "Transfer-Encoding": "chunked", "Connection": "close"},
+        chunked + b"0\r\n\r\n",
+    )
+    out = exchange(default_server.port, data)
+    assert out.startswith(b"HTTP/1.1 200 OK"), out[:300]
+    assert b'"creationRequestId":"MocksChunked001"' in out
+
+
+def test_expect_100_continue(default_server):
+    body = json.dumps({"partnerId": "Mocks"}).encode()
+    url = default_server.url + "/GetAvailableFunds"
+    h = AGCOD.headers("POST", url, {"accept": "application/json"}, body)
+    h = {"host": f"127.0.0.1:{default_server.port}", **h, "Content-Length": str(len(body))}
+    with socket.create_connection(("127.0.0.1", default_server.port), timeout=5) as s:
+        s.sendall(
+            raw_request(
+                "POST", "/GetAvailableFunds", {**h, "Expect": "100-continue", "Connection": "close"}
+            )
+        )
+        assert s.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        s.sendall(body)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    assert out.startswith(b"HTTP/1.1 200 OK") and b'"availableFunds"' in out
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (b"GARBAGE\r\n\r\n", b"400"),
+        (b"GET / HTTP/2.0\r\n\r\n", b"505"),
+        (b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", b"400"),
+        (b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", b"400"),
+        (b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", b"400"),
+        (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", b"501"),
+        (b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n", b"431"),
+    ],
+)
+def test_malformed_requests_get_a_clear_error_and_close(default_server, data, status):
+    out = exchange(default_server.port, data)
+    assert out.startswith(b"HTTP/1.1 " + status), out[:200]
+    assert b"Connection: close" in out
+
+
+def test_head_request_sends_no_body(default_server):
+    out = exchange(
+        default_server.port,
+        b"HEAD /__admin/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    head, _, rest = out.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and rest == b""
+
+
+def test_waitress_remains_available(server_factory):
+    srv = server_factory(server="waitress")
+    r = requests.get(srv.url + "/__admin/health", timeout=5)
+    assert r.status_code == 200 and r.json()["status"] == "ok"
+    signer = Signer(PRIME_KEY, PRIME_SECRET, "execute-api", "us-east-1")
+    r = signer.send(
+        "GET", srv.url + VERIFY, {"x-amz-marketplace": "US"}, unsigned={"x-amz-request-id": "w"}
+    )
+    assert (r.status_code, r.content) == (200, b'{"message":"SUCCESS"}')
