@@ -14,7 +14,9 @@ class Settings:
     port: int = DEFAULT_PORT
     log_level: str = "info"
     max_body_bytes: int = 1024 * 1024  # Prime and AGCOD bodies; S3 has its own cap
-    max_s3_body_bytes: int = 5 * 1024 * 1024 * 1024
+    # any request body, S3 included: bodies are held in memory (moto keeps objects in memory too),
+    # so the cap is far below S3's 5 GB; over it the server answers 413 and closes
+    max_s3_body_bytes: int = 512 * 1024 * 1024
     sigv4_debug: bool | None = None  # None: as the scenario says
     threads: int = 8  # waitress worker threads (the built-in server uses a thread per connection)
     server: str = "builtin"  # "builtin" (mocksrv.httpserver) or "waitress"

@@ -159,3 +159,10 @@ def test_waitress_remains_available(server_factory):
         "GET", srv.url + VERIFY, {"x-amz-marketplace": "US"}, unsigned={"x-amz-request-id": "w"}
     )
     assert (r.status_code, r.content) == (200, b'{"message":"SUCCESS"}')
+
+
+def test_body_over_the_server_cap_is_413_without_reading_it(server_factory):
+    srv = server_factory(max_s3_body_bytes=1024)
+    out = exchange(srv.port, b"PUT /bucket/key HTTP/1.1\r\nHost: x\r\nContent-Length: 2048\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 413 Content Too Large\r\n")
+    assert out.endswith(b'{"message":"Request body too large"}')
