@@ -230,39 +230,40 @@ class AgcodService:
             amount=value.get("amount"), currency=value.get("currencyCode"),
         )  # fmt: skip
 
-    def _activate(self, call: Call, partner: Partner, fields: dict[str, Any]) -> replies.Body:
+    def _physical_request(
+        self, operation: str, partner: Partner, fields: dict[str, Any], status: str
+    ) -> tuple[replies.Body | None, str]:
+        """The checks every physical-card operation starts with: partner, mock id, request id.
+        Returns the mock reply to send, or None and the validated request id."""
         rules.check_partner(partner, fields)
-        mocked = self._physical_mock("ActivateGiftCard", partner, fields, ACTIVATED)
+        mocked = self._physical_mock(operation, partner, fields, status)
+        if mocked is not None:
+            return mocked, ""
+        id_name = replies.REQUEST_ID[operation]
+        return None, rules.check_request_id(partner, fields.get(id_name), name=id_name)
+
+    def _activate(self, call: Call, partner: Partner, fields: dict[str, Any]) -> replies.Body:
+        mocked, request_id = self._physical_request("ActivateGiftCard", partner, fields, ACTIVATED)
         if mocked is not None:
             return mocked
-        request_id = rules.check_request_id(
-            partner, fields.get("activationRequestId"), name="activationRequestId"
-        )
         money = rules.check_value(partner, fields.get("value"))
         card = self.backend.activate(partner, request_id, fields.get("cardNumber"), money)
         return replies.physical("ActivateGiftCard", request_id, card)
 
     def _deactivate(self, call: Call, partner: Partner, fields: dict[str, Any]) -> replies.Body:
-        rules.check_partner(partner, fields)
-        mocked = self._physical_mock("DeactivateGiftCard", partner, fields, AWAITING)
+        mocked, request_id = self._physical_request("DeactivateGiftCard", partner, fields, AWAITING)
         if mocked is not None:
             return mocked
-        request_id = rules.check_request_id(
-            partner, fields.get("activationRequestId"), name="activationRequestId"
-        )
         card = self.backend.deactivate(partner, request_id, fields.get("cardNumber"))
         return replies.physical("DeactivateGiftCard", request_id, card)
 
     def _status_check(self, call: Call, partner: Partner, fields: dict[str, Any]) -> replies.Body:
-        rules.check_partner(partner, fields)
-        mocked = self._physical_mock("ActivationStatusCheck", partner, fields, ACTIVATED)
+        operation = "ActivationStatusCheck"
+        mocked, request_id = self._physical_request(operation, partner, fields, ACTIVATED)
         if mocked is not None:
             return mocked
-        request_id = rules.check_request_id(
-            partner, fields.get("statusCheckRequestId"), name="statusCheckRequestId"
-        )
         card = self.backend.status_check(partner, fields.get("cardNumber"))
-        return replies.physical("ActivationStatusCheck", request_id, card)
+        return replies.physical(operation, request_id, card)
 
 
 def _auth_text(failure: sigv4.SigV4Failure) -> str:
