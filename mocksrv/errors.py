@@ -26,6 +26,14 @@ class WireError(Exception):
         return type(self).__name__
 
 
+class NamedWireError(WireError):
+    """A wire error whose code on the wire is its class name (Prime, S3, the landing endpoint)."""
+
+    @property
+    def error_code(self) -> str:  # type: ignore[override]
+        return type(self).__name__
+
+
 class ScenarioError(Exception):
     """A scenario file is invalid; carries `file:line: key.path: message` problems."""
 

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from mocksrv.errors import WireError
+from mocksrv.errors import NamedWireError
 
 
-class PrimeError(WireError):
+class PrimeError(NamedWireError):
     retryable = False
-
-    @property
-    def error_code(self) -> str:  # type: ignore[override]
-        return type(self).__name__
 
 
 class BadRequest(PrimeError):

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from mocksrv.errors import WireError
+from mocksrv.errors import NamedWireError
 from mocksrv.http import xml_escape as escape
 
 
-class S3Error(WireError):
+class S3Error(NamedWireError):
     """`<Error><Code>..</Code><Message>..</Message>..</Error>`; extra fields become elements."""
 
     def __init__(self, message: str | None = None, **fields: str) -> None:
         super().__init__(message)
         self.fields = fields
-
-    @property
-    def error_code(self) -> str:  # type: ignore[override]
-        return type(self).__name__
 
     def to_xml(self, request_id: str) -> bytes:
         extra = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in self.fields.items())
@@ -107,12 +103,8 @@ ERRORS: dict[str, type[S3Error]] = {
 }
 
 
-class LandingError(WireError):
+class LandingError(NamedWireError):
     """The landing endpoint's errors: `{"error":{"code":..,"message":..}}`."""
-
-    @property
-    def error_code(self) -> str:  # type: ignore[override]
-        return type(self).__name__
 
 
 class BadRequest(LandingError):
