@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_agcod_support import DEFAULT, Client, assert_error, start
+from tests.test_agcod_support import DEFAULT, Client, assert_error, serving
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [
@@ -23,9 +23,7 @@ LOWERCASE_DOCTYPE = b'<!doctype x [<!entity e "x">]><CreateGiftCardRequest/>'
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = start(tmp_path_factory.mktemp("agcod"), DEFAULT)
-    yield srv
-    srv.stop()
+    yield from serving(tmp_path_factory, DEFAULT)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import uuid
 import pytest
 import requests
 
-from tests.test_agcod_support import DEFAULT, REGIONS, Client, assert_error, start
+from tests.test_agcod_support import DEFAULT, REGIONS, Client, assert_error, serving, start
 
 CLAIM = re.compile(r"[A-Z0-9]{4}-[A-Z0-9]{6}-[A-Z0-9]{4}")
 NA_GC_ID = re.compile(r"A[A-Z0-9]{13}")
@@ -17,9 +17,7 @@ FE_GC_ID = re.compile(r"[0-9]{16}")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = start(tmp_path_factory.mktemp("agcod"), DEFAULT)
-    yield srv
-    srv.stop()
+    yield from serving(tmp_path_factory, DEFAULT)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.test_agcod_support import DEFAULT, Client, assert_error, start
+from tests.test_agcod_support import DEFAULT, Client, assert_error, serving
 
 # The spec's table, written out here independently of mocksrv's own copy.
 TABLE = [
@@ -57,9 +57,7 @@ IDS = [row[0] for row in TABLE]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = start(tmp_path_factory.mktemp("agcod"), DEFAULT)
-    yield srv
-    srv.stop()
+    yield from serving(tmp_path_factory, DEFAULT)
 
 
 @pytest.fixture

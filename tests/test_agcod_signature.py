@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.signing import Signer
-from tests.test_agcod_support import DEFAULT, REGIONS, Client, start
+from tests.test_agcod_support import DEFAULT, REGIONS, Client, serving
 
 MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
@@ -21,9 +21,7 @@ BODY = {"creationRequestId": "MocksSig1", "partnerId": "Mocks", "value": {"amoun
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = start(tmp_path_factory.mktemp("agcod"), DEFAULT, REGIONS)
-    yield srv
-    srv.stop()
+    yield from serving(tmp_path_factory, DEFAULT, REGIONS)
 
 
 def expect(r: requests.Response, name: str, message: str) -> None:

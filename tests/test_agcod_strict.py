@@ -5,14 +5,12 @@ from __future__ import annotations
 import pytest
 
 from mocksrv.scenario.validate import validate_paths
-from tests.test_agcod_support import STRICT, Client, assert_error, start
+from tests.test_agcod_support import STRICT, Client, assert_error, serving
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = start(tmp_path_factory.mktemp("agcod"), STRICT)
-    yield srv
-    srv.stop()
+    yield from serving(tmp_path_factory, STRICT)
 
 
 def test_denomination_mismatch_is_an_error(server):

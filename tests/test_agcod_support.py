@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,13 @@ def start(tmp_dir: Path, *paths: str, throttled: bool = False) -> ServerThread:
         overlay.write_text(UNTHROTTLED)
         files.append(str(overlay))
     return start_server(files)
+
+
+def serving(tmp_path_factory: Any, *paths: str) -> Iterator[ServerThread]:
+    """Body of a module-scoped server fixture: start on `paths`, stop after the module."""
+    srv = start(tmp_path_factory.mktemp("agcod"), *paths)
+    yield srv
+    srv.stop()
 
 
 def xml_of(root: str, fields: dict[str, Any]) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_agcod_support import DEFAULT, Client, start
+from tests.test_agcod_support import DEFAULT, Client, serving
 
 ARTICLE_REQUEST = b"""<CreateGiftCardRequest>
 <creationRequestId>MocksTSpecTest001</creationRequestId>
@@ -18,9 +18,7 @@ ARTICLE_REQUEST = b"""<CreateGiftCardRequest>
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = start(tmp_path_factory.mktemp("agcod"), DEFAULT)
-    yield srv
-    srv.stop()
+    yield from serving(tmp_path_factory, DEFAULT)
 
 
 @pytest.fixture
