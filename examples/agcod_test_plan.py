@@ -5,6 +5,7 @@ moves the scenario clock through the admin API for the cancel-window case.
 
     mocksrv run --scenario scenarios/agcod-sandbox-test-plan.yaml -- python examples/agcod_test_plan.py
     python examples/agcod_test_plan.py --skip F3010   # leaves that mock id's expectation unmet
+    python examples/agcod_test_plan.py --skip DLB     # same for a certification case (CC DLB MAX IDM)
 """
 
 from __future__ import annotations
@@ -68,8 +69,26 @@ def main(argv: list[str]) -> int:
     refused = call("CancelGiftCard", {"creationRequestId": "Mocks-plan-late-1", "partnerId": PARTNER,
                                       "gcId": late["gcId"]})  # fmt: skip
     print("cancel after window", refused["errorType"])
+    certification(skip)
     print("funds", call("GetAvailableFunds", {"partnerId": PARTNER})["availableFunds"])
     return 0
+
+
+def certification(skip: set[str]) -> None:
+    """Amazon's certification cases for the NA sandbox: CC, DLB, MAX, IDM."""
+    if "CC" not in skip:
+        card = create("Mocks-cert-CC", 1000)
+        done = call("CancelGiftCard", {"creationRequestId": "Mocks-cert-CC", "partnerId": PARTNER,
+                                       "gcId": card["gcId"]})  # fmt: skip
+        print("CC", card["status"], done["status"])
+    if "DLB" not in skip:
+        print("DLB", create("Mocks-cert-DLB", 0.01)["status"])
+    if "MAX" not in skip:
+        print("MAX", create("Mocks-cert-MAX", 2000.00)["status"])
+    if "IDM" not in skip:
+        first, again = create("Mocks-cert-IDM", 1000), create("Mocks-cert-IDM", 1000)
+        assert first["gcId"] == again["gcId"], "IDM: the retry returned another card"
+        print("IDM", first["status"], again["status"])
 
 
 if __name__ == "__main__":

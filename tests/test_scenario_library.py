@@ -47,7 +47,7 @@ def test_agcod_test_plan_met():
         "--", PY, "examples/agcod_test_plan.py",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "mocksrv run: 23/23 expectations met" in done.stdout
+    assert "mocksrv run: 28/28 expectations met" in done.stdout
 
 
 def test_agcod_test_plan_missing_mock_id_is_named():

@@ -33,14 +33,33 @@ MARKETPLACES: dict[str, tuple[str, str, str]] = {
     "SG": ("FE", "SGD", "Asia/Singapore"),
 }
 NEVER_EXPIRE = frozenset({"US", "CA"})
-# Decision: per-currency (min, max, decimals). USD is documented ($0.15-$2,000); the rest are
-# sensible defaults, each overridable in `agcod.amount_limits` or per partner.
+# Per-currency (min, max, decimals) of a production account. USD is the FAQ's digital-card range
+# ($0.15-$2,000); the rest are Decisions (sensible defaults), each overridable in
+# `agcod.amount_limits` or per partner.
 AMOUNT_LIMITS: dict[str, tuple[str, str, int]] = {
     "USD": ("0.15", "2000", 2), "CAD": ("0.15", "2000", 2), "MXN": ("1", "10000", 2),
     "GBP": ("0.15", "2000", 2), "EUR": ("0.15", "2000", 2), "PLN": ("1", "8000", 2),
     "SEK": ("1", "20000", 2), "TRY": ("1", "30000", 2), "AED": ("1", "7000", 2),
     "SAR": ("1", "7000", 2), "EGP": ("1", "50000", 2), "ZAR": ("1", "30000", 2),
     "JPY": ("1", "500000", 0), "AUD": ("0.15", "2000", 2), "SGD": ("0.15", "2000", 2),
+}  # fmt: skip
+# A sandbox account's minimum is the currency's smallest unit: Amazon's certification script
+# creates a USD 0.01 card against the NA sandbox ("DLB") and expects SUCCESS. The maximum is the
+# production one (its "MAX" case creates USD 2000.00).
+SANDBOX_MIN = {"JPY": "1"}
+SANDBOX_MIN_DEFAULT = "0.01"
+# gcId format per marketplace: "alnum14" is `A` + 13 of [A-Z0-9], "digits16" is 16 digits.
+# US/CA/MX follow the US API docs; the EU euro/pound markets follow the docs' EUR example
+# (`A3B6AC387ESRIX`); PL follows the EU endpoint's PLN example (`4510447105517016`); JP follows a
+# real JP sandbox capture (`5535125272070255`); AU and SG (same FE endpoint) are a Decision that
+# follows JP. Overridable per partner (`gc_id_format`).
+GC_ID_FORMATS = ("alnum14", "digits16")
+GC_ID_FORMAT: dict[str, str] = {
+    **dict.fromkeys(("US", "CA", "MX"), "alnum14"),
+    **dict.fromkeys(("UK", "DE", "FR", "IT", "ES", "NL", "BE", "SE", "TR", "AE", "SA", "EG", "ZA"),
+                    "alnum14"),
+    "PL": "digits16",
+    **dict.fromkeys(("JP", "AU", "SG"), "digits16"),
 }  # fmt: skip
 ID_CHARS = {"strict": r"[A-Za-z0-9]", "default": r"[A-Za-z0-9_-]", "any": r"[\x21-\x7e]"}
 CARD_STATES = ("AwaitingActivation", "Activated")
@@ -105,6 +124,10 @@ _PARTNER = {
         "amount_limits": _LIMITS,
         "rate_limit": _RATE,
         "request_id_chars": _ID_CHARS,
+        "gc_id_format": {
+            "enum": list(GC_ID_FORMATS),
+            "description": "alnum14 (A + 13 characters) or digits16; default per marketplace.",
+        },
     },
 }
 _CARD = {
@@ -158,6 +181,7 @@ class Partner:
     rate: float
     burst: float
     funds_rate: float
+    gc_id_format: str = "alnum14"
 
 
 @dataclass
@@ -188,8 +212,11 @@ class AgcodConfig:
     cards: list[PhysicalCard]
 
 
-def _limits(currency: str, *tables: dict[str, Any]) -> Limits:
+def _limits(currency: str, production: bool, *tables: dict[str, Any]) -> Limits:
+    """The mode's default limits for a currency, with the scenario's tables merged over them."""
     lo, hi, decimals = AMOUNT_LIMITS.get(currency, ("0.01", "2000", 2))
+    if not production:
+        lo = SANDBOX_MIN.get(currency, SANDBOX_MIN_DEFAULT)
     out: dict[str, Any] = {"min": Decimal(lo), "max": Decimal(hi), "decimals": decimals}
     for table in tables:
         for key, value in (table.get(currency) or {}).items():
@@ -257,10 +284,11 @@ def _partner(
         )
     currency = p.get("currency", currency)
     rate = {**(raw.get("rate_limit") or {}), **(p.get("rate_limit") or {})}
-    limits = _limits(currency, raw.get("amount_limits") or {}, p.get("amount_limits") or {})
+    production = p.get("mode", "sandbox") == "production"
+    tables = (raw.get("amount_limits") or {}, p.get("amount_limits") or {})
+    limits = _limits(currency, production, *tables)
     if limits.min > limits.max:
         problems.add(path + ("amount_limits",), f"{currency}: min is above max")
-    production = p.get("mode", "sandbox") == "production"
     default_chars = (raw.get("decisions") or {}).get("request_id_chars", "default")
     if "funds" in p and not production:
         problems.add(path + ("funds",), "sandbox accounts have no funds (GetAvailableFunds is 0)")
@@ -280,4 +308,5 @@ def _partner(
         rate=float(rate.get("requests_per_second", 10)),
         burst=float(rate.get("burst", rate.get("requests_per_second", 10)) or 1),
         funds_rate=float(rate.get("get_available_funds_per_second", 1)),
+        gc_id_format=p.get("gc_id_format", GC_ID_FORMAT.get(p["marketplace"], "alnum14")),
     )

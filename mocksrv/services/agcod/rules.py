@@ -118,7 +118,7 @@ def claim_code() -> str:
 
 
 def gc_id(partner: Partner) -> str:
-    if partner.region == "FE":
+    if partner.gc_id_format == "digits16":
         return str(secrets.randbelow(9 * 10**15) + 10**15)
     return "A" + _alnum(13)
 
