@@ -7,6 +7,7 @@ import hmac
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -197,15 +198,26 @@ def _window_text(seconds: int) -> str:
 
 
 class Keyring:
-    """Identities by access key, with a cache of derived signing keys (computed once per day)."""
+    """Identities by access key, with a cache of derived signing keys (computed once per day).
+    Temporary keys (`ASIA...`) are looked up in the sources added at install (STS sessions)."""
 
     def __init__(self, identities: list[Identity]) -> None:
         self._by_key = {i.access_key: i for i in identities}
         self._keys: dict[tuple[str, str, str, str], bytes] = {}
         self._lock = threading.Lock()
+        self._sources: list[Callable[[str], Identity | None]] = []
+
+    def add_source(self, lookup: Callable[[str], Identity | None]) -> None:
+        self._sources.append(lookup)
 
     def get(self, access_key: str) -> Identity | None:
-        return self._by_key.get(access_key)
+        ident = self._by_key.get(access_key)
+        if ident is None and self._sources and access_key.startswith("ASIA"):
+            for lookup in self._sources:
+                ident = lookup(access_key)
+                if ident is not None:
+                    break
+        return ident
 
     def identities(self) -> list[Identity]:
         return list(self._by_key.values())

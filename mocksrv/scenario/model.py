@@ -11,7 +11,7 @@ from mocksrv.errors import ScenarioError
 from mocksrv.scenario.loader import Merged, Path_, dotted
 from mocksrv.sigv4 import Identity
 
-DEFAULT_SKEW = {"prime": 300, "agcod": 900, "s3": 900}
+DEFAULT_SKEW = {"prime": 300, "agcod": 900, "s3": 900, "sts": 300}
 
 
 class Problems:

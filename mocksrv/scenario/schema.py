@@ -25,7 +25,7 @@ CORE_PROPERTIES: dict[str, Any] = {
                 "additionalProperties": False,
                 "description": "Allowed clock skew of x-amz-date vs the real wall clock; 0 disables.",
                 "properties": {
-                    k: {"type": "integer", "minimum": 0} for k in ("prime", "agcod", "s3")
+                    k: {"type": "integer", "minimum": 0} for k in ("prime", "agcod", "s3", "sts")
                 },
             },
         },

@@ -22,6 +22,7 @@ PLUGINS = (
     "mocksrv.services.prime.plugin",
     "mocksrv.services.agcod.plugin",
     "mocksrv.services.promotions.plugin",
+    "mocksrv.services.sts.plugin",
     "mocksrv.toolkit.plugin",
 )
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 SECTION_APIS = {
     "prime": {"prime"},
     "agcod": {"agcod"},
-    "promotions": {"s3", "landing", "promotions"},
+    "promotions": {"s3", "landing", "promotions", "sts", "iam"},  # STS roles are on clients
 }
 EMBEDDED = "<embedded>"
 

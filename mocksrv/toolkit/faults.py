@@ -20,9 +20,10 @@ if TYPE_CHECKING:
 TRANSPORTS = ("connection_reset", "empty_response", "truncated_response")
 TRANSPORT_KEY = "mocksrv.transport"  # environ key read by toolkit.transport after the handler
 # the throttling error of each API, by the name its render_error knows
-THROTTLE_ERRORS = {"prime": "TooManyRequests", "agcod": "ThrottlingException", "s3": "SlowDown"}
+THROTTLE_ERRORS = {"prime": "TooManyRequests", "agcod": "ThrottlingException", "s3": "SlowDown",
+                   "sts": "Throttling", "iam": "Throttling"}  # fmt: skip
 # the service package whose exceptions module names an API's wire errors (landing: free names)
-ERROR_MODULES = {"prime": "prime", "agcod": "agcod", "s3": "promotions"}
+ERROR_MODULES = {"prime": "prime", "agcod": "agcod", "s3": "promotions", "sts": "sts", "iam": "sts"}
 ACTIONS = ("error", "throttle", "transport", "commit_then_fail")
 
 
@@ -216,4 +217,5 @@ class FaultSet:
 
 def _fallback_error(api: str) -> str:
     """The body that a truncated response cuts short: the API's internal error."""
-    return {"prime": "InternalServerError", "agcod": "GeneralError"}.get(api, "InternalError")
+    return {"prime": "InternalServerError", "agcod": "GeneralError", "sts": "InternalFailure",
+            "iam": "InternalFailure"}.get(api, "InternalError")  # fmt: skip

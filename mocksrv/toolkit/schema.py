@@ -23,7 +23,7 @@ _VALUE: dict[str, Any] = {
         },
     ],
 }
-_API = {"enum": ["prime", "agcod", "s3", "landing"]}
+_API = {"enum": ["prime", "agcod", "s3", "landing", "sts", "iam"]}
 
 
 def _match(extra: bool) -> dict[str, Any]:

@@ -21,6 +21,7 @@ def authenticate(call: Call, policy: sigv4.VerifyPolicy, region: str) -> sigv4.I
     query = call.query()
     if header.startswith("AWS ") or ("AWSAccessKeyId" in query and "Signature" in query):
         raise exc.InvalidRequest()  # SigV2: buckets created since 2020 accept only SigV4
+    _check_session_token(call, header, query)
     if not header and "X-Amz-Signature" in query:
         return _presigned(call, query, policy, region)
     try:
@@ -29,6 +30,29 @@ def authenticate(call: Call, policy: sigv4.VerifyPolicy, region: str) -> sigv4.I
         raise _s3_error(call, failure, policy) from None
     _check_region(auth.region, region)
     return ident
+
+
+def _check_session_token(call: Call, header: str, query: dict[str, str]) -> None:
+    """Temporary credentials (STS): the token must be the session's own, and not expired."""
+    if header:
+        token = call.headers.get("x-amz-security-token")
+        key = header.partition("Credential=")[2].split("/", 1)[0]
+    else:
+        token = query.get("X-Amz-Security-Token")
+        key = query.get("X-Amz-Credential", "").split("/", 1)[0]
+    if not token and not key.startswith("ASIA"):
+        return  # long-term credentials, no token: the usual path
+    from mocksrv.services.sts.models import token_problem
+
+    problem = token_problem(call.runtime.keyring.get(key), token, call.runtime.clock.now())
+    if problem is not None:
+        call.outcome = f"token:{problem}"
+    if problem == "missing":
+        raise exc.InvalidAccessKeyId(AWSAccessKeyId=key)
+    if problem == "invalid":
+        raise exc.InvalidToken(**{"Token-0": str(token)})
+    if problem == "expired":
+        raise exc.ExpiredToken(**{"Token-0": str(token)})
 
 
 def _check_region(found: str, region: str) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mocksrv.scenario.model import Problems, ScenarioModel
+from mocksrv.services.sts.config import ROLE_SCHEMA
 
 ENVIRONMENTS = ("devo", "prod")
 NEW_PREFIX = "new-promo-codes/"
@@ -92,6 +93,7 @@ SCHEMA: dict[str, Any] = {
                         "description": "An identity with api: promotions.",
                     },
                     "prod_enabled": {"type": "boolean", "description": "Prod writes allowed."},
+                    "role": ROLE_SCHEMA,
                     "promotions": {"type": "array", "items": _PROMOTION},
                 },
             },

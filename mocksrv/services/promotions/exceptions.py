@@ -65,6 +65,16 @@ class InvalidRequest(S3Error):
     message = "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
 
 
+class InvalidToken(S3Error):
+    status = 400
+    message = "The provided token is malformed or otherwise invalid."
+
+
+class ExpiredToken(S3Error):
+    status = 400
+    message = "The provided token has expired."
+
+
 class EntityTooLarge(S3Error):
     status = 400
     message = "Your proposed upload exceeds the maximum allowed size"
@@ -95,6 +105,8 @@ ERRORS: dict[str, type[S3Error]] = {
         AuthorizationHeaderMalformed,
         XAmzContentSHA256Mismatch,
         InvalidRequest,
+        InvalidToken,
+        ExpiredToken,
         EntityTooLarge,
         InternalError,
         ServiceUnavailable,

@@ -24,6 +24,11 @@ _ERROR_CODE = re.compile(rb"<Code>([A-Za-z0-9.]+)</Code>")
 _MEMBER = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
+def principal_key(ident: sigv4.Identity) -> str:
+    """The access key whose policy applies: an assumed-role session acts as its role's client."""
+    return str(ident.extra.get("policy_of") or ident.access_key)
+
+
 def landing_error(err: exc.LandingError) -> Response:
     body = json.dumps({"error": {"code": err.error_code, "message": err.message}})
     return Response(body, status=err.status, content_type="application/json")
@@ -117,7 +122,7 @@ class PromotionsService:
         return resp
 
     def _authorize(self, ident: sigv4.Identity, target: S3Target, copy_source: str) -> None:
-        policy = self.store.policies.get(ident.access_key)
+        policy = self.store.policies.get(principal_key(ident))
         if policy is None or not policy.allows(target.action, target.resource, target.prefix):
             raise exc.AccessDenied()
         if copy_source:
@@ -135,7 +140,7 @@ class PromotionsService:
         if not key.startswith((NEW_PREFIX, REDEEMED_PREFIX)) or key.endswith("/"):
             return
         env = self.store.config.environment_of(target.bucket)
-        client = self.store.config.client_for_key(ident.access_key)
+        client = self.store.config.client_for_key(principal_key(ident))
         if env is None or client is None:
             return
         received = iso(call.runtime.clock.now())

@@ -1,0 +1,1 @@
+"""AWS STS (AssumeRole, GetCallerIdentity) for the roles partners assume to reach the S3 buckets."""
