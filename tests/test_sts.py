@@ -373,3 +373,12 @@ def test_a_fault_on_sts_answers_in_stss_shape(server_factory):
         assume(srv.url)
     assert sts_error(err.value) == ("Throttling", "Rate exceeded", 400)
     assert assume(srv.url)["Credentials"]["AccessKeyId"].startswith("ASIA")
+
+
+def test_sigv4_debug_mismatch_carries_the_canonical_request(server_factory):
+    srv = server_factory([STS_ROLES], sigv4_debug=True)
+    r = raw_sts(srv, "Action=GetCallerIdentity&Version=2011-06-15", secret="wrong" * 8)
+    m = ERROR_XML.fullmatch(r.text)
+    assert r.status_code == 403 and m and m["code"] == "SignatureDoesNotMatch"
+    assert "The Canonical String for this request should have been\n'POST\n/\n" in m["message"]
+    assert "The String-to-Sign should have been\n'AWS4-HMAC-SHA256\n" in m["message"]

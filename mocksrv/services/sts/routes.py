@@ -105,9 +105,7 @@ class StsService:
         try:
             ident, _ = call.verify_signature(self.policy)
         except sigv4.SigV4Failure as failure:
-            error = _SIGV4_ERRORS.get(failure.kind, exc.IncompleteSignature)
-            keep = failure.kind not in ("missing", "unknown_key")  # their class text is STS's
-            raise error(failure.message if keep else None) from None
+            raise _sigv4_error(failure) from None
         token = call.headers.get("x-amz-security-token")
         problem = token_problem(ident, token, call.runtime.clock.now())
         if problem is not None:
@@ -194,6 +192,22 @@ class StsService:
             f"      <Expiration>{iso(issued.expires).replace('.000Z', 'Z')}</Expiration>\n"
             f"    </Credentials>\n"
         )
+
+
+def _sigv4_error(failure: sigv4.SigV4Failure) -> exc.StsError:
+    """STS's error for a SigV4 failure; with SigV4 debug on, a mismatch carries what the server
+    computed, in the words AWS's query services use."""
+    error = _SIGV4_ERRORS.get(failure.kind, exc.IncompleteSignature)
+    if failure.kind in ("missing", "unknown_key"):
+        return error()  # the class text is STS's own
+    message = failure.message
+    if failure.debug:
+        message += (
+            "\n\nThe Canonical String for this request should have been\n"
+            f"'{failure.debug['canonicalRequest']}'\n\nThe String-to-Sign should have been\n"
+            f"'{failure.debug['stringToSign']}'\n"
+        )
+    return error(message)
 
 
 def _validate(params: dict[str, str]) -> int:
