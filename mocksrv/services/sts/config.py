@@ -94,6 +94,13 @@ class StsConfig:
     roles: dict[str, Role] = field(default_factory=dict)  # by ARN
     users: dict[str, User] = field(default_factory=dict)  # by access key
 
+    def user(self, access_key: str, name: str) -> User:
+        """The IAM user of an identity (one the config has not seen is in the default account)."""
+        found = self.users.get(access_key)
+        if found is None:
+            found = User(name, f"arn:aws:iam::{DEFAULT_ACCOUNT}:user/{name}", DEFAULT_ACCOUNT)
+        return found
+
     def trusts(self, role: Role, user: User) -> bool:
         return any(
             t in (user.name, user.arn) or t == f"arn:aws:iam::{user.account}:root"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from urllib.parse import parse_qsl
 
@@ -20,6 +21,7 @@ from mocksrv.services.sts.config import (
 )
 from mocksrv.services.sts.models import Session, SessionStore, token_problem
 
+log = logging.getLogger("mocksrv")
 VERSION = "2011-06-15"
 EMULATED = ("AssumeRole", "GetCallerIdentity")
 # the rest of STS's operations: answered InvalidAction "not emulated", naming the operation
@@ -81,6 +83,10 @@ class StsService:
         except exc.StsError as err:
             call.outcome = call.outcome or err.error_code
             return self.render(call, err)
+        except Exception:  # a bug must still answer in STS's shape, never a traceback
+            log.exception("STS failed on %s %s", call.method, call.raw_path[:200])
+            call.outcome = "InternalFailure"
+            return self.render(call, exc.InternalFailure())
 
     def render(self, call: Call, err: exc.StsError) -> Response:
         return Response(
@@ -156,7 +162,7 @@ class StsService:
         )
 
     def _user(self, ident: sigv4.Identity) -> User:
-        return self.store.config.users[ident.access_key]
+        return self.store.config.user(ident.access_key, ident.name)
 
     def assume_role(
         self, call: Call, params: dict[str, str], ident: sigv4.Identity, session: Session | None
@@ -183,9 +189,12 @@ class StsService:
             )
         issued = self.store.issue(role, str(name), duration, caller, call.runtime.clock.now())
         call.fields.update({"assumedRoleArn": issued.arn, "accessKeyId": issued.access_key})
+        source = params.get("SourceIdentity")
         return (
-            f"    <AssumedRoleUser>\n      <AssumedRoleId>{xml_escape(issued.user_id)}"
-            f"</AssumedRoleId>\n      <Arn>{xml_escape(issued.arn)}</Arn>\n    </AssumedRoleUser>\n"
+            (f"    <SourceIdentity>{xml_escape(source)}</SourceIdentity>\n" if source else "")
+            + f"    <AssumedRoleUser>\n      <Arn>{xml_escape(issued.arn)}</Arn>\n"
+            f"      <AssumedRoleId>{xml_escape(issued.user_id)}</AssumedRoleId>\n"
+            "    </AssumedRoleUser>\n"
             f"    <Credentials>\n      <AccessKeyId>{issued.access_key}</AccessKeyId>\n"
             f"      <SecretAccessKey>{issued.secret_key}</SecretAccessKey>\n"
             f"      <SessionToken>{issued.token}</SessionToken>\n"
