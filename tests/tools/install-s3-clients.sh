@@ -1,23 +1,22 @@
 #!/usr/bin/env bash
-# Installs the non-pip S3 clients the client-recipe tests run (tests/test_client_recipes*.py):
-# rclone (Debian), and the AWS SDK for JavaScript v3 (npm, into tests/tools/node_modules, git-ignored).
+# Installs the non-pip S3 clients the client-recipe tests run (tests/test_recipes_*.py):
+# rclone (Debian; nodejs + npm too if absent), and the AWS SDK for JavaScript v3 (npm, into
+# tests/tools/node_modules, git-ignored).
 # Idempotent: a second run installs nothing. Run as root (apt-get); CI runs it from .ci/run.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
-if ! command -v rclone >/dev/null 2>&1; then
+missing=()
+command -v rclone >/dev/null 2>&1 || missing+=(rclone)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
-        echo "install-s3-clients.sh: rclone is missing; run this script as root (apt-get)" >&2
+        echo "install-s3-clients.sh: ${missing[*]} missing; run this script as root (apt-get)" >&2
         exit 1
     fi
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends rclone >/dev/null
-fi
-
-if ! command -v npm >/dev/null 2>&1; then
-    echo "install-s3-clients.sh: npm is missing (needed for @aws-sdk/client-s3); install nodejs + npm" >&2
-    exit 1
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 if [ ! -d "$here/node_modules/@aws-sdk/lib-storage" ] || [ ! -d "$here/node_modules/@aws-sdk/client-s3" ]; then
     # the committed package-lock.json pins the versions (npm ci installs exactly those)
