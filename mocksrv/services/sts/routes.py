@@ -74,7 +74,8 @@ class StsService:
         self.store.close()
 
     def describe(self, url: str) -> list[str]:
-        return [f"STS               {url}  (SigV4 sts; AssumeRole, GetCallerIdentity)"]
+        roles = ", ".join(self.store.config.roles) or "no roles"
+        return [f"STS                {url}  (SigV4 sts; AssumeRole, GetCallerIdentity; {roles})"]
 
     def __call__(self, call: Call) -> Response:
         call.api = self.api
