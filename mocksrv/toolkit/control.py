@@ -111,5 +111,6 @@ def _carry_journal(old: Runtime, new: Runtime) -> None:
         return
     src, dst = toolkit_of(old), toolkit_of(new)
     dst.journal.adopt(src.journal)
+    dst.exchanges.adopt(src.exchanges)
     for entry in dst.journal.entries():
         dst.expectations.observe(entry)

@@ -17,6 +17,7 @@ FULFILLED = "Fulfilled"
 REFUNDED = "RefundedToPurchaser"
 ACTIVATED = "Activated"
 AWAITING = "AwaitingActivation"
+LEDGER_ENTRIES = 200  # funds movements per partner in the admin state view
 
 
 @dataclass
@@ -231,6 +232,8 @@ class AgcodBackend:
                     "marketplace": p.marketplace,
                     "currency": p.currency,
                     "availableFunds": float(self._funds[p.access_key]) if p.production else 0.0,
+                    "startingFunds": float(p.funds) if p.production else 0.0,
+                    "ledger": self._ledger(p) if p.production else [],
                 }
                 for p in self.config.partners.values()
             ]
@@ -248,6 +251,31 @@ class AgcodBackend:
             ]
         return {"partners": partners, "cards": cards, "physicalCards": physical}
 
+    def _ledger(self, partner: Partner, newest: int = LEDGER_ENTRIES) -> list[dict[str, Any]]:
+        """The partner's funds over time, derived from its cards: a debit per card issued, a
+        credit per card cancelled; the newest `newest` movements (lock held)."""
+        moves: list[tuple[datetime, Decimal, str, GiftCard]] = []
+        for card in self._cards.values():
+            if card.account != partner.access_key:
+                continue
+            moves.append((card.created, -card.amount, "CreateGiftCard", card))
+            if card.cancelled is not None:
+                moves.append((card.cancelled, card.amount, "CancelGiftCard", card))
+        moves.sort(key=lambda m: m[0])
+        balance, out = partner.funds, []
+        for at, delta, operation, card in moves:
+            balance += delta
+            out.append(
+                {
+                    "at": iso(at),
+                    "operation": operation,
+                    "gcId": card.gc_id,
+                    "amount": float(delta),
+                    "balance": float(balance),
+                }
+            )
+        return out[-newest:]
+
     def _card_view(self, c: GiftCard, now: datetime) -> dict[str, Any]:
         window = timedelta(seconds=self.config.decisions.cancel_window_seconds)
         return {
@@ -261,6 +289,7 @@ class AgcodBackend:
             "gcExpirationDate": c.expiration,
             "createdAt": iso(c.created),
             "cancelledAt": iso(c.cancelled) if c.cancelled else None,
+            "cancelWindowEndsAt": iso(c.created + window),
             "cancellable": c.status == FULFILLED and not c.claimed and now - c.created <= window,
             "claimed": c.claimed,
         }

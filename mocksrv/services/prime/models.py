@@ -16,6 +16,7 @@ SUCCESS = "SUCCESS"
 INVALID = "INVALID_OFFER_CODE"
 EXCEEDED = "FAILURE:DENIED:EXCEEDED_USAGE_LIMIT"
 INACTIVE = "FAILURE:DENIED:DEAL_INACTIVE"
+UTC_ZONE = ZoneInfo("UTC")
 
 
 def period_start(at: datetime, period: str, tz: ZoneInfo) -> datetime | None:
@@ -119,6 +120,30 @@ class PrimeBackend:
             self._count(key, "auth-code", reply.value)
             return reply, token
 
+    def _usage_view(
+        self, key: tuple[str, str], code: OfferCode, now: datetime
+    ) -> dict[str, object]:
+        """Uses in the current period and what a call would answer now (UTC; lock held)."""
+        used = None
+        if code.limit_uses is not None:
+            start = period_start(now, code.limit_period, UTC_ZONE)
+            used = sum(1 for r in code.redemptions if (start is None or r >= start) and r <= now)
+        if code.replies:
+            i = self._reply_index.get(key, 0)
+            next_reply = code.replies[min(i, len(code.replies) - 1)]
+        else:
+            next_reply = self._outcome(code, now, UTC_ZONE)
+        return {
+            "limit": (
+                {"uses": code.limit_uses, "period": code.limit_period}
+                if code.limit_uses is not None
+                else None
+            ),
+            "usedThisPeriod": used,
+            "outcomeNow": next_reply,
+            "pinnedReplies": bool(code.replies),
+        }
+
     def snapshot(self, now: datetime) -> dict[str, object]:
         """State view for the admin API: uses and call counts per code, live auth codes."""
         with self._lock:
@@ -130,6 +155,7 @@ class PrimeBackend:
                         "code": c,
                         "redemptions": [iso(r) for r in oc.redemptions],
                         "calls": dict(self._calls.get((bid, c), {})),
+                        **self._usage_view((bid, c), oc, now),
                     }
                 )
             unknown = [

@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import dataclass, field
+from itertools import islice
 
 AVAILABLE, ASSIGNED, REDEEMED, PENDING = 0, 1, 2, 3
+RECENT_ASSIGNMENTS = 50  # per pool, in the admin state view
 
 
 @dataclass
@@ -89,6 +91,11 @@ class Inventory:
                     "promotionId": promo,
                     **pool.summary(),
                     "members": len(pool.members),
+                    # the newest landing-page assignments (dicts keep insertion order)
+                    "assignments": [
+                        {"member": m, "code": c}
+                        for m, c in islice(reversed(pool.members.items()), RECENT_ASSIGNMENTS)
+                    ][::-1],
                 }
                 for (env, promo), pool in sorted(self._pools.items())
             ]
