@@ -78,11 +78,11 @@ class MocksrvApp:
 
 
 def create_app(
-    settings: Settings | None = None, scenarios: list[Scenario] | None = None
+    settings: Settings | None = None, scenarios: list[Scenario] | None = None, state: Any = None
 ) -> MocksrvApp:
-    """Application factory: tests pass their own settings and scenarios."""
+    """Application factory: tests pass their own settings and scenarios (and a state database)."""
     settings = settings or Settings()
-    return MocksrvApp(build_runtime(settings, scenarios))
+    return MocksrvApp(build_runtime(settings, scenarios, state))
 
 
 __all__ = ["MocksrvApp", "create_app", "sigv4"]

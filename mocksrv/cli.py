@@ -66,6 +66,13 @@ def _add_server_options(p: argparse.ArgumentParser) -> None:
         "Prime, S3 and STS host names, issued by mocksrv's local CA (see `mocksrv ca`)",
     )
     _add_ca_dir_option(p)
+    p.add_argument(
+        "--state",
+        default=None,
+        metavar="PATH",
+        help="keep all state in the SQLite database PATH (created if missing) and restore it on "
+        "start; default: memory only",
+    )
 
 
 def _add_ca_dir_option(p: argparse.ArgumentParser) -> None:
@@ -124,6 +131,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         threads=max(1, args.threads),
         server=args.server,
         scenario_paths=list(args.scenario),
+        state_path=Path(args.state) if args.state else None,
         tls_port=args.tls_port,
         ca_dir=Path(args.ca_dir) if args.ca_dir else None,
     )
@@ -134,7 +142,19 @@ def load_app(settings: Settings) -> Any:
     from mocksrv.scenario.loader import load_files
 
     scenarios = load_files(settings.scenario_paths) if settings.scenario_paths else None
-    return create_app(settings, scenarios)
+    if settings.state_path is None:
+        return create_app(settings, scenarios)
+    from mocksrv.state.db import StateError, open_db
+
+    try:
+        db = open_db(settings.state_path)
+    except StateError as exc:
+        raise MocksrvError(str(exc)) from None
+    try:
+        return create_app(settings, scenarios, state=db)
+    except BaseException:
+        db.close()
+        raise
 
 
 def banner(app: Any, url: str, https: str | None = None) -> str:
@@ -192,6 +212,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("mocksrv stopped", flush=True)
     finally:
         server.close()
+        app.runtime.close()
+        if app.runtime.state is not None:
+            app.runtime.state.close()
     return 0
 
 

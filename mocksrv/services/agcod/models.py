@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from mocksrv.clock import iso
+from mocksrv.clock import iso, parse_instant
 from mocksrv.services.agcod import rules
 from mocksrv.services.agcod.config import AgcodConfig, Partner
 from mocksrv.services.agcod.exceptions import AgcodError
+from mocksrv.state.sink import NULL_SINK, Sink
 
 FULFILLED = "Fulfilled"
 REFUNDED = "RefundedToPurchaser"
@@ -53,11 +54,36 @@ class CardState:
     activation_request_id: str | None
 
 
+def _card_row(card: GiftCard) -> list[Any]:
+    cancelled = card.cancelled.isoformat() if card.cancelled else None  # full precision
+    return [card.gc_id, card.claim_code, str(card.amount), card.currency, card.expiration,
+            card.created.isoformat(), card.status, card.claimed, cancelled]  # fmt: skip
+
+
+def _card_of_row(key: str, row: list[Any]) -> GiftCard:
+    account, _, request_id = key.partition("|")
+    gc_id, claim, amount, currency, expiration, created, status, claimed, cancelled = row
+    return GiftCard(
+        account=account,
+        creation_request_id=request_id,
+        gc_id=gc_id,
+        claim_code=claim,
+        amount=Decimal(amount),
+        currency=currency,
+        expiration=expiration,
+        created=parse_instant(created),
+        status=status,
+        claimed=bool(claimed),
+        cancelled=parse_instant(cancelled) if cancelled else None,
+    )
+
+
 class AgcodBackend:
     """The business rules that need state; validation without state lives in `rules`."""
 
     def __init__(self, config: AgcodConfig) -> None:
         self.config = config
+        self.sink: Sink = NULL_SINK  # durable state (serve --state), else memory only
         self._lock = threading.Lock()
         self._cards: dict[tuple[str, str], GiftCard] = {}
         self._gc_ids: set[str] = set()
@@ -103,6 +129,7 @@ class AgcodBackend:
                 created=now,
             )
             self._cards[key] = card
+            self._save_card(card, partner)
             return card
 
     def _new_gc_id(self, partner: Partner) -> str:
@@ -136,6 +163,7 @@ class AgcodBackend:
             card.status, card.cancelled = REFUNDED, now
             if partner.production:
                 self._funds[partner.access_key] += card.amount
+            self._save_card(card, partner)
             return card
 
     def available_funds(self, partner: Partner) -> Decimal:
@@ -153,6 +181,7 @@ class AgcodBackend:
                     and self._owner(card) == partner_id
                 ):
                     card.claimed = claimed
+                    self._save_card(card, None)
                     return True
         return False
 
@@ -198,6 +227,7 @@ class AgcodBackend:
                 activation_id,
             )
             self._activations[(partner.partner_id, activation_id)] = card.card_number[:16]
+            self._save_physical(card, partner)
             return card
 
     def deactivate(self, partner: Partner, activation_id: str, number: str | None) -> CardState:
@@ -213,7 +243,45 @@ class AgcodBackend:
             if partner.production and card.amount is not None:
                 self._funds[partner.access_key] += card.amount
             card.status = AWAITING
+            self._save_physical(card, partner)
             return card
+
+    # -- durable state (every write under the backend lock; a card and its debit together) ----
+
+    def _save_card(self, card: GiftCard, partner: Partner | None) -> None:
+        if not self.sink.durable:
+            return
+        with self.sink.batch():
+            self.sink.put("card", f"{card.account}|{card.creation_request_id}", _card_row(card))
+            if partner is not None and partner.production:
+                self.sink.put("funds", partner.access_key, str(self._funds[partner.access_key]))
+
+    def _save_physical(self, card: CardState, partner: Partner) -> None:
+        if not self.sink.durable:
+            return
+        amount = None if card.amount is None else str(card.amount)
+        with self.sink.batch():
+            row = [card.status, amount, card.activation_request_id]
+            self.sink.put("physical", card.card_number[:16], row)
+            if partner.production:
+                self.sink.put("funds", partner.access_key, str(self._funds[partner.access_key]))
+
+    def restore(self, rows: list[tuple[str, str, Any]]) -> None:
+        """Cards, physical-card activations and funds from the state database."""
+        with self._lock:
+            for kind, key, value in rows:
+                if kind == "card":
+                    card = _card_of_row(key, value)
+                    self._cards[(card.account, card.creation_request_id)] = card
+                    self._gc_ids.add(card.gc_id)
+                elif kind == "funds" and key in self._funds:
+                    self._funds[key] = Decimal(value)
+                elif kind == "physical" and key in self._physical:
+                    state = self._physical[key]
+                    state.status, amount, state.activation_request_id = value
+                    state.amount = None if amount is None else Decimal(amount)
+                    if state.activation_request_id:
+                        self._activations[(state.partner_id, state.activation_request_id)] = key
 
     def status_check(self, partner: Partner, number: str | None) -> CardState:
         with self._lock:
