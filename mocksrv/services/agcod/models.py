@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from mocksrv.clock import iso, parse_instant
+from mocksrv.clock import iso
 from mocksrv.services.agcod import rules
 from mocksrv.services.agcod.config import AgcodConfig, Partner
 from mocksrv.services.agcod.exceptions import AgcodError
@@ -60,8 +60,8 @@ def _card_row(card: GiftCard) -> list[Any]:
             card.created.isoformat(), card.status, card.claimed, cancelled]  # fmt: skip
 
 
-def _card_of_row(key: str, row: list[Any]) -> GiftCard:
-    account, _, request_id = key.partition("|")
+def _card_of_row(key: tuple[str, str], row: list[Any]) -> GiftCard:
+    account, request_id = key
     gc_id, claim, amount, currency, expiration, created, status, claimed, cancelled = row
     return GiftCard(
         account=account,
@@ -71,10 +71,10 @@ def _card_of_row(key: str, row: list[Any]) -> GiftCard:
         amount=Decimal(amount),
         currency=currency,
         expiration=expiration,
-        created=parse_instant(created),
+        created=datetime.fromisoformat(created),  # written by isoformat(): with its offset
         status=status,
         claimed=bool(claimed),
-        cancelled=parse_instant(cancelled) if cancelled else None,
+        cancelled=datetime.fromisoformat(cancelled) if cancelled else None,
     )
 
 
@@ -85,7 +85,8 @@ class AgcodBackend:
         self.config = config
         self.sink: Sink = NULL_SINK  # durable state (serve --state), else memory only
         self._lock = threading.Lock()
-        self._cards: dict[tuple[str, str], GiftCard] = {}
+        # restored cards stay rows (lists) until first used: start-up on a big state stays fast
+        self._cards: dict[tuple[str, str], GiftCard | list[Any]] = {}
         self._gc_ids: set[str] = set()
         self._funds = {p.access_key: p.funds for p in config.partners.values()}
         currency = {p.partner_id: p.currency for p in config.partners.values()}
@@ -110,7 +111,7 @@ class AgcodBackend:
         """Issue a card, or replay the one already issued for this (partner, request id)."""
         key = (partner.access_key, request_id)
         with self._lock:
-            card = self._cards.get(key)
+            card = self._card(key)
             if card is not None:
                 mismatch = card.amount != money.amount or card.currency != money.currency
                 if mismatch and self.config.decisions.denomination_mismatch_error:
@@ -132,6 +133,16 @@ class AgcodBackend:
             self._save_card(card, partner)
             return card
 
+    def _card(self, key: tuple[str, str]) -> GiftCard | None:
+        """The card of (account, creationRequestId), made from its row on first use (lock held)."""
+        card = self._cards.get(key)
+        if isinstance(card, list):
+            card = self._cards[key] = _card_of_row(key, card)
+        return card
+
+    def _all_cards(self) -> list[GiftCard]:
+        return [c for key in list(self._cards) if (c := self._card(key)) is not None]
+
     def _new_gc_id(self, partner: Partner) -> str:
         gc_id = rules.gc_id(partner)
         while gc_id in self._gc_ids:
@@ -148,7 +159,7 @@ class AgcodBackend:
         self, partner: Partner, request_id: str, gc_id: str | None, now: datetime
     ) -> GiftCard:
         with self._lock:
-            card = self._cards.get((partner.access_key, request_id))
+            card = self._card((partner.access_key, request_id))
             if card is None:
                 raise AgcodError("CardNotFound")
             if gc_id is not None and gc_id != card.gc_id:
@@ -175,7 +186,7 @@ class AgcodBackend:
     def mark_claimed(self, partner_id: str, creation_request_id: str, claimed: bool = True) -> bool:
         """Admin/test hook: a claimed card cannot be cancelled (`GcNotReadyForRefund`)."""
         with self._lock:
-            for card in self._cards.values():
+            for card in self._all_cards():
                 if (
                     card.creation_request_id == creation_request_id
                     and self._owner(card) == partner_id
@@ -271,9 +282,9 @@ class AgcodBackend:
         with self._lock:
             for kind, key, value in rows:
                 if kind == "card":
-                    card = _card_of_row(key, value)
-                    self._cards[(card.account, card.creation_request_id)] = card
-                    self._gc_ids.add(card.gc_id)
+                    account, _, request_id = key.partition("|")
+                    self._cards[(account, request_id)] = value
+                    self._gc_ids.add(value[0])
                 elif kind == "funds" and key in self._funds:
                     self._funds[key] = Decimal(value)
                 elif kind == "physical" and key in self._physical:
@@ -305,7 +316,7 @@ class AgcodBackend:
                 }
                 for p in self.config.partners.values()
             ]
-            cards = [self._card_view(c, now) for c in self._cards.values()]
+            cards = [self._card_view(c, now) for c in self._all_cards()]
             physical = [
                 {
                     "cardNumber": c.card_number,
@@ -323,7 +334,7 @@ class AgcodBackend:
         """The partner's funds over time, derived from its cards: a debit per card issued, a
         credit per card cancelled; the newest `newest` movements (lock held)."""
         moves: list[tuple[datetime, Decimal, str, GiftCard]] = []
-        for card in self._cards.values():
+        for card in self._all_cards():
             if card.account != partner.access_key:
                 continue
             moves.append((card.created, -card.amount, "CreateGiftCard", card))
