@@ -100,6 +100,15 @@ def rows(res: dict[str, Any]) -> list[dict[str, Any]]:
     v = "not measured" if not mx or "ok" not in mx else ("met" if mx["ok"] else "FAILED")
     n = sum(x for k, x in (mx.get("operations") or {}).items() if k != "error")
     add(f"correctness under load ({n} mixed ops)", "pass" if mx.get("ok") else None, None, "-", "consistent state", v)  # fmt: skip
+
+    sb = res.get("state") or {}
+    mem, dur = _get(sb, "create_memory", "rps"), _get(sb, "create_state", "rps")
+    invalid = _invalid({"memory": sb.get("create_memory") or {}, "state": sb.get("create_state") or {}})
+    add("CreateGiftCard req/s with --state (16 conns)", dur, mem, "in memory, same run", ">= 0.5x", _verdict(_ratio(dur, mem), ">=", 0.5, invalid))  # fmt: skip
+    ms = sb.get("startup_big_state_ms")
+    cards = sb.get("state_cards", "?")
+    v = "not measured" if ms is None else ("met" if ms < 1000 else f"gap ({ms:.0f} ms)")
+    add(f"start-up with a state of {cards} cards, median (ms)", ms, None, "-", "< 1000 ms", v)
     return out
 
 

@@ -26,11 +26,12 @@ import http_bench  # noqa: E402
 import mixed  # noqa: E402
 import report  # noqa: E402
 import s3_bench  # noqa: E402
+import state_bench  # noqa: E402
 from load import LOADGEN, have_wrk  # noqa: E402
 from peers import wiremock_jar  # noqa: E402
 from procs import BENCH, LOGS, ROOT, pin_self, stop_all  # noqa: E402
 
-SECTIONS = ("startup", "http", "s3", "promo", "mixed")
+SECTIONS = ("startup", "http", "s3", "promo", "mixed", "state")
 NOISE = (
     "Measured on a shared 2-core machine: server pinned to CPU 0, load generator to CPU 1 "
     "(taskset). Other work on the machine adds noise; compare ratios from the same run only."
@@ -45,6 +46,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--promo-codes", type=int, default=1_000_000, help="codes in the promo file")
     p.add_argument("--mixed-threads", type=int, default=16)
     p.add_argument("--mixed-ops", type=int, default=250, help="operations per mixed client")
+    p.add_argument("--state-cards", type=int, default=100_000,
+                   help="cards in the state database of the --state start-up row (100000)")  # fmt: skip
     p.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto",
                    help="load generator: wrk if installed (auto), or the threaded Python one")  # fmt: skip
     p.add_argument("--only", default="", help=f"comma list of sections: {','.join(SECTIONS)}")
@@ -119,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         "s3": lambda: s3_bench.s3_put_get(opts),
         "promo": lambda: s3_bench.promo_million(opts, args.promo_codes),
         "mixed": lambda: mixed.correctness(args.mixed_threads, args.mixed_ops),
+        "state": lambda: state_bench.state_rows(opts, args.state_cards),
     }
     results: dict[str, Any] = {"meta": meta(args, stem)}
     t0 = time.perf_counter()

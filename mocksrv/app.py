@@ -17,6 +17,18 @@ from mocksrv.settings import Settings
 log = logging.getLogger("mocksrv")
 
 StartResponse = Callable[..., Any]
+DASHBOARD = "/__admin/dashboard"
+
+
+def _wants_dashboard(environ: dict[str, Any]) -> bool:
+    """A browser opening the server: GET / asking for HTML, neither signed nor presigned (S3's
+    ListBuckets is a signed GET /, and S3 clients do not ask for text/html)."""
+    return (
+        environ.get("REQUEST_METHOD") == "GET"
+        and "text/html" in environ.get("HTTP_ACCEPT", "")
+        and not environ.get("HTTP_AUTHORIZATION")
+        and not any(k in environ.get("QUERY_STRING", "") for k in ("X-Amz-", "AWSAccessKeyId"))
+    )
 
 
 class MocksrvApp:
@@ -42,6 +54,9 @@ class MocksrvApp:
         if path.startswith("/__admin") and runtime.admin is not None:
             environ["mocksrv.app"] = self  # the admin API swaps runtimes (reset, scenarios)
             return runtime.admin(environ, start_response)
+        if path == "/" and runtime.admin is not None and _wants_dashboard(environ):
+            start_response("302 Found", [("Location", DASHBOARD), ("Content-Length", "0")])
+            return [b""]
         call = Call.from_environ(environ, runtime)
         handler = runtime.route(call)
         try:
@@ -63,11 +78,11 @@ class MocksrvApp:
 
 
 def create_app(
-    settings: Settings | None = None, scenarios: list[Scenario] | None = None
+    settings: Settings | None = None, scenarios: list[Scenario] | None = None, state: Any = None
 ) -> MocksrvApp:
-    """Application factory: tests pass their own settings and scenarios."""
+    """Application factory: tests pass their own settings and scenarios (and a state database)."""
     settings = settings or Settings()
-    return MocksrvApp(build_runtime(settings, scenarios))
+    return MocksrvApp(build_runtime(settings, scenarios, state))
 
 
 __all__ = ["MocksrvApp", "create_app", "sigv4"]

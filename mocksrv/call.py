@@ -96,7 +96,10 @@ class Call:
     outcome: str = ""
     status: int = 0
     signature_failed: bool = False
+    # on a signature mismatch: the canonical request and string-to-sign the server computed
+    signature_computed: dict[str, str] | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+    response: Response | None = None
     _body: bytes | None = None
 
     @classmethod
@@ -136,6 +139,10 @@ class Call:
             self._body = data
         return self._body
 
+    def peek_body(self) -> bytes:
+        """The body if a service read it, else b"" (never reads the stream)."""
+        return self._body or b""
+
     def query(self) -> dict[str, str]:
         return dict(parse_qsl(self.query_string, keep_blank_values=True))
 
@@ -156,6 +163,7 @@ class Call:
         except sigv4.SigV4Failure as failure:
             self.signature_failed = True
             self.outcome = f"signature:{failure.kind}"
+            self.signature_computed = failure.computed or None
             if failure.debug:
                 self.runtime.log_signature_debug(self, failure)
             raise
@@ -164,5 +172,6 @@ class Call:
 
     def finish(self, response: Response) -> Response:
         self.status = response.status_code
+        self.response = response
         response.headers["x-amzn-RequestId"] = self.request_id
         return response

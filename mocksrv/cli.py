@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from mocksrv import __version__
@@ -56,6 +57,32 @@ def _add_server_options(p: argparse.ArgumentParser) -> None:
         help="HTTP server: mocksrv's own threaded HTTP/1.1 server (default) or waitress",
     )
     p.add_argument("--threads", type=int, default=8, help="waitress worker threads (default 8)")
+    p.add_argument(
+        "--tls-port",
+        type=_port,
+        default=None,
+        metavar="PORT",
+        help="also serve HTTPS on PORT (0 = any free port) with a certificate for the real AGCOD, "
+        "Prime, S3 and STS host names, issued by mocksrv's local CA (see `mocksrv ca`)",
+    )
+    _add_ca_dir_option(p)
+    p.add_argument(
+        "--state",
+        default=None,
+        metavar="PATH",
+        help="keep all state in the SQLite database PATH (created if missing) and restore it on "
+        "start; default: memory only",
+    )
+
+
+def _add_ca_dir_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--ca-dir",
+        default=None,
+        metavar="DIR",
+        help="where the local CA and server certificate live (default: $MOCKSRV_CA_DIR, "
+        "else ~/.local/share/mocksrv/ca); created 0700 on first use",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="check all arguments merged into one scenario, as `serve --scenario ...` loads them",
     )
     sub.add_parser("schema", help="print the scenario JSON Schema")
+    ca = sub.add_parser(
+        "ca",
+        help="print the local CA certificate's path (created on first use) and how to trust it",
+    )
+    _add_ca_dir_option(ca)
+    ca.add_argument("--tls-port", type=_port, default=None, help="port shown in the hints")
     try:
         from mocksrv.toolkit.run import add_run_parser
     except ImportError:
@@ -98,6 +131,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         threads=max(1, args.threads),
         server=args.server,
         scenario_paths=list(args.scenario),
+        state_path=Path(args.state) if args.state else None,
+        tls_port=args.tls_port,
+        ca_dir=Path(args.ca_dir) if args.ca_dir else None,
     )
 
 
@@ -106,14 +142,29 @@ def load_app(settings: Settings) -> Any:
     from mocksrv.scenario.loader import load_files
 
     scenarios = load_files(settings.scenario_paths) if settings.scenario_paths else None
-    return create_app(settings, scenarios)
+    if settings.state_path is None:
+        return create_app(settings, scenarios)
+    from mocksrv.state.db import StateError, open_db
+
+    try:
+        db = open_db(settings.state_path)
+    except StateError as exc:
+        raise MocksrvError(str(exc)) from None
+    try:
+        return create_app(settings, scenarios, state=db)
+    except BaseException:
+        db.close()
+        raise
 
 
-def banner(app: Any, url: str) -> str:
+def banner(app: Any, url: str, https: str | None = None) -> str:
     from mocksrv.sigv4 import Identity
 
     runtime = app.runtime
-    lines = [f"mocksrv {__version__} listening on {url}", "", "Endpoints:"]
+    lines = [f"mocksrv {__version__} listening on {url}"]
+    if https:
+        lines.append(f"HTTPS on {https} (real host names; CA: `mocksrv ca`)")
+    lines += ["", "Endpoints:"]
     for service in runtime.services:
         describe = getattr(service, "describe", None)
         if describe:
@@ -132,7 +183,8 @@ def banner(app: Any, url: str) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from mocksrv.server import make_server, server_url
+    from mocksrv.server import make_server, server_url, tls_url
+    from mocksrv.tls import TLSError
 
     settings = settings_from(args)
     logging.basicConfig(
@@ -141,10 +193,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = load_app(settings)
     try:
         server = make_server(app, settings)
+    except TLSError as exc:
+        raise MocksrvError(str(exc)) from None
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise MocksrvError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from None
-    print(banner(app, server_url(server, settings.host)), flush=True)
+    print(
+        banner(app, server_url(server, settings.host), tls_url(server, settings.host)), flush=True
+    )
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -156,6 +212,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("mocksrv stopped", flush=True)
     finally:
         server.close()
+        app.runtime.close()
+        if app.runtime.state is not None:
+            app.runtime.state.close()
     return 0
 
 
@@ -178,7 +237,18 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": cmd_serve, "validate": cmd_validate, "schema": cmd_schema}
+def cmd_ca(args: argparse.Namespace) -> int:
+    from mocksrv.tls import TLSError, ensure_certs, trust_instructions
+
+    try:
+        paths = ensure_certs(Path(args.ca_dir) if args.ca_dir else None)
+    except TLSError as exc:
+        raise MocksrvError(str(exc)) from None
+    print(trust_instructions(paths, args.tls_port))
+    return 0
+
+
+COMMANDS = {"serve": cmd_serve, "validate": cmd_validate, "schema": cmd_schema, "ca": cmd_ca}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 
@@ -17,6 +18,7 @@ class ScenarioClock:
     def __init__(self, start: datetime | None = None, frozen: bool = False) -> None:
         self._lock = threading.Lock()
         self._state = (start or datetime.now(UTC), time.monotonic(), frozen)
+        self.on_change: Callable[[ScenarioClock], None] | None = None  # durable state
 
     def now(self) -> datetime:
         base, mono, frozen = self._state
@@ -31,20 +33,28 @@ class ScenarioClock:
     def set(self, instant: datetime) -> None:
         with self._lock:
             self._state = (instant.astimezone(UTC), time.monotonic(), self._state[2])
+        self._changed()
 
     def advance(self, seconds: float) -> datetime:
         with self._lock:
             now = self.now() + timedelta(seconds=seconds)
             self._state = (now, time.monotonic(), self._state[2])
+        self._changed()
         return now
 
     def freeze(self) -> None:
         with self._lock:
             self._state = (self.now(), time.monotonic(), True)
+        self._changed()
 
     def unfreeze(self) -> None:
         with self._lock:
             self._state = (self.now(), time.monotonic(), False)
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self)
 
     def to_json(self) -> dict[str, object]:
         return {"now": iso(self.now()), "frozen": self.frozen}

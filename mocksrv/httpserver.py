@@ -25,6 +25,7 @@ log = logging.getLogger("mocksrv.http")
 
 MAX_LINE = 65536  # request line or one header line
 MAX_HEADERS = 100
+HANDSHAKE_TIMEOUT = 10.0  # seconds for a TLS handshake
 MAX_HEADER_BYTES = 256 * 1024
 SOCKET_KEY = "mocksrv.socket"  # environ: the client socket (transport faults reset it)
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
@@ -65,8 +66,11 @@ class LeanServer:
         idle_timeout: float = 180.0,
         max_body: int = 5 * 1024**3,
         max_connections: int = 1000,
+        ssl_context: Any = None,
     ) -> None:
         self.app = app
+        self.ssl_context = ssl_context
+        self.url_scheme = "https" if ssl_context is not None else "http"
         self.idle_timeout = idle_timeout
         self.max_body = max_body
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -110,6 +114,12 @@ class LeanServer:
     def _serve(self, conn: socket.socket, addr: Any) -> None:
         try:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.ssl_context is not None:
+                conn.settimeout(HANDSHAKE_TIMEOUT)
+                raw, conn = conn, self.ssl_context.wrap_socket(conn, server_side=True)
+                with self._lock:  # close() shuts down what is in the set
+                    self._conns.discard(raw)
+                    self._conns.add(conn)
             conn.settimeout(self.idle_timeout)
             Connection(self, conn, addr).serve()
         except (OSError, DropConnection):
@@ -191,7 +201,7 @@ class Connection:
             "REMOTE_ADDR": str(self.addr[0]) if self.addr else "",
             "REMOTE_PORT": str(self.addr[1]) if self.addr else "",
             "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
+            "wsgi.url_scheme": self.server.url_scheme,
             "wsgi.errors": sys.stderr,
             "wsgi.multithread": True,
             "wsgi.multiprocess": False,

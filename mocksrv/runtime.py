@@ -59,6 +59,7 @@ class Runtime:
         self.recorders: list[Callable[[Call], None]] = []
         self.faults: Any = NoFaults()
         self.stores: dict[str, Any] = {}  # per-API state, for the admin views
+        self.state: Any = None  # the durable state database (mocksrv.state), or None
 
     @property
     def sigv4_debug(self) -> bool:
@@ -108,8 +109,11 @@ def not_found(call: Call) -> Response:
     )
 
 
-def build_runtime(settings: Settings, scenarios: list[Scenario] | None = None) -> Runtime:
-    """Validate and load scenarios, then build every service on them."""
+def build_runtime(
+    settings: Settings, scenarios: list[Scenario] | None = None, state: Any = None
+) -> Runtime:
+    """Validate and load scenarios, then build every service on them; with a state database,
+    restore what it holds for them."""
     if scenarios is None:
         scenarios = [load_default()]
     model = build_model(merge_scenarios(scenarios))
@@ -117,4 +121,8 @@ def build_runtime(settings: Settings, scenarios: list[Scenario] | None = None) -
     from mocksrv.services import install_services
 
     install_services(runtime)
+    if state is not None:
+        from mocksrv.state.bind import attach
+
+        attach(runtime, state)
     return runtime

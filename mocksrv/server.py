@@ -32,18 +32,55 @@ def _channel_class() -> Any:
 
 
 def make_server(app: MocksrvApp, settings: Settings) -> Any:
-    """Bind the listening socket now (port 0 picks a free port) and return the server."""
+    """Bind the listening sockets now (port 0 picks a free port) and return the server."""
     if settings.server == "waitress":
-        return _waitress(app, settings)
+        plain = _waitress(app, settings)
+    else:
+        plain = _lean(app, settings, settings.port)
+    if settings.tls_port is None:
+        return plain
+    if settings.server == "waitress":
+        raise ValueError("--tls-port needs the built-in server, not waitress")
+    from mocksrv.tls import ensure_certs, server_context
+
+    certs = ensure_certs(settings.ca_dir)
+    tls = _lean(app, settings, settings.tls_port, ssl_context=server_context(certs))
+    return Listeners(plain, tls)
+
+
+def _lean(app: MocksrvApp, settings: Settings, port: int, ssl_context: Any = None) -> Any:
     from mocksrv.httpserver import LeanServer
 
     return LeanServer(
         app,
         settings.host,
-        settings.port,
+        port,
         idle_timeout=IDLE_TIMEOUT,
         max_body=settings.max_s3_body_bytes,
+        ssl_context=ssl_context,
     )
+
+
+class Listeners:
+    """The plain HTTP server and the HTTPS one, serving the same app; `run` serves both."""
+
+    def __init__(self, plain: Any, tls: Any) -> None:
+        self.plain, self.tls = plain, tls
+        self.effective_port = plain.effective_port
+        self.tls_port = tls.effective_port
+
+    def run(self) -> None:
+        thread = threading.Thread(target=self._run_tls, name="mocksrv-tls", daemon=True)
+        thread.start()
+        self.plain.run()
+
+    def _run_tls(self) -> None:
+        with contextlib.suppress(Exception):  # ends with EBADF once close() closed the socket
+            self.tls.run()
+
+    def close(self) -> None:
+        self.tls.close()
+        self.plain.close()
 
 
 def _waitress(app: MocksrvApp, settings: Settings) -> Any:
@@ -80,6 +117,14 @@ def server_url(server: Any, host: str) -> str:
     return f"http://{shown}:{port}"
 
 
+def tls_url(server: Any, host: str) -> str | None:
+    """The HTTPS listener's URL (by the loopback address), or None without --tls-port."""
+    port = getattr(server, "tls_port", None)
+    if port is None:
+        return None
+    return server_url(server, host).rsplit(":", 1)[0].replace("http:", "https:") + f":{port}"
+
+
 class ServerThread:
     """The server on a background thread, for `mocksrv run`, the pytest plugin and tests."""
 
@@ -87,6 +132,7 @@ class ServerThread:
         self.app = app
         self.server = make_server(app, settings)
         self.url = server_url(self.server, settings.host)
+        self.tls_url = tls_url(self.server, settings.host)
         self.port = int(self.server.effective_port)
         self._thread = threading.Thread(target=self._run, name="mocksrv-server", daemon=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4599
@@ -21,4 +22,7 @@ class Settings:
     threads: int = 8  # waitress worker threads (the built-in server uses a thread per connection)
     server: str = "builtin"  # "builtin" (mocksrv.httpserver) or "waitress"
     scenario_paths: list[str] = field(default_factory=list)
+    state_path: Path | None = None  # durable state database (mocksrv.state); None: memory only
+    tls_port: int | None = None  # an HTTPS listener beside the plain one (mocksrv.tls)
+    ca_dir: Path | None = None  # the local CA's directory; None: mocksrv.tls.default_ca_dir()
     embedded_default: bool = True  # load scenarios/default.yaml when no path is given

@@ -43,11 +43,18 @@ class SigV4Failure(Exception):
     """Verification failed. `kind` is one of: missing, malformed, unknown_key, mismatch, skew,
     scope_service, scope_region, scope_date. `debug` holds what the server computed."""
 
-    def __init__(self, kind: str, message: str, debug: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        debug: dict[str, str] | None = None,
+        computed: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.debug = debug or {}
+        self.computed = computed or debug or {}  # for the dashboard, whatever the debug switch
 
 
 class HeaderLookup(Protocol):
@@ -340,7 +347,7 @@ def verify(
     expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, auth.signature):
         debug = {"canonicalRequest": canonical_request, "stringToSign": string_to_sign}
-        raise SigV4Failure("mismatch", MSG_MISMATCH, debug if policy.debug else {})
+        raise SigV4Failure("mismatch", MSG_MISMATCH, debug if policy.debug else {}, debug)
     return ident, auth
 
 

@@ -136,6 +136,40 @@ def openapi(ctx: Ctx) -> Response:
     return Response(text, content_type="application/yaml")
 
 
+# The dashboard's files: a fixed list (no path from the request reaches the file system).
+DASHBOARD_ASSETS = {
+    "index.html": "text/html; charset=utf-8",
+    "dashboard.js": "text/javascript; charset=utf-8",
+    "dashboard.css": "text/css; charset=utf-8",
+}
+DASHBOARD_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+def dashboard(ctx: Ctx) -> Response:
+    """The dashboard page; its data comes from this admin API, polled by the page."""
+    return _asset("index.html")
+
+
+def dashboard_asset(ctx: Ctx) -> Response:
+    name = ctx.args["asset"]
+    if name not in DASHBOARD_ASSETS:
+        raise AdminError(f"no dashboard file {name!r}", status=404, code="NotFound")
+    return _asset(name)
+
+
+def _asset(name: str) -> Response:
+    data = resources.files("mocksrv.toolkit").joinpath("dashboard", name).read_bytes()
+    return Response(data, content_type=DASHBOARD_ASSETS[name], headers=DASHBOARD_HEADERS)
+
+
 def snapshot(store: Any, runtime: Runtime) -> Any:
     """A store's state view: `snapshot(now)` or `snapshot()`, whichever it offers."""
     view = getattr(store, "snapshot", None)

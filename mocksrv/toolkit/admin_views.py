@@ -10,6 +10,8 @@ from mocksrv.toolkit import control
 from mocksrv.toolkit.admin import (
     AdminError,
     Ctx,
+    dashboard,
+    dashboard_asset,
     health,
     instant,
     new_expectation,
@@ -182,6 +184,16 @@ def get_journal(ctx: Ctx) -> dict[str, Any]:
     return {**ctx.kit.journal.stats(), "count": len(entries), "entries": entries}
 
 
+def journal_exchange(ctx: Ctx) -> dict[str, Any]:
+    """One recorded call with what was sent and answered (kept for the newest calls only)."""
+    rid = ctx.args["request_id"]
+    entry = next((e for e in ctx.kit.journal.entries() if e["requestId"] == rid), None)
+    if entry is None:
+        raise AdminError(f"no journal entry with requestId {rid!r}", status=404, code="NotFound")
+    detail = ctx.kit.exchanges.get(rid)
+    return {"entry": entry, "kept": detail is not None, **(detail or {})}
+
+
 def clear_journal(ctx: Ctx) -> dict[str, Any]:
     ctx.kit.reset_journal()
     return {"cleared": True}
@@ -238,6 +250,8 @@ ROUTES: list[tuple[str, list[str], Any]] = [
     ("/__admin/health", GET, health),
     ("/__admin/version", GET, version),
     ("/__admin/openapi.yaml", GET, openapi),
+    ("/__admin/dashboard", GET, dashboard),
+    ("/__admin/dashboard/<asset>", GET, dashboard_asset),
     ("/__admin/reset", POST, reset),
     ("/__admin/identities", GET, identities),
     ("/__admin/scenarios", GET, list_scenarios),
@@ -251,6 +265,7 @@ ROUTES: list[tuple[str, list[str], Any]] = [
     ("/__admin/state/<api>", GET, api_state),
     ("/__admin/journal", GET, get_journal),
     ("/__admin/journal", DELETE, clear_journal),
+    ("/__admin/journal/<request_id>", GET, journal_exchange),
     ("/__admin/expectations", GET, list_expectations),
     ("/__admin/expectations", POST, add_expectation),
     ("/__admin/expectations", DELETE, clear_expectations),

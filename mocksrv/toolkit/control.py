@@ -25,7 +25,11 @@ EMBEDDED = "<embedded>"
 def reset(app: MocksrvApp) -> Runtime:
     """All state, journal, faults added at run time and moto: rebuilt from the same scenarios."""
     old = app.runtime
-    new = build_runtime(old.settings, old.scenarios)
+    if old.state is not None:
+        from mocksrv.state.bind import forget
+
+        forget(old.state)
+    new = build_runtime(old.settings, old.scenarios, old.state)
     app.replace_runtime(new)
     return new
 
@@ -60,7 +64,11 @@ def library(runtime: Runtime) -> dict[str, Path]:
 def switch(app: MocksrvApp, scenarios: list[Scenario], keep_state: bool) -> dict[str, Any]:
     """Validate and build a runtime on `scenarios`, then swap it in; raises ScenarioError."""
     old = app.runtime
-    new = build_runtime(old.settings, scenarios)
+    if old.state is not None and not keep_state:
+        from mocksrv.state.bind import forget
+
+        forget(old.state)
+    new = build_runtime(old.settings, scenarios, old.state)
     kept: list[str] = []
     if keep_state:
         kept = _carry_over(old, new)
@@ -111,5 +119,6 @@ def _carry_journal(old: Runtime, new: Runtime) -> None:
         return
     src, dst = toolkit_of(old), toolkit_of(new)
     dst.journal.adopt(src.journal)
+    dst.exchanges.adopt(src.exchanges)
     for entry in dst.journal.entries():
         dst.expectations.observe(entry)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,7 @@ class Expectation:
     matcher: Matcher
     count: Count
     source: str = "scenario"
+    spec: dict[str, Any] = field(default_factory=dict, compare=False)
     matched: int = 0
     near_misses: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=SAMPLES))
     samples: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=SAMPLES))
@@ -102,7 +103,7 @@ def build(spec: dict[str, Any], index: int, source: str = "scenario") -> Expecta
     count = Count.parse(spec.get("count"))
     if count.at_least is not None and count.at_most is not None and count.at_least > count.at_most:
         raise ValueError("count: at_least is greater than at_most")
-    return Expectation(name=str(name), matcher=matcher, count=count, source=source)
+    return Expectation(name=str(name), matcher=matcher, count=count, source=source, spec=dict(spec))
 
 
 def _default_name(matcher: Matcher, index: int) -> str:
@@ -117,6 +118,11 @@ class ExpectationSet:
     def __init__(self, items: Iterable[Expectation] = ()) -> None:
         self._lock = threading.Lock()
         self.items: list[Expectation] = list(items)
+        self.on_change: Callable[[ExpectationSet], None] | None = None  # durable state
+
+    def runtime_specs(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [i.spec for i in self.items if i.source != "scenario"]
 
     def observe(self, entry: dict[str, Any]) -> None:
         with self._lock:
@@ -129,12 +135,17 @@ class ExpectationSet:
             item.observe(entry)
         with self._lock:
             self.items.append(item)
+        if self.on_change is not None:
+            self.on_change(self)
 
     def remove_added(self) -> int:
         with self._lock:
             before = len(self.items)
             self.items = [i for i in self.items if i.source == "scenario"]
-            return before - len(self.items)
+            removed = before - len(self.items)
+        if removed and self.on_change is not None:
+            self.on_change(self)
+        return removed
 
     def reset_counts(self) -> None:
         with self._lock:

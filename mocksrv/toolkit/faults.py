@@ -156,6 +156,16 @@ class FaultSet:
         self.items: list[Fault] = list(faults)
         self._sleep = sleep
         self.added = 0  # faults added at run time so far, for their default ids
+        self.on_change: Callable[[FaultSet], None] | None = None  # durable state
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self)
+
+    def runtime_specs(self) -> list[dict[str, Any]]:
+        """The specs of the faults added at run time, in order (what durable state keeps)."""
+        with self._lock:
+            return [f.spec for f in self.items if f.source == "admin"]
 
     def _fire(self, view: dict[str, Any]) -> Fault | None:
         with self._lock:
@@ -196,19 +206,26 @@ class FaultSet:
                 raise ValueError(f"id: a fault with id {fault.id!r} exists already")
             self.added += 1
             self.items.append(fault)
-            return fault
+        self._changed()
+        return fault
 
     def remove(self, fault_id: str) -> bool:
         with self._lock:
             before = len(self.items)
             self.items = [f for f in self.items if f.id != fault_id]
-            return len(self.items) != before
+            removed = len(self.items) != before
+        if removed:
+            self._changed()
+        return removed
 
     def clear(self, source: str | None = None) -> int:
         with self._lock:
             before = len(self.items)
             self.items = [f for f in self.items if source is not None and f.source != source]
-            return before - len(self.items)
+            removed = before - len(self.items)
+        if removed:
+            self._changed()
+        return removed
 
     def to_json(self) -> list[dict[str, Any]]:
         with self._lock:

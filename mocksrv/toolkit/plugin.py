@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mocksrv.toolkit import expectations, faults
+from mocksrv.toolkit.exchanges import Exchanges
 from mocksrv.toolkit.journal import DEFAULT_CAPACITY, Journal
 from mocksrv.toolkit.schema import SCHEMAS
 
@@ -23,14 +24,16 @@ STARTED = time.time()
 
 @dataclass
 class Toolkit:
-    """The toolkit state of one runtime: journal, expectations, faults."""
+    """The toolkit state of one runtime: journal (and its recent exchanges), expectations, faults."""
 
     journal: Journal
     expectations: expectations.ExpectationSet
     faults: faults.FaultSet
+    exchanges: Exchanges
 
     def reset_journal(self) -> None:
         self.journal.clear()
+        self.exchanges.clear()
         self.expectations.reset_counts()
 
 
@@ -76,11 +79,15 @@ def install(runtime: Runtime) -> None:
     problems.raise_if_any()
     capacity = int((runtime.model.raw.get("journal") or {}).get("capacity", DEFAULT_CAPACITY))
     kit = Toolkit(
-        Journal(capacity), expectations.ExpectationSet(found_exp), faults.FaultSet(found_faults)
+        Journal(capacity),
+        expectations.ExpectationSet(found_exp),
+        faults.FaultSet(found_faults),
+        Exchanges(),
     )
     kit.journal.listeners.append(kit.expectations.observe)
     kit.journal.listen_if = lambda: bool(kit.expectations.items)
     runtime.recorders.append(kit.journal.record)
+    runtime.recorders.append(kit.exchanges.record)
     runtime.faults = kit.faults
     runtime.transport_fault = transport.apply
     runtime.admin = LazyAdmin(kit)

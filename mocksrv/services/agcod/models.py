@@ -12,11 +12,13 @@ from mocksrv.clock import iso
 from mocksrv.services.agcod import rules
 from mocksrv.services.agcod.config import AgcodConfig, Partner
 from mocksrv.services.agcod.exceptions import AgcodError
+from mocksrv.state.sink import NULL_SINK, Sink
 
 FULFILLED = "Fulfilled"
 REFUNDED = "RefundedToPurchaser"
 ACTIVATED = "Activated"
 AWAITING = "AwaitingActivation"
+LEDGER_ENTRIES = 200  # funds movements per partner in the admin state view
 
 
 @dataclass
@@ -52,13 +54,39 @@ class CardState:
     activation_request_id: str | None
 
 
+def _card_row(card: GiftCard) -> list[Any]:
+    cancelled = card.cancelled.isoformat() if card.cancelled else None  # full precision
+    return [card.gc_id, card.claim_code, str(card.amount), card.currency, card.expiration,
+            card.created.isoformat(), card.status, card.claimed, cancelled]  # fmt: skip
+
+
+def _card_of_row(key: tuple[str, str], row: list[Any]) -> GiftCard:
+    account, request_id = key
+    gc_id, claim, amount, currency, expiration, created, status, claimed, cancelled = row
+    return GiftCard(
+        account=account,
+        creation_request_id=request_id,
+        gc_id=gc_id,
+        claim_code=claim,
+        amount=Decimal(amount),
+        currency=currency,
+        expiration=expiration,
+        created=datetime.fromisoformat(created),  # written by isoformat(): with its offset
+        status=status,
+        claimed=bool(claimed),
+        cancelled=datetime.fromisoformat(cancelled) if cancelled else None,
+    )
+
+
 class AgcodBackend:
     """The business rules that need state; validation without state lives in `rules`."""
 
     def __init__(self, config: AgcodConfig) -> None:
         self.config = config
+        self.sink: Sink = NULL_SINK  # durable state (serve --state), else memory only
         self._lock = threading.Lock()
-        self._cards: dict[tuple[str, str], GiftCard] = {}
+        # restored cards stay rows (lists) until first used: start-up on a big state stays fast
+        self._cards: dict[tuple[str, str], GiftCard | list[Any]] = {}
         self._gc_ids: set[str] = set()
         self._funds = {p.access_key: p.funds for p in config.partners.values()}
         currency = {p.partner_id: p.currency for p in config.partners.values()}
@@ -83,7 +111,7 @@ class AgcodBackend:
         """Issue a card, or replay the one already issued for this (partner, request id)."""
         key = (partner.access_key, request_id)
         with self._lock:
-            card = self._cards.get(key)
+            card = self._card(key)
             if card is not None:
                 mismatch = card.amount != money.amount or card.currency != money.currency
                 if mismatch and self.config.decisions.denomination_mismatch_error:
@@ -102,7 +130,18 @@ class AgcodBackend:
                 created=now,
             )
             self._cards[key] = card
+            self._save_card(card, partner)
             return card
+
+    def _card(self, key: tuple[str, str]) -> GiftCard | None:
+        """The card of (account, creationRequestId), made from its row on first use (lock held)."""
+        card = self._cards.get(key)
+        if isinstance(card, list):
+            card = self._cards[key] = _card_of_row(key, card)
+        return card
+
+    def _all_cards(self) -> list[GiftCard]:
+        return [c for key in list(self._cards) if (c := self._card(key)) is not None]
 
     def _new_gc_id(self, partner: Partner) -> str:
         gc_id = rules.gc_id(partner)
@@ -120,7 +159,7 @@ class AgcodBackend:
         self, partner: Partner, request_id: str, gc_id: str | None, now: datetime
     ) -> GiftCard:
         with self._lock:
-            card = self._cards.get((partner.access_key, request_id))
+            card = self._card((partner.access_key, request_id))
             if card is None:
                 raise AgcodError("CardNotFound")
             if gc_id is not None and gc_id != card.gc_id:
@@ -135,6 +174,7 @@ class AgcodBackend:
             card.status, card.cancelled = REFUNDED, now
             if partner.production:
                 self._funds[partner.access_key] += card.amount
+            self._save_card(card, partner)
             return card
 
     def available_funds(self, partner: Partner) -> Decimal:
@@ -146,12 +186,13 @@ class AgcodBackend:
     def mark_claimed(self, partner_id: str, creation_request_id: str, claimed: bool = True) -> bool:
         """Admin/test hook: a claimed card cannot be cancelled (`GcNotReadyForRefund`)."""
         with self._lock:
-            for card in self._cards.values():
+            for card in self._all_cards():
                 if (
                     card.creation_request_id == creation_request_id
                     and self._owner(card) == partner_id
                 ):
                     card.claimed = claimed
+                    self._save_card(card, None)
                     return True
         return False
 
@@ -197,6 +238,7 @@ class AgcodBackend:
                 activation_id,
             )
             self._activations[(partner.partner_id, activation_id)] = card.card_number[:16]
+            self._save_physical(card, partner)
             return card
 
     def deactivate(self, partner: Partner, activation_id: str, number: str | None) -> CardState:
@@ -212,7 +254,45 @@ class AgcodBackend:
             if partner.production and card.amount is not None:
                 self._funds[partner.access_key] += card.amount
             card.status = AWAITING
+            self._save_physical(card, partner)
             return card
+
+    # -- durable state (every write under the backend lock; a card and its debit together) ----
+
+    def _save_card(self, card: GiftCard, partner: Partner | None) -> None:
+        if not self.sink.durable:
+            return
+        with self.sink.batch():
+            self.sink.put("card", f"{card.account}|{card.creation_request_id}", _card_row(card))
+            if partner is not None and partner.production:
+                self.sink.put("funds", partner.access_key, str(self._funds[partner.access_key]))
+
+    def _save_physical(self, card: CardState, partner: Partner) -> None:
+        if not self.sink.durable:
+            return
+        amount = None if card.amount is None else str(card.amount)
+        with self.sink.batch():
+            row = [card.status, amount, card.activation_request_id]
+            self.sink.put("physical", card.card_number[:16], row)
+            if partner.production:
+                self.sink.put("funds", partner.access_key, str(self._funds[partner.access_key]))
+
+    def restore(self, rows: list[tuple[str, str, Any]]) -> None:
+        """Cards, physical-card activations and funds from the state database."""
+        with self._lock:
+            for kind, key, value in rows:
+                if kind == "card":
+                    account, _, request_id = key.partition("|")
+                    self._cards[(account, request_id)] = value
+                    self._gc_ids.add(value[0])
+                elif kind == "funds" and key in self._funds:
+                    self._funds[key] = Decimal(value)
+                elif kind == "physical" and key in self._physical:
+                    state = self._physical[key]
+                    state.status, amount, state.activation_request_id = value
+                    state.amount = None if amount is None else Decimal(amount)
+                    if state.activation_request_id:
+                        self._activations[(state.partner_id, state.activation_request_id)] = key
 
     def status_check(self, partner: Partner, number: str | None) -> CardState:
         with self._lock:
@@ -231,10 +311,12 @@ class AgcodBackend:
                     "marketplace": p.marketplace,
                     "currency": p.currency,
                     "availableFunds": float(self._funds[p.access_key]) if p.production else 0.0,
+                    "startingFunds": float(p.funds) if p.production else 0.0,
+                    "ledger": self._ledger(p) if p.production else [],
                 }
                 for p in self.config.partners.values()
             ]
-            cards = [self._card_view(c, now) for c in self._cards.values()]
+            cards = [self._card_view(c, now) for c in self._all_cards()]
             physical = [
                 {
                     "cardNumber": c.card_number,
@@ -247,6 +329,31 @@ class AgcodBackend:
                 for c in self._physical.values()
             ]
         return {"partners": partners, "cards": cards, "physicalCards": physical}
+
+    def _ledger(self, partner: Partner, newest: int = LEDGER_ENTRIES) -> list[dict[str, Any]]:
+        """The partner's funds over time, derived from its cards: a debit per card issued, a
+        credit per card cancelled; the newest `newest` movements (lock held)."""
+        moves: list[tuple[datetime, Decimal, str, GiftCard]] = []
+        for card in self._all_cards():
+            if card.account != partner.access_key:
+                continue
+            moves.append((card.created, -card.amount, "CreateGiftCard", card))
+            if card.cancelled is not None:
+                moves.append((card.cancelled, card.amount, "CancelGiftCard", card))
+        moves.sort(key=lambda m: m[0])
+        balance, out = partner.funds, []
+        for at, delta, operation, card in moves:
+            balance += delta
+            out.append(
+                {
+                    "at": iso(at),
+                    "operation": operation,
+                    "gcId": card.gc_id,
+                    "amount": float(delta),
+                    "balance": float(balance),
+                }
+            )
+        return out[-newest:]
 
     def _card_view(self, c: GiftCard, now: datetime) -> dict[str, Any]:
         window = timedelta(seconds=self.config.decisions.cancel_window_seconds)
@@ -261,6 +368,7 @@ class AgcodBackend:
             "gcExpirationDate": c.expiration,
             "createdAt": iso(c.created),
             "cancelledAt": iso(c.cancelled) if c.cancelled else None,
+            "cancelWindowEndsAt": iso(c.created + window),
             "cancellable": c.status == FULFILLED and not c.claimed and now - c.created <= window,
             "claimed": c.claimed,
         }

@@ -7,15 +7,18 @@ import secrets
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from mocksrv.clock import iso
+from mocksrv.clock import iso, parse_instant
 from mocksrv.services.prime.config import OfferCode, PrimeConfig
+from mocksrv.state.sink import NULL_SINK, Sink
 
 SUCCESS = "SUCCESS"
 INVALID = "INVALID_OFFER_CODE"
 EXCEEDED = "FAILURE:DENIED:EXCEEDED_USAGE_LIMIT"
 INACTIVE = "FAILURE:DENIED:DEAL_INACTIVE"
+UTC_ZONE = ZoneInfo("UTC")
 
 
 def period_start(at: datetime, period: str, tz: ZoneInfo) -> datetime | None:
@@ -49,6 +52,7 @@ class PrimeBackend:
 
     def __init__(self, config: PrimeConfig) -> None:
         self.config = config
+        self.sink: Sink = NULL_SINK  # durable state (serve --state), else memory only
         self._lock = threading.Lock()
         self._codes = {
             (b.id, c.code): copy.deepcopy(c)
@@ -86,10 +90,40 @@ class PrimeBackend:
         stats = self._calls.setdefault(key, {})
         stats[operation] = stats.get(operation, 0) + 1
         stats[f"{operation}:{outcome}"] = stats.get(f"{operation}:{outcome}", 0) + 1
+        if self.sink.durable:  # under the lock, with the use or reply it counts
+            self._save(key, stats)
+
+    def _save(self, key: tuple[str, str], stats: dict[str, int]) -> None:
+        name = "|".join(key)
+        with self.sink.batch():
+            self.sink.put("calls", name, stats)
+            if key in self._reply_index:
+                self.sink.put("reply", name, self._reply_index[key])
+            code = self._codes.get(key)
+            if code is not None:
+                self.sink.put("uses", name, [r.isoformat() for r in code.redemptions])
+
+    def restore(self, rows: list[tuple[str, str, Any]]) -> None:
+        """Uses, call counts, reply positions and live auth codes from the state database."""
+        with self._lock:
+            for kind, name, value in rows:
+                if kind == "auth":
+                    self._auth_codes[name] = (value[0], value[1], parse_instant(value[2]))
+                    continue
+                key = tuple(name.split("|", 1))
+                if len(key) != 2:
+                    continue
+                pair = (key[0], key[1])
+                if kind == "calls":
+                    self._calls[pair] = dict(value)
+                elif kind == "reply":
+                    self._reply_index[pair] = int(value)
+                elif kind == "uses" and pair in self._codes:
+                    self._codes[pair].redemptions = [parse_instant(r) for r in value]
 
     def verify(self, benefit: str, code: str, at: datetime, tz: ZoneInfo) -> Reply:
         key = (benefit, code)
-        with self._lock:
+        with self._lock, self.sink.batch():  # a call's effects commit together
             found = self._codes.get(key)
             reply = self._pinned(key, found) or Reply(self._outcome(found, at, tz))
             self._count(key, "verify", reply.value)
@@ -98,7 +132,7 @@ class PrimeBackend:
     def redeem(self, benefit: str, code: str, at: datetime, tz: ZoneInfo) -> Reply:
         """Re-run the verify checks as of `at`; on SUCCESS consume one use at `at`."""
         key = (benefit, code)
-        with self._lock:
+        with self._lock, self.sink.batch():  # a call's effects commit together
             found = self._codes.get(key)
             reply = self._pinned(key, found) or Reply(self._outcome(found, at, tz))
             if reply.value == SUCCESS and found is not None:
@@ -108,7 +142,7 @@ class PrimeBackend:
 
     def auth_code(self, benefit: str, code: str, at: datetime, tz: ZoneInfo) -> tuple[Reply, str]:
         key = (benefit, code)
-        with self._lock:
+        with self._lock, self.sink.batch():  # a call's effects commit together
             found = self._codes.get(key)
             reply = self._pinned(key, found) or Reply(self._outcome(found, at, tz))
             token = ""
@@ -116,8 +150,34 @@ class PrimeBackend:
                 token = secrets.token_hex(16).upper()
                 expires = at + timedelta(seconds=self.config.auth_code_ttl)
                 self._auth_codes[token] = (benefit, code, expires)
+                if self.sink.durable:
+                    self.sink.put("auth", token, [benefit, code, expires.isoformat()])
             self._count(key, "auth-code", reply.value)
             return reply, token
+
+    def _usage_view(
+        self, key: tuple[str, str], code: OfferCode, now: datetime
+    ) -> dict[str, object]:
+        """Uses in the current period and what a call would answer now (UTC; lock held)."""
+        used = None
+        if code.limit_uses is not None:
+            start = period_start(now, code.limit_period, UTC_ZONE)
+            used = sum(1 for r in code.redemptions if (start is None or r >= start) and r <= now)
+        if code.replies:
+            i = self._reply_index.get(key, 0)
+            next_reply = code.replies[min(i, len(code.replies) - 1)]
+        else:
+            next_reply = self._outcome(code, now, UTC_ZONE)
+        return {
+            "limit": (
+                {"uses": code.limit_uses, "period": code.limit_period}
+                if code.limit_uses is not None
+                else None
+            ),
+            "usedThisPeriod": used,
+            "outcomeNow": next_reply,
+            "pinnedReplies": bool(code.replies),
+        }
 
     def snapshot(self, now: datetime) -> dict[str, object]:
         """State view for the admin API: uses and call counts per code, live auth codes."""
@@ -130,6 +190,7 @@ class PrimeBackend:
                         "code": c,
                         "redemptions": [iso(r) for r in oc.redemptions],
                         "calls": dict(self._calls.get((bid, c), {})),
+                        **self._usage_view((bid, c), oc, now),
                     }
                 )
             unknown = [

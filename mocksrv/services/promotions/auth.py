@@ -116,15 +116,17 @@ def _presigned(
     _check_region(scope[2], region)
     if datetime.now(UTC) > signed_at + timedelta(seconds=expires):
         raise exc.AccessDenied("Request has expired", **{"X-Amz-Expires": str(expires)})
+    canonical = _presigned_canonical(call, query)
     string_to_sign = "\n".join((
         sigv4.ALGORITHM, amz_date, "/".join(scope[1:]),
-        hashlib.sha256(_presigned_canonical(call, query).encode()).hexdigest(),
+        hashlib.sha256(canonical.encode()).hexdigest(),
     ))  # fmt: skip
     key = call.runtime.keyring.signing_key(ident, scope[1], scope[2], "s3")
     expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, query["X-Amz-Signature"].lower()):
         call.signature_failed = True
         call.outcome = "signature:mismatch"
+        call.signature_computed = {"canonicalRequest": canonical, "stringToSign": string_to_sign}
         raise exc.SignatureDoesNotMatch(AWSAccessKeyId=scope[0])
     call.identity = ident.name
     return ident

@@ -5,8 +5,13 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from mocksrv.state.sink import NULL_SINK, Sink
 
 AVAILABLE, ASSIGNED, REDEEMED, PENDING = 0, 1, 2, 3
+RECENT_ASSIGNMENTS = 50  # per pool, in the admin state view
 
 
 @dataclass
@@ -18,6 +23,7 @@ class Pool:
     queue: deque[str] = field(default_factory=deque)
     members: dict[str, str] = field(default_factory=dict)  # member -> assigned code
     counts: list[int] = field(default_factory=lambda: [0, 0, 0])
+    name: str = ""  # "env|promotion": the prefix of its rows in durable state
 
     def summary(self) -> dict[str, int]:
         return {"available": self.counts[0], "assigned": self.counts[1], "redeemed": self.counts[2]}
@@ -30,13 +36,15 @@ class Inventory:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self._pools: dict[tuple[str, str], Pool] = {}
+        self.sink: Sink = NULL_SINK  # durable state (serve --state), else memory only
+        self._seq = 0  # upload order of codes, kept with each code in durable state
 
     def pool(self, env: str, promotion: str) -> Pool:
         """The pool, created on first use; call with `lock` held."""
         key = (env, promotion)
         found = self._pools.get(key)
         if found is None:
-            found = self._pools[key] = Pool()
+            found = self._pools[key] = Pool(name=f"{env}|{promotion}")
         return found
 
     def commit_new(self, pool: Pool, staged: list[str]) -> None:
@@ -44,6 +52,12 @@ class Inventory:
         pool.state.update(dict.fromkeys(staged, AVAILABLE))
         pool.queue.extend(staged)
         pool.counts[AVAILABLE] += len(staged)
+        if self.sink.durable:
+            first, self._seq = self._seq, self._seq + len(staged)
+            prefix = pool.name + "|"
+            self.sink.put_many(
+                "code", ((prefix + c, [AVAILABLE, first + i]) for i, c in enumerate(staged))
+            )
 
     def rollback_new(self, pool: Pool, staged: list[str]) -> None:
         """Forget the staged codes of a rejected file (lock held)."""
@@ -59,6 +73,9 @@ class Inventory:
             counts[state[code]] -= 1
             state[code] = REDEEMED
             counts[REDEEMED] += 1
+        if self.sink.durable:
+            prefix = pool.name + "|"
+            self.sink.put_many("code", ((prefix + c, [REDEEMED, -1]) for c in staged))
 
     def claim(self, env: str, promotion: str, member: str) -> tuple[str | None, bool]:
         """The member's code: the one given before, else the next available. (code, is_new)."""
@@ -74,8 +91,32 @@ class Inventory:
                     pool.counts[AVAILABLE] -= 1
                     pool.counts[ASSIGNED] += 1
                     pool.members[member] = code
+                    if self.sink.durable:
+                        with self.sink.batch():
+                            self.sink.put("code", f"{pool.name}|{code}", [ASSIGNED, -1])
+                            self.sink.put("member", f"{pool.name}|{member}", code)
                     return code, True
             return None, False
+
+    def restore(self, rows: list[tuple[str, str, Any]]) -> None:
+        """Pools from durable state: each code's state, the queue in upload order, members."""
+        queued: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        with self.lock:
+            for kind, name, value in rows:
+                env, promotion, item = name.split("|", 2)
+                pool = self.pool(env, promotion)
+                if kind == "member":
+                    pool.members[item] = value
+                    continue
+                state, seq = value
+                pool.state[item] = state
+                pool.counts[state] += 1
+                if state == AVAILABLE:
+                    queued.setdefault((env, promotion), []).append((seq, item))
+                    self._seq = max(self._seq, seq + 1)
+            for key, items in queued.items():
+                items.sort()
+                self._pools[key].queue.extend(code for _, code in items)
 
     def summary(self, env: str, promotion: str) -> dict[str, int]:
         with self.lock:
@@ -89,6 +130,11 @@ class Inventory:
                     "promotionId": promo,
                     **pool.summary(),
                     "members": len(pool.members),
+                    # the newest landing-page assignments (dicts keep insertion order)
+                    "assignments": [
+                        {"member": m, "code": c}
+                        for m, c in islice(reversed(pool.members.items()), RECENT_ASSIGNMENTS)
+                    ][::-1],
                 }
                 for (env, promo), pool in sorted(self._pools.items())
             ]

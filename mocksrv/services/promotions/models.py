@@ -16,6 +16,7 @@ from mocksrv.services.promotions.config import Client, PromotionsConfig
 from mocksrv.services.promotions.inventory import Inventory
 from mocksrv.services.promotions.reports import Report
 from mocksrv.services.promotions.s3 import MotoS3, ObjectGone
+from mocksrv.state.sink import NULL_SINK, Sink
 
 log = logging.getLogger("mocksrv")
 HISTORY = 500  # reports kept for the admin view
@@ -49,16 +50,59 @@ class PromotionsStore:
         self._queue: queue.Queue[Upload | None] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._busy = 0
+        self._sink: Sink = NULL_SINK
+        self._report_seq = 0
+        self._restored_uploads: list[Upload] = []
         with self.inventory.lock:  # every configured pool shows in the admin view from the start
             for promo in config.promotions.values():
                 for env in config.buckets:
                     self.inventory.pool(env, promo.id)
+
+    # -- durable state ----------------------------------------------------------------------
+
+    @property
+    def sink(self) -> Sink:
+        return self._sink
+
+    @sink.setter
+    def sink(self, sink: Sink) -> None:
+        """Bind durable state; uploads that were waiting when the server stopped go on now."""
+        self._sink = self.inventory.sink = self.s3.sink = sink
+        waiting, self._restored_uploads = self._restored_uploads, []
+        for upload in waiting:
+            self.submit(upload)
+
+    def restore(self, rows: list[tuple[str, str, Any]]) -> None:
+        clients = {c.name: c for c in self.config.clients.values()}
+        inventory, objects = [], []
+        for kind, key, value in rows:
+            if kind in ("code", "member"):
+                inventory.append((kind, key, value))
+            elif kind == "object":
+                objects.append((key, value))
+            elif kind == "processed":
+                env, promotion, name = key.split("|", 2)
+                self._processed[(env, promotion, name)] = (value[0], value[1])
+            elif kind == "report":
+                self._history.append(value)
+                self._report_seq = max(self._report_seq, int(key) + 1)
+            elif kind == "upload" and value[1] in clients:
+                bucket, _, object_key = key.partition("/")
+                env, client, received = value
+                self._restored_uploads.append(
+                    Upload(bucket, object_key, env, clients[client], received)
+                )
+        self.inventory.restore(inventory)
+        self.s3.restore(objects)
 
     def submit(self, upload: Upload) -> None:
         """Queue an upload for processing right after the S3 write succeeded. The previous
         report of the same key goes first, so a report present always answers the last upload."""
         stale = Report(upload.bucket, upload.key, upload.environment, "", "", 0)
         self.s3.delete_objects(upload.bucket, [stale.json_key, stale.errors_key])
+        if self._sink.durable:  # processed after a restart if the server stops first
+            row = [upload.environment, upload.client.name, upload.received_at]
+            self._sink.put("upload", f"{upload.bucket}/{upload.key}", row)
         with self._lock:
             self._busy += 1
             if self._worker is None:
@@ -74,7 +118,9 @@ class PromotionsStore:
             if upload is None:
                 return
             try:
-                self.process(upload)
+                with self._sink.batch():  # the codes, the report and the dequeueing together
+                    self.process(upload)
+                    self._sink.delete("upload", f"{upload.bucket}/{upload.key}")
             except ObjectGone:  # the runtime closed under the upload
                 log.info("processing %s stopped: the server state was reset", upload.key)
             except Exception:  # never lose the worker; the error is logged with the key
@@ -105,10 +151,9 @@ class PromotionsStore:
                 self._read_rows(report, upload, promo)
                 if report.accepted:  # a file that applied nothing may be fixed and re-sent
                     with self._lock:
-                        self._processed[done_key] = (
-                            report.processed_at or iso(self.clock.now()),
-                            report.status,
-                        )
+                        done = (report.processed_at or iso(self.clock.now()), report.status)
+                        self._processed[done_key] = done
+                    self._sink.put("processed", "|".join(done_key), list(done))
         if promo is not None and report.inventory is None:
             report.inventory = self.inventory.summary(upload.environment, promo.id)
         report.processed_at = report.processed_at or iso(self.clock.now())
@@ -136,6 +181,11 @@ class PromotionsStore:
         summary["reportKey"] = report.json_key
         with self._lock:
             self._history.append(summary)
+            seq, self._report_seq = self._report_seq, self._report_seq + 1
+        if self._sink.durable:
+            self._sink.put("report", f"{seq:012d}", summary)
+            if seq >= HISTORY:
+                self._sink.delete("report", f"{seq - HISTORY:012d}")
         log.info("processed s3://%s/%s: %s", report.bucket, report.key, report.status)
 
     def claim(self, env: str, promotion_id: str, member: str) -> tuple[str | None, bool]:

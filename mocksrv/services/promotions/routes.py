@@ -113,6 +113,8 @@ class PromotionsService:
             raise exc.InternalError() from None
         call.outcome = "OK" if status < 300 else self._moto_error(data, status)
         if status == 200 and target.operation in WRITES:
+            if target.key:
+                self.store.s3.persist(target.bucket, target.key)
             self._queue(call, ident, target)
         resp = Response(data, status=status, headers=headers)
         if call.method == "HEAD":

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
+
+from mocksrv.state.sink import NULL_SINK, Sink
 
 log = logging.getLogger("mocksrv")
 
@@ -38,6 +42,8 @@ class MotoS3:
         self._registry: dict[str, tuple[str, str]] = {}
         self._app: Any = None
         self._closed = False
+        self.sink: Sink = NULL_SINK  # durable state: each object's bytes and its metadata
+        self._saved: list[tuple[str, Any]] = []  # objects to put back when moto starts
 
     @contextmanager
     def session(self) -> Iterator[Any]:
@@ -64,7 +70,50 @@ class MotoS3:
         self._app = create_backend_app("s3")
         for bucket in self.buckets:
             backend.create_bucket(bucket, self.region)
+        saved, self._saved = self._saved, []
+        for name, meta in saved:
+            self._put_back(backend, name, meta)
         log.info("moto S3 started (account %s): %s", self.account_id, ", ".join(self.buckets))
+
+    # -- durable state ------------------------------------------------------------------------
+
+    def restore(self, objects: list[tuple[str, Any]]) -> None:
+        """Objects from durable state, put back into moto when it starts (on first use)."""
+        self._saved = objects
+
+    def _put_back(self, backend: Any, name: str, meta: dict[str, Any]) -> None:
+        bucket, _, key = name.partition("/")
+        data = self.sink.read_blob(meta["file"])
+        if data is None or bucket not in self.buckets:
+            log.warning("state: the bytes of s3://%s are missing; object not restored", name)
+            return
+        fkey = backend.put_object(bucket, key, data, etag=meta["etag"], disable_notification=True)
+        fkey.set_metadata(dict(meta["metadata"]))
+        fkey.last_modified = datetime.fromisoformat(meta["lastModified"])
+
+    def persist(self, bucket: str, key: str) -> None:
+        """Keep an object just written (its bytes in a file, its metadata in a row)."""
+        if not self.sink.durable:
+            return
+        fkey = self.get_object(bucket, key)
+        if fkey is None:
+            return
+        with MOTO_LOCK:
+            etag = fkey.etag.strip('"')
+            meta = {"metadata": dict(fkey.metadata), "lastModified": fkey.last_modified.isoformat()}
+        name = f"{bucket}/{key}"
+        file = hashlib.sha256(name.encode()).hexdigest()[:40] + "." + etag
+        self.sink.write_blob(file, self._chunks(fkey))
+        self.sink.put("object", name, {"file": file, "etag": etag, **meta})
+
+    def _chunks(self, fkey: Any) -> Iterator[bytes]:
+        offset = 0
+        while True:
+            chunk = self.read(fkey, offset)
+            if not chunk:
+                return
+            offset += len(chunk)
+            yield chunk
 
     def dispatch(
         self, environ: dict[str, Any], body: bytes
@@ -120,6 +169,7 @@ class MotoS3:
         with self.session() as backend:
             fkey = backend.put_object(bucket, key, data, disable_notification=True)
             fkey.set_metadata({"Content-Type": content_type})
+        self.persist(bucket, key)
 
     def delete_objects(self, bucket: str, keys: list[str]) -> None:
         with self.session() as backend:
@@ -128,6 +178,9 @@ class MotoS3:
                     backend.delete_object(bucket, key)
                 except Exception:  # absent: nothing to delete
                     log.debug("no %s to delete", key)
+        if self.sink.durable:
+            for key in keys:
+                self.sink.delete("object", f"{bucket}/{key}")
 
     def close(self) -> None:
         with MOTO_LOCK:

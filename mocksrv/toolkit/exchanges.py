@@ -1,0 +1,125 @@
+"""Recent request/answer pairs for the dashboard's journal, bounded by bytes, by request id.
+
+The journal keeps what every call was (API, operation, outcome); this keeps what was sent and
+answered, for the newest calls only: each body is cut at `BODY_BYTES` and the whole buffer at
+`TOTAL_BYTES`, oldest dropped first. Formatting happens on read, so a request costs one tuple.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mocksrv.call import Call
+
+BODY_BYTES = 16 * 1024
+HEADER_BYTES = 16 * 1024
+TOTAL_BYTES = 16 * 1024 * 1024
+# credentials a client sent or an answer carried: shown cut, never whole
+_SECRET_HEADERS = frozenset({"x-amz-security-token", "authorization-token"})
+_SECRET_XML = re.compile(rb"(<(SecretAccessKey|SessionToken)>)([^<]{4})[^<]*(</\2>)")
+
+
+def _cut(data: bytes, limit: int) -> tuple[bytes, int]:
+    return (data if len(data) <= limit else data[:limit]), len(data)
+
+
+class Exchanges:
+    """request id -> (request headers, body, response status, headers, body, SigV4 computed)."""
+
+    def __init__(self, total_bytes: int = TOTAL_BYTES) -> None:
+        self.total_bytes = total_bytes
+        self._items: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def record(self, call: Call) -> None:
+        response = call.response
+        if response is None:
+            return
+        req_body, req_size = _cut(call.peek_body(), BODY_BYTES)
+        res_body, res_size = _cut(response.get_data(), BODY_BYTES)
+        headers = call.headers.items()
+        size = len(req_body) + len(res_body) + sum(len(k) + len(v) for k, v in headers)
+        item = (
+            headers,
+            req_body,
+            req_size,
+            response.status_code,
+            list(response.headers.items()),
+            res_body,
+            res_size,
+            call.signature_computed,
+            size,
+        )
+        with self._lock:
+            self._items[call.request_id] = item
+            self._bytes += size
+            while self._bytes > self.total_bytes and self._items:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= old[-1]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+    def adopt(self, other: Exchanges) -> None:
+        with other._lock:
+            items = list(other._items.items())
+        with self._lock:
+            for key, item in items:
+                self._items[key] = item
+                self._bytes += item[-1]
+
+    def get(self, request_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            item = self._items.get(request_id)
+        if item is None:
+            return None
+        headers, req_body, req_size, status, res_headers, res_body, res_size, computed, _ = item
+        out: dict[str, Any] = {
+            "request": {
+                "headers": _headers(headers),
+                "body": _text(req_body),
+                "bodyBytes": req_size,
+                "bodyTruncated": req_size > len(req_body),
+            },
+            "response": {
+                "status": status,
+                "headers": _headers(res_headers),
+                "body": _text(_SECRET_XML.sub(rb"\1\3...\4", res_body)),
+                "bodyBytes": res_size,
+                "bodyTruncated": res_size > len(res_body),
+            },
+            "signature": computed or None,
+        }
+        return out
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                "size": len(self._items),
+                "bytes": self._bytes,
+                "capacityBytes": self.total_bytes,
+            }
+
+
+def _headers(items: list[tuple[str, str]]) -> list[list[str]]:
+    out, used = [], 0
+    for name, value in items:
+        if name.lower() in _SECRET_HEADERS and len(value) > 8:
+            value = value[:8] + "..."
+        used += len(name) + len(value)
+        if used > HEADER_BYTES:
+            out.append(["...", "(more headers not kept)"])
+            break
+        out.append([name, value])
+    return out
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
