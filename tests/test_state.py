@@ -379,3 +379,21 @@ def test_sigkill_under_mixed_load_leaves_a_consistent_state(state):
         assert devo["available"] >= len(acked["uploads"])  # plus any upload in flight at the kill
     finally:
         srv.stop()
+
+
+def test_sts_sessions_survive_a_restart(state):
+    from tests.sts_support import assume, session_client
+
+    srv = Server(state)  # the embedded default gives clientname a role it may assume
+    creds = assume(srv.url)["Credentials"]
+    srv.kill()
+    srv = Server(state)
+    try:
+        s3 = session_client("s3", srv.url, creds)
+        key = NEW + file_name()
+        s3.put_object(Bucket=DEVO, Key=key, Body=b"STS-KEPT-1,new\n")
+        assert wait_report(s3, key)["rows"]["accepted"] == 1
+        sessions = requests.get(srv.url + "/__admin/state/sts", timeout=5).json()["sessions"]
+        assert [s["accessKeyId"] for s in sessions] == [creds["AccessKeyId"]]
+    finally:
+        srv.stop()
