@@ -64,7 +64,9 @@ def server(server_factory):
 
 @pytest.fixture
 def page(browser, server) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 860}, permissions=["clipboard-read", "clipboard-write"]
+    )
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -110,7 +112,6 @@ def test_overview_shows_scenarios_and_copyable_keys(server, page):
     row = page.locator("#identities tbody tr", has_text="agcod-production")
     expect(row).to_contain_text("AKIAMOCKSRVAGCOD0002")
     expect(row).to_contain_text("MockSrvAgcodDemoSecretKey000000000000002")  # loopback, no token
-    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     row.locator("button.copy").first.click()
     expect(row.locator("button.copy").first).to_have_text("copied")
     assert page.evaluate("navigator.clipboard.readText()") == "AKIAMOCKSRVAGCOD0002"
