@@ -11,15 +11,18 @@ COPY pyproject.toml README.md ./
 COPY mocksrv ./mocksrv
 COPY scenarios ./scenarios
 # the same install as the README's set-up command (non-editable inside the image)
-RUN pip install . && useradd --create-home --uid 10001 mocksrv
+RUN pip install . && useradd --create-home --uid 10001 mocksrv \
+    && mkdir -p /state /ca && chown mocksrv:mocksrv /state /ca && chmod 0700 /state /ca
 
 USER mocksrv
-EXPOSE 4599
-# mount your own scenarios here: -v "$PWD/scenarios:/scenarios:ro"
-VOLUME ["/scenarios"]
+EXPOSE 4599 4443
+# your own scenarios: -v "$PWD/scenarios:/scenarios:ro"; durable state (--state /state/mocksrv.db)
+# and the local CA of the HTTPS listener (--ca-dir /ca) on volumes: see docker-compose.yml
+VOLUME ["/scenarios", "/state", "/ca"]
 
+# the health check asks for the dashboard redirect: it needs no admin token
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-    CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:4599/__admin/health', timeout=2).status == 200 else 1)"]
+    CMD ["python", "-c", "import http.client,sys; c=http.client.HTTPConnection('127.0.0.1', 4599, timeout=2); c.request('GET', '/', headers={'Accept': 'text/html'}); sys.exit(0 if c.getresponse().status == 302 else 1)"]
 
 ENTRYPOINT ["mocksrv"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "4599"]
