@@ -27,20 +27,21 @@ def _port(text: str) -> int:
     return port
 
 
-def _add_server_options(p: argparse.ArgumentParser) -> None:
+def _add_server_options(p: argparse.ArgumentParser, port: int = DEFAULT_PORT) -> None:
     p.add_argument("--host", default=DEFAULT_HOST, help=f"bind address (default {DEFAULT_HOST})")
     p.add_argument(
         "--port",
         type=_port,
-        default=DEFAULT_PORT,
-        help=f"port; 0 = any free port (default {DEFAULT_PORT})",
+        default=port,
+        help=f"port; 0 = any free port (default {port})",
     )
     p.add_argument(
         "--scenario",
         action="append",
         default=[],
-        metavar="FILE|DIR",
-        help="scenario file or directory of *.yaml (repeatable; default: the embedded default)",
+        metavar="FILE|DIR|NAME",
+        help="scenario file, directory of *.yaml or bundled scenario name (see `mocksrv "
+        "scenarios`); repeatable, later ones extend earlier ones (default: the embedded default)",
     )
     p.add_argument("--log-level", choices=LOG_LEVELS, default="info")
     p.add_argument(
@@ -71,8 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "files",
         nargs="+",
-        metavar="FILE|DIR",
-        help="each FILE, or the *.yaml files of each DIR together, is checked as one scenario",
+        metavar="FILE|DIR|NAME",
+        help="each FILE (or bundled scenario NAME), or the *.yaml files of each DIR together, "
+        "is checked as one scenario",
     )
     validate.add_argument(
         "--merge",
@@ -80,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="check all arguments merged into one scenario, as `serve --scenario ...` loads them",
     )
     sub.add_parser("schema", help="print the scenario JSON Schema")
+    sub.add_parser(
+        "scenarios", help="list the bundled scenarios (usable by name) and their purpose"
+    )
     try:
         from mocksrv.toolkit.run import add_run_parser
     except ImportError:
@@ -127,6 +132,8 @@ def banner(app: Any, url: str) -> str:
             f"  {ident.api:<11} {ident.name:<18} access key {ident.access_key}  "
             f"secret {ident.secret_key}"
         )
+    limits = [line for s in runtime.services for line in getattr(s, "rate_limits", list)()]
+    lines += ["", "Rate limits:"] + [f"  {line}" for line in limits or ["none"]]
     lines.append(f"\nScenario: {', '.join(sc.source for sc in runtime.scenarios)}")
     return "\n".join(lines)
 
@@ -178,7 +185,22 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": cmd_serve, "validate": cmd_validate, "schema": cmd_schema}
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    from mocksrv.scenario.library import bundled
+
+    found = bundled()
+    width = max((len(name) for name in found), default=0)
+    for name, (_, purpose) in found.items():
+        print(f"{name:<{width}}  {purpose}")
+    return 0
+
+
+COMMANDS = {
+    "serve": cmd_serve,
+    "validate": cmd_validate,
+    "schema": cmd_schema,
+    "scenarios": cmd_scenarios,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

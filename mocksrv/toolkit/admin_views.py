@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mocksrv.scenario.library import resolve
 from mocksrv.scenario.loader import Scenario, load_default, load_files
 from mocksrv.toolkit import control
 from mocksrv.toolkit.admin import (
@@ -35,9 +36,21 @@ def index(ctx: Ctx) -> dict[str, Any]:
     }
 
 
+def _flag(body: dict[str, Any], key: str) -> bool:
+    value = body.get(key, False)
+    if not isinstance(value, bool):
+        raise AdminError(f"{key} must be true or false")
+    return value
+
+
 def reset(ctx: Ctx) -> dict[str, Any]:
-    runtime = control.reset(ctx.app)
-    return {"reset": True, "active": [sc.source for sc in runtime.scenarios]}
+    keep_journal = _flag(ctx.body(), "keepJournal")
+    runtime = control.reset(ctx.app, keep_journal=keep_journal)
+    return {
+        "reset": True,
+        "keptJournal": keep_journal,
+        "active": [sc.source for sc in runtime.scenarios],
+    }
 
 
 def identities(ctx: Ctx) -> dict[str, Any]:
@@ -81,6 +94,7 @@ def _requested(ctx: Ctx, body: dict[str, Any]) -> list[Scenario]:
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise AdminError(f"{key} must be a list of strings")
     if key == "paths":
+        values = [resolve(v) for v in values]  # bundled scenarios by name, too
         odd = [v for v in values if not (Path(v).is_file() or Path(v).is_dir())]
         if odd:
             raise AdminError(f"not a file or directory on the server: {', '.join(odd)}")
@@ -99,11 +113,9 @@ def _requested(ctx: Ctx, body: dict[str, Any]) -> list[Scenario]:
 
 def load_scenarios(ctx: Ctx) -> dict[str, Any]:
     body = ctx.body()
-    keep = body.get("keepState", False)
-    if not isinstance(keep, bool):
-        raise AdminError("keepState must be true or false")
+    keep, keep_journal = _flag(body, "keepState"), _flag(body, "keepJournal")
     scenarios = _requested(ctx, body)
-    return control.switch(ctx.app, scenarios, keep)
+    return control.switch(ctx.app, scenarios, keep, keep_journal=keep_journal)
 
 
 # --- clock -------------------------------------------------------------------------------------
@@ -170,7 +182,7 @@ def api_state(ctx: Ctx) -> Any:
 # --- journal -----------------------------------------------------------------------------------
 def get_journal(ctx: Ctx) -> dict[str, Any]:
     args = ctx.request.args
-    unknown = set(args) - {*Filters.KEYS, "since", "limit"}
+    unknown = set(args) - {*Filters.KEYS, "since", "limit", "scope"}
     if unknown:
         raise AdminError(f"unknown filter(s) {', '.join(sorted(unknown))}")
     equal: dict[str, Any] = {k: args[k] for k in Filters.KEYS if k in args and k != "status"}
@@ -178,7 +190,10 @@ def get_journal(ctx: Ctx) -> dict[str, Any]:
         equal["status"] = int(number("status", args["status"], minimum=100))
     limit = int(number("limit", args["limit"], minimum=1)) if "limit" in args else None
     since = instant("since", args["since"]) if "since" in args else None
-    entries = ctx.kit.journal.query(Filters(equal, since, limit))
+    scope = args.get("scope", "current")
+    if scope not in ("current", "all"):
+        raise AdminError(f"scope must be current or all, not {scope!r}")
+    entries = ctx.kit.journal.query(Filters(equal, since, limit), all_scopes=scope == "all")
     return {**ctx.kit.journal.stats(), "count": len(entries), "entries": entries}
 
 

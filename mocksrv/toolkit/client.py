@@ -133,14 +133,30 @@ class Mocksrv:
         return data
 
     # --- state ------------------------------------------------------------------------------
-    def reset(self) -> None:
-        self.admin("POST", "/reset")
+    def reset(self, *, keep_journal: bool = False) -> None:
+        """Rebuild all state; `keep_journal` keeps what the scenario's expectations counted and
+        starts a new journal scope (what the pytest plugin does under `mocksrv run`)."""
+        self.admin("POST", "/reset", {"keepJournal": True} if keep_journal else None)
 
-    def load(self, paths: list[str] | None = None, *, keep_state: bool = False) -> Any:
-        """Switch to these scenario files (None: the embedded default)."""
-        body: dict[str, Any] = {"keepState": keep_state}
-        body.update({"paths": paths} if paths else {"default": True})
+    def load(
+        self,
+        paths: list[str] | None = None,
+        *,
+        keep_state: bool = False,
+        keep_journal: bool = False,
+        names: list[str] | None = None,
+    ) -> Any:
+        """Switch to these scenario files, or bundled scenarios by name (neither: the default)."""
+        body: dict[str, Any] = {"keepState": keep_state, "keepJournal": keep_journal}
+        if names:
+            body["names"] = names
+        else:
+            body.update({"paths": paths} if paths else {"default": True})
         return self.admin("POST", "/scenarios", body)
+
+    def active(self) -> list[str]:
+        """The sources of the scenarios the server runs now."""
+        return [sc["source"] for sc in self.admin("GET", "/scenarios")["active"]]
 
     def state(self, api: str | None = None) -> Any:
         return self.admin("GET", f"/state/{api}" if api else "/state")
