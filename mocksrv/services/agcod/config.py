@@ -63,7 +63,7 @@ _LIMITS = {
 _RATE = {
     "type": "object",
     "additionalProperties": False,
-    "description": "Token bucket per access key; 0 disables.",
+    "description": "Token bucket per access key; absent or 0: no limit (the default).",
     "properties": {
         "requests_per_second": {"type": "number", "minimum": 0},
         "burst": {"type": "number", "minimum": 1},
@@ -158,6 +158,7 @@ class Partner:
     rate: float
     burst: float
     funds_rate: float
+    rate_source: str = "agcod.rate_limit"  # the scenario key the limits come from
 
 
 @dataclass
@@ -257,6 +258,9 @@ def _partner(
         )
     currency = p.get("currency", currency)
     rate = {**(raw.get("rate_limit") or {}), **(p.get("rate_limit") or {})}
+    rate_source = (
+        f"agcod.partners[{path[-1]}].rate_limit" if p.get("rate_limit") else "agcod.rate_limit"
+    )
     limits = _limits(currency, raw.get("amount_limits") or {}, p.get("amount_limits") or {})
     if limits.min > limits.max:
         problems.add(path + ("amount_limits",), f"{currency}: min is above max")
@@ -277,7 +281,8 @@ def _partner(
         funds=Decimal(str(p.get("funds", 0))),
         limits=limits,
         id_chars=ID_CHARS[p.get("request_id_chars", default_chars)],
-        rate=float(rate.get("requests_per_second", 10)),
-        burst=float(rate.get("burst", rate.get("requests_per_second", 10)) or 1),
-        funds_rate=float(rate.get("get_available_funds_per_second", 1)),
+        rate=float(rate.get("requests_per_second", 0)),
+        burst=float(rate.get("burst", rate.get("requests_per_second", 0)) or 1),
+        funds_rate=float(rate.get("get_available_funds_per_second", 0)),
+        rate_source=rate_source,
     )
