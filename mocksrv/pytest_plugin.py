@@ -61,6 +61,7 @@ class _Session:
         from mocksrv.toolkit.client import Mocksrv
 
         self.handle = Mocksrv(url)
+        self.handle.own_expectations_only = self.attached
         self.original: list[str] = self.handle.active() if self.attached else self.base
         self.loaded = self.original
         if not self.base:
@@ -113,8 +114,11 @@ class _Session:
         return self.handle
 
     def stop(self) -> None:
-        if self.attached and self.loaded != self.original:
-            self._load(self.original)  # the run verifies its own scenario's expectations
+        if self.attached:  # the run verifies its own scenario's expectations, not the last test's
+            if self.loaded != self.original:
+                self._load(self.original)
+            else:
+                self.handle.reset(keep_journal=True)
         self.handle.close()
         if self.server is not None:
             self.server.stop()

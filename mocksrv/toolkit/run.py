@@ -27,7 +27,8 @@ def add_run_parser(sub: Any, add_server_options: Callable[..., None]) -> None:
         "then verify the scenario's expectations",
         description="Start mocksrv, run COMMAND with AWS_ENDPOINT_URL, MOCKSRV_URL and MOCKSRV_* "
         "credential variables, verify expectations, stop. Exit status: COMMAND's if it failed, "
-        "1 if an expectation is unmet, else 0.",
+        "1 if an expectation is unmet or the JUnit report cannot be written, else 0. A pytest "
+        "COMMAND using mocksrv's plugin attaches to this server.",
     )
     add_server_options(p, port=0)
     p.set_defaults(handler=cmd_run)
@@ -120,15 +121,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         server.stop()
     print(report_text(report), flush=True)
-    if args.junit_xml:
-        write_junit(args.junit_xml, junit_xml(report, command, rc, time.monotonic() - started))
+    written = not args.junit_xml or write_junit(
+        args.junit_xml, junit_xml(report, command, rc, time.monotonic() - started)
+    )
     if rc != 0:
         print(f"mocksrv run: command exited with status {rc}", file=sys.stderr)
         return rc
-    return 0 if report["met"] else 1
+    return 0 if report["met"] and written else 1
 
 
-def write_junit(path: str, data: bytes) -> None:
+def write_junit(path: str, data: bytes) -> bool:
     """Write the report, creating its folders; a failure is reported, never a traceback (the
     command's exit status must still come through)."""
     try:
@@ -137,6 +139,8 @@ def write_junit(path: str, data: bytes) -> None:
         target.write_bytes(data)
     except OSError as exc:
         print(f"mocksrv run: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def _interrupt(signum: int, frame: Any) -> None:
