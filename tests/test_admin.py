@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -63,7 +64,7 @@ def test_index_lists_endpoints_and_openapi_is_served(mocksrv):
     paths = yaml.safe_load(spec.text)["paths"]
     for line in index["endpoints"]:
         *methods, path = line.split(" ")
-        path = path.replace("<api>", "{api}").replace("<fault_id>", "{id}")
+        path = re.sub(r"<(\w+)>", r"{\1}", path).replace("{fault_id}", "{id}")
         assert path in paths, f"{path} missing from openapi.yaml"
         assert {m.lower() for m in methods} & set(paths[path]), f"{line} not documented"
 

@@ -179,6 +179,41 @@ def api_state(ctx: Ctx) -> Any:
     return snapshot(store, ctx.runtime)
 
 
+# --- API actions (run-time operations an API offers, e.g. promotions enable-prod) -------------
+def _actions(ctx: Ctx) -> dict[str, dict[str, Any]]:
+    out = {}
+    for api, store in sorted(ctx.runtime.stores.items()):
+        offered = getattr(store, "admin_actions", None)
+        if offered is not None:
+            out[api] = offered()
+    return out
+
+
+def list_actions(ctx: Ctx) -> dict[str, Any]:
+    return {
+        "actions": {
+            api: {name: text for name, (_, text) in found.items()}
+            for api, found in _actions(ctx).items()
+        }
+    }
+
+
+def run_action(ctx: Ctx) -> Any:
+    api, name = ctx.args["api"], ctx.args["action"]
+    found = _actions(ctx).get(api, {})
+    if name not in found:
+        known = [f"{a}/{n}" for a, acts in _actions(ctx).items() for n in acts] or ["none"]
+        raise AdminError(
+            f"no action {api}/{name}; known: {', '.join(known)}", status=404, code="NotFound"
+        )
+    try:
+        return found[name][0](ctx.body())
+    except LookupError as exc:
+        raise AdminError(str(exc.args[0]), status=404, code="NotFound") from None
+    except ValueError as exc:
+        raise AdminError(str(exc)) from None
+
+
 # --- journal -----------------------------------------------------------------------------------
 def get_journal(ctx: Ctx) -> dict[str, Any]:
     args = ctx.request.args
@@ -264,6 +299,8 @@ ROUTES: list[tuple[str, list[str], Any]] = [
     ("/__admin/clock/unfreeze", POST, unfreeze_clock),
     ("/__admin/state", GET, all_state),
     ("/__admin/state/<api>", GET, api_state),
+    ("/__admin/actions", GET, list_actions),
+    ("/__admin/actions/<api>/<action>", POST, run_action),
     ("/__admin/journal", GET, get_journal),
     ("/__admin/journal", DELETE, clear_journal),
     ("/__admin/expectations", GET, list_expectations),
