@@ -49,8 +49,10 @@ def test_validate_merge_checks_files_as_one_scenario(tmp_path):
 
 
 def test_embedded_default_is_the_bundled_default():
-    embedded = ROOT / "mocksrv" / "data" / "default.yaml"
-    assert embedded.read_bytes() == (SCENARIOS / "default.yaml").read_bytes()
+    from mocksrv.scenario.loader import default_text
+
+    assert not (ROOT / "mocksrv" / "data").exists()  # one copy only
+    assert default_text() == (SCENARIOS / "default.yaml").read_text("utf-8")
 
 
 BROKEN = """\

@@ -171,3 +171,5 @@ def test_wheel_validates_and_lists_bundled_scenarios(partner_venv, partner):
     )
     folder = in_partner(partner_venv, partner, "python", "-c", script).stdout.strip()
     assert folder.startswith(str(partner_venv)) and folder.endswith("mocksrv/bundled")
+    embedded = "from mocksrv.scenario.loader import load_default; print(load_default().name)"
+    assert in_partner(partner_venv, partner, "python", "-c", embedded).stdout == "default\n"

@@ -197,11 +197,14 @@ def _extends(sc: Scenario) -> list[Path]:
 
 
 def default_text() -> str:
-    return (Path(__file__).resolve().parent.parent / "data" / DEFAULT_NAME).read_text("utf-8")
+    from mocksrv.scenario.library import bundled_dir
+
+    return (bundled_dir() / DEFAULT_NAME).read_text("utf-8")
 
 
 def load_default() -> Scenario:
-    """The embedded default scenario (a copy of scenarios/default.yaml shipped in the package).
+    """The embedded default scenario: the bundled default.yaml (scenarios/default.yaml, installed
+    with the package as mocksrv/bundled/default.yaml).
 
     Its schema check is done by the test suite (the file ships with the package and cannot change
     after install), which keeps jsonschema out of the default start-up; the semantic checks that
