@@ -62,10 +62,20 @@ class _Session:
 
         self.handle = Mocksrv(url)
         self.handle.own_expectations_only = self.attached
-        self.original: list[str] = self.handle.active() if self.attached else self.base
+        self.original: list[str] = self._attach(url) if self.attached else self.base
         self.loaded = self.original
         if not self.base:
             self.base = self.original
+
+    def _attach(self, url: str) -> list[str]:
+        """The running server's scenarios; one clear message if it cannot be reached."""
+        import requests
+
+        try:
+            return list(self.handle.active())
+        except requests.RequestException as exc:
+            reason = type(exc).__name__
+            pytest.exit(f"mocksrv: cannot reach the server at {url} ({reason})", returncode=4)
 
     def _start(self) -> str:
         from mocksrv.app import create_app

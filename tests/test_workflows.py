@@ -223,3 +223,28 @@ def test_journal_scope_parameter_is_checked(default_server):
     r = requests.get(f"{default_server.url}/__admin/journal?scope=some", timeout=5)
     assert r.status_code == 400
     assert json.loads(r.text)["error"]["message"] == "scope must be current or all, not 'some'"
+
+
+def test_unreachable_server_is_one_clear_error(tmp_path):
+    project(tmp_path)
+    done = subprocess.run(
+        [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--mocksrv-url", "http://127.0.0.1:9"],
+        cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    out = done.stdout + done.stderr
+    assert done.returncode == 4, out
+    assert "mocksrv: cannot reach the server at http://127.0.0.1:9 (ConnectionError)" in out
+    assert "Traceback" not in out
+
+
+def test_plugin_alone_takes_bundled_names(tmp_path):
+    (tmp_path / "test_names.py").write_text(
+        "def test_realistic(mocksrv):\n"
+        "    assert [i['api'] for i in mocksrv.identities()] == ['agcod', 'agcod']\n"
+    )
+    done = subprocess.run(
+        [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "--mocksrv-scenario", "agcod-sandbox-realistic"],
+        cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
