@@ -132,10 +132,14 @@ def banner(app: Any, url: str) -> str:
             f"  {ident.api:<11} {ident.name:<18} access key {ident.access_key}  "
             f"secret {ident.secret_key}"
         )
-    limits = [line for s in runtime.services for line in getattr(s, "rate_limits", list)()]
-    lines += ["", "Rate limits:"] + [f"  {line}" for line in limits or ["none"]]
+    lines += ["", "Rate limits:"] + [f"  {line}" for line in rate_limit_lines(runtime) or ["none"]]
     lines.append(f"\nScenario: {', '.join(sc.source for sc in runtime.scenarios)}")
     return "\n".join(lines)
+
+
+def rate_limit_lines(runtime: Any) -> list[str]:
+    """The active rate limits of every API, one line each (for the banners)."""
+    return [line for s in runtime.services for line in getattr(s, "rate_limits", list)()]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

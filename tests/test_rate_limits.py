@@ -98,3 +98,16 @@ def test_banner_lists_active_rate_limits():
 
 def test_banner_says_when_there_is_no_rate_limit():
     assert "Rate limits:\n  none\n" in banner_of()
+
+
+def test_run_names_active_rate_limits(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "mocksrv", "run", "--scenario", "agcod-sandbox-realistic",
+         "--", sys.executable, "-c", "pass"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (
+        "mocksrv run: rate limit agcod Mocks (AKIAMOCKSRVAGCOD0001): 10/s, burst 10; "
+        "GetAvailableFunds 1/s (agcod.rate_limit)\n" in done.stdout
+    )

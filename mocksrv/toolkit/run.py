@@ -100,7 +100,7 @@ def junit_xml(report: dict[str, Any], command: list[str], rc: int, seconds: floa
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from mocksrv.cli import load_app, settings_from
+    from mocksrv.cli import load_app, rate_limit_lines, settings_from
     from mocksrv.server import ServerThread
     from mocksrv.toolkit.plugin import toolkit_of
 
@@ -116,6 +116,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         print(f"mocksrv run: serving on {server.url}; running: {' '.join(command)}", flush=True)
+        for line in rate_limit_lines(app.runtime):
+            print(f"mocksrv run: rate limit {line}", flush=True)
         rc = _run_command(command, {**os.environ, **environment(app, server.url)}, args.timeout)
         report = toolkit_of(app.runtime).expectations.verify()
     finally:
