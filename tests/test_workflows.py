@@ -248,3 +248,13 @@ def test_plugin_alone_takes_bundled_names(tmp_path):
         cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_extends_an_unknown_name_points_at_the_line(tmp_path):
+    (tmp_path / "own.yaml").write_text("version: 1\nname: own\nextends: defualt\n")
+    done = mocksrv("validate", "own.yaml", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stdout.startswith(
+        "own.yaml:3: extends: 'defualt' is neither a file next to this one nor a bundled "
+        "scenario (bundled: agcod-regions, "
+    )

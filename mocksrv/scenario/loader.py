@@ -163,7 +163,7 @@ class _Reader:
         self._seen: set[Path] = set()
 
     def add(self, path: Path, chain: tuple[Path, ...]) -> None:
-        from mocksrv.scenario.library import unknown_message
+        from mocksrv.scenario.library import bundled, unknown_message
 
         key = path.resolve()
         if key in chain:
@@ -180,20 +180,28 @@ class _Reader:
         except ScenarioError as exc:
             self.problems.extend(exc.problems)
             return
-        for base in _extends(sc):
-            self.add(base, (*chain, key))
+        for name, base in _extends(sc):
+            if base.exists():
+                self.add(base, (*chain, key))
+            else:
+                where = locate(sc.lines, ("extends",), sc.source)
+                names = ", ".join(bundled())
+                self.problems.append(
+                    f"{where}: extends: {name!r} is neither a file next to this one nor a bundled "
+                    f"scenario (bundled: {names})"
+                )
         self._seen.add(key)
         self.scenarios.append(sc)
 
 
-def _extends(sc: Scenario) -> list[Path]:
-    """The files `extends:` names: a path relative to the file, or a bundled scenario's name."""
+def _extends(sc: Scenario) -> list[tuple[str, Path]]:
+    """What `extends:` names, and its file: a path relative to the file, or a bundled name."""
     from mocksrv.scenario.library import resolve
 
     given = sc.data.get("extends") or []
     names = [given] if isinstance(given, str) else [n for n in given if isinstance(n, str)]
     here = Path(sc.source).parent
-    return [here / n if (here / n).exists() else Path(resolve(n)) for n in names]
+    return [(n, here / n if (here / n).exists() else Path(resolve(n))) for n in names]
 
 
 def default_text() -> str:
