@@ -31,7 +31,7 @@ def reset(app: MocksrvApp, *, keep_journal: bool = False) -> Runtime:
     old = app.runtime
     new = build_runtime(old.settings, old.scenarios)
     if keep_journal:
-        _carry_journal(old, new, new_scope=True)
+        _carry_journal(old, new, new_scope=True, same_scenarios=True)
     app.replace_runtime(new)
     return new
 
@@ -122,14 +122,21 @@ def _carry_over(old: Runtime, new: Runtime) -> list[str]:
     return kept
 
 
-def _carry_journal(old: Runtime, new: Runtime, *, new_scope: bool = False) -> None:
+def _carry_journal(
+    old: Runtime, new: Runtime, *, new_scope: bool = False, same_scenarios: bool = False
+) -> None:
+    """The journal goes over to the new runtime and its scenario expectations count it: taken
+    over as they are when the scenarios are the same (a reset), else tallied afresh."""
     from mocksrv.toolkit.plugin import toolkit_of
 
     if old.admin is None or new.admin is None:
         return
     src, dst = toolkit_of(old), toolkit_of(new)
     dst.journal.adopt(src.journal)
-    for entry in dst.journal.entries():
-        dst.expectations.observe(entry)
+    if same_scenarios:
+        dst.expectations.items = [i for i in src.expectations.items if i.source == "scenario"]
+    else:
+        for entry in dst.journal.entries():
+            dst.expectations.observe(entry)
     if new_scope:
         dst.journal.new_scope()

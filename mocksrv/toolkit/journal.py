@@ -101,8 +101,8 @@ class Journal:
 
     def adopt(self, other: Journal) -> None:
         """Take over another journal's entries (scenario switch keeping state)."""
-        kept = other.entries()[-self.capacity :]
-        with other._lock:
+        with other._lock:  # raw records as they are: formatting waits for a reader
+            kept = list(other._entries)[-self.capacity :]
             last, scope = other._seq, other.scope_seq
         with self._lock:
             self._entries.extend(kept)
