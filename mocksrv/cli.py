@@ -28,20 +28,21 @@ def _port(text: str) -> int:
     return port
 
 
-def _add_server_options(p: argparse.ArgumentParser) -> None:
+def _add_server_options(p: argparse.ArgumentParser, port: int = DEFAULT_PORT) -> None:
     p.add_argument("--host", default=DEFAULT_HOST, help=f"bind address (default {DEFAULT_HOST})")
     p.add_argument(
         "--port",
         type=_port,
-        default=DEFAULT_PORT,
-        help=f"port; 0 = any free port (default {DEFAULT_PORT})",
+        default=port,
+        help=f"port; 0 = any free port (default {port})",
     )
     p.add_argument(
         "--scenario",
         action="append",
         default=[],
-        metavar="FILE|DIR",
-        help="scenario file or directory of *.yaml (repeatable; default: the embedded default)",
+        metavar="FILE|DIR|NAME",
+        help="scenario file, directory of *.yaml or bundled scenario name (see `mocksrv "
+        "scenarios`); repeatable, later ones extend earlier ones (default: the embedded default)",
     )
     p.add_argument("--log-level", choices=LOG_LEVELS, default="info")
     p.add_argument(
@@ -98,8 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "files",
         nargs="+",
-        metavar="FILE|DIR",
-        help="each FILE, or the *.yaml files of each DIR together, is checked as one scenario",
+        metavar="FILE|DIR|NAME",
+        help="each FILE (or bundled scenario NAME), or the *.yaml files of each DIR together, "
+        "is checked as one scenario",
     )
     validate.add_argument(
         "--merge",
@@ -113,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_ca_dir_option(ca)
     ca.add_argument("--tls-port", type=_port, default=None, help="port shown in the hints")
+    sub.add_parser(
+        "scenarios", help="list the bundled scenarios (usable by name) and their purpose"
+    )
     try:
         from mocksrv.toolkit.run import add_run_parser
     except ImportError:
@@ -178,8 +183,14 @@ def banner(app: Any, url: str, https: str | None = None) -> str:
             f"  {ident.api:<11} {ident.name:<18} access key {ident.access_key}  "
             f"secret {ident.secret_key}"
         )
+    lines += ["", "Rate limits:"] + [f"  {line}" for line in rate_limit_lines(runtime) or ["none"]]
     lines.append(f"\nScenario: {', '.join(sc.source for sc in runtime.scenarios)}")
     return "\n".join(lines)
+
+
+def rate_limit_lines(runtime: Any) -> list[str]:
+    """The active rate limits of every API, one line each (for the banners)."""
+    return [line for s in runtime.services for line in getattr(s, "rate_limits", list)()]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -248,7 +259,23 @@ def cmd_ca(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": cmd_serve, "validate": cmd_validate, "schema": cmd_schema, "ca": cmd_ca}
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    from mocksrv.scenario.library import bundled
+
+    found = bundled()
+    width = max((len(name) for name in found), default=0)
+    for name, (_, purpose) in found.items():
+        print(f"{name:<{width}}  {purpose}")
+    return 0
+
+
+COMMANDS = {
+    "serve": cmd_serve,
+    "validate": cmd_validate,
+    "schema": cmd_schema,
+    "scenarios": cmd_scenarios,
+    "ca": cmd_ca,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,10 +1,12 @@
-"""pytest plugin (entry point `pytest11`): an in-process mocksrv per session, reset before each test.
+"""pytest plugin (entry point `pytest11`): a mocksrv per session (its own, or the one `mocksrv run`
+started), reset before each test.
 
 Inert unless a test uses one of its fixtures: nothing starts and nothing heavy is imported before.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--mocksrv-url",
         default=None,
-        help="use an already running mocksrv at this URL instead of starting one",
+        help="use an already running mocksrv at this URL instead of starting one (default: "
+        "$MOCKSRV_URL, which `mocksrv run` sets)",
     )
     parser.addini("mocksrv_scenario", "scenario file(s) for the session's mocksrv", type="linelist")
 
@@ -38,45 +41,94 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 class _Session:
-    """The session's server (in-process or external) and the scenarios currently loaded on it."""
+    """The session's server and the scenarios currently loaded on it.
+
+    Standalone, the plugin starts its own server and resets it whole before each test. Attached
+    (`--mocksrv-url`, or `MOCKSRV_URL` as `mocksrv run` sets it), it resets state but keeps the
+    journal, so the run's own expectations count every test's requests; each test sees only its
+    own requests in the journal and in expectations it adds (a journal scope per test).
+    """
 
     def __init__(self, config: pytest.Config) -> None:
         self.root = Path(str(config.rootpath))
         paths = list(config.getoption("--mocksrv-scenario") or config.getini("mocksrv_scenario"))
         self.base = [self._resolve(p) for p in paths]
-        self.loaded: list[str] = self.base
         self.server: Any = None
-        url = config.getoption("--mocksrv-url")
+        url = config.getoption("--mocksrv-url") or os.environ.get("MOCKSRV_URL") or None
+        self.attached = url is not None
         if url is None:
-            from mocksrv.app import create_app
-            from mocksrv.scenario.loader import load_files
-            from mocksrv.server import ServerThread
-            from mocksrv.settings import Settings
-
-            settings = Settings(host="127.0.0.1", port=0, scenario_paths=self.base)
-            app = create_app(settings, load_files(self.base) if self.base else None)
-            self.server = ServerThread(app, settings).start()
-            url = self.server.url
+            url = self._start()
         from mocksrv.toolkit.client import Mocksrv
 
         self.handle = Mocksrv(url)
+        self.handle.own_expectations_only = self.attached
+        self.original: list[str] = self._attach(url) if self.attached else self.base
+        self.loaded = self.original
+        if not self.base:
+            self.base = self.original
+
+    def _attach(self, url: str) -> list[str]:
+        """The running server's scenarios; one clear message if it cannot be reached."""
+        import requests
+
+        try:
+            return list(self.handle.active())
+        except requests.RequestException as exc:
+            reason = type(exc).__name__
+            pytest.exit(f"mocksrv: cannot reach the server at {url} ({reason})", returncode=4)
+
+    def _start(self) -> str:
+        from mocksrv.app import create_app
+        from mocksrv.errors import ScenarioError
+        from mocksrv.scenario.loader import load_files
+        from mocksrv.server import ServerThread
+        from mocksrv.settings import Settings
+
+        settings = Settings(host="127.0.0.1", port=0, scenario_paths=self.base)
+        try:
+            app = create_app(settings, load_files(self.base) if self.base else None)
+        except ScenarioError as exc:
+            lines = "\n  ".join(exc.problems)
+            pytest.exit(f"mocksrv: invalid scenario:\n  {lines}", returncode=4)
+        self.server = ServerThread(app, settings).start()
+        return str(self.server.url)
 
     def _resolve(self, path: str) -> str:
+        from mocksrv.scenario.library import is_name
+
         p = Path(path)
-        return str(p if p.is_absolute() else self.root / p)
+        if p.is_absolute():
+            return path
+        if not (self.root / p).exists() and is_name(path):
+            return path  # a bundled scenario, by name
+        return str(self.root / p)
+
+    def _load(self, paths: list[str]) -> None:
+        embedded = len(paths) == 1 and paths[0].startswith("<embedded>")
+        self.handle.load(None if embedded else paths or None, keep_journal=self.attached)
+        self.loaded = paths
 
     def prepare(self, wanted: list[str] | None) -> Any:
         """Reset before a test; switch scenarios when the test asks for others than loaded."""
+        from mocksrv.toolkit.client import AdminError
+
         paths = [self._resolve(p) for p in wanted] if wanted is not None else self.base
         self.handle.close_clients()
-        if paths != self.loaded:
-            self.handle.load(paths or None)
-            self.loaded = paths
-        else:
-            self.handle.reset()
+        try:
+            if paths != self.loaded:
+                self._load(paths)
+            else:
+                self.handle.reset(keep_journal=self.attached)
+        except AdminError as exc:
+            pytest.fail(f"mocksrv: {exc}", pytrace=False)
         return self.handle
 
     def stop(self) -> None:
+        if self.attached:  # the run verifies its own scenario's expectations, not the last test's
+            if self.loaded != self.original:
+                self._load(self.original)
+            else:
+                self.handle.reset(keep_journal=True)
         self.handle.close()
         if self.server is not None:
             self.server.stop()

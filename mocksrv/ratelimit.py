@@ -1,9 +1,14 @@
-"""Token buckets per key (access key, operation), for throttling Decisions."""
+"""Token buckets per key (access key, operation), for throttling Decisions, and the log line
+that says which limit rejected a request."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+
+log = logging.getLogger("mocksrv")
+LOG_EVERY_SECONDS = 60.0
 
 
 class TokenBuckets:
@@ -30,3 +35,25 @@ class TokenBuckets:
     def reset(self) -> None:
         with self._lock:
             self._buckets.clear()
+
+
+class RejectionLog:
+    """Logs a rate-limit rejection at most once per (limit, access key) and minute."""
+
+    def __init__(self, every: float = LOG_EVERY_SECONDS) -> None:
+        self.every = every
+        self._lock = threading.Lock()
+        self._last: dict[tuple[str, str], float] = {}
+
+    def rejected(self, limit: str, rate: str, access_key: str, operation: str, fix: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get((limit, access_key))
+            if last is not None and now - last < self.every:
+                return
+            self._last[(limit, access_key)] = now
+        log.warning(
+            "rate limit %s (%s) rejected %s for access key %s; %s "
+            "(this message repeats at most once a minute per key)",
+            limit, rate, operation, access_key, fix,
+        )  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -58,7 +59,6 @@ def test_index_lists_endpoints_and_openapi_is_served(mocksrv):
     assert "POST /__admin/reset" in index["endpoints"]
     spec = get(mocksrv, "/openapi.yaml")
     assert spec.status_code == 200 and spec.text.startswith("openapi: 3.")
-    import re
 
     import yaml
 

@@ -14,6 +14,7 @@ from tests.conftest import SCENARIOS, start_server
 from tests.signing import Signer
 
 DEFAULT = str(SCENARIOS / "default.yaml")
+REALISTIC = str(SCENARIOS / "agcod-sandbox-realistic.yaml")
 REGIONS = str(SCENARIOS / "agcod-regions.yaml")
 STRICT = str(SCENARIOS / "agcod-strict.yaml")
 CORAL = "http://internal.amazon.com/coral/com.amazonaws.agcod/"

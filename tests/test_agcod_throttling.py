@@ -1,4 +1,4 @@
-"""Throttling per access key: 10/s across operations, GetAvailableFunds 1/s, status 400 or 429."""
+"""Throttling per access key (agcod-sandbox-realistic): 10/s across operations, GetAvailableFunds 1/s, status 400 or 429."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.test_agcod_support import DEFAULT, STRICT, Client, start
+from tests.test_agcod_support import REALISTIC, STRICT, Client, start
 
 THROTTLED = {"__type": "ThrottlingException", "message": "Rate exceeded"}
 
 
 @pytest.fixture
 def server(tmp_path):
-    srv = start(tmp_path, DEFAULT, throttled=True)
+    srv = start(tmp_path, REALISTIC, throttled=True)
     yield srv
     srv.stop()
 

@@ -131,6 +131,7 @@ def test_scenario_expectation_typo_has_file_and_line(mocksrv):
     text = "version: 1\nexpectations:\n  - match: {api: prime}\n    cout: {exactly: 1}\n"
     with pytest.raises(AdminError) as info:
         mocksrv.admin("POST", "/scenarios", {"yaml": text, "name": "typo"})
-    assert "<admin>/typo.yaml:3: expectations[0]: unknown key ('cout' was unexpected)" in str(
-        info.value
+    assert (
+        "<admin>/typo.yaml:4: expectations[0].cout: unknown key 'cout'; did you mean 'count'?"
+        in str(info.value)
     )

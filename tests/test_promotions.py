@@ -33,6 +33,7 @@ from tests.test_promotions_support import (
     s3_client,
     upload,
     wait_report,
+    without_preload,
 )
 
 
@@ -53,8 +54,8 @@ def landing(server: ServerThread, member: str, **params: str) -> requests.Respon
     return requests.get(url, params={"member": member, **params}, timeout=10, allow_redirects=False)
 
 
-def test_happy_path_upload_claim_redeem(server_factory):
-    server = server_factory()
+def test_happy_path_upload_claim_redeem(server_factory, tmp_path):
+    server = server_factory([without_preload(tmp_path)])
     s3 = s3_client(server.url)
     codes = [f"HAPPY-{i:03d}" for i in range(5)]
     key = upload(s3, "".join(f"{c},new\r\n" for c in codes).encode())
@@ -372,10 +373,10 @@ def test_sigv4_debug_returns_canonical_request(server_factory):
     assert error["StringToSign"].startswith("AWS4-HMAC-SHA256\n")
 
 
-def test_concurrent_members_get_distinct_codes(server_factory):
+def test_concurrent_members_get_distinct_codes(server_factory, tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    server = server_factory()
+    server = server_factory([without_preload(tmp_path)])
     s3 = s3_client(server.url)
     codes = {f"CONC-{i:03d}" for i in range(30)}
     wait_report(s3, upload(s3, "".join(f"{c},new\n" for c in sorted(codes)).encode()))

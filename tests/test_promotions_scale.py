@@ -7,7 +7,14 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from tests.test_promotions_support import DEVO, NEW, file_name, s3_client, wait_report
+from tests.test_promotions_support import (
+    DEVO,
+    NEW,
+    file_name,
+    s3_client,
+    wait_report,
+    without_preload,
+)
 
 ROWS = 1_000_000
 
@@ -29,7 +36,7 @@ def upload_and_wait(s3: Any, path: Path) -> tuple[dict[str, Any], float, float]:
 
 
 def test_one_million_codes(tmp_path, server_factory, capsys):
-    server = server_factory()
+    server = server_factory([without_preload(tmp_path)])
     s3 = s3_client(server.url)
     s3.list_objects_v2(Bucket=DEVO, Prefix=NEW)  # moto's lazy start is not part of the timing
 

@@ -91,9 +91,6 @@ def test_bundled_promotions_scenarios_are_valid():
     ]
     for path in paths:
         assert validate_paths([str(path)]) == []
-    assert (ROOT / "scenarios" / "default.yaml").read_bytes() == (
-        ROOT / "mocksrv" / "data" / "default.yaml"
-    ).read_bytes()
 
 
 def test_startup_does_not_import_moto():

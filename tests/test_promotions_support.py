@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from tests.conftest import ROOT
 
 KEY = "AKIAMOCKSRVPROMO0001"
 SECRET = "MockSrvPromoDemoSecretKey000000000000001"
@@ -19,6 +23,17 @@ PARTS = "clientname=clientname/marketplace=US/offertype=student-promo-deal/promo
 NEW = "new-promo-codes/" + PARTS
 REDEEMED = "redeemed-promo-codes/" + PARTS
 _stamps = itertools.count(1)
+
+
+def without_preload(tmp_dir: Path) -> str:
+    """The default scenario without PROMO-0001's preloaded codes: for tests that count the
+    inventory from zero."""
+    text = (ROOT / "scenarios" / "default.yaml").read_text()
+    kept = re.sub(r"\n {10}inventory:.*\n {12}devo: .*", "", text)
+    assert kept != text and "DEMO-CODE" not in kept
+    path = tmp_dir / "default-without-preload.yaml"
+    path.write_text(kept)
+    return str(path)
 
 
 def s3_client(url: str, secret: str = SECRET, **config: Any) -> Any:

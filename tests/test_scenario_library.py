@@ -18,6 +18,7 @@ LIBRARY = [
     "demo.yaml",
     "agcod-sandbox-test-plan.yaml",
     "promotions-devo-flow.yaml",
+    "agcod-sandbox-realistic.yaml",
 ]
 
 

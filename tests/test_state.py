@@ -211,10 +211,11 @@ def test_uploads_reports_inventory_and_assignments_survive(state):
         other = requests.get(
             srv.url + "/promotions/PROMO-0001/landing", params={"member": "m-new"}, timeout=10
         ).json()
-        assert other["code"] == "KEEP-0002"  # the queue kept its upload order
+        # the queue kept its order: the default's five preloaded demo codes, then the upload
+        assert (claim["code"], other["code"]) == ("DEMO-CODE-001", "DEMO-CODE-002")
         promo = requests.get(srv.url + "/__admin/state/promotions", timeout=5).json()
         devo = next(i for i in promo["inventory"] if i["environment"] == "devo")
-        assert (devo["available"], devo["assigned"]) == (1, 2)
+        assert (devo["available"], devo["assigned"]) == (5 + 3 - 2, 2)
         assert [r["file"] for r in promo["reports"]] == [key.rsplit("/", 1)[1]]
         # the same file again is a duplicate: the processed-files record survived too
         s3.put_object(Bucket=DEVO, Key=key, Body=b"KEEP-0009,new\n")

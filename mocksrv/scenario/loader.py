@@ -114,10 +114,13 @@ def read_file(path: str | os.PathLike[str]) -> Scenario:
 
 
 def expand_paths(paths: list[str]) -> list[Path]:
-    """Files as given; directories expand to their *.yaml / *.yml files in name order."""
+    """Files as given (or bundled scenarios by name); directories expand to their *.yaml / *.yml
+    files in name order."""
+    from mocksrv.scenario.library import resolve
+
     out: list[Path] = []
     for raw in paths:
-        p = Path(raw)
+        p = Path(resolve(raw))
         if p.is_dir():
             out.extend(sorted(q for q in p.iterdir() if q.suffix in (".yaml", ".yml")))
         else:
@@ -126,33 +129,90 @@ def expand_paths(paths: list[str]) -> list[Path]:
 
 
 def load_files(paths: list[str]) -> list[Scenario]:
-    """Read and schema-validate every file; all problems of all files are raised together."""
-    from mocksrv.scenario.validate import schema_problems
+    """Read and schema-validate every file (and the files they extend, first); all problems of
+    all files, schema and semantic, are raised together."""
+    from mocksrv.scenario.validate import (
+        problem_order,
+        schema_problems,
+        tolerant_semantic_problems,
+    )
 
-    scenarios, problems = [], []
     files = expand_paths(paths)
     if not files:
         raise ScenarioError([f"{', '.join(paths)}:0: (file): no scenario files found"])
+    reader = _Reader()
     for f in files:
-        try:
-            sc = read_file(f)
-        except ScenarioError as exc:
-            problems.extend(exc.problems)
-            continue
-        found = schema_problems(sc)
-        problems.extend(found)
-        scenarios.append(sc)
+        reader.add(f, ())
+    problems = list(reader.problems)
+    for sc in reader.scenarios:
+        problems.extend(schema_problems(sc))
     if problems:
+        if not reader.problems:  # every file parsed: what the semantic checks find, too
+            problems += tolerant_semantic_problems(reader.scenarios, problems)
+            problems.sort(key=problem_order)
         raise ScenarioError(problems)
-    return scenarios
+    return reader.scenarios
+
+
+class _Reader:
+    """Reads files in load order: what a file `extends` comes before it, each file once."""
+
+    def __init__(self) -> None:
+        self.scenarios: list[Scenario] = []
+        self.problems: list[str] = []
+        self._seen: set[Path] = set()
+
+    def add(self, path: Path, chain: tuple[Path, ...]) -> None:
+        from mocksrv.scenario.library import bundled, unknown_message
+
+        key = path.resolve()
+        if key in chain:
+            cycle = " -> ".join(str(p) for p in (*chain, key))
+            self.problems.append(f"{path}:1: extends: a scenario cannot extend itself ({cycle})")
+            return
+        if key in self._seen:
+            return
+        if not path.exists():
+            self.problems.append(f"{path}:0: (file): {unknown_message(str(path))}")
+            return
+        try:
+            sc = read_file(path)
+        except ScenarioError as exc:
+            self.problems.extend(exc.problems)
+            return
+        for name, base in _extends(sc):
+            if base.exists():
+                self.add(base, (*chain, key))
+            else:
+                where = locate(sc.lines, ("extends",), sc.source)
+                names = ", ".join(bundled())
+                self.problems.append(
+                    f"{where}: extends: {name!r} is neither a file next to this one nor a bundled "
+                    f"scenario (bundled: {names})"
+                )
+        self._seen.add(key)
+        self.scenarios.append(sc)
+
+
+def _extends(sc: Scenario) -> list[tuple[str, Path]]:
+    """What `extends:` names, and its file: a path relative to the file, or a bundled name."""
+    from mocksrv.scenario.library import resolve
+
+    given = sc.data.get("extends") or []
+    names = [given] if isinstance(given, str) else [n for n in given if isinstance(n, str)]
+    here = Path(sc.source).parent
+    return [(n, here / n if (here / n).exists() else Path(resolve(n))) for n in names]
 
 
 def default_text() -> str:
-    return (Path(__file__).resolve().parent.parent / "data" / DEFAULT_NAME).read_text("utf-8")
+    from mocksrv.scenario.library import bundled_dir
+
+    return (bundled_dir() / DEFAULT_NAME).read_text("utf-8")
 
 
 def load_default() -> Scenario:
-    """The embedded default scenario (a copy of scenarios/default.yaml shipped in the package).
+    """The embedded default scenario: the bundled default.yaml (scenarios/default.yaml, installed
+    with the package as mocksrv/bundled/default.yaml).
 
     Its schema check is done by the test suite (the file ships with the package and cannot change
     after install), which keeps jsonschema out of the default start-up; the semantic checks that

@@ -11,6 +11,11 @@ CORE_PROPERTIES: dict[str, Any] = {
     "version": {"const": 1, "description": "Scenario format version; always 1."},
     "name": NAME,
     "description": {"type": "string"},
+    "extends": {
+        "description": "Scenarios loaded before this one and extended by it: bundled names "
+        "(e.g. default) or paths relative to this file.",
+        "oneOf": [NAME, {"type": "array", "items": NAME}],
+    },
     "settings": {
         "type": "object",
         "additionalProperties": False,

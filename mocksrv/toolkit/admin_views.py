@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mocksrv.scenario.library import resolve
 from mocksrv.scenario.loader import Scenario, load_default, load_files
 from mocksrv.toolkit import control
 from mocksrv.toolkit.admin import (
@@ -37,9 +38,21 @@ def index(ctx: Ctx) -> dict[str, Any]:
     }
 
 
+def _flag(body: dict[str, Any], key: str) -> bool:
+    value = body.get(key, False)
+    if not isinstance(value, bool):
+        raise AdminError(f"{key} must be true or false")
+    return value
+
+
 def reset(ctx: Ctx) -> dict[str, Any]:
-    runtime = control.reset(ctx.app)
-    return {"reset": True, "active": [sc.source for sc in runtime.scenarios]}
+    keep_journal = _flag(ctx.body(), "keepJournal")
+    runtime = control.reset(ctx.app, keep_journal=keep_journal)
+    return {
+        "reset": True,
+        "keptJournal": keep_journal,
+        "active": [sc.source for sc in runtime.scenarios],
+    }
 
 
 def identities(ctx: Ctx) -> dict[str, Any]:
@@ -83,6 +96,7 @@ def _requested(ctx: Ctx, body: dict[str, Any]) -> list[Scenario]:
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise AdminError(f"{key} must be a list of strings")
     if key == "paths":
+        values = [resolve(v) for v in values]  # bundled scenarios by name, too
         odd = [v for v in values if not (Path(v).is_file() or Path(v).is_dir())]
         if odd:
             raise AdminError(f"not a file or directory on the server: {', '.join(odd)}")
@@ -101,11 +115,9 @@ def _requested(ctx: Ctx, body: dict[str, Any]) -> list[Scenario]:
 
 def load_scenarios(ctx: Ctx) -> dict[str, Any]:
     body = ctx.body()
-    keep = body.get("keepState", False)
-    if not isinstance(keep, bool):
-        raise AdminError("keepState must be true or false")
+    keep, keep_journal = _flag(body, "keepState"), _flag(body, "keepJournal")
     scenarios = _requested(ctx, body)
-    return control.switch(ctx.app, scenarios, keep)
+    return control.switch(ctx.app, scenarios, keep, keep_journal=keep_journal)
 
 
 # --- clock -------------------------------------------------------------------------------------
@@ -169,10 +181,45 @@ def api_state(ctx: Ctx) -> Any:
     return snapshot(store, ctx.runtime)
 
 
+# --- API actions (run-time operations an API offers, e.g. promotions enable-prod) -------------
+def _actions(ctx: Ctx) -> dict[str, dict[str, Any]]:
+    out = {}
+    for api, store in sorted(ctx.runtime.stores.items()):
+        offered = getattr(store, "admin_actions", None)
+        if offered is not None:
+            out[api] = offered()
+    return out
+
+
+def list_actions(ctx: Ctx) -> dict[str, Any]:
+    return {
+        "actions": {
+            api: {name: text for name, (_, text) in found.items()}
+            for api, found in _actions(ctx).items()
+        }
+    }
+
+
+def run_action(ctx: Ctx) -> Any:
+    api, name = ctx.args["api"], ctx.args["action"]
+    found = _actions(ctx).get(api, {})
+    if name not in found:
+        known = [f"{a}/{n}" for a, acts in _actions(ctx).items() for n in acts] or ["none"]
+        raise AdminError(
+            f"no action {api}/{name}; known: {', '.join(known)}", status=404, code="NotFound"
+        )
+    try:
+        return found[name][0](ctx.body())
+    except LookupError as exc:
+        raise AdminError(str(exc.args[0]), status=404, code="NotFound") from None
+    except ValueError as exc:
+        raise AdminError(str(exc)) from None
+
+
 # --- journal -----------------------------------------------------------------------------------
 def get_journal(ctx: Ctx) -> dict[str, Any]:
     args = ctx.request.args
-    unknown = set(args) - {*Filters.KEYS, "since", "limit"}
+    unknown = set(args) - {*Filters.KEYS, "since", "limit", "scope"}
     if unknown:
         raise AdminError(f"unknown filter(s) {', '.join(sorted(unknown))}")
     equal: dict[str, Any] = {k: args[k] for k in Filters.KEYS if k in args and k != "status"}
@@ -180,7 +227,10 @@ def get_journal(ctx: Ctx) -> dict[str, Any]:
         equal["status"] = int(number("status", args["status"], minimum=100))
     limit = int(number("limit", args["limit"], minimum=1)) if "limit" in args else None
     since = instant("since", args["since"]) if "since" in args else None
-    entries = ctx.kit.journal.query(Filters(equal, since, limit))
+    scope = args.get("scope", "current")
+    if scope not in ("current", "all"):
+        raise AdminError(f"scope must be current or all, not {scope!r}")
+    entries = ctx.kit.journal.query(Filters(equal, since, limit), all_scopes=scope == "all")
     return {**ctx.kit.journal.stats(), "count": len(entries), "entries": entries}
 
 
@@ -263,6 +313,8 @@ ROUTES: list[tuple[str, list[str], Any]] = [
     ("/__admin/clock/unfreeze", POST, unfreeze_clock),
     ("/__admin/state", GET, all_state),
     ("/__admin/state/<api>", GET, api_state),
+    ("/__admin/actions", GET, list_actions),
+    ("/__admin/actions/<api>/<action>", POST, run_action),
     ("/__admin/journal", GET, get_journal),
     ("/__admin/journal", DELETE, clear_journal),
     ("/__admin/journal/<request_id>", GET, journal_exchange),

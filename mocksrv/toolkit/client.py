@@ -110,6 +110,7 @@ class Mocksrv:
         self._session = requests.Session()
         self.clock = Clock(self)
         self._clients: list[SignedClient] = []
+        self.own_expectations_only = False
 
     def _track(self, client: C) -> C:
         self._clients.append(client)
@@ -133,14 +134,30 @@ class Mocksrv:
         return data
 
     # --- state ------------------------------------------------------------------------------
-    def reset(self) -> None:
-        self.admin("POST", "/reset")
+    def reset(self, *, keep_journal: bool = False) -> None:
+        """Rebuild all state; `keep_journal` keeps what the scenario's expectations counted and
+        starts a new journal scope (what the pytest plugin does under `mocksrv run`)."""
+        self.admin("POST", "/reset", {"keepJournal": True} if keep_journal else None)
 
-    def load(self, paths: list[str] | None = None, *, keep_state: bool = False) -> Any:
-        """Switch to these scenario files (None: the embedded default)."""
-        body: dict[str, Any] = {"keepState": keep_state}
-        body.update({"paths": paths} if paths else {"default": True})
+    def load(
+        self,
+        paths: list[str] | None = None,
+        *,
+        keep_state: bool = False,
+        keep_journal: bool = False,
+        names: list[str] | None = None,
+    ) -> Any:
+        """Switch to these scenario files, or bundled scenarios by name (neither: the default)."""
+        body: dict[str, Any] = {"keepState": keep_state, "keepJournal": keep_journal}
+        if names:
+            body["names"] = names
+        else:
+            body.update({"paths": paths} if paths else {"default": True})
         return self.admin("POST", "/scenarios", body)
+
+    def active(self) -> list[str]:
+        """The sources of the scenarios the server runs now."""
+        return [sc["source"] for sc in self.admin("GET", "/scenarios")["active"]]
 
     def state(self, api: str | None = None) -> Any:
         return self.admin("GET", f"/state/{api}" if api else "/state")
@@ -170,9 +187,13 @@ class Mocksrv:
         return dict(self.admin("GET", "/expectations/verify"))
 
     def assert_expectations_met(self) -> None:
-        report = self.verify()
-        if not report["met"]:
-            lines = [f"{r['name']}: {r['message']}" for r in report["expectations"] if not r["met"]]
+        """Every expectation met; attached to `mocksrv run` (`own_expectations_only`), only those
+        added at run time: the run verifies its scenario's expectations over all tests at the end."""
+        items = self.verify()["expectations"]
+        if self.own_expectations_only:
+            items = [r for r in items if r.get("source") != "scenario"]
+        lines = [f"{r['name']}: {r['message']}" for r in items if not r["met"]]
+        if lines:
             raise AssertionError("unmet mocksrv expectations:\n  " + "\n  ".join(lines))
 
     def fault(self, **spec: Any) -> Any:

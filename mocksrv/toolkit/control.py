@@ -22,14 +22,20 @@ SECTION_APIS = {
 EMBEDDED = "<embedded>"
 
 
-def reset(app: MocksrvApp) -> Runtime:
-    """All state, journal, faults added at run time and moto: rebuilt from the same scenarios."""
+def reset(app: MocksrvApp, *, keep_journal: bool = False) -> Runtime:
+    """All state, journal, faults added at run time and moto: rebuilt from the same scenarios.
+
+    With `keep_journal` the journal (and so what the scenario's expectations count) is carried
+    over and a new journal scope starts: the pytest plugin's per-test reset under `mocksrv run`.
+    """
     old = app.runtime
     if old.state is not None:
         from mocksrv.state.bind import forget
 
         forget(old.state)
     new = build_runtime(old.settings, old.scenarios, old.state)
+    if keep_journal:
+        _carry_journal(old, new, new_scope=True, same_scenarios=True)
     app.replace_runtime(new)
     return new
 
@@ -51,18 +57,28 @@ def from_text(text: str, name: str = "admin") -> Scenario:
 
 
 def library(runtime: Runtime) -> dict[str, Path]:
-    """Scenario files next to the active ones or in the configured scenario directories, by name."""
+    """Scenario files next to the active ones or in the configured scenario directories, then the
+    bundled scenarios, by name (the first of a name wins)."""
+    from mocksrv.scenario.library import bundled
+
     dirs: list[Path] = [Path(p) for p in runtime.settings.scenario_paths if Path(p).is_dir()]
     dirs += [Path(sc.source).parent for sc in runtime.scenarios if Path(sc.source).is_file()]
     found: dict[str, Path] = {}
     for d in dirs:
         for f in expand_paths([str(d)]):
             found.setdefault(f.stem, f)
+    for name, (path, _) in bundled().items():
+        found.setdefault(name, path)
     return found
 
 
-def switch(app: MocksrvApp, scenarios: list[Scenario], keep_state: bool) -> dict[str, Any]:
-    """Validate and build a runtime on `scenarios`, then swap it in; raises ScenarioError."""
+def switch(
+    app: MocksrvApp, scenarios: list[Scenario], keep_state: bool, *, keep_journal: bool = False
+) -> dict[str, Any]:
+    """Validate and build a runtime on `scenarios`, then swap it in; raises ScenarioError.
+
+    `keep_state` keeps the clock, the journal and each unchanged API; `keep_journal` alone keeps
+    only the journal and starts a new journal scope (the plugin's per-test scenario switch)."""
     old = app.runtime
     if old.state is not None and not keep_state:
         from mocksrv.state.bind import forget
@@ -72,6 +88,8 @@ def switch(app: MocksrvApp, scenarios: list[Scenario], keep_state: bool) -> dict
     kept: list[str] = []
     if keep_state:
         kept = _carry_over(old, new)
+    elif keep_journal:
+        _carry_journal(old, new, new_scope=True)
     app.replace_runtime(new)
     return {
         "active": [sc.source for sc in scenarios],
@@ -112,7 +130,11 @@ def _carry_over(old: Runtime, new: Runtime) -> list[str]:
     return kept
 
 
-def _carry_journal(old: Runtime, new: Runtime) -> None:
+def _carry_journal(
+    old: Runtime, new: Runtime, *, new_scope: bool = False, same_scenarios: bool = False
+) -> None:
+    """The journal goes over to the new runtime and its scenario expectations count it: taken
+    over as they are when the scenarios are the same (a reset), else tallied afresh."""
     from mocksrv.toolkit.plugin import toolkit_of
 
     if old.admin is None or new.admin is None:
@@ -120,5 +142,10 @@ def _carry_journal(old: Runtime, new: Runtime) -> None:
     src, dst = toolkit_of(old), toolkit_of(new)
     dst.journal.adopt(src.journal)
     dst.exchanges.adopt(src.exchanges)
-    for entry in dst.journal.entries():
-        dst.expectations.observe(entry)
+    if same_scenarios:
+        dst.expectations.items = [i for i in src.expectations.items if i.source == "scenario"]
+    else:
+        for entry in dst.journal.entries():
+            dst.expectations.observe(entry)
+    if new_scope:
+        dst.journal.new_scope()

@@ -63,6 +63,7 @@ class Fault:
     times: int | None = None
     probability: float | None = None
     source: str = "scenario"
+    priority: int = 0
     seen: int = 0
     fired: int = 0
     rng: random.Random = field(default_factory=random.Random)
@@ -131,6 +132,7 @@ def build(spec: dict[str, Any], index: int, source: str = "scenario") -> Fault:
         times=spec.get("times"),
         probability=spec.get("probability"),
         source=source,
+        priority=int(spec.get("priority", 0)),
         rng=random.Random(spec.get("seed")),
     )
     for key in ("transport", "commit_then_fail"):
@@ -154,9 +156,11 @@ class FaultSet:
     def __init__(self, faults: Iterable[Fault] = (), sleep: Callable[[float], None] = time.sleep):
         self._lock = threading.Lock()
         self.items: list[Fault] = list(faults)
+        self._order: list[Fault] = []
         self._sleep = sleep
         self.added = 0  # faults added at run time so far, for their default ids
         self.on_change: Callable[[FaultSet], None] | None = None  # durable state
+        self._reorder()
 
     def _changed(self) -> None:
         if self.on_change is not None:
@@ -167,9 +171,21 @@ class FaultSet:
         with self._lock:
             return [f.spec for f in self.items if f.source == "admin"]
 
+    def _reorder(self) -> None:
+        """The order faults are tried in: priority (highest first); at equal priority run-time
+        faults, newest first, so a fault added to probe something is never hidden by a broad
+        scenario fault (a scenario-wide latency, say); then the scenario's in list order."""
+        ranked = [
+            (-f.priority, 0 if f.source != "scenario" else 1, -i if f.source != "scenario" else i)
+            for i, f in enumerate(self.items)
+        ]
+        self._order = [
+            f for _, f in sorted(zip(ranked, self.items, strict=True), key=lambda p: p[0])
+        ]
+
     def _fire(self, view: dict[str, Any]) -> Fault | None:
         with self._lock:
-            for fault in self.items:
+            for fault in self._order:
                 if fault.matcher.matches(view) and fault.triggers():
                     return fault
         return None
@@ -206,6 +222,7 @@ class FaultSet:
                 raise ValueError(f"id: a fault with id {fault.id!r} exists already")
             self.added += 1
             self.items.append(fault)
+            self._reorder()
         self._changed()
         return fault
 
@@ -213,6 +230,7 @@ class FaultSet:
         with self._lock:
             before = len(self.items)
             self.items = [f for f in self.items if f.id != fault_id]
+            self._reorder()
             removed = len(self.items) != before
         if removed:
             self._changed()
@@ -222,6 +240,7 @@ class FaultSet:
         with self._lock:
             before = len(self.items)
             self.items = [f for f in self.items if source is not None and f.source != source]
+            self._reorder()
             removed = before - len(self.items)
         if removed:
             self._changed()
@@ -229,7 +248,7 @@ class FaultSet:
 
     def to_json(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [f.to_json() for f in self.items]
+            return [f.to_json() for f in self._order]
 
 
 def _fallback_error(api: str) -> str:

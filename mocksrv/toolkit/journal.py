@@ -75,6 +75,9 @@ class Journal:
         self._entries: deque[Raw | dict[str, Any]] = deque(maxlen=capacity)
         self._seq = 0
         self._dropped = 0
+        # entries up to this seq belong to earlier scopes (a reset that kept the journal): queries
+        # and new expectations see only the current scope; scenario expectations count them all
+        self.scope_seq = 0
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         # listeners are only fed while this says so (no expectations: no per-call formatting)
         self.listen_if: Callable[[], bool] = lambda: True
@@ -98,16 +101,25 @@ class Journal:
 
     def adopt(self, other: Journal) -> None:
         """Take over another journal's entries (scenario switch keeping state)."""
-        kept = other.entries()[-self.capacity :]
+        with other._lock:  # raw records as they are: formatting waits for a reader
+            kept = list(other._entries)[-self.capacity :]
+            last, scope = other._seq, other.scope_seq
         with self._lock:
             self._entries.extend(kept)
-            self._seq = max(self._seq, kept[-1]["seq"] if kept else 0)
+            self._seq = max(self._seq, last)
+            self.scope_seq = scope
             self._dropped = other.stats()["dropped"]
 
-    def with_history(self, fn: Callable[[list[dict[str, Any]]], None]) -> None:
-        """Run `fn(entries)` while no request is recorded (a new listener misses nothing)."""
+    def new_scope(self) -> None:
+        """From now on, queries and new expectations see only requests recorded after this."""
         with self._lock:
-            fn([_as_entry(e) for e in self._entries])
+            self.scope_seq = self._seq
+
+    def with_history(self, fn: Callable[[list[dict[str, Any]]], None]) -> None:
+        """Run `fn(entries of the current scope)` while no request is recorded (a new listener
+        misses nothing)."""
+        with self._lock:
+            fn([_as_entry(e) for e in self._entries if _seq_of(e) > self.scope_seq])
 
     def entries(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -118,10 +130,13 @@ class Journal:
         with self._lock:
             return {"size": len(self._entries), "capacity": self.capacity, "dropped": self._dropped}
 
-    def query(self, filters: Filters) -> list[dict[str, Any]]:
-        """Matching entries, newest first, at most `filters.limit`."""
+    def query(self, filters: Filters, *, all_scopes: bool = False) -> list[dict[str, Any]]:
+        """Matching entries of the current scope (or all), newest first, at most `filters.limit`."""
         out = []
+        floor = 0 if all_scopes else self.scope_seq
         for entry in _newest_first(self.entries()):
+            if entry["seq"] <= floor:
+                break
             if filters.accepts(entry):
                 out.append(entry)
                 if filters.limit is not None and len(out) >= filters.limit:
@@ -131,6 +146,10 @@ class Journal:
 
 def _as_entry(item: Raw | dict[str, Any]) -> dict[str, Any]:
     return item if isinstance(item, dict) else entry_of_raw(item)
+
+
+def _seq_of(item: Raw | dict[str, Any]) -> int:
+    return int(item["seq"] if isinstance(item, dict) else item[0])
 
 
 def _newest_first(entries: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -19,17 +20,18 @@ if TYPE_CHECKING:
 ENV_SAFE = re.compile(r"[^A-Z0-9]+")
 
 
-def add_run_parser(sub: Any, add_server_options: Callable[[argparse.ArgumentParser], None]) -> None:
+def add_run_parser(sub: Any, add_server_options: Callable[..., None]) -> None:
     p = sub.add_parser(
         "run",
         help="serve on a free port, run COMMAND with the endpoint in its environment, "
         "then verify the scenario's expectations",
         description="Start mocksrv, run COMMAND with AWS_ENDPOINT_URL, MOCKSRV_URL and MOCKSRV_* "
         "credential variables, verify expectations, stop. Exit status: COMMAND's if it failed, "
-        "1 if an expectation is unmet, else 0.",
+        "1 if an expectation is unmet or the JUnit report cannot be written, else 0. A pytest "
+        "COMMAND using mocksrv's plugin attaches to this server.",
     )
-    add_server_options(p)
-    p.set_defaults(port=0, handler=cmd_run)
+    add_server_options(p, port=0)
+    p.set_defaults(handler=cmd_run)
     p.add_argument("--junit-xml", metavar="FILE", help="write the expectations as JUnit XML")
     p.add_argument("--timeout", type=float, default=None, help="kill COMMAND after N seconds")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
@@ -98,7 +100,7 @@ def junit_xml(report: dict[str, Any], command: list[str], rc: int, seconds: floa
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from mocksrv.cli import load_app, settings_from
+    from mocksrv.cli import load_app, rate_limit_lines, settings_from
     from mocksrv.server import ServerThread
     from mocksrv.toolkit.plugin import toolkit_of
 
@@ -114,18 +116,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         print(f"mocksrv run: serving on {server.url}; running: {' '.join(command)}", flush=True)
+        for line in rate_limit_lines(app.runtime):
+            print(f"mocksrv run: rate limit {line}", flush=True)
         rc = _run_command(command, {**os.environ, **environment(app, server.url)}, args.timeout)
         report = toolkit_of(app.runtime).expectations.verify()
     finally:
         server.stop()
     print(report_text(report), flush=True)
-    if args.junit_xml:
-        with open(args.junit_xml, "wb") as fh:
-            fh.write(junit_xml(report, command, rc, time.monotonic() - started))
+    written = not args.junit_xml or write_junit(
+        args.junit_xml, junit_xml(report, command, rc, time.monotonic() - started)
+    )
     if rc != 0:
         print(f"mocksrv run: command exited with status {rc}", file=sys.stderr)
         return rc
-    return 0 if report["met"] else 1
+    return 0 if report["met"] and written else 1
+
+
+def write_junit(path: str, data: bytes) -> bool:
+    """Write the report, creating its folders; a failure is reported, never a traceback (the
+    command's exit status must still come through)."""
+    try:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    except OSError as exc:
+        print(f"mocksrv run: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def _interrupt(signum: int, frame: Any) -> None:

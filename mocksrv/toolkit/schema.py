@@ -61,6 +61,11 @@ FAULT: dict[str, Any] = {
         "times": {"type": "integer", "minimum": 1, "description": "Fire at most N times."},
         "probability": {"type": "number", "minimum": 0, "maximum": 1},
         "seed": {"type": "integer", "description": "Seeds probability and latency ranges."},
+        "priority": {
+            "type": "integer",
+            "description": "Faults are tried by priority, highest first (default 0); at equal "
+            "priority, those added at run time (newest first) before the scenario's (in order).",
+        },
         "latency_ms": {
             "description": "Delay before answering: fixed, or a uniform {min, max} range.",
             "oneOf": [

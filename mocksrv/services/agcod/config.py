@@ -82,7 +82,7 @@ _LIMITS = {
 _RATE = {
     "type": "object",
     "additionalProperties": False,
-    "description": "Token bucket per access key; 0 disables.",
+    "description": "Token bucket per access key; absent or 0: no limit (the default).",
     "properties": {
         "requests_per_second": {"type": "number", "minimum": 0},
         "burst": {"type": "number", "minimum": 1},
@@ -182,6 +182,7 @@ class Partner:
     burst: float
     funds_rate: float
     gc_id_format: str = "alnum14"
+    rate_source: str = "agcod.rate_limit"  # the scenario key the limits come from
 
 
 @dataclass
@@ -287,6 +288,9 @@ def _partner(
     production = p.get("mode", "sandbox") == "production"
     tables = (raw.get("amount_limits") or {}, p.get("amount_limits") or {})
     limits = _limits(currency, production, *tables)
+    rate_source = (
+        f"agcod.partners[{path[-1]}].rate_limit" if p.get("rate_limit") else "agcod.rate_limit"
+    )
     if limits.min > limits.max:
         problems.add(path + ("amount_limits",), f"{currency}: min is above max")
     default_chars = (raw.get("decisions") or {}).get("request_id_chars", "default")
@@ -305,8 +309,9 @@ def _partner(
         funds=Decimal(str(p.get("funds", 0))),
         limits=limits,
         id_chars=ID_CHARS[p.get("request_id_chars", default_chars)],
-        rate=float(rate.get("requests_per_second", 10)),
-        burst=float(rate.get("burst", rate.get("requests_per_second", 10)) or 1),
-        funds_rate=float(rate.get("get_available_funds_per_second", 1)),
+        rate=float(rate.get("requests_per_second", 0)),
+        burst=float(rate.get("burst", rate.get("requests_per_second", 0)) or 1),
+        funds_rate=float(rate.get("get_available_funds_per_second", 0)),
         gc_id_format=p.get("gc_id_format", GC_ID_FORMAT.get(p["marketplace"], "alnum14")),
+        rate_source=rate_source,
     )

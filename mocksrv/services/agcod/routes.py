@@ -10,7 +10,7 @@ from typing import Any
 from mocksrv import sigv4
 from mocksrv.call import BodyTooLarge, Call
 from mocksrv.http import Response
-from mocksrv.ratelimit import TokenBuckets
+from mocksrv.ratelimit import RejectionLog, TokenBuckets
 from mocksrv.services.agcod import replies, rules
 from mocksrv.services.agcod.config import AgcodConfig, Partner
 from mocksrv.services.agcod.exceptions import (
@@ -47,6 +47,7 @@ class AgcodService:
         self.backend = backend
         self.policy = policy
         self.buckets = TokenBuckets()
+        self.rejections = RejectionLog()
         self.handlers: dict[str, Handler] = {
             "CreateGiftCard": self._create,
             "CancelGiftCard": self._cancel,
@@ -144,12 +145,28 @@ class AgcodService:
             raise AwsError(AUTH_DEFAULT, text, 403)
         return partner
 
+    def rate_limits(self) -> list[str]:
+        """The active rate limits, for the start-up banner."""
+        return [
+            f"agcod {p.partner_id} ({p.access_key}): {_limits_text(p)} ({p.rate_source})"
+            for p in self.config.partners.values()
+            if p.rate > 0 or p.funds_rate > 0
+        ]
+
     def _throttle(self, partner: Partner, operation: str) -> None:
-        allowed = operation != "GetAvailableFunds" or self.buckets.allow(
-            (partner.access_key, operation), partner.funds_rate, 1.0
+        funds = operation == "GetAvailableFunds"
+        if funds and not self.buckets.allow((partner.access_key, operation), partner.funds_rate, 1):
+            self._rejected(partner, operation, f"GetAvailableFunds {partner.funds_rate:g}/s")
+        if not self.buckets.allow(partner.access_key, partner.rate, partner.burst):
+            self._rejected(partner, operation, f"{partner.rate:g}/s, burst {partner.burst:g}")
+
+    def _rejected(self, partner: Partner, operation: str, rate: str) -> None:
+        fix = (
+            f"change {partner.rate_source} in the scenario (0 or absent: no limit) or load one "
+            "without limits, e.g. the default"
         )
-        if not (allowed and self.buckets.allow(partner.access_key, partner.rate, partner.burst)):
-            raise AwsError(THROTTLING, THROTTLE_MESSAGE, self.decisions.throttle_status)
+        self.rejections.rejected(partner.rate_source, rate, partner.access_key, operation, fix)
+        raise AwsError(THROTTLING, THROTTLE_MESSAGE, self.decisions.throttle_status)
 
     def _check_target(self, call: Call, operation: str) -> None:
         target = call.headers.get("x-amz-target", "")
@@ -278,3 +295,10 @@ def _auth_text(failure: sigv4.SigV4Failure) -> str:
 
 def _num(amount: Decimal | None) -> float | None:
     return float(amount) if amount is not None else None
+
+
+def _limits_text(p: Partner) -> str:
+    parts = [f"{p.rate:g}/s, burst {p.burst:g}"] if p.rate > 0 else []
+    if p.funds_rate > 0:
+        parts.append(f"GetAvailableFunds {p.funds_rate:g}/s")
+    return "; ".join(parts)

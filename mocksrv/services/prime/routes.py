@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from mocksrv import sigv4
 from mocksrv.call import BodyTooLarge, Call
 from mocksrv.http import Response
-from mocksrv.ratelimit import TokenBuckets
+from mocksrv.ratelimit import RejectionLog, TokenBuckets
 from mocksrv.services.prime import exceptions as exc
 from mocksrv.services.prime.config import OUTCOMES, PrimeConfig
 from mocksrv.services.prime.models import PrimeBackend, Reply
@@ -52,6 +52,7 @@ class PrimeService:
         self.backend = backend
         self.policy = policy
         self.buckets = TokenBuckets()
+        self.rejections = RejectionLog()
 
     def claims(self, call: Call) -> bool:
         return call.path.startswith("/v1/") and "s3/aws4_request" not in call.headers.get(
@@ -109,11 +110,26 @@ class PrimeService:
         if isinstance(allowed, list) and benefit_id not in allowed:
             raise exc.AccessDenied(f"Identity {ident.name!r} may not access benefit {benefit_id!r}")
         if not self.buckets.allow(ident.access_key, self.config.rate, self.config.burst):
-            raise exc.TooManyRequests()
+            self._rejected(ident.access_key, operation)
         injected = call.runtime.faults.intercept(call, self.render_named_error)
         if injected is not None:
             return injected
         return self._answer(call, operation, benefit_id, code, tz)
+
+    def rate_limits(self) -> list[str]:
+        """The active rate limit, for the start-up banner."""
+        if self.config.rate <= 0:
+            return []
+        return [f"prime every access key: {self._rate_text()} (prime.rate_limit)"]
+
+    def _rate_text(self) -> str:
+        burst = self.config.burst if self.config.burst is not None else self.config.rate
+        return f"{self.config.rate:g}/s, burst {burst:g}"
+
+    def _rejected(self, access_key: str, operation: str) -> None:
+        fix = "change prime.rate_limit in the scenario (0 or absent: no limit)"
+        self.rejections.rejected("prime.rate_limit", self._rate_text(), access_key, operation, fix)
+        raise exc.TooManyRequests()
 
     def _route(self, call: Call) -> tuple[str, str, str]:
         parts = call.raw_path.split("/")

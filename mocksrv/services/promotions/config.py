@@ -22,6 +22,20 @@ DEFAULT_REGION = "us-east-1"
 _BUCKET = {"type": "string", "pattern": "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"}
 _PART = "^[A-Za-z0-9_.-]{1,128}$"
 
+_PRELOAD = {
+    "oneOf": [
+        {"type": "array", "items": {"type": "string", "minLength": 1}, "description": "Codes."},
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["count"],
+            "properties": {
+                "count": {"type": "integer", "minimum": 1, "maximum": 1000000},
+                "prefix": {"type": "string", "description": "Codes are prefix + 001, 002, ..."},
+            },
+        },
+    ]
+}
 _PROMOTION = {
     "type": "object",
     "additionalProperties": False,
@@ -54,6 +68,13 @@ _PROMOTION = {
             "minLength": 1,
             "description": "Allowed code characters, as the inside of a regex character class "
             f"(default {DEFAULT_CHARSET!r}).",
+        },
+        "inventory": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "Codes available from the start, per environment, as if a new-codes "
+            "file had been accepted: a list, or {count, prefix} to generate them.",
+            "properties": {"devo": _PRELOAD, "prod": _PRELOAD},
         },
     },
 }
@@ -115,6 +136,7 @@ class Promotion:
     bad_char: re.Pattern[str] = field(default=re.compile(f"[^{DEFAULT_CHARSET}]"), compare=False)
     # a batch of new-code lines in which every line is valid, matched in one pass (fast path)
     valid_new: re.Pattern[str] | None = field(default=None, compare=False)
+    preload: dict[str, list[str]] = field(default_factory=dict)  # environment -> codes
 
     def partition(self, kind_prefix: str) -> str:
         """The key prefix this promotion's files of one kind are uploaded under."""
@@ -199,6 +221,8 @@ def _parse_client(
             problems.add(ppath + ("id",), f"duplicate promotion id {promo.id!r}")
         cfg.promotions[promo.id] = promo
         client.promotions[promo.id] = promo
+        for env in promo.preload.keys() - cfg.buckets.keys():
+            problems.add(ppath + ("inventory", env), f"no {env} bucket in promotions.environments")
     return client
 
 
@@ -214,6 +238,10 @@ def _parse_promotion(client: str, p: dict[str, Any], path: tuple, problems: Prob
     line = f"[{charset}]{{1,{max_length}}},new\r?"
     if "{code}" not in p["url_template"]:
         problems.add(path + ("url_template",), "must contain {code}")
+    preload = {
+        env: _preload_codes(spec, bad_char, max_length, path + ("inventory", env), problems)
+        for env, spec in (p.get("inventory") or {}).items()
+    }
     return Promotion(
         id=p["id"],
         client=client,
@@ -225,4 +253,26 @@ def _parse_promotion(client: str, p: dict[str, Any], path: tuple, problems: Prob
         charset=charset,
         bad_char=bad_char,
         valid_new=re.compile(f"(?:{line}\n)*{line}"),
+        preload=preload,
     )
+
+
+def _preload_codes(
+    spec: Any, bad_char: re.Pattern[str], max_length: int, path: tuple, problems: Problems
+) -> list[str]:
+    """The codes of `inventory.<env>`, each checked as a new-codes file line would be."""
+    if isinstance(spec, dict):
+        count, prefix = int(spec["count"]), str(spec.get("prefix", ""))
+        width = max(3, len(str(count)))
+        codes = [f"{prefix}{i:0{width}d}" for i in range(1, count + 1)]
+    else:
+        codes = [str(c) for c in spec]
+    for i, code in enumerate(codes[-1:] if isinstance(spec, dict) else codes):
+        where = path if isinstance(spec, dict) else path + (i,)
+        if len(code) > max_length:
+            problems.add(where, f"{code!r} is longer than code_max_length {max_length}")
+        elif bad_char.search(code):
+            problems.add(where, f"{code!r} has characters outside code_charset")
+    if len(set(codes)) != len(codes):
+        problems.add(path, "duplicate codes")
+    return codes

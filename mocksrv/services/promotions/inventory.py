@@ -109,9 +109,12 @@ class Inventory:
                     pool.members[item] = value
                     continue
                 state, seq = value
+                before = pool.state.get(item)  # a code the scenario preloads is counted already
+                if before is not None and before != PENDING:
+                    pool.counts[before] -= 1
                 pool.state[item] = state
                 pool.counts[state] += 1
-                if state == AVAILABLE:
+                if state == AVAILABLE and before is None:
                     queued.setdefault((env, promotion), []).append((seq, item))
                     self._seq = max(self._seq, seq + 1)
             for key, items in queued.items():

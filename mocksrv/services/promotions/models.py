@@ -6,6 +6,7 @@ import logging
 import queue
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +57,8 @@ class PromotionsStore:
         with self.inventory.lock:  # every configured pool shows in the admin view from the start
             for promo in config.promotions.values():
                 for env in config.buckets:
-                    self.inventory.pool(env, promo.id)
+                    pool = self.inventory.pool(env, promo.id)
+                    self.inventory.commit_new(pool, promo.preload.get(env, []))
 
     # -- durable state ----------------------------------------------------------------------
 
@@ -208,6 +210,37 @@ class PromotionsStore:
     def idle(self) -> bool:
         with self._lock:
             return self._busy == 0
+
+    def admin_actions(self) -> dict[str, tuple[Callable[[dict[str, Any]], Any], str]]:
+        """Run-time operations for POST /__admin/actions/promotions/<name>."""
+        return {
+            "enable-prod": (
+                lambda body: self.set_prod_enabled(body, True),
+                'Amazon enables Prod for a client: {"client": "<ClientName>"}; Devo keeps its state',
+            ),
+            "disable-prod": (
+                lambda body: self.set_prod_enabled(body, False),
+                'Prod writes are AccessDenied again: {"client": "<ClientName>"}',
+            ),
+        }
+
+    def set_prod_enabled(self, body: dict[str, Any], enabled: bool) -> dict[str, Any]:
+        """Switch a client's prod access in place (its policy is rebuilt; no other state moves).
+        A reset or scenario switch goes back to the scenario's `prod_enabled`."""
+        name = body.get("client")
+        client = self.config.clients.get(name) if isinstance(name, str) else None
+        if client is None:
+            known = ", ".join(sorted(self.config.clients)) or "none"
+            raise LookupError(f'give {{"client": <ClientName>}}, one of: {known}')
+        if enabled and "prod" not in self.config.buckets:
+            raise ValueError("the scenario has no prod bucket in promotions.environments")
+        client.prod_enabled = enabled
+        self.policies[client.access_key] = CompiledPolicy(client_policy(client, self.config))
+        return {
+            "client": client.name,
+            "prodEnabled": enabled,
+            "policy": client_policy(client, self.config),
+        }
 
     def snapshot(self) -> dict[str, Any]:
         """Admin view: inventory per promotion, warnings, recent reports, buckets and policies."""
