@@ -1,4 +1,5 @@
-"""Serving the app in this process: mocksrv's lean threaded HTTP/1.1 server, or waitress."""
+"""Serving the app in this process: mocksrv's HTTP/1.1 server (an event loop with llhttp parsing
+and worker threads, `mocksrv.httpserver`), or waitress."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def make_server(app: MocksrvApp, settings: Settings) -> Any:
         settings.port,
         idle_timeout=IDLE_TIMEOUT,
         max_body=settings.max_s3_body_bytes,
+        threads=settings.threads,
     )
 
 
