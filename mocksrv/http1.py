@@ -84,7 +84,8 @@ class Parser:
         self.deadline = time.monotonic() + self.idle_timeout
         self._target = b""
         self._headers: list[tuple[bytes, bytes]] = []
-        self._head_bytes = 0
+        self._head_bytes = 0  # bytes received while the head was incomplete
+        self._head_size = 0  # the header fields parsed so far
         self._body: list[bytes] = []
         self._body_size = 0
         self._chunked = False
@@ -109,9 +110,9 @@ class Parser:
         except httptools.HttpParserError as exc:
             self.fail(self._error or self._map(exc))
             return
-        if self.phase == HEAD:
+        if self.phase == HEAD:  # a head still incomplete: what llhttp holds for it is bounded too
             self._head_bytes += len(data)
-            if self._head_bytes > MAX_HEAD:
+            if self._head_bytes > MAX_HEAD + len(data):
                 self.fail(BadRequest(431, "Request header fields too large"))
         elif self.phase == BODY and self._chunked:
             self._framing += len(data) - (self._body_size - before)
@@ -156,7 +157,9 @@ class Parser:
     def on_header(self, name: bytes, value: bytes) -> None:
         if self.phase == BODY:
             return  # trailer fields are read and ignored
-        if len(self._headers) >= MAX_HEADERS or len(name) + len(value) > MAX_FIELD:
+        size = len(name) + len(value) + 4
+        self._head_size += size
+        if len(self._headers) >= MAX_HEADERS or size > MAX_FIELD or self._head_size > MAX_HEAD:
             self._raise(431, "Request header fields too large")
         self._headers.append((name, value.strip(b" \t")))
 

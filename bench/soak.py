@@ -1,0 +1,78 @@
+"""The soak (issue 10): 1,000 idle and 200 slowloris connections held open during a mixed load.
+
+A new signed verify is timed every 0.1 s on a new connection meanwhile (its p99 must stay under
+100 ms); the server's RSS is sampled every second; the mixed clients' state audit runs at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+from mixed import Client, Tally, _admin, audit
+from peers import launch
+from procs import BENCH, LOADGEN_CPU, free_port, pinned
+from s3_bench import pipeline_idle
+
+IDLE, SLOW, THREADS = 1000, 200, 8
+
+
+def soak(seconds: float) -> dict[str, Any]:
+    port = free_port()
+    server, _ = launch("mocksrv", port)
+    holder = None
+    try:
+        cmd = [sys.executable, str(BENCH / "soak_clients.py"), str(port), str(seconds), str(IDLE), str(SLOW)]  # fmt: skip
+        holder = subprocess.Popen(pinned(cmd, LOADGEN_CPU), stdout=subprocess.PIPE, text=True)
+        assert holder.stdout is not None
+        if holder.stdout.readline().strip() != "READY":
+            raise RuntimeError("soak clients did not start")
+        rss: list[float] = []
+        stop = threading.Event()
+        sampler = threading.Thread(target=_sample, args=(server, rss, stop), daemon=True)
+        sampler.start()
+        tally = Tally()
+        before = _admin(port, "prime")  # the readiness probe made one verify call
+        tally.ops["verify_before"] = sum(
+            c["calls"].get("verify", 0) for c in before["offerCodes"] if c["code"] == "123456789"
+        )
+        clients = [Client(port, 10**9, tally, seed=k) for k in range(THREADS)]
+        deadline = time.monotonic() + seconds
+        t0 = time.perf_counter()
+        workers = [
+            threading.Thread(target=c.run, args=(deadline, True), daemon=True) for c in clients
+        ]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(seconds + 60)
+        elapsed = time.perf_counter() - t0
+        attack = json.loads(holder.stdout.readline() or "{}")
+        stop.set()
+        sampler.join(5)
+        server.check_alive("the soak")
+        pipeline_idle(port)
+        checks = audit(port, tally, clients[0])
+    finally:
+        if holder is not None and holder.poll() is None:
+            holder.kill()
+        server.stop()
+    ops = sum(v for k, v in tally.ops.items() if k not in ("error", "verify_before"))
+    return {
+        "seconds": round(elapsed, 1), "mixed_threads": THREADS, "mixed_ops": ops,
+        "mixed_ops_per_s": round(ops / elapsed, 1) if elapsed else None,
+        "mixed_errors": tally.errors[:20], "audit_ok": all(c["ok"] for c in checks),
+        "checks": checks, **attack,
+        "rss_start_mib": rss[0] if rss else None, "rss_max_mib": max(rss) if rss else None,
+        "rss_end_mib": rss[-1] if rss else None, "rss_samples_mib": rss,
+    }  # fmt: skip
+
+
+def _sample(server: Any, out: list[float], stop: threading.Event) -> None:
+    while not stop.is_set():
+        out.append(round(server.rss_mib(), 1))
+        stop.wait(1.0)
