@@ -120,12 +120,14 @@ def rows(res: dict[str, Any]) -> list[dict[str, Any]]:
 def _soak_rows(sk: dict[str, Any], add: Any) -> None:
     if not sk or "error" in sk:
         return
-    p99 = sk.get("probe_p99_ms")
-    ok = isinstance(p99, int | float) and p99 < 100 and not sk.get("probe_failures")
-    v = "met" if ok else f"gap ({p99} ms, {sk.get('probe_failures')} failed)"
+    quiet, loaded = sk.get("quiet") or {}, sk.get("loaded") or {}
+    p99 = quiet.get("p99_ms")
+    ok = isinstance(p99, int | float) and p99 < 100 and not quiet.get("failures")
+    v = "met" if ok else f"gap ({p99} ms, {quiet.get('failures')} failed)"
     add("soak: new signed verify p99, 1,000 idle + 200 slowloris open (ms)", p99, None, "-", "< 100 ms, 0 failures", v)  # fmt: skip
-    add("soak: verify probes (count / failed)", f"{sk.get('probes')} / {sk.get('probe_failures')}", None, "-", "-", "info")  # fmt: skip
-    add("soak: verify probe p50 / max (ms)", f"{sk.get('probe_p50_ms')} / {sk.get('probe_max_ms')}", None, "-", "-", "info")  # fmt: skip
+    for label, ph in (("attack alone", quiet), ("attack + mixed load", loaded)):
+        text = f"{ph.get('probes')} / {ph.get('failures')} / {ph.get('p50_ms')} / {ph.get('p99_ms')} / {ph.get('max_ms')}"  # fmt: skip
+        add(f"soak: verify probes, {label} (count / failed / p50 / p99 / max ms)", text, None, "-", "-", "info")  # fmt: skip
     add("soak: idle connections still open near the end", f"{sk.get('idle_still_open')} of {sk.get('idle_held')}", None, "-", "-", "info")  # fmt: skip
     cut = sk.get("slowloris_cut_off") or {}
     add("soak: slowloris cut off (408 / closed / other)", f"{cut.get('408')} / {cut.get('closed')} / {cut.get('other')}", None, "-", "-", "info")  # fmt: skip

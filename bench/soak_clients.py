@@ -1,9 +1,10 @@
 """The soak's attackers and probe, in their own process (bench/soak.py starts it on the load core).
 
-Usage: python bench/soak_clients.py PORT SECONDS IDLE SLOW
+Usage: python bench/soak_clients.py PORT QUIET SECONDS IDLE SLOW
 Holds IDLE connections that never send a byte and SLOW slowloris connections (a request head begun,
 then one more header byte every 0.5 s; each one the server cuts off is replaced at once), and
-every 0.1 s times one signed verify on a new connection. Prints READY, then one JSON line.
+every 0.1 s times one signed verify on a new connection, for QUIET seconds alone, then SECONDS
+more while bench/soak.py runs its mixed load. Prints READY, then one JSON line.
 """
 
 from __future__ import annotations
@@ -102,20 +103,28 @@ def probe(port: int, headers: dict[str, str]) -> float | None:
     return time.perf_counter() - t0 if ok else None
 
 
+def percentiles(times: list[float]) -> dict[str, float | None]:
+    times = sorted(times)
+    if not times:
+        return {"p50_ms": None, "p99_ms": None, "max_ms": None}
+
+    def at(q: float) -> float:
+        return round(times[min(len(times) - 1, int(q * len(times)))] * 1000, 2)
+
+    return {"p50_ms": at(0.5), "p99_ms": at(0.99), "max_ms": at(1.0)}
+
+
 def main() -> None:
-    port, seconds, idle, slow = (
-        int(sys.argv[1]),
-        float(sys.argv[2]),
-        int(sys.argv[3]),
-        int(sys.argv[4]),
-    )
+    port, quiet, loaded = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+    idle, slow = int(sys.argv[4]), int(sys.argv[5])
+    seconds = quiet + loaded
     raise_limit(idle + slow + 256)
     attack = Attack(port, idle, slow)
     dripper = threading.Thread(target=attack.drip, daemon=True)
     dripper.start()
     print("READY", flush=True)
-    times: list[float] = []
-    failed = 0
+    times: dict[str, list[float]] = {"quiet": [], "loaded": []}
+    failed = {"quiet": 0, "loaded": 0}
     signed_at, headers = 0.0, {}
     t0 = time.monotonic()
     idle_open = None
@@ -123,10 +132,11 @@ def main() -> None:
         if now - signed_at > 60:  # Prime allows 5 minutes of skew
             signed_at, headers = now, sign.prime_headers(port, PROBE_PATH)
         took = probe(port, headers)
+        phase = "quiet" if now - t0 < quiet else "loaded"
         if took is None:
-            failed += 1
+            failed[phase] += 1
         else:
-            times.append(took)
+            times[phase].append(took)
         if idle_open is None and now - t0 > min(0.9 * seconds, 170):
             idle_open = attack.idle_still_open()  # before the server's 180 s idle timeout
         time.sleep(0.1)
@@ -134,18 +144,13 @@ def main() -> None:
     dripper.join(5)
     if idle_open is None:
         idle_open = attack.idle_still_open()
-    times.sort()
-    pct = (
-        (lambda q: round(times[min(len(times) - 1, int(q * len(times)))] * 1000, 2))
-        if times
-        else (lambda q: None)
-    )
-    print(json.dumps({
-        "probes": len(times), "probe_failures": failed,
-        "probe_p50_ms": pct(0.5), "probe_p99_ms": pct(0.99), "probe_max_ms": pct(1.0),
+    out: dict[str, object] = {
         "idle_held": idle, "idle_still_open": idle_open, "slowloris_held": slow,
         "slowloris_cut_off": attack.cut,
-    }), flush=True)  # fmt: skip
+    }  # fmt: skip
+    for phase, got in times.items():
+        out[phase] = {"probes": len(got), "failures": failed[phase], **percentiles(got)}
+    print(json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ BODY_STEP = 1024
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 IDLE, HEAD, BODY = 0, 1, 2
+_FRAMING = frozenset((b"host", b"content-length", b"transfer-encoding", b"expect"))
 
 
 class BadRequest(Exception):
@@ -84,6 +85,7 @@ class Parser:
         self.deadline = time.monotonic() + self.idle_timeout
         self._target = b""
         self._headers: list[tuple[bytes, bytes]] = []
+        self._framing_fields: list[tuple[bytes, bytes]] = []  # (lower-case name, value)
         self._head_bytes = 0  # bytes received while the head was incomplete
         self._head_size = 0  # the header fields parsed so far
         self._body: list[bytes] = []
@@ -161,17 +163,21 @@ class Parser:
         self._head_size += size
         if len(self._headers) >= MAX_HEADERS or size > MAX_FIELD or self._head_size > MAX_HEAD:
             self._raise(431, "Request header fields too large")
-        self._headers.append((name, value.strip(b" \t")))
+        value = value.strip(b" \t")
+        self._headers.append((name, value))
+        lower = name.lower()
+        if lower in _FRAMING:
+            self._framing_fields.append((lower, value))
 
     def on_headers_complete(self) -> None:
         version = self._llhttp.get_http_version()
         if version not in ("1.1", "1.0"):
             self._raise(505, "HTTP version not supported")
-        names = [name.lower() for name, _ in self._headers]
-        if version == "1.1" and names.count(b"host") != 1:
+        fields = self._framing_fields
+        if version == "1.1" and sum(1 for name, _ in fields if name == b"host") != 1:
             self._raise(400, "HTTP/1.1 needs exactly one Host header")
         size, chunked, expect = 0, False, False
-        for lower, (_, value) in zip(names, self._headers, strict=True):
+        for lower, value in fields:
             if lower == b"content-length":
                 if not value.isdigit():
                     self._raise(400, "Invalid Content-Length")

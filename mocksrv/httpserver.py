@@ -337,7 +337,13 @@ class LeanServer:
     def _send_all(self, sock: socket.socket, data: bytes) -> None:
         """sendall, but a client that reads nothing for `idle_timeout` is given up on (each
         send waits at most LINGER, the socket's timeout)."""
-        view, stalled = memoryview(data), 0.0
+        try:
+            sent = sock.send(data)
+        except TimeoutError:
+            sent = 0
+        if sent == len(data):  # the usual case: all at once
+            return
+        view, stalled = memoryview(data)[sent:], 0.0
         while view:
             try:
                 sent = sock.send(view)

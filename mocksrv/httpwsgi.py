@@ -123,17 +123,27 @@ def response_head(
         lower = name.lower()
         if lower == "content-length":
             declared = int(value)
-        elif lower in ("connection", "transfer-encoding"):
-            continue
-        elif _BAD_VALUE.search(value) or _BAD_NAME.search(name) or not name:
-            log.warning("response header %r dropped: CR, LF or NUL would split the response", name)
-        else:
+        elif lower not in ("connection", "transfer-encoding"):
             lines.append(f"{name}: {value}")
     lines.append(f"Content-Length: {size if declared is None else declared}")
     lines.append(f"Date: {http_date()}")
     if not keep:
         lines.append("Connection: close")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), declared
+    text = "\r\n".join(lines)
+    breaks = len(lines) - 1  # one scan each: any CR, LF or NUL inside a line shows up here
+    if text.count("\n") != breaks or text.count("\r") != breaks or "\x00" in text:
+        return response_head(status, _safe(headers), size, keep)
+    return (text + "\r\n\r\n").encode("latin-1"), declared
+
+
+def _safe(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    out = []
+    for name, value in headers:
+        if _BAD_VALUE.search(value) or _BAD_NAME.search(name) or not name:
+            log.warning("response header %r dropped: CR, LF or NUL would split the response", name)
+        else:
+            out.append((name, value))
+    return out
 
 
 def error_bytes(status: int, message: str) -> bytes:
