@@ -29,13 +29,17 @@ QUIET = 20.0  # seconds of the attack alone, before the mixed load
 def soak(seconds: float) -> dict[str, Any]:
     port = free_port()
     server, _ = launch("mocksrv", port)
-    holder = None
+    procs: list[subprocess.Popen[str]] = []
     try:
-        cmd = [sys.executable, str(BENCH / "soak_clients.py"), str(port), str(QUIET), str(seconds), str(IDLE), str(SLOW)]  # fmt: skip
-        holder = subprocess.Popen(pinned(cmd, LOADGEN_CPU), stdout=subprocess.PIPE, text=True)
+        script = str(BENCH / "soak_clients.py")
+        attack_cmd = [sys.executable, script, "attack", str(port), str(QUIET + seconds), str(IDLE), str(SLOW)]  # fmt: skip
+        probe_cmd = [sys.executable, script, "probe", str(port), str(QUIET), str(seconds)]
+        holder = _start(procs, attack_cmd)
         assert holder.stdout is not None
         if holder.stdout.readline().strip() != "READY":
-            raise RuntimeError("soak clients did not start")
+            raise RuntimeError("soak attackers did not start")
+        prober = _start(procs, probe_cmd)
+        assert prober.stdout is not None
         rss: list[float] = []
         stop = threading.Event()
         sampler = threading.Thread(target=_sample, args=(server, rss, stop), daemon=True)
@@ -58,14 +62,16 @@ def soak(seconds: float) -> dict[str, Any]:
             w.join(seconds + 60)
         elapsed = time.perf_counter() - t0
         attack = json.loads(holder.stdout.readline() or "{}")
+        attack.update(json.loads(prober.stdout.readline() or "{}"))
         stop.set()
         sampler.join(5)
         server.check_alive("the soak")
         pipeline_idle(port)
         checks = audit(port, tally, clients[0])
     finally:
-        if holder is not None and holder.poll() is None:
-            holder.kill()
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
         server.stop()
     ops = sum(v for k, v in tally.ops.items() if k not in ("error", "verify_before"))
     return {
@@ -76,6 +82,12 @@ def soak(seconds: float) -> dict[str, Any]:
         "rss_start_mib": rss[0] if rss else None, "rss_max_mib": max(rss) if rss else None,
         "rss_end_mib": rss[-1] if rss else None, "rss_samples_mib": rss,
     }  # fmt: skip
+
+
+def _start(procs: list[subprocess.Popen[str]], cmd: list[str]) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(pinned(cmd, LOADGEN_CPU), stdout=subprocess.PIPE, text=True)
+    procs.append(proc)
+    return proc
 
 
 def _sample(server: Any, out: list[float], stop: threading.Event) -> None:

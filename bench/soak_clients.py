@@ -1,10 +1,13 @@
 """The soak's attackers and probe, in their own process (bench/soak.py starts it on the load core).
 
-Usage: python bench/soak_clients.py PORT QUIET SECONDS IDLE SLOW
-Holds IDLE connections that never send a byte and SLOW slowloris connections (a request head begun,
-then one more header byte every 0.5 s; each one the server cuts off is replaced at once), and
-every 0.1 s times one signed verify on a new connection, for QUIET seconds alone, then SECONDS
-more while bench/soak.py runs its mixed load. Prints READY, then one JSON line.
+Usage: python bench/soak_clients.py attack PORT SECONDS IDLE SLOW
+       python bench/soak_clients.py probe PORT QUIET LOADED
+attack: holds IDLE connections that never send a byte and SLOW slowloris connections (a request
+head begun, then one more header byte every 0.5 s; each one the server cuts off is replaced at
+once) for SECONDS; prints READY once they are open, then one JSON line.
+probe: every 0.1 s times one signed verify on a new connection, QUIET seconds (the attack alone)
+then LOADED seconds (bench/soak.py's mixed load too); prints one JSON line. The two run as separate
+processes so the attackers' work never delays the probe inside one interpreter.
 """
 
 from __future__ import annotations
@@ -114,21 +117,30 @@ def percentiles(times: list[float]) -> dict[str, float | None]:
     return {"p50_ms": at(0.5), "p99_ms": at(0.99), "max_ms": at(1.0)}
 
 
-def main() -> None:
-    port, quiet, loaded = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
-    idle, slow = int(sys.argv[4]), int(sys.argv[5])
-    seconds = quiet + loaded
+def attack_main(port: int, seconds: float, idle: int, slow: int) -> dict[str, object]:
     raise_limit(idle + slow + 256)
     attack = Attack(port, idle, slow)
     dripper = threading.Thread(target=attack.drip, daemon=True)
     dripper.start()
     print("READY", flush=True)
+    check_at = min(0.9 * seconds, 170)  # before the server's 180 s idle timeout
+    time.sleep(check_at)
+    idle_open = attack.idle_still_open()
+    time.sleep(max(0.0, seconds - check_at))
+    attack.stop.set()
+    dripper.join(5)
+    return {
+        "idle_held": idle, "idle_still_open": idle_open, "slowloris_held": slow,
+        "slowloris_cut_off": attack.cut,
+    }  # fmt: skip
+
+
+def probe_main(port: int, quiet: float, loaded: float) -> dict[str, object]:
     times: dict[str, list[float]] = {"quiet": [], "loaded": []}
     failed = {"quiet": 0, "loaded": 0}
     signed_at, headers = 0.0, {}
     t0 = time.monotonic()
-    idle_open = None
-    while (now := time.monotonic()) - t0 < seconds:
+    while (now := time.monotonic()) - t0 < quiet + loaded:
         if now - signed_at > 60:  # Prime allows 5 minutes of skew
             signed_at, headers = now, sign.prime_headers(port, PROBE_PATH)
         took = probe(port, headers)
@@ -137,19 +149,19 @@ def main() -> None:
             failed[phase] += 1
         else:
             times[phase].append(took)
-        if idle_open is None and now - t0 > min(0.9 * seconds, 170):
-            idle_open = attack.idle_still_open()  # before the server's 180 s idle timeout
         time.sleep(0.1)
-    attack.stop.set()
-    dripper.join(5)
-    if idle_open is None:
-        idle_open = attack.idle_still_open()
-    out: dict[str, object] = {
-        "idle_held": idle, "idle_still_open": idle_open, "slowloris_held": slow,
-        "slowloris_cut_off": attack.cut,
-    }  # fmt: skip
-    for phase, got in times.items():
-        out[phase] = {"probes": len(got), "failures": failed[phase], **percentiles(got)}
+    return {
+        phase: {"probes": len(got), "failures": failed[phase], **percentiles(got)}
+        for phase, got in times.items()
+    }
+
+
+def main() -> None:
+    role, port, args = sys.argv[1], int(sys.argv[2]), [float(a) for a in sys.argv[3:]]
+    if role == "attack":
+        out = attack_main(port, args[0], int(args[1]), int(args[2]))
+    else:
+        out = probe_main(port, args[0], args[1])
     print(json.dumps(out), flush=True)
 
 
