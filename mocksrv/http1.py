@@ -104,9 +104,8 @@ class Parser:
         before = self._body_size
         try:
             self._llhttp.feed_data(data)
-        except (
-            httptools.HttpParserUpgrade
-        ):  # Upgrade/CONNECT: served as a plain request, then close
+        except httptools.HttpParserUpgrade:
+            # Upgrade or CONNECT: the request is served as a plain one, then the connection closes
             self.fail(BadRequest(400, "Protocol upgrade is not supported"), quiet=bool(self.ready))
             return
         except httptools.HttpParserError as exc:

@@ -330,10 +330,12 @@ class LeanServer:
                 return self._park(conn)
 
     def _answer(self, conn: Conn, req: Request) -> bool:
+        if conn.parser.failed and not conn.parser.ready:  # the last request before a close
+            req.keep_alive = False
         environ = environ_of(req, self, conn.sock, conn.addr)
         data, keep = respond(self.app, req, environ)
         self._send_all(conn.sock, data)
-        return keep and not (conn.parser.failed and not conn.parser.ready)
+        return keep
 
     def _send_all(self, sock: socket.socket, data: bytes) -> None:
         """sendall, but a client that reads nothing for `idle_timeout` is given up on (each

@@ -78,7 +78,7 @@ def test_many_headers_total_over_the_head_cap_is_431(default_server):
     assert status_of(exchange(default_server.port, data + b"\r\n")) == b"431"
 
 
-def test_a_chunk_line_over_64_kib_is_refused_not_desynchronised(default_server):
+def test_a_200_kib_chunk_line_is_refused_not_desynchronised(default_server):
     ext = b";x=" + b"y" * 200_000
     data = CHUNKED + b"3" + ext + b"\r\nabc\r\n0\r\n\r\n"
     out = exchange(default_server.port, data)
@@ -153,3 +153,11 @@ def test_the_server_never_sends_a_header_with_cr_lf_or_nul(caplog):
     assert b"Injected" not in out and b"\x00" not in out
     assert all(b"\r" not in line and b"\n" not in line for line in head.split(b"\r\n"))
     assert len([r for r in caplog.records if "dropped" in r.getMessage()]) == 4
+
+
+def test_an_upgrade_request_is_answered_as_plain_http_then_closed(default_server):
+    out = exchange(
+        default_server.port,
+        b"GET /__admin/health HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\n",
+    )
+    assert out.startswith(b"HTTP/1.1 200 ") and b"\r\nConnection: close\r\n" in out
