@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import resource
+import selectors
 import socket
 import threading
 import time
@@ -15,13 +16,13 @@ import pytest
 from tests.test_httpserver import exchange, raw_request, signed_verify
 
 VERIFY = "/v1/customer/benefit/PRIME_3P_PARTNER_BENEFIT/offer-code/123456789/verify"
-SOCKETS_NEEDED = 1200 * 2 + 400  # both ends live in this process, plus the suite's own files
+SOCKETS_NEEDED = 2000 * 2 + 400  # both ends live in this process, plus the suite's own files
 
 
 @pytest.fixture
 def fd_room() -> Iterator[None]:
     """Raise this process's soft open-file limit (the server raised it too); fail clearly if the
-    hard limit is too low for 1,200 client sockets and their 1,200 server ends."""
+    hard limit is too low for 2,000 client sockets and their 2,000 server ends."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < SOCKETS_NEEDED:
         pytest.fail(f"RLIMIT_NOFILE hard limit {hard} < {SOCKETS_NEEDED}: raise it (ulimit -Hn)")
@@ -171,3 +172,59 @@ def test_many_concurrent_clients_are_all_served(server_factory, fd_room):
     for t in threads:
         t.join(20)
     assert results.count(b"HTTP/1.1 200 OK") == 300
+
+
+def test_2000_clients_at_once_are_all_answered_without_a_long_wait(server_factory, fd_room):
+    """2,000 keep-alive clients at once, each keeping its connection: all are answered, none waits
+    long (the old server held a thread and a slot per connection: 1,000 slots, the others waited)."""
+    srv = server_factory()
+    request = raw_request("GET", VERIFY, signed_verify(srv))
+    sel = selectors.DefaultSelector()
+    started = time.monotonic()
+    socks = []
+    for _ in range(2000):
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", srv.port))
+        sel.register(s, selectors.EVENT_WRITE, [b""])
+        socks.append(s)
+    waits: list[float] = []
+    try:
+        while sel.get_map() and time.monotonic() - started < 30:
+            for key, mask in sel.select(1.0):
+                s, got = key.fileobj, key.data
+                if mask & selectors.EVENT_WRITE:
+                    s.sendall(request)  # small: fits the socket buffer at once
+                    sel.modify(s, selectors.EVENT_READ, got)
+                    continue
+                try:
+                    chunk = s.recv(65536)
+                except ConnectionResetError:  # what the old server did past its 1,000 slots
+                    sel.unregister(s)
+                    continue
+                got[0] += chunk
+                if got[0].endswith(b'{"message":"SUCCESS"}') or not chunk:
+                    assert got[0].startswith(b"HTTP/1.1 200 OK\r\n"), got[0][:100]
+                    waits.append(time.monotonic() - started)
+                    sel.unregister(s)  # the connection stays open
+    finally:
+        for s in socks:
+            s.close()
+    assert len(waits) == 2000, f"{len(waits)} of 2000 answered within 30 s"
+    assert max(waits) < 10.0, f"the last client waited {max(waits):.1f} s"
+
+
+def test_the_server_raises_its_soft_open_file_limit_to_the_hard_limit():
+    from mocksrv.httpserver import LeanServer
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    lowered = min(1024, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (lowered, hard))
+    try:
+        server = LeanServer(lambda environ, start_response: [], "127.0.0.1", 0)
+        server._shutdown()
+        now = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, now), hard))
+    expected = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    assert now == expected
