@@ -29,6 +29,16 @@ CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 IDLE, HEAD, BODY = 0, 1, 2
 _FRAMING = frozenset((b"host", b"content-length", b"transfer-encoding", b"expect"))
+_KEYS: dict[bytes, str] = {}  # header name -> WSGI environ key, for the names seen most
+
+
+def _environ_key(name: bytes) -> str:
+    key = name.decode("latin-1").upper().replace("-", "_")
+    if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        key = "HTTP_" + key
+    if len(_KEYS) < 512:  # bounded: random names from a fuzzer must not grow it
+        _KEYS[name] = key
+    return key
 
 
 class BadRequest(Exception):
@@ -44,7 +54,7 @@ class Request:
     method: str
     target: bytes
     version: str  # "HTTP/1.1"
-    headers: list[tuple[bytes, bytes]]
+    fields: dict[str, str]  # header fields as WSGI environ keys (HTTP_X_AMZ_DATE, CONTENT_TYPE)
     body: bytes
     keep_alive: bool
 
@@ -84,8 +94,12 @@ class Parser:
         self.phase = IDLE
         self.deadline = time.monotonic() + self.idle_timeout
         self._target = b""
-        self._headers: list[tuple[bytes, bytes]] = []
-        self._framing_fields: list[tuple[bytes, bytes]] = []  # (lower-case name, value)
+        self._fields: dict[str, str] = {}
+        self._count = 0
+        self._hosts = 0
+        self._length: bytes | None = None
+        self._coding: bytes | None = None  # Transfer-Encoding
+        self._expect = False
         self._head_bytes = 0  # bytes received while the head was incomplete
         self._head_size = 0  # the header fields parsed so far
         self._body: list[bytes] = []
@@ -160,39 +174,50 @@ class Parser:
             return  # trailer fields are read and ignored
         size = len(name) + len(value) + 4
         self._head_size += size
-        if len(self._headers) >= MAX_HEADERS or size > MAX_FIELD or self._head_size > MAX_HEAD:
+        self._count += 1
+        if self._count > MAX_HEADERS or size > MAX_FIELD or self._head_size > MAX_HEAD:
             self._raise(431, "Request header fields too large")
         value = value.strip(b" \t")
-        self._headers.append((name, value))
         lower = name.lower()
         if lower in _FRAMING:
-            self._framing_fields.append((lower, value))
+            self._note_framing(lower, value)
+        if b"_" in name:  # WSGI maps - and _ alike: drop _ names so they cannot spoof others
+            return
+        key = _KEYS.get(name) or _environ_key(name)
+        text = value.decode("latin-1")
+        fields = self._fields
+        fields[key] = fields[key] + ", " + text if key in fields else text
+
+    def _note_framing(self, lower: bytes, value: bytes) -> None:
+        if lower == b"host":
+            self._hosts += 1
+        elif lower == b"content-length":
+            self._length = value
+        elif lower == b"transfer-encoding":
+            self._coding = value if self._coding is None else self._coding + b", " + value
+        else:
+            self._expect = value.lower() == b"100-continue"
 
     def on_headers_complete(self) -> None:
         version = self._llhttp.get_http_version()
         if version not in ("1.1", "1.0"):
             self._raise(505, "HTTP version not supported")
-        fields = self._framing_fields
-        if version == "1.1" and sum(1 for name, _ in fields if name == b"host") != 1:
+        if version == "1.1" and self._hosts != 1:
             self._raise(400, "HTTP/1.1 needs exactly one Host header")
-        size, chunked, expect = 0, False, False
-        for lower, value in fields:
-            if lower == b"content-length":
-                if not value.isdigit():
-                    self._raise(400, "Invalid Content-Length")
-                size = int(value)
-            elif lower == b"transfer-encoding":
-                if value.lower() != b"chunked":
-                    self._raise(501, "Unsupported Transfer-Encoding")
-                chunked = True
-            elif lower == b"expect":
-                expect = value.lower() == b"100-continue"
+        size, coding = 0, self._coding
+        if self._length is not None:
+            if not self._length.isdigit():
+                self._raise(400, "Invalid Content-Length")
+            size = int(self._length)
+        chunked = coding is not None
+        if coding is not None and coding.lower() != b"chunked":
+            self._raise(501, "Unsupported Transfer-Encoding")
         if size > self.max_body:
             self._raise(413, "Request body too large")
         self.phase = BODY
         self._chunked = chunked
         self.deadline = time.monotonic() + self.body_timeout
-        if expect and (size or chunked):
+        if self._expect and (size or chunked):
             self.send(CONTINUE)
 
     def on_chunk_header(self) -> None:
@@ -214,7 +239,7 @@ class Parser:
                 llhttp.get_method().decode("ascii"),
                 self._target,
                 "HTTP/" + llhttp.get_http_version(),
-                self._headers,
+                self._fields,
                 b"".join(self._body),
                 llhttp.should_keep_alive(),
             )

@@ -74,14 +74,7 @@ def environ_of(req: Request, server: Any, sock: Any, addr: Any) -> dict[str, Any
         "wsgi.input_terminated": True,
         SOCKET_KEY: sock,
     }
-    for name, value in req.headers:
-        if b"_" in name:  # WSGI maps - and _ alike: drop _ names so they cannot spoof others
-            continue
-        key = name.decode("latin-1").upper().replace("-", "_")
-        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            key = "HTTP_" + key
-        text = value.decode("latin-1")
-        environ[key] = environ[key] + ", " + text if key in environ else text
+    environ.update(req.fields)
     environ.pop("HTTP_TRANSFER_ENCODING", None)
     environ["CONTENT_LENGTH"] = (
         str(len(req.body)) if req.body else environ.get("CONTENT_LENGTH", "")
