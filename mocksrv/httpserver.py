@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import selectors
 import socket
 import threading
@@ -83,9 +84,11 @@ class Conn:
         self.last = time.monotonic()
 
     def send(self, data: bytes) -> None:
-        """For `100 Continue`: a client that cannot take 25 bytes will fail on its own."""
+        """A short write that never waits (`100 Continue`, an error answer from the loop): the
+        descriptor is non-blocking underneath its timeout, and a client whose receive buffer is
+        full of unread answers must not stall the loop; what does not fit is dropped."""
         with contextlib.suppress(OSError):
-            self.sock.sendall(data)
+            os.write(self.sock.fileno(), data)
 
 
 class LeanServer:
@@ -249,8 +252,7 @@ class LeanServer:
 
     def _error_close(self, conn: Conn, error: BadRequest) -> None:
         """Answer `error`, then close gracefully: stop sending, drain what the client sends."""
-        with contextlib.suppress(OSError):
-            conn.sock.send(error_bytes(error.status, str(error)))
+        conn.send(error_bytes(error.status, str(error)))
         self._lingering_close(conn)
 
     def _lingering_close(self, conn: Conn) -> None:
