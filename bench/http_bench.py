@@ -10,10 +10,10 @@ from typing import Any
 
 import sign
 from load import run_load
-from peers import launch
+from peers import baseline_dir, launch
 from procs import free_port
 
-PEERS = ("mocksrv", "wiremock")
+PEERS = ("mocksrv", "wiremock", "wiremock-nojournal")
 STARTUP_PEERS = ("mocksrv-default", "wiremock")  # `mocksrv serve --port P`, as a user starts it
 SETTLE = 2.0  # seconds idle before reading "idle" RSS
 
@@ -60,11 +60,16 @@ def create_count(seconds: float) -> int:
 
 
 def throughput(opts: Opts) -> dict[str, Any]:
-    """verify and CreateGiftCard at 16 connections on each server, fresh process each."""
+    """verify and CreateGiftCard at 16 connections on each server, fresh process each. The
+    baseline mocksrv (--baseline) reuses mocksrv's port, so the same signed requests fit it."""
     out: dict[str, Any] = {}
     files: dict[str, Path] = {}
-    for name in PEERS:
-        port = free_port()
+    peers = list(PEERS)
+    if baseline_dir() is not None:
+        peers.insert(1, "mocksrv-baseline")
+    mocksrv_port = free_port()
+    for name in peers:
+        port = mocksrv_port if name.startswith("mocksrv") else free_port()
         server, started = launch(name, port)
         try:
             if name == "mocksrv":  # signed for mocksrv's host:port; WireMock ignores auth

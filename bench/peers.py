@@ -1,7 +1,9 @@
-"""The three servers under test (mocksrv, WireMock, bare moto): launch commands and readiness probes."""
+"""The servers under test (mocksrv, optionally a baseline mocksrv, WireMock with and without its
+request journal, bare moto): launch commands and readiness probes."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -40,12 +42,45 @@ def start_mocksrv_default(port: int) -> Server:
     return Server("mocksrv", mocksrv_cmd(port, None), port)
 
 
-def start_wiremock(port: int) -> Server:
+def baseline_dir() -> Path | None:
+    """Another mocksrv source tree to measure beside this one (run.py --baseline DIR)."""
+    text = os.environ.get("MOCKSRV_BENCH_BASELINE", "")
+    return Path(text).resolve() if text else None
+
+
+def start_mocksrv_baseline(port: int) -> Server:
+    """The same interpreter and packages, mocksrv's code from the --baseline tree (e.g. main)."""
+    src = baseline_dir()
+    if src is None or not (src / "mocksrv" / "__init__.py").is_file():
+        raise RuntimeError(f"--baseline {src}: not a mocksrv source tree")
     cmd = [
+        sys.executable,
+        "-m",
+        "mocksrv",
+        "serve",
+        "--port",
+        str(port),
+        "--scenario",
+        str(SCENARIO),
+    ]
+    return Server("mocksrv-baseline", cmd, port, cwd=src, env={"PYTHONPATH": str(src)})
+
+
+def _wiremock_cmd(port: int) -> list[str]:
+    return [
         "java", "-jar", str(wiremock_jar()), "--port", str(port), "--bind-address", HOST,
         "--root-dir", str(WIREMOCK_ROOT), "--disable-banner",
-    ]  # fmt: skip  # defaults otherwise: a capped journal (--max-request-journal-entries) is far slower
-    return Server("wiremock", cmd, port)
+    ]  # fmt: skip
+
+
+def start_wiremock(port: int) -> Server:
+    """WireMock's defaults: an unbounded request journal (a capped one is far slower)."""
+    return Server("wiremock", _wiremock_cmd(port), port)
+
+
+def start_wiremock_nojournal(port: int) -> Server:
+    """How users run WireMock for speed: no request journal at all."""
+    return Server("wiremock-nojournal", [*_wiremock_cmd(port), "--no-request-journal"], port)
 
 
 def start_moto(port: int) -> Server:
@@ -68,14 +103,18 @@ def moto_probe(port: int) -> Probe:
 
 STARTERS = {
     "mocksrv": start_mocksrv,
+    "mocksrv-baseline": start_mocksrv_baseline,
     "mocksrv-default": start_mocksrv_default,
     "wiremock": start_wiremock,
+    "wiremock-nojournal": start_wiremock_nojournal,
     "moto": start_moto,
 }
 PROBES = {
     "mocksrv": mocksrv_probe,
+    "mocksrv-baseline": mocksrv_probe,
     "mocksrv-default": mocksrv_probe,
     "wiremock": wiremock_probe,
+    "wiremock-nojournal": wiremock_probe,
     "moto": moto_probe,
 }
 

@@ -62,7 +62,14 @@ def mocksrv_cmd(port: int, scenario: Path | None) -> list[str]:
 class Server:
     """One server process in its own process group, pinned to the server core."""
 
-    def __init__(self, name: str, cmd: Sequence[str], port: int, cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        cmd: Sequence[str],
+        port: int,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.name, self.port = name, port
         LOGS.mkdir(parents=True, exist_ok=True)
         self.log_path = LOGS / f"{name}-{port}.log"
@@ -74,7 +81,7 @@ class Server:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             cwd=cwd,
-            env=server_env(),
+            env={**server_env(), **(env or {})},
             start_new_session=True,
         )
         _live.append(self)

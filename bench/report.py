@@ -73,6 +73,19 @@ def rows(res: dict[str, Any]) -> list[dict[str, Any]]:
         add(f"{label} p50 (ms)", ms.get("p50_ms"), ws.get("p50_ms"), "WireMock", "-", "info")
         m, w = ms.get("p99_ms"), ws.get("p99_ms")
         add(f"{label} p99 (ms)", m, w, "WireMock", "<= 1.0x", _verdict(_ratio(m, w), "<=", 1.0, invalid))  # fmt: skip
+        ns = _get(th, "wiremock-nojournal", op) or {}
+        if ns:
+            invalid = _invalid({"mocksrv": ms, "WireMock": ns})
+            m, w = ms.get("rps"), ns.get("rps")
+            add(f"{label} req/s vs no journal", m, w, "WireMock --no-request-journal", ">= 1.0x", _verdict(_ratio(m, w), ">=", 1.0, invalid))  # fmt: skip
+            m, w = ms.get("p99_ms"), ns.get("p99_ms")
+            add(f"{label} p99 vs no journal (ms)", m, w, "WireMock --no-request-journal", "<= 1.0x", _verdict(_ratio(m, w), "<=", 1.0, invalid))  # fmt: skip
+        bs = _get(th, "mocksrv-baseline", op) or {}
+        if bs:
+            invalid = _invalid({"mocksrv": ms, "baseline": bs})
+            m, w = ms.get("rps"), bs.get("rps")
+            add(f"{label} req/s vs baseline", m, w, "baseline mocksrv", ">= 0.95x", _verdict(_ratio(m, w), ">=", 0.95, invalid))  # fmt: skip
+            add(f"{label} p99 vs baseline (ms)", ms.get("p99_ms"), bs.get("p99_ms"), "baseline mocksrv", "-", "info")  # fmt: skip
     s3 = res.get("s3") or {}
     for op, label in (("put", "S3 PutObject 1 KiB"), ("get", "S3 GetObject ~1 KiB")):
         ms, ws = _get(s3, "mocksrv", op) or {}, _get(s3, "moto", op) or {}
@@ -96,6 +109,7 @@ def rows(res: dict[str, Any]) -> list[dict[str, Any]]:
     add(f"{n_codes} promo codes: pipeline time (report durationMs, s)", secs, None, "-", target, v)
     add(f"{n_codes} promo codes: upload to report (s)", pr.get("upload_to_report_s"), None, "-", "-", "info")  # fmt: skip
     add(f"{n_codes} promo codes: peak RSS (MiB)", pr.get("rss_peak_mib"), None, "-", "-", "info")
+    _soak_rows(res.get("soak") or {}, add)
     mx = res.get("mixed") or {}
     v = "not measured" if not mx or "ok" not in mx else ("met" if mx["ok"] else "FAILED")
     n = sum(x for k, x in (mx.get("operations") or {}).items() if k != "error")
@@ -110,6 +124,27 @@ def rows(res: dict[str, Any]) -> list[dict[str, Any]]:
     v = "not measured" if ms is None else ("met" if ms < 1000 else f"gap ({ms:.0f} ms)")
     add(f"start-up with a state of {cards} cards, median (ms)", ms, None, "-", "< 1000 ms", v)
     return out
+
+
+def _soak_rows(sk: dict[str, Any], add: Any) -> None:
+    if not sk or "error" in sk:
+        return
+    quiet, loaded = sk.get("quiet") or {}, sk.get("loaded") or {}
+    p99 = quiet.get("p99_ms")
+    ok = isinstance(p99, int | float) and p99 < 100 and not quiet.get("failures")
+    v = "met" if ok else f"gap ({p99} ms, {quiet.get('failures')} failed)"
+    add("soak: new signed verify p99, 1,000 idle + 200 slowloris open (ms)", p99, None, "-", "< 100 ms, 0 failures", v)  # fmt: skip
+    for label, ph in (("attack alone", quiet), ("attack + mixed load", loaded)):
+        text = f"{ph.get('probes')} / {ph.get('failures')} / {ph.get('p50_ms')} / {ph.get('p99_ms')} / {ph.get('max_ms')}"  # fmt: skip
+        add(f"soak: verify probes, {label} (count / failed / p50 / p99 / max ms)", text, None, "-", "-", "info")  # fmt: skip
+    add("soak: idle connections still open near the end", f"{sk.get('idle_still_open')} of {sk.get('idle_held')}", None, "-", "-", "info")  # fmt: skip
+    cut = sk.get("slowloris_cut_off") or {}
+    add("soak: slowloris cut off (408 / closed / other)", f"{cut.get('408')} / {cut.get('closed')} / {cut.get('other')}", None, "-", "-", "info")  # fmt: skip
+    add(f"soak: mixed load ops/s ({sk.get('mixed_threads')} threads, {sk.get('seconds')} s)", sk.get("mixed_ops_per_s"), None, "-", "-", "info")  # fmt: skip
+    clean = sk.get("audit_ok") and not sk.get("mixed_errors")
+    add("soak: mixed-load errors and state audit", "pass" if clean else None, None, "-", "consistent state", "met" if clean else "FAILED")  # fmt: skip
+    rss = f"{sk.get('rss_start_mib')} / {sk.get('rss_max_mib')} / {sk.get('rss_end_mib')}"
+    add("soak: RSS start / max / end (MiB)", rss, None, "-", "-", "info")
 
 
 def _fmt(x: Any) -> str:

@@ -27,11 +27,12 @@ import mixed  # noqa: E402
 import report  # noqa: E402
 import s3_bench  # noqa: E402
 import state_bench  # noqa: E402
+import soak  # noqa: E402
 from load import LOADGEN, have_wrk  # noqa: E402
 from peers import wiremock_jar  # noqa: E402
 from procs import BENCH, LOGS, ROOT, pin_self, stop_all  # noqa: E402
 
-SECTIONS = ("startup", "http", "s3", "promo", "mixed", "state")
+SECTIONS = ("startup", "http", "s3", "promo", "mixed", "soak", "state")
 NOISE = (
     "Measured on a shared 2-core machine: server pinned to CPU 0, load generator to CPU 1 "
     "(taskset). Other work on the machine adds noise; compare ratios from the same run only."
@@ -50,6 +51,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="cards in the state database of the --state start-up row (100000)")  # fmt: skip
     p.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto",
                    help="load generator: wrk if installed (auto), or the threaded Python one")  # fmt: skip
+    p.add_argument("--soak-seconds", type=float, default=180,
+                   help="mixed load under 1,000 idle + 200 slowloris connections (180)")  # fmt: skip
+    p.add_argument("--baseline", type=Path, default=None,
+                   help="another mocksrv source tree (e.g. a checkout of main) measured in the http section")  # fmt: skip
     p.add_argument("--only", default="", help=f"comma list of sections: {','.join(SECTIONS)}")
     p.add_argument("--note", action="append", default=[], help="extra note for the results file")
     p.add_argument("--out", type=Path, default=BENCH / "results", help="results directory")
@@ -87,6 +92,7 @@ def meta(args: argparse.Namespace, stem: str) -> dict[str, Any]:
         "mocksrv": mocksrv.__version__, "moto": moto.__version__,
         "java": _version(["java", "-version"]),
         "wiremock": wiremock_jar().name,
+        "baseline": str(args.baseline) if args.baseline else "none",
         "load generator": _version(["wrk", "--version"]) if have_wrk() else "python fallback",
         "server environment": "PYTHONDONTWRITEBYTECODE removed, PYTHONPYCACHEPREFIX=bench/.cache/pycache"
         + (" (the caller had PYTHONDONTWRITEBYTECODE set)" if os.environ.get("PYTHONDONTWRITEBYTECODE") else ""),
@@ -107,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown sections: {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
     LOADGEN["name"] = args.loadgen
+    if args.baseline is not None:
+        os.environ["MOCKSRV_BENCH_BASELINE"] = str(args.baseline.resolve())
     if args.loadgen == "wrk" and not have_wrk():
         print("--loadgen wrk: wrk is not installed", file=sys.stderr)
         return 2
@@ -123,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         "promo": lambda: s3_bench.promo_million(opts, args.promo_codes),
         "mixed": lambda: mixed.correctness(args.mixed_threads, args.mixed_ops),
         "state": lambda: state_bench.state_rows(opts, args.state_cards),
+        "soak": lambda: soak.soak(args.soak_seconds),
     }
     results: dict[str, Any] = {"meta": meta(args, stem)}
     t0 = time.perf_counter()

@@ -55,9 +55,14 @@ def _add_server_options(p: argparse.ArgumentParser, port: int = DEFAULT_PORT) ->
         "--server",
         choices=("builtin", "waitress"),
         default="builtin",
-        help="HTTP server: mocksrv's own threaded HTTP/1.1 server (default) or waitress",
+        help="HTTP server: mocksrv's own (default) or waitress (not hardened; for comparison)",
     )
-    p.add_argument("--threads", type=int, default=8, help="waitress worker threads (default 8)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=8,
+        help="worker threads kept ready (built-in server, more on demand) or waitress's (default 8)",
+    )
     p.add_argument(
         "--tls-port",
         type=_port,

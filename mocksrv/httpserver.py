@@ -1,342 +1,368 @@
-"""A lean threaded HTTP/1.1 WSGI server: one thread per connection, the app runs inline.
+"""mocksrv's HTTP/1.1 WSGI server: one event loop for connections, worker threads for requests.
 
-Why not waitress (still available with `--server waitress`): profiling showed two thirds of the CPU
-per request in waitress's pure-Python header parser, its asyncore loop and the hand-off between its
-I/O thread and its workers. Here a connection's thread reads the request with C-level buffered
-`readline`, calls the app and writes the answer with one `sendall`; header names keep the case the
-app gave them; a connection can be dropped or reset on purpose (transport faults).
+- One thread runs a `selectors` loop (epoll on Linux) that accepts, reads and parses (llhttp via
+  httptools, see `mocksrv.http1`). A connection costs no thread while it is idle or still sending
+  its request, so idle keep-alive clients and slow senders cannot lock anyone out.
+- A connection holding a complete request goes to a worker thread (`mocksrv.workers`), which runs
+  the app and answers with one `sendall`. The worker then waits up to LINGER for the client's next
+  request and serves it inline (a busy keep-alive client never pays a hand-off); otherwise it gives
+  the connection back to the loop.
+- Deadlines: idle keep-alive `idle_timeout`; a request head within 10 s of its first byte in all; a
+  body must keep moving (see `mocksrv.http1`). Malformed framing gets a 4xx/5xx answer, then close.
+- At the open-connection cap, the longest-idle connection is closed to admit a new one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
+import os
+import selectors
 import socket
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
-from email.utils import formatdate
+from collections import deque
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
+from mocksrv.http1 import BODY_TIMEOUT, HEAD, HEAD_TIMEOUT, IDLE, BadRequest, Parser, Request
+from mocksrv.httpwsgi import (
+    SOCKET_KEY,
+    App,
+    DropConnection,
+    environ_of,
+    error_bytes,
+    http_date,
+    respond,
+)
+from mocksrv.workers import Workers
+
+__all__ = ["SOCKET_KEY", "DropConnection", "LeanServer", "http_date"]
 log = logging.getLogger("mocksrv.http")
 
-MAX_LINE = 65536  # request line or one header line
-MAX_HEADERS = 100
-HANDSHAKE_TIMEOUT = 10.0  # seconds for a TLS handshake
-MAX_HEADER_BYTES = 256 * 1024
-SOCKET_KEY = "mocksrv.socket"  # environ: the client socket (transport faults reset it)
-_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-_REASONS = {400: "Bad Request", 413: "Content Too Large", 431: "Request Header Fields Too Large"}
-_REASONS |= {501: "Not Implemented", 505: "HTTP Version Not Supported"}
+LINGER = 0.5  # seconds a worker waits for a keep-alive client's next request before parking it
+SWEEP = 0.5  # seconds between deadline checks
+CLOSING = 2.0  # seconds to drain a client's unread bytes after an error answer (no RST)
+ACCEPT_BATCH = 64  # connections accepted per loop turn, so reading is not starved
+RECV = 65536
+_LISTEN, _WAKE = object(), object()
 
 
-class DropConnection(Exception):
-    """Raised by the app (transport faults) to close the connection without an answer."""
+def raise_nofile_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit; return the soft limit now in force."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return soft if soft != resource.RLIM_INFINITY else 1 << 20
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (OSError, ValueError):
+        log.warning("cannot raise the open-file limit from %d to %d", soft, target)
+        return soft
+    return target
 
 
-class BadRequest(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+class Conn:
+    """A client connection; owned by the loop or by one worker at a time, never both."""
 
+    __slots__ = ("sock", "addr", "parser", "closing", "last")
 
-_date_cache: tuple[int, str] = (0, "")
+    def __init__(self, sock: socket.socket, addr: Any, server: LeanServer) -> None:
+        self.sock = sock
+        self.addr = addr
+        self.parser = Parser(
+            server.max_body,
+            self.send,
+            server.idle_timeout,
+            server.head_timeout,
+            server.body_timeout,
+        )
+        self.closing = 0.0  # when set: the deadline of a lingering close
+        self.last = time.monotonic()
 
-
-def http_date() -> str:
-    global _date_cache
-    now = int(time.time())
-    if _date_cache[0] != now:
-        _date_cache = (now, formatdate(now, usegmt=True))
-    return _date_cache[1]
+    def send(self, data: bytes) -> None:
+        """A short write that never waits (`100 Continue`, an error answer from the loop): the
+        descriptor is non-blocking underneath its timeout, and a client whose receive buffer is
+        full of unread answers must not stall the loop; what does not fit is dropped."""
+        with contextlib.suppress(OSError):
+            os.write(self.sock.fileno(), data)
 
 
 class LeanServer:
-    """Accepts on one socket; each connection is served by its own daemon thread."""
-
     def __init__(
         self,
-        app: Callable[..., Iterable[bytes]],
+        app: App,
         host: str,
         port: int,
         *,
         idle_timeout: float = 180.0,
         max_body: int = 5 * 1024**3,
-        max_connections: int = 1000,
-        ssl_context: Any = None,
+        threads: int = 8,
+        max_workers: int = 1000,
+        max_connections: int | None = None,
     ) -> None:
         self.app = app
-        self.ssl_context = ssl_context
-        self.url_scheme = "https" if ssl_context is not None else "http"
         self.idle_timeout = idle_timeout
+        self.head_timeout = HEAD_TIMEOUT  # tests shorten these
+        self.body_timeout = BODY_TIMEOUT
         self.max_body = max_body
+        nofile = raise_nofile_limit()
+        self.max_connections = max_connections or max(64, nofile - 128)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.socket = socket.create_server((host, port), family=family, backlog=1024)
+        self.socket = socket.create_server((host, port), family=family, backlog=4096)
+        self.socket.setblocking(False)
         self.effective_port = self.socket.getsockname()[1]
         self.server_name = host
-        self._slots = threading.BoundedSemaphore(max_connections)
-        self._conns: set[socket.socket] = set()
+        self.workers = Workers(self._work, keep=threads, limit=max_workers)
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._parked: deque[Conn] = deque()
+        self._loop_conns: set[Conn] = set()  # registered with the selector
+        self._all: set[Conn] = set()
         self._lock = threading.Lock()
         self._closed = False
 
+    # -- the loop --------------------------------------------------------------------------
+
     def run(self) -> None:
-        """Accept until close(); returns then."""
-        while not self._closed:
-            try:
-                conn, addr = self.socket.accept()
-            except OSError:
-                if self._closed:
-                    return
-                continue
-            if not self._slots.acquire(timeout=5):
-                conn.close()
-                continue
-            with self._lock:
-                self._conns.add(conn)
-            threading.Thread(
-                target=self._serve, args=(conn, addr), name="mocksrv-conn", daemon=True
-            ).start()
+        """Serve until close(); returns then."""
+        sel = self._selector
+        sel.register(self.socket, selectors.EVENT_READ, _LISTEN)
+        sel.register(self._wake_r, selectors.EVENT_READ, _WAKE)
+        next_sweep = time.monotonic() + SWEEP
+        try:
+            while not self._closed:
+                for key, _ in sel.select(SWEEP):
+                    if key.data is _LISTEN:
+                        self._accept()
+                    elif key.data is _WAKE:
+                        self._unpark()
+                    else:
+                        self._readable(key.data)
+                now = time.monotonic()
+                if now >= next_sweep:
+                    self._sweep(now)
+                    next_sweep = now + SWEEP
+        finally:
+            self._shutdown()
 
     def close(self) -> None:
         self._closed = True
-        with contextlib.suppress(OSError):
-            self.socket.shutdown(socket.SHUT_RDWR)
-        self.socket.close()
+        self._wake()
         with self._lock:
-            conns = list(self._conns)
-        for conn in conns:
+            conns = list(self._all)
+        for conn in conns:  # unblocks workers; the loop closes its own in _shutdown
             with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
+                conn.sock.shutdown(socket.SHUT_RDWR)
+        self.workers.close()
 
-    def _serve(self, conn: socket.socket, addr: Any) -> None:
-        try:
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self.ssl_context is not None:
-                conn.settimeout(HANDSHAKE_TIMEOUT)
-                raw, conn = conn, self.ssl_context.wrap_socket(conn, server_side=True)
-                with self._lock:  # close() shuts down what is in the set
-                    self._conns.discard(raw)
-                    self._conns.add(conn)
-            conn.settimeout(self.idle_timeout)
-            Connection(self, conn, addr).serve()
-        except (OSError, DropConnection):
-            pass
-        except Exception:  # never let a connection thread die loudly
-            log.exception("connection from %s failed", addr)
-        finally:
-            with self._lock:
-                self._conns.discard(conn)
+    def _shutdown(self) -> None:
+        for conn in list(self._loop_conns):
+            self._drop(conn)
+        with self._lock:
+            rest, self._all = list(self._all), set()
+        for conn in rest + list(self._parked):  # workers still holding one see OSError
             with contextlib.suppress(OSError):
-                conn.close()
-            self._slots.release()
+                conn.sock.close()
+        with contextlib.suppress(Exception):
+            self._selector.close()
+        for sock in (self.socket, self._wake_r, self._wake_w):
+            sock.close()
 
-
-class Connection:
-    """One keep-alive connection: read a request, answer it, repeat."""
-
-    def __init__(self, server: LeanServer, sock: socket.socket, addr: Any) -> None:
-        self.server = server
-        self.sock = sock
-        self.rfile = sock.makefile("rb", buffering=65536)
-        self.addr = addr
-
-    def serve(self) -> None:
-        try:
-            while not self.server._closed:
-                try:
-                    environ = self._read_request()
-                except BadRequest as exc:
-                    self._send_error(exc.status, str(exc))
-                    return
-                if environ is None:
-                    return
-                if not self._respond(environ):
-                    return
-        finally:
-            self.rfile.close()
-
-    # -- reading ---------------------------------------------------------------------------
-
-    def _read_request(self) -> dict[str, Any] | None:
-        line = self.rfile.readline(MAX_LINE + 1)
-        while line in (b"\r\n", b"\n"):  # tolerate blank lines between requests (RFC 9112)
-            line = self.rfile.readline(MAX_LINE + 1)
-        if not line:
-            return None
-        if len(line) > MAX_LINE or not line.endswith(b"\n"):
-            raise BadRequest(400, "Request line too long")
-        parts = line.split()
-        if len(parts) != 3:
-            raise BadRequest(400, "Malformed request line")
-        method, target, version = parts
-        if not version.startswith(b"HTTP/1."):
-            raise BadRequest(505, "Only HTTP/1.x is supported")
-        environ = self._base_environ(method, target, version)
-        self._read_headers(environ)
-        body = self._read_body(environ)
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body)) if body else environ.get("CONTENT_LENGTH", "")
-        return environ
-
-    def _base_environ(self, method: bytes, target: bytes, version: bytes) -> dict[str, Any]:
-        raw = target.decode("latin-1")
-        if raw.startswith(("http://", "https://")):  # absolute form: keep the path only
-            rest = raw.split("://", 1)[1]
-            raw = "/" + rest.split("/", 1)[1] if "/" in rest else "/"
-        path, _, query = raw.partition("?")
-        path = path.split("#", 1)[0]
-        return {
-            "REQUEST_METHOD": method.decode("latin-1"),
-            "SCRIPT_NAME": "",
-            "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
-            "QUERY_STRING": query.split("#", 1)[0],
-            "REQUEST_URI": raw,
-            "RAW_URI": raw,
-            "SERVER_NAME": self.server.server_name,
-            "SERVER_PORT": str(self.server.effective_port),
-            "SERVER_PROTOCOL": version.decode("latin-1"),
-            "REMOTE_ADDR": str(self.addr[0]) if self.addr else "",
-            "REMOTE_PORT": str(self.addr[1]) if self.addr else "",
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": self.server.url_scheme,
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-            "wsgi.input_terminated": True,
-            SOCKET_KEY: self.sock,
-        }
-
-    def _read_headers(self, environ: dict[str, Any]) -> None:
-        total = 0
-        for _ in range(MAX_HEADERS + 1):
-            line = self.rfile.readline(MAX_LINE + 1)
-            total += len(line)
-            if len(line) > MAX_LINE or total > MAX_HEADER_BYTES:
-                raise BadRequest(431, "Request header fields too large")
-            if line in (b"\r\n", b"\n"):
-                return
-            if not line:
-                raise BadRequest(400, "Incomplete request headers")
-            name, sep, value = line.partition(b":")
-            if not sep or not name or not _TOKEN.issuperset(name):
-                raise BadRequest(400, "Invalid header line")
-            if b"_" in name:  # WSGI maps - and _ alike: drop _ names so they cannot spoof others
-                continue
-            key = name.decode("latin-1").upper().replace("-", "_")
-            if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                key = "HTTP_" + key
-            text = value.strip(b" \t\r\n").decode("latin-1")
-            if key in environ:
-                if key == "CONTENT_LENGTH":
-                    raise BadRequest(400, "Duplicate Content-Length")
-                environ[key] += ", " + text
-            else:
-                environ[key] = text
-        raise BadRequest(431, "Too many request headers")
-
-    def _read_body(self, environ: dict[str, Any]) -> bytes:
-        te = environ.pop("HTTP_TRANSFER_ENCODING", "").strip().lower()
-        length = environ.get("CONTENT_LENGTH", "")
-        if te and length:
-            raise BadRequest(400, "Both Transfer-Encoding and Content-Length")
-        if te and te != "chunked":
-            raise BadRequest(501, "Unsupported Transfer-Encoding")
-        if length and not length.isdigit():
-            raise BadRequest(400, "Invalid Content-Length")
-        size = int(length) if length else 0
-        if size > self.server.max_body:
-            raise BadRequest(413, "Request body too large")
-        if (te or size) and environ.get("HTTP_EXPECT", "").lower() == "100-continue":
-            self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-        if te:
-            return self._read_chunked()
-        if not size:
-            return b""
-        body = self.rfile.read(size)
-        if len(body) < size:
-            raise OSError("client closed during the body")
-        return body
-
-    def _read_chunked(self) -> bytes:
-        out = io.BytesIO()
-        while True:
-            line = self.rfile.readline(MAX_LINE + 1)
-            size_text = line.split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise BadRequest(400, "Invalid chunk size") from None
-            if size < 0 or out.tell() + size > self.server.max_body:
-                raise BadRequest(413, "Request body too large")
-            if size == 0:
-                while self.rfile.readline(MAX_LINE + 1) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers are ignored
-                return out.getvalue()
-            out.write(self.rfile.read(size))
-            self.rfile.readline(MAX_LINE + 1)  # the CRLF after the chunk
-
-    # -- answering -------------------------------------------------------------------------
-
-    def _respond(self, environ: dict[str, Any]) -> bool:
-        """Run the app and send its answer; False when the connection must close."""
-        state: dict[str, Any] = {}
-
-        def start_response(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
-        ) -> Any:
-            state["status"], state["headers"] = status, headers
-            return lambda data: None
-
-        result = self.server.app(environ, start_response)
-        try:
-            body = b"".join(result)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        if "status" not in state:
-            raise DropConnection("the app answered nothing")
-        keep = self._keep_alive(environ)
-        head, declared = self._head(state["status"], state["headers"], len(body), keep)
-        head_only = environ["REQUEST_METHOD"] == "HEAD"
-        self.sock.sendall(head if head_only else head + body)
-        truncated = not head_only and declared is not None and declared != len(body)
-        return keep and not truncated
-
-    @staticmethod
-    def _keep_alive(environ: dict[str, Any]) -> bool:
-        connection = environ.get("HTTP_CONNECTION", "").lower()
-        if environ["SERVER_PROTOCOL"] == "HTTP/1.0":
-            return "keep-alive" in connection
-        return "close" not in connection
-
-    @staticmethod
-    def _head(
-        status: str, headers: list[tuple[str, str]], size: int, keep: bool
-    ) -> tuple[bytes, int | None]:
-        lines = [f"HTTP/1.1 {status}"]
-        declared = None
-        for name, value in headers:
-            lower = name.lower()
-            if lower == "content-length":
-                declared = int(value)
-            elif lower not in ("connection", "transfer-encoding"):
-                lines.append(f"{name}: {value}")
-        lines.append(f"Content-Length: {size if declared is None else declared}")
-        lines.append(f"Date: {http_date()}")
-        if not keep:
-            lines.append("Connection: close")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), declared
-
-    def _send_error(self, status: int, message: str) -> None:
-        body = ('{"message":"' + message + '"}').encode()
-        head = (
-            f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-        )
+    def _wake(self) -> None:
         with contextlib.suppress(OSError):
-            self.sock.sendall(head.encode() + body)
+            self._wake_w.send(b"x")
+
+    def _accept(self) -> None:
+        for _ in range(ACCEPT_BATCH):
+            try:
+                sock, addr = self.socket.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # e.g. EMFILE: leave the rest in the backlog for now
+                log.warning("accept failed: %s", exc)
+                return
+            if len(self._all) >= self.max_connections and not self._evict():
+                sock.close()
+                continue
+            # One timeout for the socket's whole life: changing it costs an ioctl that releases the
+            # GIL, which under load is a thread switch per request. The loop reads only what the
+            # selector reported readable, so the timeout never makes the loop wait.
+            sock.settimeout(LINGER)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = Conn(sock, addr, self)
+            with self._lock:
+                self._all.add(conn)
+            self._register(conn)
+
+    def _evict(self) -> bool:
+        """Close the longest-idle connection the loop holds; False if there is none."""
+        idle = [c for c in self._loop_conns if c.parser.phase == IDLE and not c.closing]
+        if not idle:
+            return False
+        self._drop(min(idle, key=lambda c: c.last))
+        return True
+
+    def _register(self, conn: Conn) -> None:
+        self._loop_conns.add(conn)
+        self._selector.register(conn.sock, selectors.EVENT_READ, conn)
+
+    def _unregister(self, conn: Conn) -> None:
+        self._loop_conns.discard(conn)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self._selector.unregister(conn.sock)
+
+    def _readable(self, conn: Conn) -> None:
+        try:
+            data = conn.sock.recv(RECV)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(conn)
+            return
+        if conn.closing:
+            return  # draining what the client still sends after an error answer
+        conn.last = time.monotonic()
+        conn.parser.feed(data)
+        if conn.parser.ready:
+            self._unregister(conn)
+            self.workers.submit(conn)
+
+    def _sweep(self, now: float) -> None:
+        for conn in list(self._loop_conns):
+            if conn.closing:
+                if now >= conn.closing:
+                    self._drop(conn)
+                continue
+            parser = conn.parser
+            if now < parser.deadline:
+                continue
+            if parser.phase == IDLE:
+                self._drop(conn)
+            else:
+                what = "header" if parser.phase == HEAD else "body"
+                self._error_close(conn, BadRequest(408, f"Request {what} timeout"))
+
+    def _error_close(self, conn: Conn, error: BadRequest) -> None:
+        """Answer `error`, then close gracefully: stop sending, drain what the client sends."""
+        conn.send(error_bytes(error.status, str(error)))
+        self._lingering_close(conn)
+
+    def _lingering_close(self, conn: Conn) -> None:
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._drop(conn)
+            return
+        conn.closing = time.monotonic() + CLOSING
+
+    def _unpark(self) -> None:
+        with contextlib.suppress(OSError):
+            while self._wake_r.recv(4096):
+                pass
+        while self._parked:
+            conn = self._parked.popleft()
+            if self._closed:
+                self._drop(conn)
+            else:
+                self._register(conn)
+
+    def _drop(self, conn: Conn) -> None:
+        self._unregister(conn)
+        with self._lock:
+            self._all.discard(conn)
+        with contextlib.suppress(OSError):
+            conn.sock.close()
+
+    # -- workers ---------------------------------------------------------------------------
+
+    def _park(self, conn: Conn) -> None:
+        """Hand the connection back to the loop (from a worker)."""
+        if self._closed:
+            return self._forget(conn)
+        self._parked.append(conn)
+        self._wake()
+        if self._closed:  # the loop may have ended between the check and the append
+            self._forget(conn)
+
+    def _work(self, conn: Conn) -> None:
+        try:
+            self._serve(conn)
+        except (OSError, DropConnection):
+            self._forget(conn)
+        except Exception:
+            log.exception("connection from %s failed", conn.addr)
+            self._forget(conn)
+
+    def _forget(self, conn: Conn) -> None:
+        with self._lock:
+            self._all.discard(conn)
+        with contextlib.suppress(OSError):
+            conn.sock.close()
+
+    def _serve(self, conn: Conn) -> None:
+        """Answer the queued requests, then serve keep-alive requests while they come quickly."""
+        parser, sock = conn.parser, conn.sock
+        while True:
+            while parser.ready:
+                item = parser.ready.popleft()
+                if isinstance(item, BadRequest):
+                    self._send_all(sock, error_bytes(item.status, str(item)))
+                    return self._close_after_error(conn)
+                if not self._answer(conn, item):
+                    return self._forget(conn)
+            if parser.failed:  # e.g. an Upgrade request: served, then close
+                return self._forget(conn)
+            try:
+                data = sock.recv(RECV)  # waits up to LINGER (the socket's timeout)
+            except TimeoutError:
+                return self._park(conn)
+            if not data:
+                return self._forget(conn)
+            conn.last = time.monotonic()
+            parser.feed(data)
+            if not parser.ready:  # a request begun but not complete: the loop holds slow senders
+                return self._park(conn)
+
+    def _answer(self, conn: Conn, req: Request) -> bool:
+        if conn.parser.failed and not conn.parser.ready:  # the last request before a close
+            req.keep_alive = False
+        environ = environ_of(req, self, conn.sock, conn.addr)
+        data, keep = respond(self.app, req, environ)
+        self._send_all(conn.sock, data)
+        return keep
+
+    def _send_all(self, sock: socket.socket, data: bytes) -> None:
+        """sendall, but a client that reads nothing for `idle_timeout` is given up on (each
+        send waits at most LINGER, the socket's timeout)."""
+        try:
+            sent = sock.send(data)
+        except TimeoutError:
+            sent = 0
+        if sent == len(data):  # the usual case: all at once
+            return
+        view, stalled = memoryview(data)[sent:], 0.0
+        while view:
+            try:
+                sent = sock.send(view)
+            except TimeoutError:
+                stalled += LINGER
+                if stalled >= self.idle_timeout:
+                    raise
+                continue
+            view, stalled = view[sent:], 0.0
+
+    def _close_after_error(self, conn: Conn) -> None:
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return self._forget(conn)
+        conn.closing = time.monotonic() + CLOSING
+        self._park(conn)

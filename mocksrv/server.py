@@ -1,4 +1,5 @@
-"""Serving the app in this process: mocksrv's lean threaded HTTP/1.1 server, or waitress."""
+"""Serving the app in this process: mocksrv's HTTP/1.1 server (an event loop with llhttp parsing
+and worker threads, `mocksrv.httpserver`), or waitress."""
 
 from __future__ import annotations
 
@@ -36,33 +37,36 @@ def make_server(app: MocksrvApp, settings: Settings) -> Any:
     if settings.server == "waitress":
         plain = _waitress(app, settings)
     else:
-        plain = _lean(app, settings, settings.port)
+        from mocksrv.httpserver import LeanServer
+
+        plain = LeanServer(app, settings.host, settings.port, **_lean_options(settings))
     if settings.tls_port is None:
         return plain
     if settings.server == "waitress":
+        plain.close()
         raise ValueError("--tls-port needs the built-in server, not waitress")
     from mocksrv.tls import ensure_certs, server_context
+    from mocksrv.tlsserver import TLSServer
 
-    certs = ensure_certs(settings.ca_dir)
-    tls = _lean(app, settings, settings.tls_port, ssl_context=server_context(certs))
+    context = server_context(ensure_certs(settings.ca_dir))
+    try:
+        tls = TLSServer(app, settings.host, settings.tls_port, context, **_lean_options(settings))
+    except BaseException:
+        plain.close()
+        raise
     return Listeners(plain, tls)
 
 
-def _lean(app: MocksrvApp, settings: Settings, port: int, ssl_context: Any = None) -> Any:
-    from mocksrv.httpserver import LeanServer
-
-    return LeanServer(
-        app,
-        settings.host,
-        port,
-        idle_timeout=IDLE_TIMEOUT,
-        max_body=settings.max_s3_body_bytes,
-        ssl_context=ssl_context,
-    )
+def _lean_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "idle_timeout": IDLE_TIMEOUT,
+        "max_body": settings.max_s3_body_bytes,
+        "threads": settings.threads,
+    }
 
 
 class Listeners:
-    """The plain HTTP server and the HTTPS one, serving the same app; `run` serves both."""
+    """The plain HTTP server and the HTTPS one (each its own loop), serving the same app."""
 
     def __init__(self, plain: Any, tls: Any) -> None:
         self.plain, self.tls = plain, tls
@@ -75,7 +79,7 @@ class Listeners:
         self.plain.run()
 
     def _run_tls(self) -> None:
-        with contextlib.suppress(Exception):  # ends with EBADF once close() closed the socket
+        with contextlib.suppress(Exception):  # ends once close() closed its socket
             self.tls.run()
 
     def close(self) -> None:

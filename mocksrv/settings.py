@@ -19,7 +19,7 @@ class Settings:
     # so the cap is far below S3's 5 GB; over it the server answers 413 and closes
     max_s3_body_bytes: int = 512 * 1024 * 1024
     sigv4_debug: bool | None = None  # None: as the scenario says
-    threads: int = 8  # waitress worker threads (the built-in server uses a thread per connection)
+    threads: int = 8  # worker threads kept ready (the built-in server starts more on demand)
     server: str = "builtin"  # "builtin" (mocksrv.httpserver) or "waitress"
     scenario_paths: list[str] = field(default_factory=list)
     state_path: Path | None = None  # durable state database (mocksrv.state); None: memory only

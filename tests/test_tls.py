@@ -7,11 +7,15 @@ to S3 over the listener with the CA as its bundle.
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
+import socket
+import ssl
 import stat
 import subprocess
 import sys
+import time
 
 import boto3
 import pytest
@@ -219,3 +223,48 @@ def test_a_client_that_does_not_trust_the_ca_is_refused(tls_server):
         env=env,
     )
     assert r.returncode == 60, r.stderr  # curl: peer certificate cannot be authenticated
+
+
+def _context(tmp_path) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(tmp_path / "ca" / "ca.pem"))
+
+
+def test_keep_alive_over_tls(tls_server, tmp_path):
+    port = int(tls_server.tls_url.rsplit(":", 1)[1])
+    conn = http.client.HTTPSConnection("localhost", port, context=_context(tmp_path), timeout=10)
+    try:
+        for _ in range(3):
+            conn.request("GET", "/__admin/health")
+            r = conn.getresponse()
+            assert r.status == 200 and b'"status": "ok"' in r.read()
+        assert conn.sock is not None  # the same connection served all three
+    finally:
+        conn.close()
+
+
+def test_stalled_handshakes_and_slow_tls_clients_lock_nobody_out(tls_server, tmp_path):
+    port = int(tls_server.tls_url.rsplit(":", 1)[1])
+    stalled = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]  # no handshake
+    ctx = _context(tmp_path)
+    slow = []
+    for _ in range(20):  # handshaken, then half a request head
+        s = ctx.wrap_socket(
+            socket.create_connection(("127.0.0.1", port)), server_hostname="localhost"
+        )
+        s.sendall(b"GET /__admin/health HTTP/1.1\r\nHost: localhost\r\n")
+        slow.append(s)
+    try:
+        started = time.monotonic()
+        conn = http.client.HTTPSConnection("localhost", port, context=ctx, timeout=10)
+        conn.request("GET", "/__admin/health")
+        assert conn.getresponse().status == 200
+        assert time.monotonic() - started < 5
+        conn.close()
+        # the slow ones finish their requests and are answered too
+        for s in slow:
+            s.sendall(b"\r\n")
+        for s in slow:
+            assert s.recv(64).startswith(b"HTTP/1.1 200")
+    finally:
+        for s in stalled + slow:
+            s.close()
