@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mocksrv.clock import FIRST_INSTANT, LAST_INSTANT, clamp, iso
 from mocksrv.scenario.loader import Scenario, load_default, load_files
 from mocksrv.toolkit import control
 from mocksrv.toolkit.admin import (
@@ -115,7 +116,13 @@ def set_clock(ctx: Ctx) -> dict[str, Any]:
     body = ctx.body()
     if "now" not in body:
         raise AdminError('give {"now": "<ISO-8601 instant>"}')
-    ctx.runtime.clock.set(instant("now", body["now"]))
+    at = instant("now", body["now"])
+    if at != clamp(at):
+        raise AdminError(
+            f"now: {body['now']!r} is outside the scenario clock's range "
+            f"({iso(FIRST_INSTANT)} to {iso(LAST_INSTANT)})"
+        )
+    ctx.runtime.clock.set(at)
     if "frozen" in body:
         _freeze(ctx, body["frozen"])
     return ctx.runtime.clock.to_json()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from mocksrv.clock import iso
+from mocksrv.clock import iso, later
 from mocksrv.services.prime.config import OfferCode, PrimeConfig
 
 SUCCESS = "SUCCESS"
@@ -114,7 +114,7 @@ class PrimeBackend:
             token = ""
             if reply.value == SUCCESS:
                 token = secrets.token_hex(16).upper()
-                expires = at + timedelta(seconds=self.config.auth_code_ttl)
+                expires = later(at, self.config.auth_code_ttl)
                 self._auth_codes[token] = (benefit, code, expires)
             self._count(key, "auth-code", reply.value)
             return reply, token
