@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import secrets
 import signal
 import sys
 from collections.abc import Sequence
@@ -42,6 +44,13 @@ def _add_server_options(p: argparse.ArgumentParser) -> None:
         metavar="FILE|DIR",
         help="scenario file or directory of *.yaml (repeatable; default: the embedded default)",
     )
+    p.add_argument(
+        "--scenario-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a directory the admin API may also load scenario files from (repeatable)",
+    )
     p.add_argument("--log-level", choices=LOG_LEVELS, default="info")
     p.add_argument(
         "--sigv4-debug",
@@ -56,6 +65,20 @@ def _add_server_options(p: argparse.ArgumentParser) -> None:
         help="HTTP server: mocksrv's own threaded HTTP/1.1 server (default) or waitress",
     )
     p.add_argument("--threads", type=int, default=8, help="waitress worker threads (default 8)")
+    p.add_argument(
+        "--admin-token",
+        default=None,
+        metavar="TOKEN",
+        help="bearer token the admin API requires (default: $MOCKSRV_ADMIN_TOKEN; generated and "
+        "printed when listening on anything but loopback)",
+    )
+    p.add_argument(
+        "--admin-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another Host name the admin API accepts (repeatable; loopback names always are)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,8 +112,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def admin_token(args: argparse.Namespace) -> tuple[str | None, bool]:
+    """The admin token from --admin-token or MOCKSRV_ADMIN_TOKEN; off loopback one is generated
+    when neither is given. Returns (token, generated)."""
+    from mocksrv.toolkit.guard import is_loopback
+
+    token = args.admin_token or os.environ.get("MOCKSRV_ADMIN_TOKEN") or None
+    if token is None and not is_loopback(args.host):
+        return secrets.token_urlsafe(24), True
+    return token, False
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
+    token, generated = admin_token(args)
+    args.admin_token_generated = generated
     return Settings(
+        admin_token=token,
+        admin_hosts=list(args.admin_host),
         host=args.host,
         port=args.port,
         log_level=args.log_level,
@@ -98,6 +136,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         threads=max(1, args.threads),
         server=args.server,
         scenario_paths=list(args.scenario),
+        scenario_roots=list(args.scenario_root),
     )
 
 
@@ -145,6 +184,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise MocksrvError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from None
     print(banner(app, server_url(server, settings.host)), flush=True)
+    if getattr(args, "admin_token_generated", False):
+        print(f"Admin API token (generated; send 'Authorization: Bearer <token>'): "
+              f"{settings.admin_token}", flush=True)  # fmt: skip
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt

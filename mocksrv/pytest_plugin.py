@@ -40,7 +40,7 @@ def pytest_configure(config: pytest.Config) -> None:
 class _Session:
     """The session's server (in-process or external) and the scenarios currently loaded on it."""
 
-    def __init__(self, config: pytest.Config) -> None:
+    def __init__(self, config: pytest.Config, temp_root: Path | None = None) -> None:
         self.root = Path(str(config.rootpath))
         paths = list(config.getoption("--mocksrv-scenario") or config.getini("mocksrv_scenario"))
         self.base = [self._resolve(p) for p in paths]
@@ -53,7 +53,13 @@ class _Session:
             from mocksrv.server import ServerThread
             from mocksrv.settings import Settings
 
-            settings = Settings(host="127.0.0.1", port=0, scenario_paths=self.base)
+            # the admin API loads scenario files from the rootdir, pytest's temp directories and
+            # the directories of the session's scenario files (markers switch between them)
+            roots = [str(self.root), *([str(temp_root)] if temp_root else [])]
+            roots += sorted({str(Path(p).parent) for p in self.base if Path(p).is_file()})
+            settings = Settings(
+                host="127.0.0.1", port=0, scenario_paths=self.base, scenario_roots=roots
+            )
             app = create_app(settings, load_files(self.base) if self.base else None)
             self.server = ServerThread(app, settings).start()
             url = self.server.url
@@ -85,7 +91,8 @@ class _Session:
 @pytest.fixture(scope="session")
 def mocksrv_session(request: pytest.FixtureRequest) -> Iterator[_Session]:
     """The session-wide server; prefer the function-scoped `mocksrv` fixture in tests."""
-    session = _Session(request.config)
+    temp_root = request.getfixturevalue("tmp_path_factory").getbasetemp()
+    session = _Session(request.config, temp_root)
     yield session
     session.stop()
 

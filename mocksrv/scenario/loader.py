@@ -167,6 +167,8 @@ def parse_text(text: str, source: str) -> Scenario:
 def read_file(path: str | os.PathLike[str]) -> Scenario:
     p = Path(path)
     try:
+        if p.stat().st_size > MAX_FILE_BYTES:  # refused unread (a FIFO or device reads capped)
+            raise ScenarioError([f"{p}:0: (file): larger than {MAX_FILE_BYTES} bytes"])
         with p.open("rb") as fh:
             raw = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:

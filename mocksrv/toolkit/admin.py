@@ -11,14 +11,14 @@ from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from mocksrv import __version__
 from mocksrv.clock import parse_instant
 from mocksrv.errors import ScenarioError
-from mocksrv.toolkit import expectations
+from mocksrv.toolkit import expectations, guard
 from mocksrv.toolkit.plugin import STARTED
 
 if TYPE_CHECKING:
@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("mocksrv")
 APP_KEY = "mocksrv.app"  # environ key: the MocksrvApp, set by the app before calling the admin
 Handler = Callable[["Ctx"], Any]
+MAX_BODY = 1024 * 1024  # admin request bodies: 413 above this
+
+
+class _Request(Request):
+    max_content_length = MAX_BODY
 
 
 class AdminError(Exception):
@@ -45,6 +50,7 @@ class Ctx:
     def __init__(self, request: Request, app: MocksrvApp, runtime: Runtime, kit: Toolkit):
         self.request, self.app, self.runtime, self.kit = request, app, runtime, kit
         self.args: Mapping[str, Any] = {}
+        self.authenticated = False  # the request carried the valid admin token
 
     def body(self) -> dict[str, Any]:
         raw = self.request.get_data(cache=True)
@@ -62,6 +68,17 @@ class Ctx:
 def json_response(data: Any, status: int = 200) -> Response:
     body = json.dumps(data, indent=2, default=str) + "\n"
     return Response(body, status=status, content_type="application/json")
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> Response:
+    return json_response({"error": {"code": code, "message": message, **extra}}, status)
+
+
+def _too_large(environ: dict[str, Any]) -> bool:
+    try:
+        return int(environ.get("CONTENT_LENGTH") or 0) > MAX_BODY
+    except ValueError:
+        return False  # werkzeug reads no body from a bad length
 
 
 class AdminApp:
@@ -86,7 +103,18 @@ class AdminApp:
         if app is None:  # mounted outside MocksrvApp: nothing to control
             error = {"code": "InternalError", "message": "admin API called outside a mocksrv app"}
             return json_response({"error": error}, 500)(environ, start_response)
-        ctx = Ctx(Request(environ), app, app.runtime, self.toolkit)
+        try:
+            authenticated = guard.check(environ, app.runtime.settings)
+        except guard.Refused as refused:
+            resp = error_response(refused.status, refused.code, refused.message)
+            if refused.status == 401:
+                resp.headers["WWW-Authenticate"] = guard.REALM
+            return resp(environ, start_response)
+        if _too_large(environ):
+            message = f"admin request bodies are limited to {MAX_BODY} bytes"
+            return error_response(413, "PayloadTooLarge", message)(environ, start_response)
+        ctx = Ctx(_Request(environ), app, app.runtime, self.toolkit)
+        ctx.authenticated = authenticated
         return self.dispatch(ctx)(environ, start_response)
 
     def dispatch(self, ctx: Ctx) -> Response:
@@ -107,7 +135,13 @@ class AdminApp:
         except (NotFound, MethodNotAllowed) as err:
             code = "NotFound" if isinstance(err, NotFound) else "MethodNotAllowed"
             message = f"{ctx.request.method} {ctx.request.path}: {err.name}; see GET /__admin/"
-            return json_response({"error": {"code": code, "message": message}}, err.code or 400)
+            resp = error_response(err.code or 400, code, message)
+            if isinstance(err, MethodNotAllowed) and err.valid_methods:
+                resp.headers["Allow"] = ", ".join(sorted(err.valid_methods))
+            return resp
+        except RequestEntityTooLarge:
+            message = f"admin request bodies are limited to {MAX_BODY} bytes"
+            return error_response(413, "PayloadTooLarge", message)
         except HTTPException as err:
             return json_response({"error": {"code": "BadRequest", "message": str(err)}}, 400)
         except Exception:  # never a traceback on the admin API either

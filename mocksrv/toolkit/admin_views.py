@@ -7,7 +7,7 @@ from typing import Any
 
 from mocksrv.clock import FIRST_INSTANT, LAST_INSTANT, clamp, iso
 from mocksrv.scenario.loader import Scenario, load_default, load_files
-from mocksrv.toolkit import control
+from mocksrv.toolkit import control, guard
 from mocksrv.toolkit.admin import (
     AdminError,
     Ctx,
@@ -23,6 +23,11 @@ from mocksrv.toolkit.admin import (
 from mocksrv.toolkit.journal import Filters
 from mocksrv.toolkit.schema import FAULT
 
+# the same answer whether the path exists or not, and nothing of its content
+FORBIDDEN_PATHS = (
+    "paths: only the scenario files and directories the server was started with (--scenario), "
+    "or files inside those directories, may be loaded"
+)
 ADVANCE_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 
 
@@ -42,7 +47,9 @@ def reset(ctx: Ctx) -> dict[str, Any]:
 
 
 def identities(ctx: Ctx) -> dict[str, Any]:
-    """The scenario's demo credentials, for test harnesses (this is a local sandbox)."""
+    """The scenario's demo credentials, for test harnesses. Secret keys go to a caller with the
+    admin token, or to anyone when no token is configured (loopback only: see toolkit/guard)."""
+    show_secrets = ctx.authenticated or not guard.token_required(ctx.runtime.settings)
     out = []
     for ident in ctx.runtime.keyring.identities():
         item: dict[str, Any] = {
@@ -50,7 +57,9 @@ def identities(ctx: Ctx) -> dict[str, Any]:
             "api": ident.api,
             "access_key": ident.access_key,
         }
-        item.update({"secret_key": ident.secret_key, "regions": list(ident.regions)})
+        if show_secrets:
+            item["secret_key"] = ident.secret_key
+        item["regions"] = list(ident.regions)
         out.append({**ident.extra, **item})
     return {"identities": out}
 
@@ -82,6 +91,8 @@ def _requested(ctx: Ctx, body: dict[str, Any]) -> list[Scenario]:
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise AdminError(f"{key} must be a list of strings")
     if key == "paths":
+        if not all(control.path_allowed(v, ctx.runtime.settings) for v in values):
+            raise AdminError(FORBIDDEN_PATHS, status=403, code="Forbidden")
         odd = [v for v in values if not (Path(v).is_file() or Path(v).is_dir())]
         if odd:
             raise AdminError(f"not a file or directory on the server: {', '.join(odd)}")
