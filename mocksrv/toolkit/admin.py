@@ -54,7 +54,7 @@ class Ctx:
 
     def body(self) -> dict[str, Any]:
         raw = self.request.get_data(cache=True)
-        if not raw.strip():
+        if not raw.strip(b" \t\r\n"):  # JSON's whitespace only
             return {}
         try:
             data = json.loads(raw)
@@ -120,11 +120,14 @@ class AdminApp:
     def dispatch(self, ctx: Ctx) -> Response:
         try:
             endpoint, ctx.args = self.url_map.bind_to_environ(ctx.request.environ).match()
+            guard.check_json(ctx.request.environ)
+            if ctx.request.method in ("POST", "PUT"):
+                ctx.body()  # every write takes a JSON object (or nothing), whatever it reads
             result = self.routes[endpoint](ctx)
         except AdminError as err:
-            return json_response(
-                {"error": {"code": err.code, "message": err.message, **err.extra}}, err.status
-            )
+            return error_response(err.status, err.code, err.message, **err.extra)
+        except guard.Refused as refused:
+            return error_response(refused.status, refused.code, refused.message)
         except ScenarioError as err:
             problems = err.problems
             message = "invalid scenario: " + "; ".join(problems[:5])
@@ -137,7 +140,7 @@ class AdminApp:
             message = f"{ctx.request.method} {ctx.request.path}: {err.name}; see GET /__admin/"
             resp = error_response(err.code or 400, code, message)
             if isinstance(err, MethodNotAllowed) and err.valid_methods:
-                resp.headers["Allow"] = ", ".join(sorted(err.valid_methods))
+                resp.headers["Allow"] = ", ".join(sorted(set(err.valid_methods) - {"HEAD"}))
             return resp
         except RequestEntityTooLarge:
             message = f"admin request bodies are limited to {MAX_BODY} bytes"

@@ -75,21 +75,23 @@ def list_scenarios(ctx: Ctx) -> dict[str, Any]:
 
 
 def _requested(ctx: Ctx, body: dict[str, Any]) -> list[Scenario]:
-    given = [k for k in ("paths", "names", "yaml", "reload", "default") if body.get(k)]
+    given = [k for k in ("paths", "names", "yaml", "reload", "default") if k in body]
     if len(given) != 1:
         raise AdminError("give exactly one of paths, names, yaml, reload: true or default: true")
     key = given[0]
+    if key in ("reload", "default") and body[key] is not True:
+        raise AdminError(f"{key} must be true")
     if key == "reload":
         return control.reload_sources(ctx.runtime)
     if key == "default":
         return [load_default()]
     if key == "yaml":
-        if not isinstance(body["yaml"], str):
+        if not isinstance(body["yaml"], str) or not body["yaml"]:
             raise AdminError("yaml must be the scenario text as a string")
         return [control.from_text(body["yaml"], str(body.get("name") or "posted"))]
     values = body[key]
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise AdminError(f"{key} must be a list of strings")
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+        raise AdminError(f"{key} must be a non-empty list of strings")
     if key == "paths":
         if not all(control.path_allowed(v, ctx.runtime.settings) for v in values):
             raise AdminError(FORBIDDEN_PATHS, status=403, code="Forbidden")
@@ -114,6 +116,8 @@ def load_scenarios(ctx: Ctx) -> dict[str, Any]:
     keep = body.get("keepState", False)
     if not isinstance(keep, bool):
         raise AdminError("keepState must be true or false")
+    if not isinstance(body.get("name", ""), str):
+        raise AdminError("name must be a string")
     scenarios = _requested(ctx, body)
     return control.switch(ctx.app, scenarios, keep)
 
@@ -151,8 +155,9 @@ def advance_clock(ctx: Ctx) -> dict[str, Any]:
     given = [k for k in ADVANCE_UNITS if k in body]
     if not given:
         raise AdminError(f"give one or more of {', '.join(ADVANCE_UNITS)}")
-    seconds = sum(number(k, body[k]) * ADVANCE_UNITS[k] for k in given)
-    if seconds < 0:
+    amounts = [number(k, body[k]) * ADVANCE_UNITS[k] for k in given]
+    seconds = sum(amounts)
+    if min(amounts) < 0:
         raise AdminError("the scenario clock only moves forward; use PUT /__admin/clock to go back")
     try:
         ctx.runtime.clock.advance(seconds)
@@ -194,6 +199,8 @@ def get_journal(ctx: Ctx) -> dict[str, Any]:
     equal: dict[str, Any] = {k: args[k] for k in Filters.KEYS if k in args and k != "status"}
     if "status" in args:
         equal["status"] = int(number("status", args["status"], minimum=100))
+        if equal["status"] > 599:
+            raise AdminError(f"status must be at most 599, got {args['status']!r}")
     limit = int(number("limit", args["limit"], minimum=1)) if "limit" in args else None
     since = instant("since", args["since"]) if "since" in args else None
     entries = ctx.kit.journal.query(Filters(equal, since, limit))
@@ -241,6 +248,8 @@ def add_fault(ctx: Ctx) -> Any:
 
 def clear_faults(ctx: Ctx) -> dict[str, Any]:
     source = ctx.request.args.get("source")
+    if source not in (None, "scenario", "admin"):
+        raise AdminError(f"source must be scenario or admin, got {source!r}")
     return {"removed": ctx.kit.faults.clear(source)}
 
 

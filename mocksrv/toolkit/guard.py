@@ -87,7 +87,7 @@ def bearer_ok(environ: dict[str, Any], settings: Settings) -> bool:
 
 
 def check(environ: dict[str, Any], settings: Settings) -> bool:
-    """Raise Refused, or return whether the caller presented the valid token."""
+    """Token, Host and Origin: raise Refused, or return whether the caller sent the valid token."""
     authenticated = bearer_ok(environ, settings)
     if token_required(settings) and not authenticated:
         raise Refused(401, "Unauthorized", "the admin API needs 'Authorization: Bearer <token>'")
@@ -100,12 +100,17 @@ def check(environ: dict[str, Any], settings: Settings) -> bool:
     origin = environ.get("HTTP_ORIGIN")
     if origin is not None and not _same_origin(str(origin), environ, settings):
         raise Refused(403, "Forbidden", "cross-origin admin requests are refused")
+    return authenticated
+
+
+def check_json(environ: dict[str, Any]) -> None:
+    """POST and PATCH need a JSON body (checked once the route and method are known)."""
+    method = str(environ.get("REQUEST_METHOD", "GET")).upper()
     ctype = str(environ.get("CONTENT_TYPE", "")).split(";", 1)[0].strip().lower()
     if method in JSON_REQUIRED and ctype != "application/json":
         raise Refused(
             415, "UnsupportedMediaType", "admin requests need Content-Type: application/json"
         )
-    return authenticated
 
 
 def _same_origin(origin: str, environ: dict[str, Any], settings: Settings) -> bool:
