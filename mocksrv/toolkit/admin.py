@@ -52,9 +52,12 @@ class Ctx:
         self.args: Mapping[str, Any] = {}
         self.authenticated = False  # the request carried the valid admin token
 
-    def body(self) -> dict[str, Any]:
+    def body(self, required: bool = False) -> dict[str, Any]:
+        """The JSON object posted; an empty body is {} unless `required`."""
         raw = self.request.get_data(cache=True)
-        if not raw.strip(b" \t\r\n"):  # JSON's whitespace only
+        if not raw and required:
+            raise AdminError("give a JSON object as the request body")
+        if not raw:
             return {}
         try:
             data = json.loads(raw)

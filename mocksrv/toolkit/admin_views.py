@@ -218,7 +218,7 @@ def list_expectations(ctx: Ctx) -> dict[str, Any]:
 
 
 def add_expectation(ctx: Ctx) -> Any:
-    item = new_expectation(ctx, ctx.body())
+    item = new_expectation(ctx, ctx.body(required=True))
     ctx.kit.journal.with_history(lambda history: ctx.kit.expectations.add(item, history))
     return item.report()
 
@@ -237,7 +237,7 @@ def list_faults(ctx: Ctx) -> dict[str, Any]:
 
 
 def add_fault(ctx: Ctx) -> Any:
-    spec = ctx.body()
+    spec = ctx.body(required=True)
     validate(spec, FAULT, "fault")
     try:
         fault = ctx.kit.faults.add(spec)
