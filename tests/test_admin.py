@@ -194,9 +194,9 @@ def test_journal_bad_filters(mocksrv):
     r = get(mocksrv, "/journal", limit="0")
     assert r.json()["error"]["message"] == "limit must be at least 1, got '0'"
     r = get(mocksrv, "/journal", limit="nan")
-    assert r.json()["error"]["message"] == "limit must be a finite number, got 'nan'"
+    assert r.json()["error"]["message"] == "limit must be an integer, got 'nan'"
     r = get(mocksrv, "/journal", status="abc")
-    assert r.json()["error"]["message"] == "status must be a number, got 'abc'"
+    assert r.json()["error"]["message"] == "status must be an integer, got 'abc'"
     r = get(mocksrv, "/journal", since="yesterday")
     assert "since: 'yesterday' is not an ISO-8601 instant" in r.json()["error"]["message"]
 

@@ -196,15 +196,26 @@ def get_journal(ctx: Ctx) -> dict[str, Any]:
     unknown = set(args) - {*Filters.KEYS, "since", "limit"}
     if unknown:
         raise AdminError(f"unknown filter(s) {', '.join(sorted(unknown))}")
+    repeated = sorted(k for k in args if len(args.getlist(k)) > 1)
+    if repeated:
+        raise AdminError(f"give each filter once: {', '.join(repeated)}")
     equal: dict[str, Any] = {k: args[k] for k in Filters.KEYS if k in args and k != "status"}
     if "status" in args:
-        equal["status"] = int(number("status", args["status"], minimum=100))
-        if equal["status"] > 599:
-            raise AdminError(f"status must be at most 599, got {args['status']!r}")
-    limit = int(number("limit", args["limit"], minimum=1)) if "limit" in args else None
+        equal["status"] = _integer("status", args["status"], 100, 599)
+    limit = _integer("limit", args["limit"], 1, None) if "limit" in args else None
     since = instant("since", args["since"]) if "since" in args else None
     entries = ctx.kit.journal.query(Filters(equal, since, limit))
     return {**ctx.kit.journal.stats(), "count": len(entries), "entries": entries}
+
+
+def _integer(key: str, text: str, minimum: int, maximum: int | None) -> int:
+    if not text.strip().lstrip("-").isascii() or not text.strip().lstrip("-").isdigit():
+        raise AdminError(f"{key} must be an integer, got {text[:40]!r}")
+    value = int(text.strip())
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" and at most {maximum}" if maximum is not None else ""
+        raise AdminError(f"{key} must be at least {minimum}{upper}, got {text[:40]!r}")
+    return value
 
 
 def clear_journal(ctx: Ctx) -> dict[str, Any]:
