@@ -11,6 +11,7 @@ has the long run.
 from __future__ import annotations
 
 import json
+import os
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -28,8 +29,13 @@ from tests.fuzzing import Tracebacks, budget, counting_server
 from tests.test_agcod_support import DEFAULT, UNTHROTTLED
 
 EXAMPLES = budget(60)
+# the short default budget is derandomized (the same examples on every CI run); a long run explores
 FUZZ = settings(
-    max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize="MOCKSRV_FUZZ_EXAMPLES" not in os.environ,
+    suppress_health_check=list(HealthCheck),
 )
 IDENTITIES = {
     "prime": ("AKIAMOCKSRVPRIME0001", "MockSrvPrimeDemoSecretKey000000000000001", "execute-api"),
