@@ -45,7 +45,7 @@ def test_admin_api_conforms_to_its_openapi(tmp_path):
                  "--url", srv.url, "--header", f"Authorization: Bearer {TOKEN}",
                  "--checks", "all", "--max-examples", str(budget(5)), "--seed", "10",
                  "--generation-database", "none", "--continue-on-failure", "--no-color"],
-                capture_output=True, text=True, timeout=3000,
+                capture_output=True, text=True, timeout=3000, cwd=tmp_path,  # its cache goes there
             )  # fmt: skip
     finally:
         srv.stop()
