@@ -20,7 +20,10 @@ EXPOSE 4599 4443
 # and the local CA of the HTTPS listener (--ca-dir /ca) on volumes: see docker-compose.yml
 VOLUME ["/scenarios", "/state", "/ca"]
 
-# the health check asks for the dashboard redirect: it needs no admin token
+# The image listens on 0.0.0.0, so the admin API needs a bearer token: pass your own with
+#   docker run -e MOCKSRV_ADMIN_TOKEN=... (clients send "Authorization: Bearer $MOCKSRV_ADMIN_TOKEN")
+# or read the one generated at start-up from the log ("Admin API token (generated; ...): ...").
+# The health check asks for the dashboard redirect (GET / for HTML), which needs no token.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
     CMD ["python", "-c", "import http.client,sys; c=http.client.HTTPConnection('127.0.0.1', 4599, timeout=2); c.request('GET', '/', headers={'Accept': 'text/html'}); sys.exit(0 if c.getresponse().status == 302 else 1)"]
 

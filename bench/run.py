@@ -26,8 +26,8 @@ import http_bench  # noqa: E402
 import mixed  # noqa: E402
 import report  # noqa: E402
 import s3_bench  # noqa: E402
-import state_bench  # noqa: E402
 import soak  # noqa: E402
+import state_bench  # noqa: E402
 from load import LOADGEN, have_wrk  # noqa: E402
 from peers import wiremock_jar  # noqa: E402
 from procs import BENCH, LOGS, ROOT, pin_self, stop_all  # noqa: E402

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import secrets
 import signal
 import sys
 from collections.abc import Sequence
@@ -43,6 +45,13 @@ def _add_server_options(p: argparse.ArgumentParser, port: int = DEFAULT_PORT) ->
         metavar="FILE|DIR|NAME",
         help="scenario file, directory of *.yaml or bundled scenario name (see `mocksrv "
         "scenarios`); repeatable, later ones extend earlier ones (default: the embedded default)",
+    )
+    p.add_argument(
+        "--scenario-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a directory the admin API may also load scenario files from (repeatable)",
     )
     p.add_argument("--log-level", choices=LOG_LEVELS, default="info")
     p.add_argument(
@@ -89,6 +98,20 @@ def _add_ca_dir_option(p: argparse.ArgumentParser) -> None:
         help="where the local CA and server certificate live (default: $MOCKSRV_CA_DIR, "
         "else ~/.local/share/mocksrv/ca); created 0700 on first use",
     )
+    p.add_argument(
+        "--admin-token",
+        default=None,
+        metavar="TOKEN",
+        help="bearer token the admin API requires (default: $MOCKSRV_ADMIN_TOKEN; generated and "
+        "printed when listening on anything but loopback)",
+    )
+    p.add_argument(
+        "--admin-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another Host name the admin API accepts (repeatable; loopback names always are)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,8 +155,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def admin_token(args: argparse.Namespace) -> tuple[str | None, bool]:
+    """The admin token from --admin-token or MOCKSRV_ADMIN_TOKEN; off loopback one is generated
+    when neither is given. Returns (token, generated)."""
+    from mocksrv.toolkit.guard import is_loopback
+
+    token = args.admin_token or os.environ.get("MOCKSRV_ADMIN_TOKEN") or None
+    if token is None and not is_loopback(args.host):
+        return secrets.token_urlsafe(24), True
+    return token, False
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
+    token, generated = admin_token(args)
+    args.admin_token_generated = generated
     return Settings(
+        admin_token=token,
+        admin_hosts=list(args.admin_host),
         host=args.host,
         port=args.port,
         log_level=args.log_level,
@@ -144,6 +182,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         state_path=Path(args.state) if args.state else None,
         tls_port=args.tls_port,
         ca_dir=Path(args.ca_dir) if args.ca_dir else None,
+        scenario_roots=list(args.scenario_root),
     )
 
 
@@ -217,6 +256,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(
         banner(app, server_url(server, settings.host), tls_url(server, settings.host)), flush=True
     )
+    if getattr(args, "admin_token_generated", False):
+        print(f"Admin API token (generated; send 'Authorization: Bearer <token>'): "
+              f"{settings.admin_token}", flush=True)  # fmt: skip
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt

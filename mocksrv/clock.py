@@ -7,6 +7,24 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+# the scenario clock's range: a day inside what datetime holds, so that every local time zone and
+# every period start of an instant in range is representable too
+FIRST_INSTANT = datetime(1, 1, 2, tzinfo=UTC)
+LAST_INSTANT = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+def clamp(at: datetime) -> datetime:
+    """`at` held inside the scenario clock's range."""
+    return min(max(at, FIRST_INSTANT), LAST_INSTANT)
+
+
+def later(at: datetime, seconds: float) -> datetime:
+    """`at` plus `seconds`, held inside the clock's range (a clock set near 9999-12-31)."""
+    try:
+        return clamp(at + timedelta(seconds=seconds))
+    except OverflowError:
+        return LAST_INSTANT if seconds > 0 else FIRST_INSTANT
+
 
 class ScenarioClock:
     """Business time for rules (cancel window, periods, expiry). Never used for SigV4 skew.
@@ -17,14 +35,14 @@ class ScenarioClock:
 
     def __init__(self, start: datetime | None = None, frozen: bool = False) -> None:
         self._lock = threading.Lock()
-        self._state = (start or datetime.now(UTC), time.monotonic(), frozen)
+        self._state = (clamp(start or datetime.now(UTC)), time.monotonic(), frozen)
         self.on_change: Callable[[ScenarioClock], None] | None = None  # durable state
 
     def now(self) -> datetime:
         base, mono, frozen = self._state
         if frozen:
             return base
-        return base + timedelta(seconds=time.monotonic() - mono)
+        return later(base, time.monotonic() - mono)
 
     @property
     def frozen(self) -> bool:
@@ -32,12 +50,14 @@ class ScenarioClock:
 
     def set(self, instant: datetime) -> None:
         with self._lock:
-            self._state = (instant.astimezone(UTC), time.monotonic(), self._state[2])
+            self._state = (clamp(instant.astimezone(UTC)), time.monotonic(), self._state[2])
         self._changed()
 
     def advance(self, seconds: float) -> datetime:
         with self._lock:
             now = self.now() + timedelta(seconds=seconds)
+            if now != clamp(now):
+                raise ValueError(f"{iso(now)} is outside the scenario clock's range")
             self._state = (now, time.monotonic(), self._state[2])
         self._changed()
         return now
@@ -70,4 +90,7 @@ def parse_instant(text: str) -> datetime:
     dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00
+        raise ValueError(f"{text!r} is out of range") from None

@@ -6,11 +6,19 @@ It keeps the small part of werkzeug's `Response` interface that mocksrv uses: `s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
 _REASONS = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
+# what may not appear in a header value sent back: CR, LF, NUL and the other controls (tab may)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def has_control(text: str) -> bool:
+    """True if `text` holds a control character that must never be echoed into a header."""
+    return _CONTROL.search(text) is not None
 
 
 def xml_escape(text: str) -> str:

@@ -49,7 +49,7 @@ class _Session:
     own requests in the journal and in expectations it adds (a journal scope per test).
     """
 
-    def __init__(self, config: pytest.Config) -> None:
+    def __init__(self, config: pytest.Config, temp_root: Path | None = None) -> None:
         self.root = Path(str(config.rootpath))
         paths = list(config.getoption("--mocksrv-scenario") or config.getini("mocksrv_scenario"))
         self.base = [self._resolve(p) for p in paths]
@@ -57,7 +57,7 @@ class _Session:
         url = config.getoption("--mocksrv-url") or os.environ.get("MOCKSRV_URL") or None
         self.attached = url is not None
         if url is None:
-            url = self._start()
+            url = self._start(temp_root)
         from mocksrv.toolkit.client import Mocksrv
 
         self.handle = Mocksrv(url)
@@ -77,14 +77,23 @@ class _Session:
             reason = type(exc).__name__
             pytest.exit(f"mocksrv: cannot reach the server at {url} ({reason})", returncode=4)
 
-    def _start(self) -> str:
+    def _start(self, temp_root: Path | None) -> str:
         from mocksrv.app import create_app
         from mocksrv.errors import ScenarioError
+        from mocksrv.scenario.library import resolve
         from mocksrv.scenario.loader import load_files
         from mocksrv.server import ServerThread
         from mocksrv.settings import Settings
 
-        settings = Settings(host="127.0.0.1", port=0, scenario_paths=self.base)
+        # the admin API loads scenario files from the rootdir, pytest's temp directories and
+        # the directories of the session's scenario files (markers switch between them)
+        roots = [str(self.root), *([str(temp_root)] if temp_root else [])]
+        roots += sorted(
+            {str(Path(resolve(p)).parent) for p in self.base if Path(resolve(p)).is_file()}
+        )
+        settings = Settings(
+            host="127.0.0.1", port=0, scenario_paths=self.base, scenario_roots=roots
+        )
         try:
             app = create_app(settings, load_files(self.base) if self.base else None)
         except ScenarioError as exc:
@@ -137,7 +146,8 @@ class _Session:
 @pytest.fixture(scope="session")
 def mocksrv_session(request: pytest.FixtureRequest) -> Iterator[_Session]:
     """The session-wide server; prefer the function-scoped `mocksrv` fixture in tests."""
-    session = _Session(request.config)
+    temp_root = request.getfixturevalue("tmp_path_factory").getbasetemp()
+    session = _Session(request.config, temp_root)
     yield session
     session.stop()
 

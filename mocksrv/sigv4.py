@@ -80,9 +80,24 @@ _USUAL = re.compile(
 )
 
 
+# caches keyed by client text hold short keys only: the bound is by bytes, not just by count
+_CACHE_KEY_CHARS = 256
+
+
+def equal_digest(a: str, b: str) -> bool:
+    """Constant-time comparison of client text with a computed hex digest (any characters)."""
+    return hmac.compare_digest(a.encode("utf-8", "replace"), b.encode("utf-8", "replace"))
+
+
 @lru_cache(maxsize=256)
-def _signed_list(text: str) -> tuple[str, ...]:
+def _signed_list_cached(text: str) -> tuple[str, ...]:
     return tuple(sorted(h.strip().lower() for h in text.split(";") if h.strip()))
+
+
+def _signed_list(text: str) -> tuple[str, ...]:
+    if len(text) > _CACHE_KEY_CHARS:
+        return _signed_list_cached.__wrapped__(text)
+    return _signed_list_cached(text)
 
 
 def parse_authorization(header: str) -> ParsedAuth:
@@ -147,12 +162,24 @@ def credential_service(header: str | None, query: dict[str, str] | None = None) 
     return None
 
 
-@lru_cache(maxsize=4096)
 def canonical_uri(raw_path: str, *, normalize: bool) -> str:
     """Canonical URI from the path as received (percent-encoded). Non-S3 services normalise dot
-    segments and double-encode, like botocore's SigV4Auth; S3 uses the path as sent."""
+    segments and double-encode, like botocore's SigV4Auth; S3 uses the path as sent.
+
+    Short paths are memoised (at most 4,096 of at most 256 characters); long ones are not."""
     if not normalize:
         return raw_path or "/"
+    if len(raw_path) > _CACHE_KEY_CHARS:
+        return _canonical_uri(raw_path)
+    return _canonical_uri_cached(raw_path)
+
+
+@lru_cache(maxsize=4096)
+def _canonical_uri_cached(raw_path: str) -> str:
+    return _canonical_uri(raw_path)
+
+
+def _canonical_uri(raw_path: str) -> str:
     segments = [s for s in raw_path.split("/") if s and s != "."]
     out: list[str] = []
     for seg in segments:
@@ -191,9 +218,13 @@ def _fmt_amz(dt: datetime) -> str:
     return dt.strftime("%Y%m%dT%H%M%SZ")
 
 
-@lru_cache(maxsize=1024)
 def _parse_amz_date(text: str) -> datetime | None:
     """`20210504T201012Z` as an aware datetime (cached: clients send the same second many times)."""
+    return _parse_amz_date_cached(text) if len(text) == 16 else None
+
+
+@lru_cache(maxsize=1024)
+def _parse_amz_date_cached(text: str) -> datetime | None:
     try:
         return datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     except ValueError:
@@ -239,6 +270,8 @@ class Keyring:
             for part in (region, service, "aws4_request"):
                 k = hmac.new(k, part.encode(), hashlib.sha256).digest()
             key = k
+            if len(region) + len(service) > _CACHE_KEY_CHARS:
+                return key
             with self._lock:
                 if len(self._keys) > 4096:
                     self._keys.clear()
@@ -322,7 +355,7 @@ def verify(
     if payload_hash is None or payload_hash.startswith(_UNSIGNED):
         body_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
         payload_hash = payload_hash or body_hash
-    elif not hmac.compare_digest(payload_hash, hashlib.sha256(body).hexdigest()):
+    elif not equal_digest(payload_hash, hashlib.sha256(body).hexdigest()):
         raise SigV4Failure(
             "mismatch",
             "The provided 'x-amz-content-sha256' header does not match what was computed.",
@@ -345,7 +378,7 @@ def verify(
     )
     key = keyring.signing_key(ident, auth.date, auth.region, auth.service)
     expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, auth.signature):
+    if not equal_digest(auth.signature, expected):
         debug = {"canonicalRequest": canonical_request, "stringToSign": string_to_sign}
         raise SigV4Failure("mismatch", MSG_MISMATCH, debug if policy.debug else {}, debug)
     return ident, auth

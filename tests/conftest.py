@@ -21,7 +21,7 @@ PRIME_SECRET = "MockSrvPrimeDemoSecretKey000000000000001"
 
 
 def start_server(scenario_paths: list[str] | None = None, **settings: object) -> ServerThread:
-    cfg = Settings(host="127.0.0.1", port=0, **settings)  # type: ignore[arg-type]
+    cfg = Settings(**{"host": "127.0.0.1", "port": 0, **settings})  # type: ignore[arg-type]
     scenarios = load_files(scenario_paths) if scenario_paths else None
     return ServerThread(create_app(cfg, scenarios), cfg).start()
 

@@ -23,8 +23,9 @@ def get(mocksrv, path: str, **params) -> requests.Response:
 
 def post(mocksrv, path: str, body=None, data: bytes | None = None) -> requests.Response:
     if data is not None:
-        return requests.post(f"{mocksrv.admin_url}{path}", data=data, timeout=5)
-    return requests.post(f"{mocksrv.admin_url}{path}", json=body, timeout=5)
+        headers = {"Content-Type": "application/json"}
+        return requests.post(f"{mocksrv.admin_url}{path}", data=data, headers=headers, timeout=5)
+    return requests.post(f"{mocksrv.admin_url}{path}", json={} if body is None else body, timeout=5)
 
 
 def test_health_and_version(mocksrv):
@@ -198,9 +199,9 @@ def test_journal_bad_filters(mocksrv):
     r = get(mocksrv, "/journal", limit="0")
     assert r.json()["error"]["message"] == "limit must be at least 1, got '0'"
     r = get(mocksrv, "/journal", limit="nan")
-    assert r.json()["error"]["message"] == "limit must be a finite number, got 'nan'"
+    assert r.json()["error"]["message"] == "limit must be an integer, got 'nan'"
     r = get(mocksrv, "/journal", status="abc")
-    assert r.json()["error"]["message"] == "status must be a number, got 'abc'"
+    assert r.json()["error"]["message"] == "status must be an integer, got 'abc'"
     r = get(mocksrv, "/journal", since="yesterday")
     assert "since: 'yesterday' is not an ISO-8601 instant" in r.json()["error"]["message"]
 
@@ -249,12 +250,18 @@ def test_invalid_scenario_is_refused_with_file_and_line(mocksrv, mocksrv_prime):
     assert mocksrv_prime.verify("123456789").json() == {"message": "SUCCESS"}
 
 
-def test_missing_scenario_file(mocksrv):
-    r = post(mocksrv, "/scenarios", {"paths": ["/nonexistent/x.yaml", "/dev/zero"]})
+def test_missing_scenario_file(mocksrv, tmp_path):
+    # outside what the server may read: one answer, whether the file exists or not
+    for paths in (["/nonexistent/x.yaml"], ["/dev/zero"], ["/etc/passwd"]):
+        r = post(mocksrv, "/scenarios", {"paths": paths})
+        assert r.status_code == 403, r.text
+        assert r.json()["error"]["code"] == "Forbidden"
+        assert "passwd" not in r.text and "nonexistent" not in r.text
+    # inside (the test's temp directory is one of the plugin server's roots): named
+    missing = str(tmp_path / "x.yaml")
+    r = post(mocksrv, "/scenarios", {"paths": [missing]})
     assert r.status_code == 400
-    assert r.json()["error"]["message"] == (
-        "not a file or directory on the server: /nonexistent/x.yaml, /dev/zero"
-    )
+    assert r.json()["error"]["message"] == f"not a file or directory on the server: {missing}"
 
 
 def test_scenario_file_that_is_not_a_scenario(mocksrv, tmp_path):

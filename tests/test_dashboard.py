@@ -345,3 +345,27 @@ def test_every_panel_with_traffic_in_it(server, page):
         if shots:
             Path(shots).mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(Path(shots) / f"{name}.png"), full_page=True)
+
+
+def test_on_a_server_beyond_loopback_the_page_asks_for_the_token(browser, server_factory):
+    srv = server_factory(host="0.0.0.0", admin_token="dash-token-1")  # tests connect to 127.0.0.1
+    url = f"http://127.0.0.1:{srv.port}"
+    # the page and its files load without the token; its data does not
+    assert requests.get(url + "/__admin/dashboard", timeout=5).status_code == 200
+    assert requests.get(url + "/__admin/identities", timeout=5).status_code == 401
+    context = browser.new_context()
+    pg = context.new_page()
+    try:
+        pg.goto(url + "/")
+        expect(pg.locator("#login")).to_be_visible()
+        pg.fill("#token", "not-the-token")
+        pg.click("#login button[type=submit]")
+        expect(pg.locator("#login-error")).to_have_text("that token was refused")
+        pg.fill("#token", "dash-token-1")
+        pg.click("#login button[type=submit]")
+        expect(pg.locator("#login")).to_be_hidden()
+        row = pg.locator("#identities tbody tr", has_text="agcod-production")
+        expect(row).to_contain_text("MockSrvAgcodDemoSecretKey000000000000002")  # authenticated
+        expect(pg.get_by_test_id("status")).to_have_text("live")
+    finally:
+        context.close()

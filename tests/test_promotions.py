@@ -403,7 +403,7 @@ def test_reset_drops_the_old_s3_world(server_factory):
     s3 = s3_client(server.url)
     key = upload(s3, b"RESET-1,new\n")
     wait_report(s3, key)
-    r = requests.post(f"{server.url}/__admin/reset", timeout=30)
+    r = requests.post(f"{server.url}/__admin/reset", json={}, timeout=30)
     assert r.status_code == 200, r.text
     assert s3.list_objects_v2(Bucket=DEVO, Prefix=NEW)["KeyCount"] == 0
     key = upload(s3, b"RESET-1,new\n")  # the code is new again after the reset

@@ -232,7 +232,7 @@ def test_reset_forgets_the_state_and_a_changed_section_starts_that_api_fresh(sta
     srv = Server(state)
     assert create(srv.url, "MocksProdGone1").status_code == 200
     assert prime(srv.url, "444444444", "redeem").json() == {"message": "SUCCESS"}
-    assert requests.post(srv.url + "/__admin/reset", timeout=10).ok
+    assert requests.post(srv.url + "/__admin/reset", json={}, timeout=10).ok
     srv.kill()
     srv = Server(state)
     assert agcod_state(srv.url)["cards"] == []

@@ -96,7 +96,7 @@ def test_presigned_url_of_a_session(server_factory):
 def test_reset_forgets_sessions(server_factory):
     srv = server_factory([STS_ROLES])
     creds = assume(srv.url)["Credentials"]
-    assert requests.post(f"{srv.url}/__admin/reset", timeout=5).status_code == 200
+    assert requests.post(f"{srv.url}/__admin/reset", json={}, timeout=5).status_code == 200
     with pytest.raises(ClientError) as err:
         session_client("s3", srv.url, creds).list_objects_v2(Bucket=DEVO, Prefix=NEW)
     assert err.value.response["Error"]["Code"] == "InvalidToken"

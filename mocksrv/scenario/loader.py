@@ -15,8 +15,35 @@ Path_ = tuple[str | int, ...]
 DEFAULT_NAME = "default.yaml"
 
 
+MAX_DEPTH = 64  # nesting levels of mappings and sequences
+# nodes that aliases may add when expanded (`*a` re-walks what `&a` names): a few shared blocks
+# cost nothing, an alias bomb (each level doubling the one below) is refused before it grows
+MAX_ALIAS_EXPANSION = 10_000
+MAX_FILE_BYTES = 8 * 1024 * 1024  # a scenario file larger than this is refused, unread
+
+
+class _TooComplex(Exception):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line, self.message = line, message
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader without timestamp resolution: instants stay strings and are parsed on purpose."""
+    """SafeLoader without timestamp resolution: instants stay strings and are parsed on purpose.
+
+    Composing refuses nesting deeper than MAX_DEPTH (PyYAML composes recursively)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                line = self.peek_event().start_mark.line + 1
+                raise _TooComplex(line, f"nested deeper than {MAX_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -73,15 +100,53 @@ def _walk(node: yaml.Node, path: Path_, src: str, lines: dict, problems: list[st
             _walk(item, path + (i,), src, lines, problems)
 
 
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many nodes `node` stands for once aliases are expanded (linear time: memoised)."""
+    known = memo.get(id(node))
+    if known == 0:  # still being counted: an alias inside its own anchor
+        raise _TooComplex(node.start_mark.line + 1, "an alias refers to a node that contains it")
+    if known is not None:
+        return known
+    memo[id(node)] = 0
+    size = 1
+    if isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(item, memo) for item in node.value)
+    memo[id(node)] = size
+    return size
+
+
+def _check_expansion(node: yaml.Node) -> None:
+    memo: dict[int, int] = {}
+    expanded = _expanded_size(node, memo)
+    if expanded - len(memo) > MAX_ALIAS_EXPANSION:
+        raise _TooComplex(
+            node.start_mark.line + 1,
+            f"aliases expand to more than {MAX_ALIAS_EXPANSION} extra nodes",
+        )
+
+
+def _compose(text: str) -> tuple[yaml.Node | None, Any]:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        _check_expansion(node)
+        return node, loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def parse_text(text: str, source: str) -> Scenario:
     """Parse YAML text; syntax errors and non-mapping documents raise ScenarioError with a line."""
     try:
-        loader = _Loader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
+        node, data = _compose(text)
+    except _TooComplex as exc:
+        raise ScenarioError([f"{source}:{exc.line}: (yaml): {exc.message}"]) from None
+    except RecursionError:  # nesting inside a flow collection the depth check did not see
+        raise ScenarioError([f"{source}:1: (yaml): nested too deeply"]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -102,9 +167,14 @@ def parse_text(text: str, source: str) -> Scenario:
 def read_file(path: str | os.PathLike[str]) -> Scenario:
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        if p.stat().st_size > MAX_FILE_BYTES:  # refused unread (a FIFO or device reads capped)
+            raise ScenarioError([f"{p}:0: (file): larger than {MAX_FILE_BYTES} bytes"])
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ScenarioError([f"{p}:0: (file): cannot read: {exc.strerror}"]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError([f"{p}:0: (file): larger than {MAX_FILE_BYTES} bytes"])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -11,14 +11,14 @@ from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from mocksrv import __version__
 from mocksrv.clock import parse_instant
 from mocksrv.errors import ScenarioError
-from mocksrv.toolkit import expectations
+from mocksrv.toolkit import expectations, guard
 from mocksrv.toolkit.plugin import STARTED
 
 if TYPE_CHECKING:
@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("mocksrv")
 APP_KEY = "mocksrv.app"  # environ key: the MocksrvApp, set by the app before calling the admin
 Handler = Callable[["Ctx"], Any]
+MAX_BODY = 1024 * 1024  # admin request bodies: 413 above this
+
+
+class _Request(Request):
+    max_content_length = MAX_BODY
 
 
 class AdminError(Exception):
@@ -45,10 +50,14 @@ class Ctx:
     def __init__(self, request: Request, app: MocksrvApp, runtime: Runtime, kit: Toolkit):
         self.request, self.app, self.runtime, self.kit = request, app, runtime, kit
         self.args: Mapping[str, Any] = {}
+        self.authenticated = False  # the request carried the valid admin token
 
-    def body(self) -> dict[str, Any]:
+    def body(self, required: bool = False) -> dict[str, Any]:
+        """The JSON object posted; an empty body is {} unless `required`."""
         raw = self.request.get_data(cache=True)
-        if not raw.strip():
+        if not raw and required:
+            raise AdminError("give a JSON object as the request body")
+        if not raw:
             return {}
         try:
             data = json.loads(raw)
@@ -62,6 +71,17 @@ class Ctx:
 def json_response(data: Any, status: int = 200) -> Response:
     body = json.dumps(data, indent=2, default=str) + "\n"
     return Response(body, status=status, content_type="application/json")
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> Response:
+    return json_response({"error": {"code": code, "message": message, **extra}}, status)
+
+
+def _too_large(environ: dict[str, Any]) -> bool:
+    try:
+        return int(environ.get("CONTENT_LENGTH") or 0) > MAX_BODY
+    except ValueError:
+        return False  # werkzeug reads no body from a bad length
 
 
 class AdminApp:
@@ -86,17 +106,34 @@ class AdminApp:
         if app is None:  # mounted outside MocksrvApp: nothing to control
             error = {"code": "InternalError", "message": "admin API called outside a mocksrv app"}
             return json_response({"error": error}, 500)(environ, start_response)
-        ctx = Ctx(Request(environ), app, app.runtime, self.toolkit)
+        try:
+            if _dashboard_file(environ):  # the page and its script hold no data: no token needed
+                authenticated = False
+            else:
+                authenticated = guard.check(environ, app.runtime.settings)
+        except guard.Refused as refused:
+            resp = error_response(refused.status, refused.code, refused.message)
+            if refused.status == 401:
+                resp.headers["WWW-Authenticate"] = guard.REALM
+            return resp(environ, start_response)
+        if _too_large(environ):
+            message = f"admin request bodies are limited to {MAX_BODY} bytes"
+            return error_response(413, "PayloadTooLarge", message)(environ, start_response)
+        ctx = Ctx(_Request(environ), app, app.runtime, self.toolkit)
+        ctx.authenticated = authenticated
         return self.dispatch(ctx)(environ, start_response)
 
     def dispatch(self, ctx: Ctx) -> Response:
         try:
             endpoint, ctx.args = self.url_map.bind_to_environ(ctx.request.environ).match()
+            guard.check_json(ctx.request.environ)
+            if ctx.request.method in ("POST", "PUT"):
+                ctx.body()  # every write takes a JSON object (or nothing), whatever it reads
             result = self.routes[endpoint](ctx)
         except AdminError as err:
-            return json_response(
-                {"error": {"code": err.code, "message": err.message, **err.extra}}, err.status
-            )
+            return error_response(err.status, err.code, err.message, **err.extra)
+        except guard.Refused as refused:
+            return error_response(refused.status, refused.code, refused.message)
         except ScenarioError as err:
             problems = err.problems
             message = "invalid scenario: " + "; ".join(problems[:5])
@@ -107,7 +144,13 @@ class AdminApp:
         except (NotFound, MethodNotAllowed) as err:
             code = "NotFound" if isinstance(err, NotFound) else "MethodNotAllowed"
             message = f"{ctx.request.method} {ctx.request.path}: {err.name}; see GET /__admin/"
-            return json_response({"error": {"code": code, "message": message}}, err.code or 400)
+            resp = error_response(err.code or 400, code, message)
+            if isinstance(err, MethodNotAllowed) and err.valid_methods:
+                resp.headers["Allow"] = ", ".join(sorted(set(err.valid_methods) - {"HEAD"}))
+            return resp
+        except RequestEntityTooLarge:
+            message = f"admin request bodies are limited to {MAX_BODY} bytes"
+            return error_response(413, "PayloadTooLarge", message)
         except HTTPException as err:
             return json_response({"error": {"code": "BadRequest", "message": str(err)}}, 400)
         except Exception:  # never a traceback on the admin API either
@@ -151,6 +194,17 @@ DASHBOARD_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
+
+
+def _dashboard_file(environ: dict[str, Any]) -> bool:
+    """A GET of the dashboard page or one of its files (served without the admin token; every
+    call the page makes for data goes through the token check)."""
+    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+        return False
+    path = str(environ.get("PATH_INFO", "")).rstrip("/")
+    if path == "/__admin/dashboard":
+        return True
+    return path.startswith("/__admin/dashboard/") and path.rsplit("/", 1)[1] in DASHBOARD_ASSETS
 
 
 def dashboard(ctx: Ctx) -> Response:

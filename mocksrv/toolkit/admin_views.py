@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mocksrv.clock import FIRST_INSTANT, LAST_INSTANT, clamp, iso
 from mocksrv.scenario.library import resolve
 from mocksrv.scenario.loader import Scenario, load_default, load_files
-from mocksrv.toolkit import control
+from mocksrv.toolkit import control, guard
 from mocksrv.toolkit.admin import (
     AdminError,
     Ctx,
@@ -25,6 +26,11 @@ from mocksrv.toolkit.admin import (
 from mocksrv.toolkit.journal import Filters
 from mocksrv.toolkit.schema import FAULT
 
+# the same answer whether the path exists or not, and nothing of its content
+FORBIDDEN_PATHS = (
+    "paths: only the scenario files and directories the server was started with (--scenario), "
+    "or files inside those directories, may be loaded"
+)
 ADVANCE_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 
 
@@ -46,7 +52,11 @@ def _flag(body: dict[str, Any], key: str) -> bool:
 
 
 def reset(ctx: Ctx) -> dict[str, Any]:
-    keep_journal = _flag(ctx.body(), "keepJournal")
+    body = ctx.body()
+    unknown = sorted(set(body) - {"keepJournal"})
+    if unknown:
+        raise AdminError(f"unknown field(s) {', '.join(unknown)}; reset takes keepJournal")
+    keep_journal = _flag(body, "keepJournal")
     runtime = control.reset(ctx.app, keep_journal=keep_journal)
     return {
         "reset": True,
@@ -56,7 +66,9 @@ def reset(ctx: Ctx) -> dict[str, Any]:
 
 
 def identities(ctx: Ctx) -> dict[str, Any]:
-    """The scenario's demo credentials, for test harnesses (this is a local sandbox)."""
+    """The scenario's demo credentials, for test harnesses. Secret keys go to a caller with the
+    admin token, or to anyone when no token is configured (loopback only: see toolkit/guard)."""
+    show_secrets = ctx.authenticated or not guard.token_required(ctx.runtime.settings)
     out = []
     for ident in ctx.runtime.keyring.identities():
         item: dict[str, Any] = {
@@ -64,7 +76,9 @@ def identities(ctx: Ctx) -> dict[str, Any]:
             "api": ident.api,
             "access_key": ident.access_key,
         }
-        item.update({"secret_key": ident.secret_key, "regions": list(ident.regions)})
+        if show_secrets:
+            item["secret_key"] = ident.secret_key
+        item["regions"] = list(ident.regions)
         out.append({**ident.extra, **item})
     return {"identities": out}
 
@@ -80,23 +94,27 @@ def list_scenarios(ctx: Ctx) -> dict[str, Any]:
 
 
 def _requested(ctx: Ctx, body: dict[str, Any]) -> list[Scenario]:
-    given = [k for k in ("paths", "names", "yaml", "reload", "default") if body.get(k)]
+    given = [k for k in ("paths", "names", "yaml", "reload", "default") if k in body]
     if len(given) != 1:
         raise AdminError("give exactly one of paths, names, yaml, reload: true or default: true")
     key = given[0]
+    if key in ("reload", "default") and body[key] is not True:
+        raise AdminError(f"{key} must be true")
     if key == "reload":
         return control.reload_sources(ctx.runtime)
     if key == "default":
         return [load_default()]
     if key == "yaml":
-        if not isinstance(body["yaml"], str):
+        if not isinstance(body["yaml"], str) or not body["yaml"]:
             raise AdminError("yaml must be the scenario text as a string")
         return [control.from_text(body["yaml"], str(body.get("name") or "posted"))]
     values = body[key]
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise AdminError(f"{key} must be a list of strings")
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+        raise AdminError(f"{key} must be a non-empty list of strings")
     if key == "paths":
         values = [resolve(v) for v in values]  # bundled scenarios by name, too
+        if not all(control.path_allowed(v, ctx.runtime.settings) for v in values):
+            raise AdminError(FORBIDDEN_PATHS, status=403, code="Forbidden")
         odd = [v for v in values if not (Path(v).is_file() or Path(v).is_dir())]
         if odd:
             raise AdminError(f"not a file or directory on the server: {', '.join(odd)}")
@@ -116,6 +134,8 @@ def _requested(ctx: Ctx, body: dict[str, Any]) -> list[Scenario]:
 def load_scenarios(ctx: Ctx) -> dict[str, Any]:
     body = ctx.body()
     keep, keep_journal = _flag(body, "keepState"), _flag(body, "keepJournal")
+    if not isinstance(body.get("name", ""), str):
+        raise AdminError("name must be a string")
     scenarios = _requested(ctx, body)
     return control.switch(ctx.app, scenarios, keep, keep_journal=keep_journal)
 
@@ -129,7 +149,13 @@ def set_clock(ctx: Ctx) -> dict[str, Any]:
     body = ctx.body()
     if "now" not in body:
         raise AdminError('give {"now": "<ISO-8601 instant>"}')
-    ctx.runtime.clock.set(instant("now", body["now"]))
+    at = instant("now", body["now"])
+    if at != clamp(at):
+        raise AdminError(
+            f"now: {body['now']!r} is outside the scenario clock's range "
+            f"({iso(FIRST_INSTANT)} to {iso(LAST_INSTANT)})"
+        )
+    ctx.runtime.clock.set(at)
     if "frozen" in body:
         _freeze(ctx, body["frozen"])
     return ctx.runtime.clock.to_json()
@@ -147,8 +173,9 @@ def advance_clock(ctx: Ctx) -> dict[str, Any]:
     given = [k for k in ADVANCE_UNITS if k in body]
     if not given:
         raise AdminError(f"give one or more of {', '.join(ADVANCE_UNITS)}")
-    seconds = sum(number(k, body[k]) * ADVANCE_UNITS[k] for k in given)
-    if seconds < 0:
+    amounts = [number(k, body[k]) * ADVANCE_UNITS[k] for k in given]
+    seconds = sum(amounts)
+    if min(amounts) < 0:
         raise AdminError("the scenario clock only moves forward; use PUT /__admin/clock to go back")
     try:
         ctx.runtime.clock.advance(seconds)
@@ -222,10 +249,13 @@ def get_journal(ctx: Ctx) -> dict[str, Any]:
     unknown = set(args) - {*Filters.KEYS, "since", "limit", "scope"}
     if unknown:
         raise AdminError(f"unknown filter(s) {', '.join(sorted(unknown))}")
+    repeated = sorted(k for k in args if len(args.getlist(k)) > 1)
+    if repeated:
+        raise AdminError(f"give each filter once: {', '.join(repeated)}")
     equal: dict[str, Any] = {k: args[k] for k in Filters.KEYS if k in args and k != "status"}
     if "status" in args:
-        equal["status"] = int(number("status", args["status"], minimum=100))
-    limit = int(number("limit", args["limit"], minimum=1)) if "limit" in args else None
+        equal["status"] = _integer("status", args["status"], 100, 599)
+    limit = _integer("limit", args["limit"], 1, None) if "limit" in args else None
     since = instant("since", args["since"]) if "since" in args else None
     scope = args.get("scope", "current")
     if scope not in ("current", "all"):
@@ -244,6 +274,16 @@ def journal_exchange(ctx: Ctx) -> dict[str, Any]:
     return {"entry": entry, "kept": detail is not None, **(detail or {})}
 
 
+def _integer(key: str, text: str, minimum: int, maximum: int | None) -> int:
+    if not text.strip().lstrip("-").isascii() or not text.strip().lstrip("-").isdigit():
+        raise AdminError(f"{key} must be an integer, got {text[:40]!r}")
+    value = int(text.strip())
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" and at most {maximum}" if maximum is not None else ""
+        raise AdminError(f"{key} must be at least {minimum}{upper}, got {text[:40]!r}")
+    return value
+
+
 def clear_journal(ctx: Ctx) -> dict[str, Any]:
     ctx.kit.reset_journal()
     return {"cleared": True}
@@ -255,7 +295,7 @@ def list_expectations(ctx: Ctx) -> dict[str, Any]:
 
 
 def add_expectation(ctx: Ctx) -> Any:
-    item = new_expectation(ctx, ctx.body())
+    item = new_expectation(ctx, ctx.body(required=True))
     ctx.kit.journal.with_history(lambda history: ctx.kit.expectations.add(item, history))
     return item.report()
 
@@ -274,7 +314,7 @@ def list_faults(ctx: Ctx) -> dict[str, Any]:
 
 
 def add_fault(ctx: Ctx) -> Any:
-    spec = ctx.body()
+    spec = ctx.body(required=True)
     validate(spec, FAULT, "fault")
     try:
         fault = ctx.kit.faults.add(spec)
@@ -285,6 +325,8 @@ def add_fault(ctx: Ctx) -> Any:
 
 def clear_faults(ctx: Ctx) -> dict[str, Any]:
     source = ctx.request.args.get("source")
+    if source not in (None, "scenario", "admin"):
+        raise AdminError(f"source must be scenario or admin, got {source!r}")
     return {"removed": ctx.kit.faults.clear(source)}
 
 

@@ -7,6 +7,7 @@ never uses mocksrv's own signing or parsing code.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -102,12 +103,17 @@ class AgcodClient(SignedClient):
 
 
 class Mocksrv:
-    """A handle on a running mocksrv: admin operations and ready-signed clients."""
+    """A handle on a running mocksrv: admin operations and ready-signed clients.
 
-    def __init__(self, url: str) -> None:
+    `token` (default: $MOCKSRV_ADMIN_TOKEN) is sent as `Authorization: Bearer` on admin calls."""
+
+    def __init__(self, url: str, token: str | None = None) -> None:
         self.url = url.rstrip("/")
         self.admin_url = f"{self.url}/__admin"
         self._session = requests.Session()
+        token = token or os.environ.get("MOCKSRV_ADMIN_TOKEN")
+        if token:
+            self._session.headers["Authorization"] = f"Bearer {token}"
         self.clock = Clock(self)
         self._clients: list[SignedClient] = []
         self.own_expectations_only = False
@@ -123,6 +129,8 @@ class Mocksrv:
         self._clients.clear()
 
     def admin(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        if body is None and method in ("POST", "PUT", "PATCH"):
+            body = {}  # writes always go as JSON (the admin API refuses other content types)
         resp = self._session.request(
             method, self.admin_url + path, json=body, params=params or None, timeout=TIMEOUT
         )

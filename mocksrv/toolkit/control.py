@@ -12,6 +12,7 @@ from mocksrv.scenario.validate import schema_problems
 
 if TYPE_CHECKING:
     from mocksrv.app import MocksrvApp
+    from mocksrv.settings import Settings
 
 # which services and stores belong to which scenario section (and identity api)
 SECTION_APIS = {
@@ -41,10 +42,47 @@ def reset(app: MocksrvApp, *, keep_journal: bool = False) -> Runtime:
 
 
 def reload_sources(runtime: Runtime) -> list[Scenario]:
-    """The current scenario files read again from disk (the embedded default stays as it is)."""
-    if any(sc.source.startswith(EMBEDDED) for sc in runtime.scenarios):
+    """The current scenario files read again from disk; the embedded default and scenarios posted
+    as text (sources in angle brackets, never paths) stay as they are."""
+    if all(sc.source.startswith("<") for sc in runtime.scenarios):
         return list(runtime.scenarios)
-    return load_files([sc.source for sc in runtime.scenarios])
+    files = [sc.source for sc in runtime.scenarios if not sc.source.startswith("<")]
+    fresh = iter(load_files(files))
+    return [sc if sc.source.startswith("<") else next(fresh) for sc in runtime.scenarios]
+
+
+def allowed_scenario_roots(settings: Settings) -> tuple[set[Path], list[Path]]:
+    """What the admin API may read scenario files from: the files and the directories the server
+    was started with (`--scenario`, `--scenario-root`, bundled names resolved), and the bundled
+    scenario library, as resolved paths."""
+    from mocksrv.scenario.library import bundled_dir, resolve
+
+    files: set[Path] = set()
+    dirs: list[Path] = [bundled_dir().resolve()]
+    for raw in [*settings.scenario_paths, *settings.scenario_roots]:
+        p = Path(resolve(raw)).resolve()
+        if p.is_dir():
+            dirs.append(p)
+        else:
+            files.add(p)
+    return files, dirs
+
+
+def path_allowed(raw: str, settings: Settings) -> bool:
+    """True if `raw`, symlinks and `..` resolved, is a start-up file or lies in a start-up
+    directory; a directory also needs each of its scenario files to resolve inside."""
+    files, dirs = allowed_scenario_roots(settings)
+
+    def inside(p: Path) -> bool:
+        return p in files or any(p == d or p.is_relative_to(d) for d in dirs)
+
+    try:
+        target = Path(raw).resolve()
+        if not inside(target):
+            return False
+        return all(inside(f.resolve()) for f in expand_paths([str(target)]) if target.is_dir())
+    except (OSError, RuntimeError, ValueError):  # loops, NUL bytes, unreadable directories
+        return False
 
 
 def from_text(text: str, name: str = "admin") -> Scenario:

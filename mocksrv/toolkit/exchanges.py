@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 BODY_BYTES = 16 * 1024
 HEADER_BYTES = 16 * 1024
-TOTAL_BYTES = 16 * 1024 * 1024
+SIGNATURE_CHARS = 16 * 1024  # each of the canonical request and string-to-sign
+TOTAL_BYTES = 8 * 1024 * 1024
 # credentials a client sent or an answer carried: shown cut, never whole
 _SECRET_HEADERS = frozenset({"x-amz-security-token", "authorization-token"})
 _SECRET_XML = re.compile(rb"(<(SecretAccessKey|SessionToken)>)([^<]{4})[^<]*(</\2>)")
@@ -43,7 +44,9 @@ class Exchanges:
         req_body, req_size = _cut(call.peek_body(), BODY_BYTES)
         res_body, res_size = _cut(response.get_data(), BODY_BYTES)
         headers = call.headers.items()
+        computed = _cut_text(call.signature_computed)
         size = len(req_body) + len(res_body) + sum(len(k) + len(v) for k, v in headers)
+        size += sum(len(v) for v in computed.values()) if computed else 0
         item = (
             headers,
             req_body,
@@ -52,7 +55,7 @@ class Exchanges:
             list(response.headers.items()),
             res_body,
             res_size,
-            call.signature_computed,
+            computed,
             size,
         )
         with self._lock:
@@ -106,6 +109,15 @@ class Exchanges:
                 "bytes": self._bytes,
                 "capacityBytes": self.total_bytes,
             }
+
+
+def _cut_text(computed: dict[str, str] | None) -> dict[str, str] | None:
+    if not computed:
+        return None
+    return {
+        k: v if len(v) <= SIGNATURE_CHARS else v[:SIGNATURE_CHARS] + f"... [{len(v)} characters]"
+        for k, v in computed.items()
+    }
 
 
 def _headers(items: list[tuple[str, str]]) -> list[list[str]]:

@@ -15,21 +15,51 @@ if TYPE_CHECKING:
     from mocksrv.call import Call
 
 DEFAULT_CAPACITY = 10_000
+DEFAULT_MAX_BYTES = 32 * 1024 * 1024  # what all entries may hold, besides the entry count
+MAX_TEXT = 2048  # characters kept of a path or a field value; the rest is cut with a marker
+_OVERHEAD = 400  # the fixed part of an entry, roughly, in bytes
 FAULT_KEY = "mocksrv.fault"  # environ key: the fault applied to this call (name), set by faults
 
 
 Raw = tuple[Any, ...]
 
 
-def raw_of(call: Call, seq: int) -> Raw:
-    """What the journal keeps per call: plain values, formatted only when someone reads them."""
-    return (
+def cut(text: str) -> str:
+    """`text` if short, else its first MAX_TEXT characters and a marker saying how many were cut."""
+    if len(text) <= MAX_TEXT:
+        return text
+    return f"{text[:MAX_TEXT]}...[{len(text) - MAX_TEXT} characters cut]"
+
+
+def _bounded(value: Any, depth: int = 0) -> tuple[Any, int]:
+    """A field value with long strings cut, and its rough size in bytes."""
+    if isinstance(value, str):
+        value = cut(value)
+        return value, len(value)
+    if isinstance(value, dict) and depth < 3:
+        out, size = {}, 0
+        for key, item in value.items():
+            out[key], n = _bounded(item, depth + 1)
+            size += n + len(str(key))
+        return out, size
+    if isinstance(value, list | tuple) and depth < 3:
+        items = [_bounded(v, depth + 1) for v in value]
+        return [v for v, _ in items], sum(n for _, n in items)
+    return value, 16
+
+
+def raw_of(call: Call, seq: int) -> tuple[Raw, int]:
+    """What the journal keeps per call: plain values, formatted only when someone reads them;
+    and its rough size in bytes (long paths and field values are cut)."""
+    path = call.path if len(call.path) <= MAX_TEXT else cut(call.path)
+    fields, size = _bounded(call.fields)
+    raw = (
         seq,
         call.request_id,
         time.time(),
         call.runtime.clock.now(),
         call.method,
-        call.path,
+        path,
         call.api,
         call.operation,
         call.identity,
@@ -37,9 +67,10 @@ def raw_of(call: Call, seq: int) -> Raw:
         call.status,
         call.signature_failed,
         time.perf_counter() - call.started,
-        call.fields,
+        fields,
         call.environ.get(FAULT_KEY),
     )
+    return raw, _OVERHEAD + len(path) + size
 
 
 def entry_of_raw(raw: Raw) -> dict[str, Any]:
@@ -67,12 +98,17 @@ def entry_of_raw(raw: Raw) -> dict[str, Any]:
 
 
 class Journal:
-    """Newest `capacity` entries; older ones are dropped and counted."""
+    """Newest `capacity` entries holding at most `max_bytes`; older ones are dropped and counted."""
 
-    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(
+        self, capacity: int = DEFAULT_CAPACITY, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
         self.capacity = capacity
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
-        self._entries: deque[Raw | dict[str, Any]] = deque(maxlen=capacity)
+        self._entries: deque[Raw | dict[str, Any]] = deque()
+        self._sizes: deque[int] = deque()
+        self._bytes = 0
         self._seq = 0
         self._dropped = 0
         # entries up to this seq belong to earlier scopes (a reset that kept the journal): queries
@@ -85,30 +121,43 @@ class Journal:
     def record(self, call: Call) -> None:
         with self._lock:
             self._seq += 1
-            raw = raw_of(call, self._seq)
-            if len(self._entries) == self.capacity:
-                self._dropped += 1
-            self._entries.append(raw)
+            raw, size = raw_of(call, self._seq)
+            self._append(raw, size)
             if self.listeners and self.listen_if():
                 entry = entry_of_raw(raw)
                 for listener in self.listeners:
                     listener(entry)
 
+    def _append(self, item: Raw | dict[str, Any], size: int) -> None:
+        """Add under the lock, then drop the oldest until both bounds hold."""
+        self._entries.append(item)
+        self._sizes.append(size)
+        self._bytes += size
+        while len(self._entries) > self.capacity or (
+            self._bytes > self.max_bytes and len(self._entries) > 1
+        ):
+            self._entries.popleft()
+            self._bytes -= self._sizes.popleft()
+            self._dropped += 1
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._sizes.clear()
+            self._bytes = 0
             self._dropped = 0
 
     def adopt(self, other: Journal) -> None:
         """Take over another journal's entries (scenario switch keeping state)."""
         with other._lock:  # raw records as they are: formatting waits for a reader
-            kept = list(other._entries)[-self.capacity :]
-            last, scope = other._seq, other.scope_seq
+            kept = list(zip(other._entries, other._sizes, strict=True))[-self.capacity :]
+            last, scope, dropped = other._seq, other.scope_seq, other._dropped
         with self._lock:
-            self._entries.extend(kept)
+            for entry, size in kept:
+                self._append(entry, size)
             self._seq = max(self._seq, last)
             self.scope_seq = scope
-            self._dropped = other.stats()["dropped"]
+            self._dropped += dropped
 
     def new_scope(self) -> None:
         """From now on, queries and new expectations see only requests recorded after this."""
@@ -128,7 +177,13 @@ class Journal:
 
     def stats(self) -> dict[str, int]:
         with self._lock:
-            return {"size": len(self._entries), "capacity": self.capacity, "dropped": self._dropped}
+            return {
+                "size": len(self._entries),
+                "capacity": self.capacity,
+                "dropped": self._dropped,
+                "bytes": self._bytes,
+                "maxBytes": self.max_bytes,
+            }
 
     def query(self, filters: Filters, *, all_scopes: bool = False) -> list[dict[str, Any]]:
         """Matching entries of the current scope (or all), newest first, at most `filters.limit`."""

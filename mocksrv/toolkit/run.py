@@ -59,6 +59,8 @@ def environment(app: MocksrvApp, url: str) -> dict[str, str]:
         env["AWS_ACCESS_KEY_ID"] = env["MOCKSRV_PROMOTIONS_ACCESS_KEY_ID"]
         env["AWS_SECRET_ACCESS_KEY"] = env["MOCKSRV_PROMOTIONS_SECRET_ACCESS_KEY"]
         env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    if app.runtime.settings.admin_token:  # the toolkit client and the pytest plugin send it
+        env["MOCKSRV_ADMIN_TOKEN"] = app.runtime.settings.admin_token
     return env
 
 

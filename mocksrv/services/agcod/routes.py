@@ -203,6 +203,7 @@ class AgcodService:
         request_id = fields.get("creationRequestId")
         mock = rules.mock_id(partner, request_id)
         if mock == MOCK_SUCCESS_ID:
+            rules.check_echoed_value(fields.get("value"))
             return replies.mock_card(str(request_id), fields.get("value"))
         if mock is not None:
             raise mock_error(mock)
@@ -242,6 +243,7 @@ class AgcodService:
         if mock != MOCK_SUCCESS_ID:
             raise mock_error(mock)
         value = fields.get("value") or {}
+        rules.check_echoed_value(value)
         return replies.physical(
             operation, fields[id_name], None, status=status, number=fields.get("cardNumber"),
             amount=value.get("amount"), currency=value.get("currencyCode"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import secrets
@@ -80,14 +81,33 @@ def check_value(partner: Partner, value: dict[str, Any] | None) -> Money:
         raise AgcodError("InvalidCurrencyCodeInput")
     if currency != partner.currency:
         raise AgcodError("CurrencyCodeMismatch")
-    exponent = amount.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > partner.limits.decimals:
+    if _decimals(amount) > partner.limits.decimals:
         raise AgcodError("FractionalAmountNotAllowed")
     if amount > partner.limits.max:
         raise AgcodError("MaxAmountExceeded")
     if amount < partner.limits.min:
         raise AgcodError("AmountBelowMinThreshold")
     return Money(amount, currency)
+
+
+def check_echoed_value(value: dict[str, Any] | None) -> None:
+    """A mock id echoes the amount as a Java double: one past a double's range (1e400) cannot be
+    written, and is refused as the real rules refuse any too large amount."""
+    amount = (value or {}).get("amount")
+    if amount is not None and not math.isfinite(float(amount)):
+        raise AgcodError("MaxAmountExceeded")
+
+
+def _decimals(amount: Decimal) -> int:
+    """Digits after the point, trailing zeros aside (no `normalize()`: it overflows on 1e999999)."""
+    _, digits, exponent = amount.as_tuple()
+    if not isinstance(exponent, int) or exponent >= 0:
+        return 0
+    text = "".join(map(str, digits))
+    significant = text.rstrip("0")
+    if not significant:
+        return 0
+    return max(0, -exponent - (len(text) - len(significant)))
 
 
 def check_create_extras(fields: dict[str, Any]) -> None:
@@ -135,6 +155,8 @@ def expiration(partner: Partner, now: datetime) -> str | None:
         return None
     tz = ZoneInfo(partner.time_zone)
     local = now.astimezone(tz).date()
+    if local.year + 10 > date.max.year:  # a scenario clock near 9999: the last day there is
+        return java_date(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))
     try:
         end = local.replace(year=local.year + 10)
     except ValueError:  # 29 February

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from decimal import Decimal
 from json.encoder import encode_basestring_ascii as _quote  # C-accelerated
@@ -35,17 +36,20 @@ FIELDS: dict[str, dict[str, str]] = {
 }
 _DTD = re.compile(rb"<!\s*(doctype|entity)", re.IGNORECASE)
 _NUMBER = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,30})?")
+MAX_DEPTH = 8  # request fields nest two levels (value.amount); anything deeper is refused
 
 
 def java_double(value: Decimal) -> str:
     """An amount as Java's Double.toString writes it: `10.0`, `0.15`, `1.0E7`."""
     f = float(value)
+    if not math.isfinite(f):  # amounts are range-checked on input; Java's text, never an assert
+        return "NaN" if math.isnan(f) else ("-Infinity" if f < 0 else "Infinity")
     if f == 0:
         return "0.0"
     if 1e-3 <= abs(f) < 1e7:
         return repr(f)
     sign, digits, exp = Decimal(repr(f)).normalize().as_tuple()
-    assert isinstance(exp, int)
+    exp = int(exp)
     text = "".join(map(str, digits))
     mantissa = text[0] + "." + (text[1:] or "0")
     return f"{'-' if sign else ''}{mantissa}E{exp + len(digits) - 1}"
@@ -106,17 +110,19 @@ def _load_xml(operation: str, body: bytes, text: str) -> dict[str, Any]:
     content = data[root]
     if content is None or isinstance(content, str):
         return {}
-    return _strip_attributes(content)
+    return _strip_attributes(content, 1)
 
 
-def _strip_attributes(node: dict[str, Any]) -> dict[str, Any]:
+def _strip_attributes(node: dict[str, Any], depth: int) -> dict[str, Any]:
+    if depth > MAX_DEPTH:
+        raise bad_input("Request body nests elements too deeply")
     out = {}
     for key, value in node.items():
         if key.startswith("@"):
             continue  # xmlns and other attributes carry no request fields
         if key == "#text":
             raise bad_input("Unexpected text content")
-        out[key] = _strip_attributes(value) if isinstance(value, dict) else value
+        out[key] = _strip_attributes(value, depth + 1) if isinstance(value, dict) else value
     return out
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from mocksrv.clock import iso, parse_instant
+from mocksrv.clock import iso, later, parse_instant
 from mocksrv.services.prime.config import OfferCode, PrimeConfig
 from mocksrv.state.sink import NULL_SINK, Sink
 
@@ -148,7 +148,7 @@ class PrimeBackend:
             token = ""
             if reply.value == SUCCESS:
                 token = secrets.token_hex(16).upper()
-                expires = at + timedelta(seconds=self.config.auth_code_ttl)
+                expires = later(at, self.config.auth_code_ttl)
                 self._auth_codes[token] = (benefit, code, expires)
                 if self.sink.durable:
                     self.sink.put("auth", token, [benefit, code, expires.isoformat()])

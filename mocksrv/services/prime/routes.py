@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 from mocksrv import sigv4
 from mocksrv.call import BodyTooLarge, Call
-from mocksrv.http import Response
+from mocksrv.clock import later
+from mocksrv.http import Response, has_control
 from mocksrv.ratelimit import RejectionLog, TokenBuckets
 from mocksrv.services.prime import exceptions as exc
 from mocksrv.services.prime.config import OUTCOMES, PrimeConfig
@@ -75,14 +76,17 @@ class PrimeService:
         except exc.PrimeError as err:
             call.outcome = call.outcome or err.error_code
             resp = error_response(err)
-        if call.headers.get("x-amz-request-id"):
-            resp.headers["x-amz-request-id"] = call.headers["x-amz-request-id"]
+        request_id = call.headers.get("x-amz-request-id")
+        if request_id and not has_control(request_id):
+            resp.headers["x-amz-request-id"] = request_id
         return resp
 
     def _handle(self, call: Call) -> Response:
         operation, benefit_id, code = self._route(call)
         call.operation = operation
         call.fields.update({"benefitId": benefit_id, "offerCode": code})
+        if has_control(call.headers.get("x-amz-request-id", "")):  # echoed: never split the answer
+            raise exc.BadRequest("Invalid x-amz-request-id: control characters are not allowed")
         try:
             call.body()
             ident, auth = call.verify_signature(self.policy)
@@ -192,7 +196,7 @@ class PrimeService:
             raise exc.BadRequest(
                 "Invalid x-amz-offer-code-redemption-time: expected YYYYMMDD'T'HHMM'Z'"
             ) from None
-        if at > now + timedelta(minutes=1):
+        if at > later(now, 60):
             raise exc.BadRequest("x-amz-offer-code-redemption-time is in the future")
         if now - at > timedelta(seconds=self.config.redemption_max_age):
             raise exc.BadRequest("x-amz-offer-code-redemption-time is too far in the past")

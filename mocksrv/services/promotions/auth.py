@@ -106,6 +106,12 @@ def _presigned(
         expires = int(query["X-Amz-Expires"])
     except ValueError:
         raise exc.AuthorizationQueryParametersError() from None
+    if expires < 0:
+        raise exc.AuthorizationQueryParametersError("X-Amz-Expires must be non-negative")
+    if expires > 604800:
+        raise exc.AuthorizationQueryParametersError(
+            "X-Amz-Expires must be less than a week (in seconds) that is 604800"
+        )
     if len(scope) != 5 or scope[3] != "s3" or scope[1] != amz_date[:8]:
         raise exc.AuthorizationQueryParametersError(
             f"Error parsing the X-Amz-Credential parameter; {query['X-Amz-Credential']!r}"
@@ -114,7 +120,7 @@ def _presigned(
     if ident is None:
         raise exc.InvalidAccessKeyId(AWSAccessKeyId=scope[0])
     _check_region(scope[2], region)
-    if datetime.now(UTC) > signed_at + timedelta(seconds=expires):
+    if datetime.now(UTC) - timedelta(seconds=expires) > signed_at:
         raise exc.AccessDenied("Request has expired", **{"X-Amz-Expires": str(expires)})
     canonical = _presigned_canonical(call, query)
     string_to_sign = "\n".join((
@@ -123,7 +129,7 @@ def _presigned(
     ))  # fmt: skip
     key = call.runtime.keyring.signing_key(ident, scope[1], scope[2], "s3")
     expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, query["X-Amz-Signature"].lower()):
+    if not sigv4.equal_digest(query["X-Amz-Signature"].lower(), expected):
         call.signature_failed = True
         call.outcome = "signature:mismatch"
         call.signature_computed = {"canonicalRequest": canonical, "stringToSign": string_to_sign}

@@ -60,6 +60,11 @@ class XAmzContentSHA256Mismatch(S3Error):
     message = "The provided 'x-amz-content-sha256' header does not match what was computed."
 
 
+class InvalidArgument(S3Error):
+    status = 400
+    message = "Invalid Argument"
+
+
 class InvalidRequest(S3Error):
     status = 400
     message = "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."

@@ -10,7 +10,7 @@ from urllib.parse import unquote
 from mocksrv import sigv4
 from mocksrv.call import BodyTooLarge, Call
 from mocksrv.clock import iso
-from mocksrv.http import Response
+from mocksrv.http import Response, has_control
 from mocksrv.services.promotions import exceptions as exc
 from mocksrv.services.promotions.access import S3Target, classify
 from mocksrv.services.promotions.auth import authenticate
@@ -97,6 +97,9 @@ class PromotionsService:
             "X-Amz-" in query or "AWSAccess" in query
         ):
             raise exc.AccessDenied()  # anonymous: refused before its body is read
+        if any(has_control(value) for _, value in call.headers.items()):
+            # moto echoes some headers (x-amz-meta-*) back: a CR there would split the answer
+            raise exc.InvalidArgument("Header values may not contain control characters")
         try:
             body = call.body(self.max_body)
         except BodyTooLarge:
