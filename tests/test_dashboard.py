@@ -19,7 +19,6 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.conftest import SCENARIOS
 from tests.signing import Signer
 from tests.test_promotions_support import s3_client, upload, wait_report
 
@@ -41,6 +40,10 @@ PRIME = Signer(
 )
 AGCOD_HEADERS = {"content-type": "application/json", "accept": "application/json"}
 SECOND = 1000  # ms: "within a second" of the request
+NEW_KEY = (
+    "new-promo-codes/clientname=clientname/marketplace=US/offertype=student-promo-deal/"
+    "promotionid=PROMO-0001/clientname_new_codes_20260601_0101.csv"
+)
 
 
 def chromium_path() -> str:
@@ -59,7 +62,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def server(server_factory):
-    return server_factory([str(SCENARIOS / "default.yaml")])  # its folder: the switchable library
+    return server_factory()  # the embedded default; the bundled scenarios are its library
 
 
 @pytest.fixture
@@ -369,3 +372,16 @@ def test_on_a_server_beyond_loopback_the_page_asks_for_the_token(browser, server
         expect(pg.get_by_test_id("status")).to_have_text("live")
     finally:
         context.close()
+
+
+def test_the_journal_names_the_assumed_role_of_a_session(server, page):
+    from tests.sts_support import assume, session_client
+
+    tab(page, "journal")
+    s3 = session_client("s3", server.url, assume(server.url)["Credentials"])
+    s3.put_object(Bucket="partner-promotions-devo", Key=NEW_KEY, Body=b"ROLE-DASH-1,new\n")
+    row = page.locator("#journal tbody tr", has_text="PutObject")
+    expect(row).to_contain_text(
+        "arn:aws:sts::111122223333:assumed-role/clientname-PromoCodesUpload-Role/", timeout=SECOND
+    )
+    expect(page.locator("#journal tbody tr", has_text="AssumeRole")).to_contain_text("clientname")
