@@ -19,6 +19,8 @@ BODY_BYTES = 16 * 1024
 HEADER_BYTES = 16 * 1024
 SIGNATURE_CHARS = 16 * 1024  # each of the canonical request and string-to-sign
 TOTAL_BYTES = 8 * 1024 * 1024
+LONG_PATH = 2048  # a longer request target: the headers are copied, the environ not kept
+HEADER_ESTIMATE = 2048  # bytes counted per call for its headers and environ (not measured per call)
 # credentials a client sent or an answer carried: shown cut, never whole
 _SECRET_HEADERS = frozenset({"x-amz-security-token", "authorization-token"})
 _SECRET_XML = re.compile(rb"(<(SecretAccessKey|SessionToken)>)([^<]{4})[^<]*(</\2>)")
@@ -38,21 +40,29 @@ class Exchanges:
         self._lock = threading.Lock()
 
     def record(self, call: Call) -> None:
+        """Keep references, not copies, on the usual path (a small body): the request's header
+        view is read from its environ only when someone opens the call."""
         response = call.response
         if response is None:
             return
         req_body, req_size = _cut(call.peek_body(), BODY_BYTES)
         res_body, res_size = _cut(response.get_data(), BODY_BYTES)
-        headers = call.headers.items()
-        computed = _cut_text(call.signature_computed)
-        size = len(req_body) + len(res_body) + sum(len(k) + len(v) for k, v in headers)
-        size += sum(len(v) for v in computed.values()) if computed else 0
+        # a large body or a long path: copy the headers now, so the environ (holding the body
+        # and the path three times over) is not kept
+        small = req_size <= BODY_BYTES and len(call.environ.get("REQUEST_URI") or "") <= LONG_PATH
+        headers: Any = call.environ if small else call.headers.items()
+        computed = _cut_text(call.signature_computed) if call.signature_computed else None
+        size = len(req_body) + len(res_body) + HEADER_ESTIMATE
+        if not small:
+            size += sum(len(k) + len(v) for k, v in headers)
+        if computed:
+            size += sum(len(v) for v in computed.values())
         item = (
             headers,
             req_body,
             req_size,
             response.status_code,
-            list(response.headers.items()),
+            response.headers,
             res_body,
             res_size,
             computed,
@@ -84,6 +94,10 @@ class Exchanges:
         if item is None:
             return None
         headers, req_body, req_size, status, res_headers, res_body, res_size, computed, _ = item
+        if isinstance(headers, dict):  # the environ
+            from mocksrv.call import Headers
+
+            headers = Headers(headers).items()
         out: dict[str, Any] = {
             "request": {
                 "headers": _headers(headers),
@@ -93,7 +107,7 @@ class Exchanges:
             },
             "response": {
                 "status": status,
-                "headers": _headers(res_headers),
+                "headers": _headers(list(res_headers.items())),
                 "body": _text(_SECRET_XML.sub(rb"\1\3...\4", res_body)),
                 "bodyBytes": res_size,
                 "bodyTruncated": res_size > len(res_body),

@@ -31,8 +31,22 @@ def cut(text: str) -> str:
     return f"{text[:MAX_TEXT]}...[{len(text) - MAX_TEXT} characters cut]"
 
 
+_SCALARS = (int, float, bool, type(None))
+
+
 def _bounded(value: Any, depth: int = 0) -> tuple[Any, int]:
     """A field value with long strings cut, and its rough size in bytes."""
+    if type(value) is dict and depth == 0:  # the usual fields: short strings and numbers
+        size = 0
+        for key, item in value.items():
+            if type(item) is str and len(item) <= MAX_TEXT:
+                size += len(item) + len(key)
+            elif isinstance(item, _SCALARS):
+                size += 16 + len(key)
+            else:
+                break
+        else:
+            return value, size  # nothing to cut: kept as it is (the call is finished)
     if isinstance(value, str):
         value = cut(value)
         return value, len(value)
