@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 
-from tests.test_agcod_support import DEFAULT, Client, assert_error, serving, start
+from tests.test_agcod_support import DEFAULT, Client, assert_error, new_id, serving, start
 from tests.test_scenario_library import PY, mocksrv_cli
 
 NA_GC_ID = re.compile(r"A[A-Z0-9]{13}")
@@ -45,10 +44,6 @@ def poland(tmp_path_factory):
 @pytest.fixture
 def sandbox(server):
     return Client(server.url, "Mocks")
-
-
-def new_id(prefix: str = "Mocks") -> str:
-    return prefix + uuid.uuid4().hex[:16]
 
 
 # --- the four certification cases against the embedded default's sandbox partner -------------

@@ -8,7 +8,7 @@ import uuid
 import pytest
 import requests
 
-from tests.test_agcod_support import DEFAULT, REGIONS, Client, assert_error, serving, start
+from tests.test_agcod_support import DEFAULT, REGIONS, Client, assert_error, new_id, serving, start
 
 CLAIM = re.compile(r"[A-Z0-9]{4}-[A-Z0-9]{6}-[A-Z0-9]{4}")
 NA_GC_ID = re.compile(r"A[A-Z0-9]{13}")
@@ -30,10 +30,6 @@ def regions(tmp_path_factory):
 @pytest.fixture
 def sandbox(server):
     return Client(server.url, "Mocks")
-
-
-def new_id(prefix: str = "Mocks") -> str:
-    return prefix + uuid.uuid4().hex[:16]
 
 
 def test_create_gift_card_json(sandbox):

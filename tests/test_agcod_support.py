@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,11 @@ ACCOUNTS = {
 }
 JSON_HEADERS = {"accept": "application/json", "content-type": "application/json"}
 XML_HEADERS = {"accept": "application/xml", "content-type": "application/xml"}
+
+
+def new_id(prefix: str = "Mocks") -> str:
+    """A fresh creationRequestId for `prefix` (a partner id)."""
+    return prefix + uuid.uuid4().hex[:16]
 
 
 def start(tmp_dir: Path, *paths: str, throttled: bool = False) -> ServerThread:

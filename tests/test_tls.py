@@ -40,6 +40,17 @@ def tls_server(server_factory, tmp_path):
     return server_factory(tls_port=0, ca_dir=tmp_path / "ca")
 
 
+def tls_port(server) -> int:
+    return int(server.tls_url.rsplit(":", 1)[1])
+
+
+def signed_curl(ca, host: str, port: int, scope: str, key: str, secret: str, *args: str):
+    """curl with its own SigV4 signer (`--aws-sigv4 aws:amz:REGION:SERVICE`)."""
+    return curl(
+        ca, host, port, "--aws-sigv4", f"aws:amz:{scope}", "--user", f"{key}:{secret}", *args
+    )
+
+
 def curl(ca, host: str, port: int, *args: str) -> subprocess.CompletedProcess[str]:
     cmd = [tool("curl"), "-sS", "--cacert", str(ca), "--resolve", f"{host}:{port}:127.0.0.1"]
     cmd += [*args, "-w", "\n%{http_code}"]
@@ -124,15 +135,14 @@ def test_ca_dir_that_cannot_be_used_is_a_clear_error(tmp_path):
 
 
 def test_curl_gets_available_funds_on_the_real_agcod_sandbox_host(tls_server, tmp_path):
-    port = int(tls_server.tls_url.rsplit(":", 1)[1])
-    r = curl(
+    port = tls_port(tls_server)
+    r = signed_curl(
         tmp_path / "ca" / "ca.pem",
         "agcod-v2-gamma.amazon.com",
         port,
-        "--aws-sigv4",
-        "aws:amz:us-east-1:AGCODService",
-        "--user",
-        f"{AGCOD_KEY}:{AGCOD_SECRET}",
+        "us-east-1:AGCODService",
+        AGCOD_KEY,
+        AGCOD_SECRET,
         "-H",
         "content-type: application/json",
         "-H",
@@ -149,15 +159,14 @@ def test_curl_gets_available_funds_on_the_real_agcod_sandbox_host(tls_server, tm
 
 
 def test_curl_verifies_an_offer_code_on_the_real_prime_host(tls_server, tmp_path):
-    port = int(tls_server.tls_url.rsplit(":", 1)[1])
-    r = curl(
+    port = tls_port(tls_server)
+    r = signed_curl(
         tmp_path / "ca" / "ca.pem",
         "prime-apis.amazon.com",
         port,
-        "--aws-sigv4",
-        "aws:amz:us-east-1:execute-api",
-        "--user",
-        f"{PRIME_KEY}:{PRIME_SECRET}",
+        "us-east-1:execute-api",
+        PRIME_KEY,
+        PRIME_SECRET,
         "-H",
         "x-amz-marketplace: US",
         "-H",
@@ -213,7 +222,7 @@ def test_boto3_uploads_promo_codes_over_https(tls_server, tmp_path):
 
 
 def test_a_client_that_does_not_trust_the_ca_is_refused(tls_server):
-    port = int(tls_server.tls_url.rsplit(":", 1)[1])
+    port = tls_port(tls_server)
     env = {k: v for k, v in os.environ.items() if k not in ("CURL_CA_BUNDLE", "SSL_CERT_FILE")}
     r = subprocess.run(
         [tool("curl"), "-sS", f"https://localhost:{port}/"],
@@ -230,7 +239,7 @@ def _context(tmp_path) -> ssl.SSLContext:
 
 
 def test_keep_alive_over_tls(tls_server, tmp_path):
-    port = int(tls_server.tls_url.rsplit(":", 1)[1])
+    port = tls_port(tls_server)
     conn = http.client.HTTPSConnection("localhost", port, context=_context(tmp_path), timeout=10)
     try:
         for _ in range(3):
@@ -243,7 +252,7 @@ def test_keep_alive_over_tls(tls_server, tmp_path):
 
 
 def test_stalled_handshakes_and_slow_tls_clients_lock_nobody_out(tls_server, tmp_path):
-    port = int(tls_server.tls_url.rsplit(":", 1)[1])
+    port = tls_port(tls_server)
     stalled = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]  # no handshake
     ctx = _context(tmp_path)
     slow = []

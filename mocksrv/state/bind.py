@@ -65,15 +65,9 @@ def attach(runtime: Runtime, db: StateDB) -> dict[str, str]:
 def forget(db: StateDB) -> None:
     """Drop every API's state (a reset): the next runtime built on `db` starts fresh."""
     with db.batch():
-        for api in _apis(db):
+        for api in db.fingerprinted_apis():
             db.clear(api)
             db.set_meta(f"fingerprint:{api}", "")
-
-
-def _apis(db: StateDB) -> list[str]:
-    with db._lock:
-        rows = db._conn.execute("SELECT key FROM meta WHERE key LIKE 'fingerprint:%'").fetchall()
-    return [r[0].split(":", 1)[1] for r in rows]
 
 
 def _bind(runtime: Runtime, db: StateDB, api: str, restore: Any) -> str:

@@ -86,6 +86,14 @@ class StateDB:
     def set_meta(self, key: str, value: str) -> None:
         self._write([("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(key, value)])])
 
+    def fingerprinted_apis(self) -> list[str]:
+        """The APIs whose state this database holds (each has a fingerprint row)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT key FROM meta WHERE key LIKE 'fingerprint:%'"
+            ).fetchall()
+        return [r[0].split(":", 1)[1] for r in rows]
+
     # -- rows -----------------------------------------------------------------------------------
 
     def rows(self, api: str) -> list[Row]:
