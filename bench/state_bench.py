@@ -64,7 +64,7 @@ def _fill(path: Path, cards: int) -> None:
     the bench scenario (as `serve --state` would keep them), then closed."""
     sys.path.insert(0, str(ROOT))
     from mocksrv.app import create_app
-    from mocksrv.scenario.loader import load_files
+    from mocksrv.registry import load_files
     from mocksrv.services.agcod import rules
     from mocksrv.settings import Settings
     from mocksrv.state.db import open_db

@@ -10,7 +10,8 @@ from typing import Any
 from mocksrv import sigv4
 from mocksrv.call import Call
 from mocksrv.http import Response
-from mocksrv.runtime import Runtime, build_runtime
+from mocksrv.registry import REGISTRY, Registry
+from mocksrv.runtime import Runtime
 from mocksrv.scenario.loader import Scenario
 from mocksrv.settings import Settings
 
@@ -78,11 +79,16 @@ class MocksrvApp:
 
 
 def create_app(
-    settings: Settings | None = None, scenarios: list[Scenario] | None = None, state: Any = None
+    settings: Settings | None = None,
+    scenarios: list[Scenario] | None = None,
+    state: Any = None,
+    *,
+    registry: Registry = REGISTRY,
 ) -> MocksrvApp:
-    """Application factory: tests pass their own settings and scenarios (and a state database)."""
+    """Application factory: tests pass their own settings and scenarios (and a state database,
+    or a registry with an API of their own)."""
     settings = settings or Settings()
-    return MocksrvApp(build_runtime(settings, scenarios, state))
+    return MocksrvApp(registry.build(settings, scenarios, state))
 
 
 __all__ = ["MocksrvApp", "create_app", "sigv4"]

@@ -188,7 +188,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def load_app(settings: Settings) -> Any:
     from mocksrv.app import create_app
-    from mocksrv.scenario.loader import load_files
+    from mocksrv.registry import load_files
 
     scenarios = load_files(settings.scenario_paths) if settings.scenario_paths else None
     if settings.state_path is None:
@@ -277,7 +277,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from mocksrv.scenario.validate import validate_paths
+    from mocksrv.registry import validate_paths
 
     groups = [list(args.files)] if args.merge else [[f] for f in args.files]
     problems = [p for group in groups for p in validate_paths(group)]
@@ -289,7 +289,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from mocksrv.scenario.schema import scenario_schema
+    from mocksrv.registry import scenario_schema
 
     print(json.dumps(scenario_schema(), indent=2))
     return 0

@@ -80,8 +80,8 @@ class _Session:
     def _start(self, temp_root: Path | None) -> str:
         from mocksrv.app import create_app
         from mocksrv.errors import ScenarioError
+        from mocksrv.registry import load_files
         from mocksrv.scenario.library import resolve
-        from mocksrv.scenario.loader import load_files
         from mocksrv.server import ServerThread
         from mocksrv.settings import Settings
 

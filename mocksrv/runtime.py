@@ -10,12 +10,13 @@ from mocksrv import sigv4
 from mocksrv.clock import ScenarioClock
 from mocksrv.faults import NoFaults
 from mocksrv.http import Response
-from mocksrv.scenario.loader import Scenario, load_default, merge_scenarios
-from mocksrv.scenario.model import ScenarioModel, build_model
+from mocksrv.scenario.loader import Scenario
+from mocksrv.scenario.model import ScenarioModel
 from mocksrv.settings import Settings
 
 if TYPE_CHECKING:
     from mocksrv.call import Call
+    from mocksrv.registry import Registry
 
 log = logging.getLogger("mocksrv")
 
@@ -25,7 +26,7 @@ class Service(Protocol):
 
     @property
     def api(self) -> str:
-        """ "prime" | "agcod" | "s3" | ..."""
+        """The registered name of its API ("prime", "agcod", "promotions", "sts")."""
         ...
 
     @property
@@ -39,17 +40,25 @@ class Service(Protocol):
 
     def __call__(self, call: Call) -> Response: ...
 
-    def close(self) -> None: ...
-
 
 class Runtime:
     """Everything one loaded scenario set needs at request time; built once, read per request."""
 
-    def __init__(self, settings: Settings, scenarios: list[Scenario], model: ScenarioModel) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        scenarios: list[Scenario],
+        model: ScenarioModel,
+        *,
+        registry: Registry,
+        clock: ScenarioClock | None = None,
+    ) -> None:
         self.settings = settings
         self.scenarios = scenarios
         self.model = model
-        self.clock = ScenarioClock(model.clock_start, frozen=model.clock_frozen)
+        self.registry = registry  # the registered APIs (mocksrv.registry), for the toolkit
+        # a keep-state switch hands the clock over whole: it is state, like the stores
+        self.clock = clock or ScenarioClock(model.clock_start, frozen=model.clock_frozen)
         self.keyring = sigv4.Keyring(model.identities)
         self.services: list[Service] = []
         self.by_scope: dict[str, Service] = {}
@@ -58,8 +67,10 @@ class Runtime:
         self.transport_fault: Callable[..., Any] | None = None
         self.recorders: list[Callable[[Call], None]] = []
         self.faults: Any = NoFaults()
-        self.stores: dict[str, Any] = {}  # per-API state, for the admin views
+        self.stores: dict[str, Any] = {}  # each API's store (its data), by API name
         self.state: Any = None  # the durable state database (mocksrv.state), or None
+        # run-time state beside the stores that `serve --state` keeps: `restore(found)`, `watch(sink)`
+        self.durable: list[Any] = []
 
     @property
     def sigv4_debug(self) -> bool:
@@ -97,8 +108,12 @@ class Runtime:
         )
 
     def close(self) -> None:
-        for service in self.services:
-            service.close()
+        """Close the stores this runtime still owns (those carried to a new one were handed
+        over); services hold no resources."""
+        for store in self.stores.values():
+            close = getattr(store, "close", None)
+            if close is not None:
+                close()
 
 
 def not_found(call: Call) -> Response:
@@ -107,22 +122,3 @@ def not_found(call: Call) -> Response:
         status=404,
         content_type="application/json",
     )
-
-
-def build_runtime(
-    settings: Settings, scenarios: list[Scenario] | None = None, state: Any = None
-) -> Runtime:
-    """Validate and load scenarios, then build every service on them; with a state database,
-    restore what it holds for them."""
-    if scenarios is None:
-        scenarios = [load_default()]
-    model = build_model(merge_scenarios(scenarios))
-    runtime = Runtime(settings, scenarios, model)
-    from mocksrv.services import install_services
-
-    install_services(runtime)
-    if state is not None:
-        from mocksrv.state.bind import attach
-
-        attach(runtime, state)
-    return runtime

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mocksrv.app import create_app
-from mocksrv.scenario.loader import load_files
+from mocksrv.registry import load_files
 from mocksrv.server import ServerThread
 from mocksrv.settings import Settings
 from tests.signing import Signer

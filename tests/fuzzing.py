@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Any
 
 from mocksrv.app import MocksrvApp, create_app
-from mocksrv.scenario.loader import load_files
+from mocksrv.registry import load_files
 from mocksrv.server import ServerThread
 from mocksrv.settings import Settings
 

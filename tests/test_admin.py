@@ -243,8 +243,10 @@ def test_invalid_scenario_is_refused_with_file_and_line(mocksrv, mocksrv_prime):
     assert r.status_code == 400
     error = r.json()["error"]
     assert error["code"] == "InvalidScenario"
-    assert error["problems"] == [
-        "<admin>/posted.yaml:6: prime.benefits[0].marketplace: 'usa' does not match '^[A-Z]{2}$'"
+    assert error["problems"] == [  # schema and semantic problems in one round, as for files
+        "<admin>/posted.yaml:6: prime.benefits[0].marketplace: 'usa' does not match '^[A-Z]{2}$'",
+        "<admin>/posted.yaml:6: prime.benefits[0].marketplace: marketplace has no region: add it "
+        "to prime.marketplaces",
     ]
     # the running scenario is untouched
     assert mocksrv_prime.verify("123456789").json() == {"message": "SUCCESS"}

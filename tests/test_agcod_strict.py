@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mocksrv.scenario.validate import validate_paths
+from mocksrv.registry import validate_paths
 from tests.test_agcod_support import STRICT, Client, assert_error, serving
 
 

@@ -38,5 +38,5 @@ def test_commit_then_fail_upload_is_stored(mocksrv, mocksrv_s3):
 
 
 def test_unknown_s3_error_is_refused(mocksrv):
-    with pytest.raises(AssertionError, match="'NoSuchThing' is not a s3 wire error"):
+    with pytest.raises(AssertionError, match="'NoSuchThing' is not a promotions wire error"):
         mocksrv.fault(match={"api": "s3"}, error="NoSuchThing")

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from mocksrv.app import create_app
-from mocksrv.scenario.loader import load_files
+from mocksrv.registry import load_files
 from mocksrv.server import ServerThread
 from mocksrv.settings import Settings
 from tests.conftest import PRIME_KEY, PRIME_SECRET, SCENARIOS, start_server

@@ -10,7 +10,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from mocksrv.scenario.validate import validate_paths
+from mocksrv.registry import validate_paths
 from tests.conftest import ROOT
 from tests.test_promotions_support import DEVO, NEW, error_code, s3_client, upload, wait_report
 
@@ -131,9 +131,9 @@ def test_journal_fields(server_factory):
     wait_report(s3, key)
     with pytest.raises(ClientError):
         s3.put_object(Bucket=DEVO, Key="elsewhere.csv", Body=b"x")
-    assert ("s3", "PutObject", "clientname", "OK") in seen
-    assert ("s3", "GetObject", "clientname", "OK") in seen
-    assert ("s3", "PutObject", "clientname", "AccessDenied") in seen
+    assert ("promotions", "PutObject", "clientname", "OK") in seen
+    assert ("promotions", "GetObject", "clientname", "OK") in seen
+    assert ("promotions", "PutObject", "clientname", "AccessDenied") in seen
 
 
 def test_injected_s3_fault_is_rendered_as_s3_error(tmp_path, server_factory):

@@ -8,7 +8,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from mocksrv.scenario.validate import validate_paths
+from mocksrv.registry import validate_paths
 from tests.sts_support import STS_ROLES, assume, session_client
 from tests.test_promotions_support import DEVO, NEW
 

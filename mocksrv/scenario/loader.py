@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from mocksrv.errors import ScenarioError
+
+if TYPE_CHECKING:
+    from mocksrv.scenario.validate import Validator
 
 Path_ = tuple[str | int, ...]
 DEFAULT_NAME = "default.yaml"
@@ -198,29 +202,65 @@ def expand_paths(paths: list[str]) -> list[Path]:
     return out
 
 
-def load_files(paths: list[str]) -> list[Scenario]:
+@dataclass(frozen=True)
+class Checks:
+    """What a loaded scenario is checked with, given by the registry (this package knows no API):
+    the composed schema, and the semantic checks of every section."""
+
+    schema: Validator
+    semantic: Callable[[list[Scenario]], list[str]]
+
+    def raise_problems(self, scenarios: list[Scenario], read_problems: list[str]) -> None:
+        """All problems at once: reading, schema and, when every file parsed, semantic ones (as
+        far as schema-invalid input can be checked), in file order."""
+        from mocksrv.scenario.validate import problem_order
+
+        problems = list(read_problems)
+        for sc in scenarios:
+            problems.extend(self.schema.problems(sc))
+        if not problems:
+            return
+        if not read_problems:
+            try:
+                found = self.semantic(scenarios)
+            except Exception:  # the checks assume schema-valid input; the schema says why
+                found = []
+            problems += [p for p in found if p not in problems]
+            problems.sort(key=problem_order)
+        raise ScenarioError(problems)
+
+
+def load_files(paths: list[str], checks: Checks) -> list[Scenario]:
     """Read and schema-validate every file (and the files they extend, first); all problems of
     all files, schema and semantic, are raised together."""
-    from mocksrv.scenario.validate import (
-        problem_order,
-        schema_problems,
-        tolerant_semantic_problems,
-    )
-
     files = expand_paths(paths)
     if not files:
         raise ScenarioError([f"{', '.join(paths)}:0: (file): no scenario files found"])
     reader = _Reader()
     for f in files:
         reader.add(f, ())
-    problems = list(reader.problems)
-    for sc in reader.scenarios:
-        problems.extend(schema_problems(sc))
-    if problems:
-        if not reader.problems:  # every file parsed: what the semantic checks find, too
-            problems += tolerant_semantic_problems(reader.scenarios, problems)
-            problems.sort(key=problem_order)
-        raise ScenarioError(problems)
+    checks.raise_problems(reader.scenarios, reader.problems)
+    return reader.scenarios
+
+
+def load_text(text: str, source: str, checks: Checks) -> list[Scenario]:
+    """A scenario given as text (posted to the admin API), after the bundled scenarios it
+    `extends`; it names no file, so it may extend bundled scenarios only."""
+    from mocksrv.scenario.library import bundled
+
+    sc = parse_text(text, source)
+    reader = _Reader()
+    known = bundled()
+    for name, _ in _extends(sc):
+        if name in known:
+            reader.add(known[name][0], ())
+        else:
+            reader.problems.append(
+                f"{locate(sc.lines, ('extends',), source)}: extends: a posted scenario may extend "
+                f"only bundled scenarios ({', '.join(known)}), not {name!r}"
+            )
+    reader.scenarios.append(sc)
+    checks.raise_problems(reader.scenarios, reader.problems)
     return reader.scenarios
 
 

@@ -11,8 +11,6 @@ from mocksrv.errors import ScenarioError
 from mocksrv.scenario.loader import Merged, Path_, dotted
 from mocksrv.sigv4 import Identity
 
-DEFAULT_SKEW = {"prime": 300, "agcod": 900, "s3": 900, "sts": 300}
-
 
 class Problems:
     """Collects semantic problems as `file:line: key.path: message`."""
@@ -47,17 +45,23 @@ class ScenarioModel:
     clock_start: datetime | None = None
     clock_frozen: bool = False
     sigv4_debug: bool = False
-    skew_seconds: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SKEW))
-
-    def identities_for(self, api: str) -> list[Identity]:
-        return [i for i in self.identities if i.api == api]
+    skew_seconds: dict[str, int] = field(default_factory=dict)  # by API name
 
     def identity(self, name: str) -> Identity | None:
         return next((i for i in self.identities if i.name == name), None)
 
 
-def build_model(merged: Merged, problems: Problems | None = None) -> ScenarioModel:
-    """The shared model; with `problems` given, problems are collected there instead of raised."""
+def build_model(
+    merged: Merged,
+    problems: Problems | None = None,
+    *,
+    skew_defaults: dict[str, int],
+    aliases: dict[str, str],
+) -> ScenarioModel:
+    """The shared model; with `problems` given, problems are collected there instead of raised.
+
+    The registry gives each API's default skew window and the API names' accepted spellings
+    (an alias in `identities[].api` or `settings.skew_seconds` means its API)."""
     data = merged.data
     collect = problems is not None
     problems = problems if problems is not None else Problems(merged)
@@ -70,7 +74,9 @@ def build_model(merged: Merged, problems: Problems | None = None) -> ScenarioMod
         clock_frozen=bool(clock.get("frozen", False)),
         sigv4_debug=bool(settings.get("sigv4_debug", False)),
     )
-    model.skew_seconds.update(settings.get("skew_seconds") or {})
+    model.skew_seconds.update(skew_defaults)
+    for key, seconds in (settings.get("skew_seconds") or {}).items():
+        model.skew_seconds[aliases.get(key, key)] = seconds
     if clock.get("start") is not None:
         model.clock_start = problems.instant(("clock", "start"), clock["start"])
     seen_keys: dict[str, int] = {}
@@ -92,7 +98,7 @@ def build_model(merged: Merged, problems: Problems | None = None) -> ScenarioMod
         model.identities.append(
             Identity(
                 name=raw["name"],
-                api=raw["api"],
+                api=aliases.get(raw["api"], raw["api"]),
                 access_key=raw["access_key"],
                 secret_key=raw["secret_key"],
                 regions=tuple(raw.get("regions") or ()),

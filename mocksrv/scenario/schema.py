@@ -1,7 +1,9 @@
-"""The published JSON Schema of scenario files, composed from the core and each API's section."""
+"""The core of the published JSON Schema of scenario files; the registry composes it with each
+API's section (this module knows no API)."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 INSTANT = {"type": "string", "description": "ISO-8601 instant, e.g. 2026-05-15T14:00:00Z"}
@@ -29,9 +31,7 @@ CORE_PROPERTIES: dict[str, Any] = {
                 "type": "object",
                 "additionalProperties": False,
                 "description": "Allowed clock skew of x-amz-date vs the real wall clock; 0 disables.",
-                "properties": {
-                    k: {"type": "integer", "minimum": 0} for k in ("prime", "agcod", "s3", "sts")
-                },
+                "properties": {},  # one per API spelling, from the registry
             },
         },
     },
@@ -52,7 +52,7 @@ CORE_PROPERTIES: dict[str, Any] = {
             "required": ["name", "api", "access_key", "secret_key"],
             "properties": {
                 "name": NAME,
-                "api": {"enum": ["prime", "agcod", "promotions"]},
+                "api": {"enum": []},  # the APIs that take identities, from the registry
                 "access_key": {"type": "string", "pattern": "^[A-Z0-9]{16,128}$"},
                 "secret_key": {"type": "string", "minLength": 16},
                 "regions": {
@@ -72,11 +72,15 @@ CORE_PROPERTIES: dict[str, Any] = {
 }
 
 
-def scenario_schema() -> dict[str, Any]:
-    from mocksrv.services import section_schemas
-
-    props = dict(CORE_PROPERTIES)
-    props.update(section_schemas())
+def compose(
+    sections: dict[str, Any], *, identity_apis: list[str], skew_keys: list[str]
+) -> dict[str, Any]:
+    """The whole schema: the core with the registry's API names filled in, plus `sections`."""
+    props = copy.deepcopy(CORE_PROPERTIES)
+    skew = props["settings"]["properties"]["skew_seconds"]
+    skew["properties"] = {k: {"type": "integer", "minimum": 0} for k in skew_keys}
+    props["identities"]["items"]["properties"]["api"]["enum"] = list(identity_apis)
+    props.update(sections)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://mocksrv.dev/schema/scenario-1.json",

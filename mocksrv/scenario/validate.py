@@ -1,30 +1,12 @@
-"""JSON-Schema validation of scenario files and the full semantic check used by `mocksrv validate`."""
+"""JSON-Schema validation of scenario files, with messages that say where and what to write."""
 
 from __future__ import annotations
 
 import difflib
-from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mocksrv.errors import ScenarioError
-from mocksrv.scenario.loader import (
-    Path_,
-    Scenario,
-    dotted,
-    load_files,
-    locate,
-    merge_scenarios,
-)
-
-
-@lru_cache(maxsize=1)
-def _validator() -> Any:
-    import jsonschema
-
-    from mocksrv.scenario.schema import scenario_schema
-
-    schema = scenario_schema()
-    return jsonschema.Draft202012Validator(schema)
+if TYPE_CHECKING:
+    from mocksrv.scenario.loader import Path_, Scenario
 
 
 def _unknown_keys(err: Any) -> list[tuple[Path_, str]]:
@@ -50,51 +32,32 @@ def _message(err: Any) -> str:
     return str(err.message)
 
 
-def schema_problems(sc: Scenario) -> list[str]:
-    """`file:line: key.path: message` for every schema violation, in file order."""
-    problems = []
-    for err in _validator().iter_errors(sc.data):
-        found = [(tuple(err.absolute_path), _message(err))]
-        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-            found = _unknown_keys(err) or found
-        for path, message in found:
-            where = locate(sc.lines, path, sc.source)
-            problems.append((where, f"{where}: {dotted(path)}: {message}"))
-    problems.sort(key=lambda p: int(p[0].rsplit(":", 1)[1]))
-    return [p for _, p in problems]
+class Validator:
+    """The scenario schema (composed by the registry), compiled when first used: jsonschema is
+    not imported by a start-up on the embedded default."""
 
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.schema = schema
+        self._compiled: Any = None
 
-def validate_paths(paths: list[str]) -> list[str]:
-    """Everything `mocksrv serve` would check at start-up, without starting anything."""
-    try:
-        scenarios = load_files(paths)
-    except ScenarioError as exc:
-        return exc.problems
-    return semantic_problems(scenarios)
+    def problems(self, sc: Scenario) -> list[str]:
+        """`file:line: key.path: message` for every schema violation, in file order."""
+        from mocksrv.scenario.loader import dotted, locate
 
+        if self._compiled is None:
+            import jsonschema
 
-def tolerant_semantic_problems(scenarios: list[Scenario], known: list[str]) -> list[str]:
-    """The semantic problems of schema-invalid scenarios, as far as they can be checked, so that a
-    user sees reference problems in the same round; `known` ones are not repeated."""
-    try:
-        found = semantic_problems(scenarios)
-    except Exception:  # the checks assume schema-valid input; the schema problems say why
-        return []
-    return [p for p in found if p not in known]
-
-
-def semantic_problems(scenarios: list[Scenario]) -> list[str]:
-    from mocksrv.scenario.model import Problems, build_model
-    from mocksrv.services import check_sections
-
-    merged = merge_scenarios(scenarios)
-    problems = Problems(merged)
-    model = build_model(merged, problems)
-    try:
-        check_sections(merged, model)
-    except ScenarioError as exc:
-        problems.items.extend(exc.problems)
-    return sorted(problems.items, key=problem_order)
+            self._compiled = jsonschema.Draft202012Validator(self.schema)
+        problems = []
+        for err in self._compiled.iter_errors(sc.data):
+            found = [(tuple(err.absolute_path), _message(err))]
+            if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+                found = _unknown_keys(err) or found
+            for path, message in found:
+                where = locate(sc.lines, path, sc.source)
+                problems.append((where, f"{where}: {dotted(path)}: {message}"))
+        problems.sort(key=lambda p: int(p[0].rsplit(":", 1)[1]))
+        return [p for _, p in problems]
 
 
 def problem_order(problem: str) -> tuple[str, int]:

@@ -35,17 +35,29 @@ def fingerprint(runtime: Runtime, api: str) -> str:
         for i in model.identities
         if i.api == api
     )
-    section = model.raw.get(api) if api != RUNTIME else model.raw.get("clock")
+    if api == RUNTIME:
+        section: Any = model.raw.get("clock")
+    else:
+        described = runtime.registry.api(api)
+        found = [model.raw.get(s) for s in (described.sections if described else (api,))]
+        section = found[0] if len(found) == 1 else found
     text = json.dumps([section, idents], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def attach(runtime: Runtime, db: StateDB) -> dict[str, str]:
-    """Restore what the database holds for each API (when still valid) and bind the sinks."""
+def attach(runtime: Runtime, db: StateDB, fresh: list[str] | None = None) -> dict[str, str]:
+    """Restore what the database holds for each API (when still valid) and bind the sinks.
+
+    `fresh` names the APIs whose store was just made; the others were carried over a keep-state
+    switch, hold their data already and stay bound (their files are kept, too)."""
     outcome: dict[str, str] = {}
     files: set[str] = set()
     for api, store in sorted(runtime.stores.items()):
         if not hasattr(store, "restore"):
+            continue
+        if fresh is not None and api not in fresh:
+            files.update(v["file"] for kind, _, v in db.rows(api) if kind == "object")
+            outcome[api] = "carried"
             continue
 
         def restore(rows: list[tuple[str, str, Any]], store: Any = store) -> None:
@@ -62,14 +74,6 @@ def attach(runtime: Runtime, db: StateDB) -> dict[str, str]:
     return outcome
 
 
-def forget(db: StateDB) -> None:
-    """Drop every API's state (a reset): the next runtime built on `db` starts fresh."""
-    with db.batch():
-        for api in db.fingerprinted_apis():
-            db.clear(api)
-            db.set_meta(f"fingerprint:{api}", "")
-
-
 def _bind(runtime: Runtime, db: StateDB, api: str, restore: Any) -> str:
     want = fingerprint(runtime, api)
     have = db.meta(f"fingerprint:{api}")
@@ -84,28 +88,12 @@ def _bind(runtime: Runtime, db: StateDB, api: str, restore: Any) -> str:
 
 
 def _restore_runtime(runtime: Runtime, rows: list[tuple[str, str, Any]]) -> None:
-    from mocksrv.toolkit.expectations import build as build_expectation
-    from mocksrv.toolkit.plugin import toolkit_of
-
     found = {(kind, key): value for kind, key, value in rows}
     saved = found.get(("clock", "state"))
     if saved is not None:
         _restore_clock(runtime.clock, saved)
-    if runtime.admin is None:
-        return
-    kit = toolkit_of(runtime)
-    for spec in found.get(("faults", "runtime"), []):
-        try:
-            kit.faults.add(spec)
-        except ValueError as exc:
-            log.warning("state: a saved fault no longer applies (%s): %s", exc, spec)
-    for spec in found.get(("expectations", "runtime"), []):
-        try:
-            item = build_expectation(spec, len(kit.expectations.items), source="admin")
-        except ValueError as exc:
-            log.warning("state: a saved expectation no longer applies (%s): %s", exc, spec)
-            continue
-        kit.expectations.add(item, [])  # restored before any request: no history to tally
+    for part in runtime.durable:
+        part.restore(found)
 
 
 def _restore_clock(clock: ScenarioClock, saved: dict[str, Any]) -> None:
@@ -123,14 +111,5 @@ def _watch_runtime(runtime: Runtime, sink: Sink) -> None:
 
     runtime.clock.on_change = clock_changed
     clock_changed(runtime.clock)  # a running clock must go on from here after a restart
-    if runtime.admin is None:
-        return
-    from mocksrv.toolkit.plugin import toolkit_of
-
-    kit = toolkit_of(runtime)
-    kit.faults.on_change = lambda faults: sink.put("faults", "runtime", faults.runtime_specs())
-
-    def expectations_changed(exp: Any) -> None:
-        sink.put("expectations", "runtime", exp.runtime_specs())
-
-    kit.expectations.on_change = expectations_changed
+    for part in runtime.durable:
+        part.watch(sink)

@@ -96,6 +96,13 @@ class StateDB:
 
     # -- rows -----------------------------------------------------------------------------------
 
+    def forget(self) -> None:
+        """Drop every API's state (a reset): the next runtime built on it starts fresh."""
+        with self.batch():
+            for api in self.fingerprinted_apis():
+                self.clear(api)
+                self.set_meta(f"fingerprint:{api}", "")
+
     def rows(self, api: str) -> list[Row]:
         with self._lock:
             found = self._conn.execute(

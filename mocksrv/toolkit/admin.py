@@ -260,11 +260,12 @@ def instant(key: str, value: Any) -> Any:
 
 
 def new_expectation(ctx: Ctx, spec: dict[str, Any]) -> expectations.Expectation:
-    from mocksrv.toolkit.schema import EXPECTATION
+    from mocksrv.toolkit.schema import expectation
 
-    validate(spec, EXPECTATION, "expectation")
+    validate(spec, expectation(ctx.runtime.registry.spellings), "expectation")
     try:
-        return expectations.build(spec, len(ctx.kit.expectations.items), source="admin")
+        index = len(ctx.kit.expectations.items)
+        return expectations.build(spec, index, "admin", ctx.runtime.registry)
     except ValueError as exc:
         raise AdminError(f"invalid expectation: {exc}") from None
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from mocksrv.clock import FIRST_INSTANT, LAST_INSTANT, clamp, iso
 from mocksrv.scenario.library import resolve
-from mocksrv.scenario.loader import Scenario, load_default, load_files
+from mocksrv.scenario.loader import Scenario, load_default
 from mocksrv.toolkit import control, guard
 from mocksrv.toolkit.admin import (
     AdminError,
@@ -24,7 +24,7 @@ from mocksrv.toolkit.admin import (
     version,
 )
 from mocksrv.toolkit.journal import Filters
-from mocksrv.toolkit.schema import FAULT
+from mocksrv.toolkit.schema import fault as fault_schema
 
 # the same answer whether the path exists or not, and nothing of its content
 FORBIDDEN_PATHS = (
@@ -107,7 +107,7 @@ def _requested(ctx: Ctx, body: dict[str, Any]) -> list[Scenario]:
     if key == "yaml":
         if not isinstance(body["yaml"], str) or not body["yaml"]:
             raise AdminError("yaml must be the scenario text as a string")
-        return [control.from_text(body["yaml"], str(body.get("name") or "posted"))]
+        return control.from_text(ctx.runtime, body["yaml"], str(body.get("name") or "posted"))
     values = body[key]
     if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
         raise AdminError(f"{key} must be a non-empty list of strings")
@@ -128,7 +128,7 @@ def _requested(ctx: Ctx, body: dict[str, Any]) -> list[Scenario]:
                 code="NotFound",
             )
         values = [str(known[n]) for n in values]
-    return load_files(values)
+    return ctx.runtime.registry.load_files(values)
 
 
 def load_scenarios(ctx: Ctx) -> dict[str, Any]:
@@ -255,6 +255,12 @@ def get_journal(ctx: Ctx) -> dict[str, Any]:
     equal: dict[str, Any] = {k: args[k] for k in Filters.KEYS if k in args and k != "status"}
     if "status" in args:
         equal["status"] = _integer("status", args["status"], 100, 599)
+    if "api" in equal:  # an older spelling (s3, landing, iam) means its API
+        written = equal["api"]
+        equal["api"] = ctx.runtime.registry.aliases().get(written, written)
+        implied = ctx.runtime.registry.implied_operations().get(written)
+        if implied is not None:
+            equal.setdefault("operation", implied)
     limit = _integer("limit", args["limit"], 1, None) if "limit" in args else None
     since = instant("since", args["since"]) if "since" in args else None
     scope = args.get("scope", "current")
@@ -315,7 +321,7 @@ def list_faults(ctx: Ctx) -> dict[str, Any]:
 
 def add_fault(ctx: Ctx) -> Any:
     spec = ctx.body(required=True)
-    validate(spec, FAULT, "fault")
+    validate(spec, fault_schema(ctx.runtime.registry.spellings), "fault")
     try:
         fault = ctx.kit.faults.add(spec)
     except ValueError as exc:

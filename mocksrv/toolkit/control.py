@@ -5,21 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mocksrv.errors import ScenarioError
-from mocksrv.runtime import Runtime, build_runtime
-from mocksrv.scenario.loader import Scenario, expand_paths, load_files, parse_text
-from mocksrv.scenario.validate import schema_problems
+from mocksrv.scenario.loader import Scenario, expand_paths, merge_scenarios
 
 if TYPE_CHECKING:
     from mocksrv.app import MocksrvApp
+    from mocksrv.runtime import Runtime
     from mocksrv.settings import Settings
 
-# which services and stores belong to which scenario section (and identity api)
-SECTION_APIS = {
-    "prime": {"prime"},
-    "agcod": {"agcod"},
-    "promotions": {"s3", "landing", "promotions", "sts", "iam"},  # STS roles are on clients
-}
 EMBEDDED = "<embedded>"
 
 
@@ -31,10 +23,8 @@ def reset(app: MocksrvApp, *, keep_journal: bool = False) -> Runtime:
     """
     old = app.runtime
     if old.state is not None:
-        from mocksrv.state.bind import forget
-
-        forget(old.state)
-    new = build_runtime(old.settings, old.scenarios, old.state)
+        old.state.forget()
+    new = old.registry.build(old.settings, old.scenarios, old.state)
     if keep_journal:
         _carry_journal(old, new, new_scope=True, same_scenarios=True)
     app.replace_runtime(new)
@@ -47,7 +37,7 @@ def reload_sources(runtime: Runtime) -> list[Scenario]:
     if all(sc.source.startswith("<") for sc in runtime.scenarios):
         return list(runtime.scenarios)
     files = [sc.source for sc in runtime.scenarios if not sc.source.startswith("<")]
-    fresh = iter(load_files(files))
+    fresh = iter(runtime.registry.load_files(files))
     return [sc if sc.source.startswith("<") else next(fresh) for sc in runtime.scenarios]
 
 
@@ -85,13 +75,10 @@ def path_allowed(raw: str, settings: Settings) -> bool:
         return False
 
 
-def from_text(text: str, name: str = "admin") -> Scenario:
-    """A scenario posted as YAML text; validated like a file."""
-    sc = parse_text(text, f"<admin>/{name}.yaml")
-    problems = schema_problems(sc)
-    if problems:
-        raise ScenarioError(problems)
-    return sc
+def from_text(runtime: Runtime, text: str, name: str = "admin") -> list[Scenario]:
+    """A scenario posted as YAML text, after the bundled scenarios it extends; checked like a
+    file."""
+    return runtime.registry.parse_text(text, f"<admin>/{name}.yaml")
 
 
 def library(runtime: Runtime) -> dict[str, Path]:
@@ -115,57 +102,33 @@ def switch(
 ) -> dict[str, Any]:
     """Validate and build a runtime on `scenarios`, then swap it in; raises ScenarioError.
 
-    `keep_state` keeps the clock, the journal and each unchanged API; `keep_journal` alone keeps
-    only the journal and starts a new journal scope (the plugin's per-test scenario switch)."""
+    `keep_state` keeps the clock, the journal and the store of each API whose sections are
+    unchanged, under fresh services built on the new scenarios; `keep_journal` alone keeps only
+    the journal and starts a new journal scope (the plugin's per-test scenario switch)."""
     old = app.runtime
     if old.state is not None and not keep_state:
-        from mocksrv.state.bind import forget
-
-        forget(old.state)
-    new = build_runtime(old.settings, scenarios, old.state)
+        old.state.forget()
     kept: list[str] = []
     if keep_state:
-        kept = _carry_over(old, new)
-    elif keep_journal:
-        _carry_journal(old, new, new_scope=True)
+        model = old.registry.model(merge_scenarios(scenarios))
+        kept = old.registry.unchanged(old.model, model)
+        carried = {name: old.stores[name] for name in kept}
+        new = old.registry.build(
+            old.settings, scenarios, old.state, carried=carried, clock=old.clock
+        )
+        for name in kept:
+            old.stores.pop(name)  # closing the old runtime must not close a kept store
+        _carry_journal(old, new)
+    else:
+        new = old.registry.build(old.settings, scenarios, old.state)
+        if keep_journal:
+            _carry_journal(old, new, new_scope=True)
     app.replace_runtime(new)
     return {
         "active": [sc.source for sc in scenarios],
         "keptState": kept,
-        "resetState": [s for s in SECTION_APIS if s not in kept],
+        "resetState": [name for name in old.registry.names if name not in kept],
     }
-
-
-def _section_unchanged(old: Runtime, new: Runtime, section: str) -> bool:
-    apis = SECTION_APIS[section]
-    same_data = old.model.raw.get(section) == new.model.raw.get(section)
-    idents = [(i, i.extra) for i in old.model.identities if i.api in apis or i.api == section]
-    idents_new = [(i, i.extra) for i in new.model.identities if i.api in apis or i.api == section]
-    return same_data and idents == idents_new and old.model.skew_seconds == new.model.skew_seconds
-
-
-def _carry_over(old: Runtime, new: Runtime) -> list[str]:
-    """Keep the clock, the journal and each API whose section is unchanged (services and state)."""
-    new.clock.set(old.clock.now())
-    if old.clock.frozen:
-        new.clock.freeze()
-    _carry_journal(old, new)
-    kept = []
-    for section, apis in SECTION_APIS.items():
-        if not _section_unchanged(old, new, section):
-            continue
-        olds = {s.api: s for s in old.services if s.api in apis}
-        for fresh in [s for s in new.services if s.api in olds]:
-            fresh.close()
-        new.services = [olds.get(s.api, s) if s.api in apis else s for s in new.services]
-        old.services = [s for s in old.services if s.api not in apis]
-        for key in {section, *apis} & old.stores.keys():
-            new.stores[key] = old.stores[key]
-        kept.append(section)
-    new.by_scope = {s.scope: s for s in new.services if s.scope}
-    if new.fallback is not None and new.fallback not in new.services:
-        new.fallback = next((s for s in new.services if s.api == new.fallback.api), None)
-    return kept
 
 
 def _carry_journal(

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mocksrv.toolkit.matching import Matcher, compile_matcher
+from mocksrv.toolkit.matching import Matcher, Spellings, compile_matcher
 
 SAMPLES = 5  # near misses and matches kept per expectation
 SHOWN = ("requestId", "time", "api", "operation", "identity", "outcome", "status", "fields")
@@ -96,9 +96,14 @@ def _shown(entry: dict[str, Any]) -> dict[str, Any]:
     return {k: entry.get(k) for k in SHOWN}
 
 
-def build(spec: dict[str, Any], index: int, source: str = "scenario") -> Expectation:
+def build(
+    spec: dict[str, Any],
+    index: int,
+    source: str = "scenario",
+    apis: Spellings | None = None,
+) -> Expectation:
     """One expectation from its scenario/admin mapping; raises ValueError on a bad pattern."""
-    matcher = compile_matcher(spec.get("match"))
+    matcher = compile_matcher(spec.get("match"), apis)
     name = spec.get("name") or _default_name(matcher, index)
     count = Count.parse(spec.get("count"))
     if count.at_least is not None and count.at_most is not None and count.at_least > count.at_most:

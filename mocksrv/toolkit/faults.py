@@ -2,47 +2,33 @@
 
 from __future__ import annotations
 
-import importlib
 import random
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mocksrv.toolkit.journal import FAULT_KEY
-from mocksrv.toolkit.matching import Matcher, compile_matcher
+from mocksrv.toolkit.matching import Matcher, Spellings, compile_matcher
 
 if TYPE_CHECKING:
+    from mocksrv.api import Api
     from mocksrv.call import Call
     from mocksrv.http import Response
 
 TRANSPORTS = ("connection_reset", "empty_response", "truncated_response")
 TRANSPORT_KEY = "mocksrv.transport"  # environ key read by toolkit.transport after the handler
-# the throttling error of each API, by the name its render_error knows
-THROTTLE_ERRORS = {"prime": "TooManyRequests", "agcod": "ThrottlingException", "s3": "SlowDown",
-                   "sts": "Throttling", "iam": "Throttling"}  # fmt: skip
-# the service package whose exceptions module names an API's wire errors (landing: free names)
-ERROR_MODULES = {"prime": "prime", "agcod": "agcod", "s3": "promotions", "sts": "sts", "iam": "sts"}
 ACTIONS = ("error", "throttle", "transport", "commit_then_fail")
 
 
-def known_errors(api: str) -> set[str] | None:
-    """Wire error names the API renders, from its exceptions module; None when not knowable."""
-    package = ERROR_MODULES.get(api)
-    if package is None:
-        return None
-    try:
-        module = importlib.import_module(f"mocksrv.services.{package}.exceptions")
-    except ImportError:
-        return None
-    names: set[str] = set()
-    for attr in ("ERRORS", "CATALOG"):
-        names.update(getattr(module, attr, None) or ())
-    throttling = getattr(module, "THROTTLING", None)
-    if isinstance(throttling, str):
-        names.add(throttling)
-    return names or None
+class Apis(Spellings, Protocol):
+    """What faults need of the registry: API names, their spellings, each API's error names."""
+
+    def api(self, spelling: str) -> Api | None: ...
+
+    @property
+    def names(self) -> tuple[str, ...]: ...
 
 
 @dataclass
@@ -102,20 +88,20 @@ def _latency(spec: Any) -> tuple[float, float]:
     return float(spec) / 1000, float(spec) / 1000
 
 
-def build(spec: dict[str, Any], index: int, source: str = "scenario") -> Fault:
+def build(spec: dict[str, Any], index: int, apis: Apis, source: str = "scenario") -> Fault:
     """One fault from its scenario/admin mapping; raises ValueError with the offending key."""
     chosen = [a for a in ACTIONS if spec.get(a) not in (None, False)]
     if len(chosen) > 1:
         raise ValueError(f"give at most one of {', '.join(ACTIONS)} (got {', '.join(chosen)})")
     if not chosen and spec.get("latency_ms") is None:
         raise ValueError(f"a fault needs an action: latency_ms or one of {', '.join(ACTIONS)}")
-    matcher = compile_matcher(spec.get("match"))
-    api = matcher.api
+    matcher = compile_matcher(spec.get("match"), apis)
+    api = apis.api(str(matcher.api)) if matcher.api is not None else None
     error = spec.get("error")
     if error is not None:
-        _check_error(api, str(error))
-    if spec.get("throttle") and api not in THROTTLE_ERRORS:
-        raise ValueError(f"throttle needs match.api, one of {', '.join(THROTTLE_ERRORS)}")
+        _check_error(api, str(error), matcher.operation)
+    if spec.get("throttle") and api is None:
+        raise ValueError(f"throttle needs match.api, one of {', '.join(apis.names)}")
     ctf = spec.get("commit_then_fail")
     fault = Fault(
         id=str(spec.get("id") or f"{source}-{index + 1}"),
@@ -142,18 +128,27 @@ def build(spec: dict[str, Any], index: int, source: str = "scenario") -> Fault:
     return fault
 
 
-def _check_error(api: str | None, name: str) -> None:
+def _check_error(api: Api | None, name: str, operation: str | None) -> None:
     if api is None:
         raise ValueError("error needs match.api: wire errors are named per API")
-    known = known_errors(api)
-    if known is not None and name not in known:
-        raise ValueError(f"error: {name!r} is not a {api} wire error ({', '.join(sorted(known))})")
+    if operation in api.free_errors:
+        return
+    known = set(api.errors())
+    if known and name not in known:
+        shown = ", ".join(sorted(known))
+        raise ValueError(f"error: {name!r} is not a {api.name} wire error ({shown})")
 
 
 class FaultSet:
     """`runtime.faults`: the scenario's faults plus those added at run time."""
 
-    def __init__(self, faults: Iterable[Fault] = (), sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        apis: Apis,
+        faults: Iterable[Fault] = (),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.apis = apis
         self._lock = threading.Lock()
         self.items: list[Fault] = list(faults)
         self._order: list[Fault] = []
@@ -207,17 +202,22 @@ class FaultSet:
             call.environ[TRANSPORT_KEY] = fault.transport or fault.commit_then_fail
         if fault.transport:
             call.outcome = f"fault:{fault.transport}"
-            return render_error(_fallback_error(call.api))
+            return render_error(self._api(call).internal_error)
         if fault.error or fault.throttle:
-            name = fault.error or THROTTLE_ERRORS[call.api]
+            name = fault.error or self._api(call).throttle_error
             call.outcome = name
             return render_error(name)
         return None  # latency only, or commit_then_fail: the call goes on
 
+    def _api(self, call: Call) -> Api:
+        api = self.apis.api(call.api)
+        assert api is not None, call.api  # a fault fires only on a call an API named
+        return api
+
     def add(self, spec: dict[str, Any]) -> Fault:
         """Build and add a run-time fault; raises ValueError on a bad spec or a taken id."""
         with self._lock:
-            fault = build(spec, self.added, source="admin")
+            fault = build(spec, self.added, self.apis, source="admin")
             if any(f.id == fault.id for f in self.items):
                 raise ValueError(f"id: a fault with id {fault.id!r} exists already")
             self.added += 1
@@ -249,9 +249,3 @@ class FaultSet:
     def to_json(self) -> list[dict[str, Any]]:
         with self._lock:
             return [f.to_json() for f in self._order]
-
-
-def _fallback_error(api: str) -> str:
-    """The body that a truncated response cuts short: the API's internal error."""
-    return {"prime": "InternalServerError", "agcod": "GeneralError", "sts": "InternalFailure",
-            "iam": "InternalFailure"}.get(api, "InternalError")  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 # the request attributes a matcher may name, besides `fields`
 ATTRIBUTES = ("api", "operation", "identity", "outcome", "status", "signature_failed")
@@ -121,13 +121,41 @@ class Matcher:
         return True
 
 
+def _canonical(value: Any, aliases: Mapping[str, str]) -> Any:
+    """An API name for an alias, in a scalar, `equals` or `in` (other operators as written)."""
+    if isinstance(value, str):
+        return aliases.get(value, value)
+    if isinstance(value, dict) and isinstance(value.get("equals"), str):
+        return {"equals": aliases.get(value["equals"], value["equals"])}
+    if isinstance(value, dict) and isinstance(value.get("in"), list):
+        return {"in": list(dict.fromkeys(aliases.get(v, v) if isinstance(v, str) else v
+                                          for v in value["in"]))}  # fmt: skip
+    return value
+
+
 def _shown(value: Any) -> str:
     return "nothing" if value is MISSING else repr(value)
 
 
-def compile_matcher(spec: Mapping[str, Any] | None) -> Matcher:
-    """Compile a `match:` mapping; raises ValueError naming the bad key."""
+class Spellings(Protocol):
+    """What a matcher needs of the registry: the API names' accepted spellings."""
+
+    def aliases(self) -> dict[str, str]: ...
+
+    def implied_operations(self) -> dict[str, str]: ...
+
+
+def compile_matcher(spec: Mapping[str, Any] | None, apis: Spellings | None = None) -> Matcher:
+    """Compile a `match:` mapping; raises ValueError naming the bad key. With `apis`, an older
+    spelling of an API means its name (`match.api: s3` matches the promotions API's calls, and
+    `landing` its Landing operation)."""
     spec = dict(spec or {})
+    if apis is not None and "api" in spec:
+        written = spec["api"]
+        implied = apis.implied_operations().get(written) if isinstance(written, str) else None
+        spec["api"] = _canonical(written, apis.aliases())
+        if implied is not None and "operation" not in spec:
+            spec["operation"] = implied
     matcher = Matcher(source=spec)
     for name in ATTRIBUTES:
         if name in spec:

@@ -1,23 +1,27 @@
-"""Registers the `faults`, `expectations` and `journal` sections and wires the toolkit in."""
+"""The toolkit's descriptor: the `faults`, `expectations` and `journal` sections, and wiring the
+journal, faults, expectations and the admin API into every runtime."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mocksrv.api import Extension
 from mocksrv.toolkit import expectations, faults
 from mocksrv.toolkit.exchanges import Exchanges
 from mocksrv.toolkit.journal import DEFAULT_CAPACITY, Journal
-from mocksrv.toolkit.schema import SCHEMAS
+from mocksrv.toolkit.schema import sections
 
 if TYPE_CHECKING:
     from mocksrv.runtime import Runtime
     from mocksrv.scenario.model import Problems, ScenarioModel
 
-__all__ = ["SCHEMAS", "STARTED", "Toolkit", "check", "install", "toolkit_of"]
+__all__ = ["EXTENSION", "STARTED", "Toolkit", "toolkit_of"]
 
+log = logging.getLogger("mocksrv")
 # for /__admin/health's uptime: this module is loaded at start-up, the admin app only on first use
 STARTED = time.time()
 
@@ -37,23 +41,31 @@ class Toolkit:
         self.expectations.reset_counts()
 
 
-def _parse(
-    model: ScenarioModel, problems: Problems
-) -> tuple[list[faults.Fault], list[expectations.Expectation]]:
+@dataclass
+class Sections:
+    """The toolkit's parsed sections."""
+
+    faults: list[faults.Fault]
+    expectations: list[expectations.Expectation]
+    capacity: int
+
+
+def _parse(model: ScenarioModel, problems: Problems, apis: faults.Apis) -> Sections:
     found_faults, found_exp = [], []
     for i, spec in enumerate(model.raw.get("faults") or []):
         try:
-            found_faults.append(faults.build(spec, i))
+            found_faults.append(faults.build(spec, i, apis))
         except (ValueError, KeyError) as exc:
             problems.add(("faults", i), str(exc))
     for i, spec in enumerate(model.raw.get("expectations") or []):
         try:
-            found_exp.append(expectations.build(spec, i))
+            found_exp.append(expectations.build(spec, i, apis=apis))
         except (ValueError, KeyError) as exc:
             problems.add(("expectations", i), str(exc))
     _unique(problems, "faults", [f.id for f in found_faults if "id" in f.spec])
     _unique(problems, "expectations", [e.name for e in found_exp])
-    return found_faults, found_exp
+    capacity = int((model.raw.get("journal") or {}).get("capacity", DEFAULT_CAPACITY))
+    return Sections(found_faults, found_exp, capacity)
 
 
 def _unique(problems: Problems, section: str, names: list[str]) -> None:
@@ -66,22 +78,13 @@ def _unique(problems: Problems, section: str, names: list[str]) -> None:
         seen.add(name)
 
 
-def check(model: ScenarioModel, problems: Problems) -> None:
-    _parse(model, problems)
-
-
-def install(runtime: Runtime) -> None:
-    from mocksrv.scenario.model import Problems
+def _install(runtime: Runtime, parsed: Sections) -> None:
     from mocksrv.toolkit import transport
 
-    problems = Problems(runtime.model.merged)
-    found_faults, found_exp = _parse(runtime.model, problems)
-    problems.raise_if_any()
-    capacity = int((runtime.model.raw.get("journal") or {}).get("capacity", DEFAULT_CAPACITY))
     kit = Toolkit(
-        Journal(capacity),
-        expectations.ExpectationSet(found_exp),
-        faults.FaultSet(found_faults),
+        Journal(parsed.capacity),
+        expectations.ExpectationSet(parsed.expectations),
+        faults.FaultSet(runtime.registry, parsed.faults),
         Exchanges(),
     )
     kit.journal.listeners.append(kit.expectations.observe)
@@ -91,6 +94,37 @@ def install(runtime: Runtime) -> None:
     runtime.faults = kit.faults
     runtime.transport_fault = transport.apply
     runtime.admin = LazyAdmin(kit)
+    runtime.durable.append(DurableKit(kit, runtime.registry))
+
+
+class DurableKit:
+    """The faults and expectations added at run time, kept by `serve --state` (under the
+    pseudo-API `runtime`, beside the clock)."""
+
+    def __init__(self, kit: Toolkit, apis: faults.Apis) -> None:
+        self.kit = kit
+        self.apis = apis
+
+    def restore(self, found: dict[tuple[str, str], Any]) -> None:
+        for spec in found.get(("faults", "runtime"), []):
+            try:
+                self.kit.faults.add(spec)
+            except ValueError as exc:
+                log.warning("state: a saved fault no longer applies (%s): %s", exc, spec)
+        for spec in found.get(("expectations", "runtime"), []):
+            try:
+                index = len(self.kit.expectations.items)
+                item = expectations.build(spec, index, "admin", self.apis)
+            except ValueError as exc:
+                log.warning("state: a saved expectation no longer applies (%s): %s", exc, spec)
+                continue
+            self.kit.expectations.add(item, [])  # restored before any request: no history
+
+    def watch(self, sink: Any) -> None:
+        self.kit.faults.on_change = lambda f: sink.put("faults", "runtime", f.runtime_specs())
+        self.kit.expectations.on_change = lambda e: sink.put(
+            "expectations", "runtime", e.runtime_specs()
+        )
 
 
 class LazyAdmin:
@@ -117,3 +151,6 @@ def toolkit_of(runtime: Runtime) -> Toolkit:
     admin: Any = runtime.admin
     kit: Toolkit = admin.toolkit
     return kit
+
+
+EXTENSION = Extension(name="toolkit", schemas=sections, parse=_parse, install=_install)

@@ -1,29 +1,39 @@
-"""Registers the `agcod:` scenario section and installs the AGCOD service on a runtime."""
+"""The AGCOD API's descriptor: its `agcod:` section, its store and how its service is built."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mocksrv.services.agcod.config import SCHEMA, parse
+from mocksrv.api import Api, wire_errors
+from mocksrv.services.agcod.config import SCHEMA, AgcodConfig, parse
 
 if TYPE_CHECKING:
     from mocksrv.runtime import Runtime
-    from mocksrv.scenario.model import Problems, ScenarioModel
-
-SCHEMAS: dict[str, Any] = {"agcod": SCHEMA}
 
 
-def check(model: ScenarioModel, problems: Problems) -> None:
-    parse(model, problems)
-
-
-def install(runtime: Runtime) -> None:
+def _store(config: AgcodConfig, runtime: Runtime) -> Any:
     from mocksrv.services.agcod.models import AgcodBackend
-    from mocksrv.services.agcod.routes import SCOPE, AgcodService
-    from mocksrv.services.common import parse_or_raise, verify_policy
 
-    config = parse_or_raise(runtime, parse)
-    policy = verify_policy(runtime, SCOPE, "agcod")
-    backend = AgcodBackend(config)
-    runtime.stores["agcod"] = backend
-    runtime.add_service(AgcodService(config, backend, policy))
+    return AgcodBackend(config)
+
+
+def _install(runtime: Runtime, config: AgcodConfig, store: Any) -> None:
+    from mocksrv.services.agcod.routes import SCOPE, AgcodService
+    from mocksrv.services.common import verify_policy
+
+    runtime.add_service(AgcodService(config, store, verify_policy(runtime, SCOPE, API)))
+
+
+API = Api(
+    name="agcod",
+    section="agcod",
+    schema=SCHEMA,
+    parse=parse,
+    new_store=_store,
+    install=_install,
+    skew_seconds=900,
+    identities=True,
+    errors=wire_errors("mocksrv.services.agcod.exceptions"),
+    throttle_error="ThrottlingException",
+    internal_error="GeneralError",
+)

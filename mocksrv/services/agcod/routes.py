@@ -60,9 +60,6 @@ class AgcodService:
     def claims(self, call: Call) -> bool:
         return call.method == "POST" and call.path in PATHS
 
-    def close(self) -> None:
-        return None
-
     def describe(self, url: str) -> list[str]:
         partners = ", ".join(
             f"{p.partner_id} ({'production' if p.production else 'sandbox'}, {p.marketplace}, "

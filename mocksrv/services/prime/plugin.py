@@ -1,29 +1,39 @@
-"""Registers the `prime:` scenario section and installs the Prime service on a runtime."""
+"""The Prime offer-code API's descriptor: its `prime:` section, its store and its service."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mocksrv.services.prime.config import SCHEMA, parse
+from mocksrv.api import Api, wire_errors
+from mocksrv.services.prime.config import SCHEMA, PrimeConfig, parse
 
 if TYPE_CHECKING:
     from mocksrv.runtime import Runtime
-    from mocksrv.scenario.model import Problems, ScenarioModel
-
-SCHEMAS: dict[str, Any] = {"prime": SCHEMA}
 
 
-def check(model: ScenarioModel, problems: Problems) -> None:
-    parse(model, problems)
-
-
-def install(runtime: Runtime) -> None:
-    from mocksrv.services.common import parse_or_raise, verify_policy
+def _store(config: PrimeConfig, runtime: Runtime) -> Any:
     from mocksrv.services.prime.models import PrimeBackend
+
+    return PrimeBackend(config)
+
+
+def _install(runtime: Runtime, config: PrimeConfig, store: Any) -> None:
+    from mocksrv.services.common import verify_policy
     from mocksrv.services.prime.routes import PrimeService
 
-    config = parse_or_raise(runtime, parse)
-    policy = verify_policy(runtime, "execute-api", "prime")
-    backend = PrimeBackend(config)
-    runtime.stores["prime"] = backend
-    runtime.add_service(PrimeService(config, backend, policy))
+    runtime.add_service(PrimeService(config, store, verify_policy(runtime, "execute-api", API)))
+
+
+API = Api(
+    name="prime",
+    section="prime",
+    schema=SCHEMA,
+    parse=parse,
+    new_store=_store,
+    install=_install,
+    skew_seconds=300,
+    identities=True,
+    errors=wire_errors("mocksrv.services.prime.exceptions"),
+    throttle_error="TooManyRequests",
+    internal_error="InternalServerError",
+)

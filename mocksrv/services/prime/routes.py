@@ -60,9 +60,6 @@ class PrimeService:
             "authorization", ""
         )
 
-    def close(self) -> None:
-        return None
-
     def describe(self, url: str) -> list[str]:
         return [
             f"Prime offer codes  {url}{PREFIX}{{benefit-id}}/offer-code/{{code}}/verify|redeem|auth-code"

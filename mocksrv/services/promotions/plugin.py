@@ -1,31 +1,46 @@
-"""Registers the `promotions:` scenario section and installs S3 + landing on a runtime (moto is
-imported lazily, on the first S3 request, so start-up and scenario checks never load it)."""
+"""The Partner Promotions API's descriptor: its `promotions:` section, its store (inventory and
+S3 objects) and its service, S3 plus the landing page (moto is imported lazily, on the first S3
+request, so start-up and scenario checks never load it)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mocksrv.services.promotions.config import SCHEMA, parse
+from mocksrv.api import Api, wire_errors
+from mocksrv.services.promotions.config import SCHEMA, PromotionsConfig, parse
 
 if TYPE_CHECKING:
     from mocksrv.runtime import Runtime
-    from mocksrv.scenario.model import Problems, ScenarioModel
-
-SCHEMAS: dict[str, Any] = {"promotions": SCHEMA}
 
 
-def check(model: ScenarioModel, problems: Problems) -> None:
-    parse(model, problems)
-
-
-def install(runtime: Runtime) -> None:
-    from mocksrv.services.common import parse_or_raise, verify_policy
+def _store(config: PromotionsConfig, runtime: Runtime) -> Any:
     from mocksrv.services.promotions.models import PromotionsStore
+
+    return PromotionsStore(config, runtime.clock)
+
+
+def _install(runtime: Runtime, config: PromotionsConfig, store: Any) -> None:
+    from mocksrv.services.common import verify_policy
     from mocksrv.services.promotions.routes import PromotionsService
 
-    config = parse_or_raise(runtime, parse)
-    policy = verify_policy(runtime, "s3", "s3", normalize_path=False)
-    store = PromotionsStore(config, runtime.clock)
-    runtime.stores["promotions"] = store
+    policy = verify_policy(runtime, "s3", API, normalize_path=False)
     service = PromotionsService(store, policy, runtime.settings.max_s3_body_bytes)
     runtime.add_service(service, fallback=True)
+
+
+API = Api(
+    name="promotions",
+    aliases=("s3", "landing"),
+    section="promotions",
+    schema=SCHEMA,
+    parse=parse,
+    new_store=_store,
+    install=_install,
+    skew_seconds=900,
+    identities=True,
+    errors=wire_errors("mocksrv.services.promotions.exceptions"),
+    throttle_error="SlowDown",
+    internal_error="InternalError",
+    alias_operations={"landing": "Landing"},
+    free_errors=("Landing",),  # the landing page has no published error set
+)

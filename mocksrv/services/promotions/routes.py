@@ -37,7 +37,7 @@ def landing_error(err: exc.LandingError) -> Response:
 class PromotionsService:
     """S3 for the promo-code buckets (scope `s3`, also the fallback), plus the landing endpoint."""
 
-    api = "s3"
+    api = "promotions"
     scope = "s3"
 
     def __init__(self, store: PromotionsStore, policy: sigv4.VerifyPolicy, max_body: int) -> None:
@@ -52,9 +52,6 @@ class PromotionsService:
             and not (call.headers.get("authorization") or "X-Amz-Signature" in call.query_string)
         )
 
-    def close(self) -> None:
-        self.store.close()
-
     def describe(self, url: str) -> list[str]:
         host = url.split("://", 1)[1]
         buckets = ", ".join(f"{env}: {b}" for env, b in self.store.config.buckets.items())
@@ -67,7 +64,7 @@ class PromotionsService:
     def __call__(self, call: Call) -> Response:
         if self.claims(call):
             return self.landing(call)
-        call.api = "s3"
+        call.api = self.api
         try:
             return self._s3(call)
         except exc.S3Error as err:
@@ -152,7 +149,7 @@ class PromotionsService:
         self.store.submit(Upload(target.bucket, key, env, client, received))
 
     def landing(self, call: Call) -> Response:
-        call.api, call.operation = "landing", "Landing"
+        call.api, call.operation = self.api, "Landing"
         try:
             resp = self._landing(call)
         except exc.LandingError as err:

@@ -70,9 +70,6 @@ class StsService:
             )
         )
 
-    def close(self) -> None:
-        self.store.close()
-
     def describe(self, url: str) -> list[str]:
         roles = ", ".join(self.store.config.roles) or "no roles"
         return [f"STS                {url}  (SigV4 sts; AssumeRole, GetCallerIdentity; {roles})"]
@@ -273,15 +270,12 @@ def _duration(text: str | None, found: list[str]) -> int:
 class IamService(StsService):
     """IAM's query API (scope `iam`): authenticated, then every action is "not emulated"."""
 
-    api = "iam"
+    api = "sts"  # IAM's refusal belongs to the STS API: one name in the journal and faults
     scope = "iam"
     namespace = IAM_NAMESPACE
 
     def claims(self, call: Call) -> bool:
         return False
-
-    def close(self) -> None:
-        pass  # the sessions belong to the STS service
 
     def describe(self, url: str) -> list[str]:
         return []
