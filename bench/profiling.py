@@ -122,7 +122,7 @@ import cProfile, pstats, sys
 from mocksrv.settings import Settings
 prof = cProfile.Profile()
 prof.enable()
-from mocksrv.cli import load_app
+from mocksrv.launch import load_app
 from mocksrv.server import make_server
 settings = Settings(port=0, scenario_paths=[sys.argv[1]])
 app = load_app(settings)

@@ -1,12 +1,10 @@
-"""Command line: `mocksrv serve | validate | schema` (and the toolkit's `run`)."""
+"""Command line: `mocksrv serve | validate | schema | ca | scenarios | run`."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
-import os
-import secrets
 import signal
 import sys
 from collections.abc import Sequence
@@ -15,7 +13,8 @@ from typing import Any
 
 from mocksrv import __version__
 from mocksrv.errors import MocksrvError, ScenarioError
-from mocksrv.settings import DEFAULT_HOST, DEFAULT_PORT, Settings
+from mocksrv.launch import banner, load_app, settings_from
+from mocksrv.settings import DEFAULT_HOST, DEFAULT_PORT
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -147,94 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
         "scenarios", help="list the bundled scenarios (usable by name) and their purpose"
     )
     try:
-        from mocksrv.toolkit.run import add_run_parser
+        from mocksrv.run import add_run_parser
     except ImportError:
         pass
     else:
         add_run_parser(sub, _add_server_options)
     return parser
-
-
-def admin_token(args: argparse.Namespace) -> tuple[str | None, bool]:
-    """The admin token from --admin-token or MOCKSRV_ADMIN_TOKEN; off loopback one is generated
-    when neither is given. Returns (token, generated)."""
-    from mocksrv.toolkit.guard import is_loopback
-
-    token = args.admin_token or os.environ.get("MOCKSRV_ADMIN_TOKEN") or None
-    if token is None and not is_loopback(args.host):
-        return secrets.token_urlsafe(24), True
-    return token, False
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    token, generated = admin_token(args)
-    args.admin_token_generated = generated
-    return Settings(
-        admin_token=token,
-        admin_hosts=list(args.admin_host),
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        sigv4_debug=args.sigv4_debug,
-        threads=max(1, args.threads),
-        server=args.server,
-        scenario_paths=list(args.scenario),
-        state_path=Path(args.state) if args.state else None,
-        tls_port=args.tls_port,
-        ca_dir=Path(args.ca_dir) if args.ca_dir else None,
-        scenario_roots=list(args.scenario_root),
-    )
-
-
-def load_app(settings: Settings) -> Any:
-    from mocksrv.app import create_app
-    from mocksrv.registry import load_files
-
-    scenarios = load_files(settings.scenario_paths) if settings.scenario_paths else None
-    if settings.state_path is None:
-        return create_app(settings, scenarios)
-    from mocksrv.state.db import StateError, open_db
-
-    try:
-        db = open_db(settings.state_path)
-    except StateError as exc:
-        raise MocksrvError(str(exc)) from None
-    try:
-        return create_app(settings, scenarios, state=db)
-    except BaseException:
-        db.close()
-        raise
-
-
-def banner(app: Any, url: str, https: str | None = None) -> str:
-    from mocksrv.sigv4 import Identity
-
-    runtime = app.runtime
-    lines = [f"mocksrv {__version__} listening on {url}"]
-    if https:
-        lines.append(f"HTTPS on {https} (real host names; CA: `mocksrv ca`)")
-    lines += ["", "Endpoints:"]
-    for service in runtime.services:
-        describe = getattr(service, "describe", None)
-        if describe:
-            lines.extend(f"  {line}" for line in describe(url))
-    if runtime.admin is not None:
-        lines.append(f"  admin API          {url}/__admin/")
-    lines += ["", "Credentials (scenario demo values):"]
-    ident: Identity
-    for ident in runtime.keyring.identities():
-        lines.append(
-            f"  {ident.api:<11} {ident.name:<18} access key {ident.access_key}  "
-            f"secret {ident.secret_key}"
-        )
-    lines += ["", "Rate limits:"] + [f"  {line}" for line in rate_limit_lines(runtime) or ["none"]]
-    lines.append(f"\nScenario: {', '.join(sc.source for sc in runtime.scenarios)}")
-    return "\n".join(lines)
-
-
-def rate_limit_lines(runtime: Any) -> list[str]:
-    """The active rate limits of every API, one line each (for the banners)."""
-    return [line for s in runtime.services for line in getattr(s, "rate_limits", list)()]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

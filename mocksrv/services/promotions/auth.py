@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from mocksrv import sigv4
 from mocksrv.call import Call
+from mocksrv.credentials import token_problem
 from mocksrv.services.promotions import exceptions as exc
 
 PRESIGN_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
@@ -42,8 +43,6 @@ def _check_session_token(call: Call, header: str, query: dict[str, str]) -> None
         key = query.get("X-Amz-Credential", "").split("/", 1)[0]
     if not token and not key.startswith("ASIA"):
         return  # long-term credentials, no token: the usual path
-    from mocksrv.services.sts.models import token_problem
-
     problem = token_problem(call.runtime.keyring.get(key), token, call.runtime.clock.now())
     if problem is not None:
         call.outcome = f"token:{problem}"

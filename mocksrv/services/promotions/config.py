@@ -6,8 +6,41 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from mocksrv.credentials import DEFAULT_DURATION, MAX_DURATION
 from mocksrv.scenario.model import Problems, ScenarioModel
-from mocksrv.services.sts.config import ROLE_SCHEMA
+
+_TRUSTED = {
+    "type": "string",
+    "description": "An identity name, a user ARN arn:aws:iam::<account>:user/<name>, or an "
+    "account root ARN arn:aws:iam::<account>:root (any identity of that account).",
+}
+ROLE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["arn", "trusted"],
+    "description": "An IAM role the client may upload with (STS AssumeRole); its permissions are "
+    "the client's own policy.",
+    "properties": {
+        "arn": {
+            "type": "string",
+            "pattern": r"^arn:aws:iam::[0-9]{12}:role/([\x21-\x7e]+/)?[\w+=,.@-]{1,64}$",
+            "description": "arn:aws:iam::<account>:role/<ClientName>-PromoCodesUpload-Role",
+        },
+        "trusted": {"type": "array", "items": _TRUSTED, "minItems": 1},
+        "external_id": {
+            "type": "string",
+            "pattern": r"^[\w+=,.@:/-]{2,1224}$",
+            "description": "AssumeRole must pass this ExternalId.",
+        },
+        "max_session_duration_seconds": {
+            "type": "integer",
+            "minimum": DEFAULT_DURATION,
+            "maximum": MAX_DURATION,
+            "description": f"The role's MaxSessionDuration (default {DEFAULT_DURATION}).",
+        },
+    },
+}
+
 
 ENVIRONMENTS = ("devo", "prod")
 NEW_PREFIX = "new-promo-codes/"

@@ -1,7 +1,7 @@
 """STS configuration: the roles declared on promotions clients, and each identity's IAM ARN.
 
 STS has no scenario section of its own: a role belongs to the promotions client it uploads for
-(`promotions.clients[].role`), whose schema embeds ROLE_SCHEMA. No HTTP here.
+(`promotions.clients[].role`, whose schema the promotions API owns). No HTTP here.
 """
 
 from __future__ import annotations
@@ -11,49 +11,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from mocksrv.credentials import DEFAULT_DURATION
 from mocksrv.scenario.model import Problems, ScenarioModel
 
 NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 IAM_NAMESPACE = "https://iam.amazonaws.com/doc/2010-05-08/"
 # Decision: the account of identities that no role places in an account (AWS's example account).
 DEFAULT_ACCOUNT = "123456789012"
-MIN_DURATION = 900  # AssumeRole's DurationSeconds range (AWS)
-MAX_DURATION = 43200
-DEFAULT_DURATION = 3600  # AssumeRole's default, and IAM's default MaxSessionDuration
 ROLE_ARN = re.compile(
     r"arn:aws:iam::(?P<account>[0-9]{12}):role/(?:[\x21-\x7e]+/)?(?P<name>[\w+=,.@-]{1,64})"
 )
-_TRUSTED = {
-    "type": "string",
-    "description": "An identity name, a user ARN arn:aws:iam::<account>:user/<name>, or an "
-    "account root ARN arn:aws:iam::<account>:root (any identity of that account).",
-}
-ROLE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["arn", "trusted"],
-    "description": "An IAM role the client may upload with (STS AssumeRole); its permissions are "
-    "the client's own policy.",
-    "properties": {
-        "arn": {
-            "type": "string",
-            "pattern": r"^arn:aws:iam::[0-9]{12}:role/([\x21-\x7e]+/)?[\w+=,.@-]{1,64}$",
-            "description": "arn:aws:iam::<account>:role/<ClientName>-PromoCodesUpload-Role",
-        },
-        "trusted": {"type": "array", "items": _TRUSTED, "minItems": 1},
-        "external_id": {
-            "type": "string",
-            "pattern": r"^[\w+=,.@:/-]{2,1224}$",
-            "description": "AssumeRole must pass this ExternalId.",
-        },
-        "max_session_duration_seconds": {
-            "type": "integer",
-            "minimum": DEFAULT_DURATION,
-            "maximum": MAX_DURATION,
-            "description": f"The role's MaxSessionDuration (default {DEFAULT_DURATION}).",
-        },
-    },
-}
 
 
 def unique_id(prefix: str, text: str) -> str:

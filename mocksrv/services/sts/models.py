@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hmac
 import os
 import threading
 from dataclasses import dataclass, field
@@ -38,21 +37,6 @@ class Session:
     @property
     def user_id(self) -> str:
         return f"{self.role.role_id}:{self.session_name}"
-
-
-def token_problem(ident: Identity | None, token: str | None, now: datetime) -> str | None:
-    """How a request's session token fails its access key: "invalid" (a token that names no
-    session, or another one), "missing" (a session key without its token), "expired"; else None."""
-    session = ident.extra.get("session") if ident is not None else None
-    if not isinstance(session, Session):
-        return "invalid" if token else None
-    if not token:
-        return "missing"
-    if not hmac.compare_digest(token.encode(), session.token.encode()):
-        return "invalid"
-    if now >= session.expires:
-        return "expired"
-    return None
 
 
 def _random_key() -> str:

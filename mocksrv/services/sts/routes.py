@@ -9,17 +9,11 @@ from urllib.parse import parse_qsl
 from mocksrv import sigv4
 from mocksrv.call import BodyTooLarge, Call
 from mocksrv.clock import iso
+from mocksrv.credentials import MAX_DURATION, MIN_DURATION, token_problem
 from mocksrv.http import Response, xml_escape
 from mocksrv.services.sts import exceptions as exc
-from mocksrv.services.sts.config import (
-    IAM_NAMESPACE,
-    MAX_DURATION,
-    MIN_DURATION,
-    NAMESPACE,
-    ROLE_ARN,
-    User,
-)
-from mocksrv.services.sts.models import Session, SessionStore, token_problem
+from mocksrv.services.sts.config import IAM_NAMESPACE, NAMESPACE, ROLE_ARN, User
+from mocksrv.services.sts.models import Session, SessionStore
 
 log = logging.getLogger("mocksrv")
 VERSION = "2011-06-15"

@@ -102,7 +102,7 @@ def junit_xml(report: dict[str, Any], command: list[str], rc: int, seconds: floa
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from mocksrv.cli import load_app, rate_limit_lines, settings_from
+    from mocksrv.launch import load_app, rate_limit_lines, settings_from
     from mocksrv.server import ServerThread
     from mocksrv.toolkit.plugin import toolkit_of
 

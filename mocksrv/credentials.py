@@ -1,0 +1,43 @@
+"""Temporary credentials (AWS STS sessions) as every API that accepts them sees them: AssumeRole's
+duration limits, and how a request's session token fails its access key. No HTTP here.
+
+Kept apart from `mocksrv.services.sts` so that the promotions API checks S3 requests made with a
+session without importing another API's package (the APIs are independent of each other).
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from typing import Any, Protocol
+
+MIN_DURATION = 900  # AssumeRole's DurationSeconds range (AWS)
+MAX_DURATION = 43200
+DEFAULT_DURATION = 3600  # AssumeRole's default, and IAM's default MaxSessionDuration
+
+
+class Session(Protocol):
+    """What a token check needs of a session (the STS API's `Session` is one)."""
+
+    @property
+    def token(self) -> str: ...
+
+    @property
+    def expires(self) -> datetime: ...
+
+
+def token_problem(ident: Any, token: str | None, now: datetime) -> str | None:
+    """How a request's session token fails its access key: "invalid" (a token that names no
+    session, or another one), "missing" (a session key without its token), "expired"; else None.
+    `ident` is the keyring's identity for the key; a session identity carries
+    `extra["session"]`."""
+    session: Session | None = ident.extra.get("session") if ident is not None else None
+    if session is None:
+        return "invalid" if token else None
+    if not token:
+        return "missing"
+    if not hmac.compare_digest(token.encode(), session.token.encode()):
+        return "invalid"
+    if now >= session.expires:
+        return "expired"
+    return None

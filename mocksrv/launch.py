@@ -1,0 +1,96 @@
+"""From command-line options to a loaded app: settings, the admin token, the state database,
+and the start-up banner (shared by `mocksrv serve` and `mocksrv run`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from mocksrv import __version__
+from mocksrv.errors import MocksrvError
+from mocksrv.settings import Settings
+
+
+def admin_token(args: argparse.Namespace) -> tuple[str | None, bool]:
+    """The admin token from --admin-token or MOCKSRV_ADMIN_TOKEN; off loopback one is generated
+    when neither is given. Returns (token, generated)."""
+    from mocksrv.toolkit.guard import is_loopback
+
+    token = args.admin_token or os.environ.get("MOCKSRV_ADMIN_TOKEN") or None
+    if token is None and not is_loopback(args.host):
+        return secrets.token_urlsafe(24), True
+    return token, False
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    token, generated = admin_token(args)
+    args.admin_token_generated = generated
+    return Settings(
+        admin_token=token,
+        admin_hosts=list(args.admin_host),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        sigv4_debug=args.sigv4_debug,
+        threads=max(1, args.threads),
+        server=args.server,
+        scenario_paths=list(args.scenario),
+        state_path=Path(args.state) if args.state else None,
+        tls_port=args.tls_port,
+        ca_dir=Path(args.ca_dir) if args.ca_dir else None,
+        scenario_roots=list(args.scenario_root),
+    )
+
+
+def load_app(settings: Settings) -> Any:
+    from mocksrv.app import create_app
+    from mocksrv.registry import load_files
+
+    scenarios = load_files(settings.scenario_paths) if settings.scenario_paths else None
+    if settings.state_path is None:
+        return create_app(settings, scenarios)
+    from mocksrv.state.db import StateError, open_db
+
+    try:
+        db = open_db(settings.state_path)
+    except StateError as exc:
+        raise MocksrvError(str(exc)) from None
+    try:
+        return create_app(settings, scenarios, state=db)
+    except BaseException:
+        db.close()
+        raise
+
+
+def banner(app: Any, url: str, https: str | None = None) -> str:
+    from mocksrv.sigv4 import Identity
+
+    runtime = app.runtime
+    lines = [f"mocksrv {__version__} listening on {url}"]
+    if https:
+        lines.append(f"HTTPS on {https} (real host names; CA: `mocksrv ca`)")
+    lines += ["", "Endpoints:"]
+    for service in runtime.services:
+        describe = getattr(service, "describe", None)
+        if describe:
+            lines.extend(f"  {line}" for line in describe(url))
+    if runtime.admin is not None:
+        lines.append(f"  admin API          {url}/__admin/")
+    lines += ["", "Credentials (scenario demo values):"]
+    ident: Identity
+    for ident in runtime.keyring.identities():
+        lines.append(
+            f"  {ident.api:<11} {ident.name:<18} access key {ident.access_key}  "
+            f"secret {ident.secret_key}"
+        )
+    lines += ["", "Rate limits:"] + [f"  {line}" for line in rate_limit_lines(runtime) or ["none"]]
+    lines.append(f"\nScenario: {', '.join(sc.source for sc in runtime.scenarios)}")
+    return "\n".join(lines)
+
+
+def rate_limit_lines(runtime: Any) -> list[str]:
+    """The active rate limits of every API, one line each (for the banners)."""
+    return [line for s in runtime.services for line in getattr(s, "rate_limits", list)()]
