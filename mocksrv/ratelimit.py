@@ -1,20 +1,28 @@
 """Token buckets per key (access key, operation), for throttling Decisions, and the log line
-that says which limit rejected a request."""
+that says which limit rejected a request. Both run on the clock they are given (the runtime's
+scenario clock): a test moves that clock instead of sleeping."""
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
+from datetime import datetime
+from typing import Protocol
 
 log = logging.getLogger("mocksrv")
 LOG_EVERY_SECONDS = 60.0
 
 
-class TokenBuckets:
-    """`allow(key, rate, burst)` takes one token; refills continuously at `rate` per second."""
+class Clock(Protocol):
+    def now(self) -> datetime: ...
 
-    def __init__(self) -> None:
+
+class TokenBuckets:
+    """`allow(key, rate, burst)` takes one token; refills continuously at `rate` per second of
+    the clock's time (a clock set back refills nothing until it passes the last refill)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
         self._lock = threading.Lock()
         self._buckets: dict[object, tuple[float, float]] = {}
 
@@ -22,34 +30,32 @@ class TokenBuckets:
         if rate <= 0:
             return True
         cap = burst if burst is not None else rate
-        now = time.monotonic()
+        now = self._clock.now().timestamp()
         with self._lock:
             tokens, last = self._buckets.get(key, (cap, now))
-            tokens = min(cap, tokens + (now - last) * rate)
+            tokens = min(cap, tokens + max(0.0, now - last) * rate)
+            last = max(last, now)
             if tokens < 1.0:
-                self._buckets[key] = (tokens, now)
+                self._buckets[key] = (tokens, last)
                 return False
-            self._buckets[key] = (tokens - 1.0, now)
+            self._buckets[key] = (tokens - 1.0, last)
             return True
-
-    def reset(self) -> None:
-        with self._lock:
-            self._buckets.clear()
 
 
 class RejectionLog:
-    """Logs a rate-limit rejection at most once per (limit, access key) and minute."""
+    """Logs a rate-limit rejection at most once per (limit, access key) and minute of the clock."""
 
-    def __init__(self, every: float = LOG_EVERY_SECONDS) -> None:
+    def __init__(self, clock: Clock, every: float = LOG_EVERY_SECONDS) -> None:
+        self._clock = clock
         self.every = every
         self._lock = threading.Lock()
         self._last: dict[tuple[str, str], float] = {}
 
     def rejected(self, limit: str, rate: str, access_key: str, operation: str, fix: str) -> None:
-        now = time.monotonic()
+        now = self._clock.now().timestamp()
         with self._lock:
             last = self._last.get((limit, access_key))
-            if last is not None and now - last < self.every:
+            if last is not None and abs(now - last) < self.every:
                 return
             self._last[(limit, access_key)] = now
         log.warning(

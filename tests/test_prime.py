@@ -344,7 +344,12 @@ def test_rate_limit(server_factory, tmp_path, signer):
     sc = tmp_path / "rate.yaml"
     sc.write_text(Path(RULES).read_text() + "  rate_limit: {requests_per_second: 2, burst: 2}\n")
     srv = server_factory([str(sc)])
+    # the bucket refills on the scenario clock: frozen, it refills only when the clock is moved
+    requests.post(f"{srv.url}/__admin/clock/freeze", json={}, timeout=5).raise_for_status()
     codes = [call(srv, signer, "WEEKEND").status_code for _ in range(5)]
-    assert codes[:2] == [200, 200] and 429 in codes
-    r = next(r for r in (call(srv, signer, "WEEKEND") for _ in range(3)) if r.status_code == 429)
+    assert codes == [200, 200, 429, 429, 429]
+    r = call(srv, signer, "WEEKEND")
     assert err(r) == (429, "TooManyRequests", "Too Many Requests")
+    advance = {"seconds": 0.5}  # one token at 2/s
+    requests.post(f"{srv.url}/__admin/clock/advance", json=advance, timeout=5).raise_for_status()
+    assert [call(srv, signer, "WEEKEND").status_code for _ in range(2)] == [200, 429]

@@ -21,7 +21,8 @@ def _install(runtime: Runtime, config: AgcodConfig, store: Any) -> None:
     from mocksrv.services.agcod.routes import SCOPE, AgcodService
     from mocksrv.services.common import verify_policy
 
-    runtime.add_service(AgcodService(config, store, verify_policy(runtime, SCOPE, API)))
+    policy = verify_policy(runtime, SCOPE, API)
+    runtime.add_service(AgcodService(config, store, policy, runtime.clock))
 
 
 API = Api(

@@ -1,14 +1,14 @@
-"""HTTP surface of AGCOD: route -> body cap -> auth -> throttle -> parse -> faults -> operation."""
+"""HTTP surface of AGCOD on the shared pipeline: POST /<Operation> -> body cap -> SigV4 and the
+partner -> throttle -> x-amz-target and the body -> faults -> operation."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from mocksrv import sigv4
-from mocksrv.call import BodyTooLarge, Call
+from mocksrv.call import Call
 from mocksrv.http import Response
 from mocksrv.ratelimit import RejectionLog, TokenBuckets
 from mocksrv.services.agcod import replies, rules
@@ -26,6 +26,7 @@ from mocksrv.services.agcod.exceptions import (
 )
 from mocksrv.services.agcod.models import ACTIVATED, AWAITING, AgcodBackend
 from mocksrv.services.agcod.shapes import FIELDS, bad_input, parse_body
+from mocksrv.services.base import ApiService, Route, explain
 
 SCOPE = "AGCODService"
 TARGET_PREFIX = "com.amazonaws.agcod.AGCODService."
@@ -33,21 +34,22 @@ PATHS = {f"/{op}": op for op in FIELDS} | {f"/{op}/": op for op in FIELDS}
 Handler = Callable[[Call, Partner, dict[str, Any]], replies.Body]
 
 
-class AgcodService:
+class AgcodService(ApiService):
     """The `AGCODService` SigV4 service: POST /<Operation>, JSON or XML."""
 
     api = "agcod"
     scope = SCOPE
+    wire_error = (AgcodError, AwsError)
 
     def __init__(
-        self, config: AgcodConfig, backend: AgcodBackend, policy: sigv4.VerifyPolicy
+        self, config: AgcodConfig, backend: AgcodBackend, policy: sigv4.VerifyPolicy, clock: Any
     ) -> None:
+        super().__init__(policy)
         self.config = config
         self.decisions = config.decisions
         self.backend = backend
-        self.policy = policy
-        self.buckets = TokenBuckets()
-        self.rejections = RejectionLog()
+        self.buckets = TokenBuckets(clock)
+        self.rejections = RejectionLog(clock)
         self.handlers: dict[str, Handler] = {
             "CreateGiftCard": self._create,
             "CancelGiftCard": self._cancel,
@@ -68,68 +70,25 @@ class AgcodService:
         )
         return [f"AGCOD gift cards   {url}/CreateGiftCard ...  (SigV4 AGCODService; {partners})"]
 
-    # -- pipeline -----------------------------------------------------------------------------
+    # -- the pipeline's steps -----------------------------------------------------------------
 
-    def __call__(self, call: Call) -> Response:
-        call.api = self.api
+    def route(self, call: Call) -> Route:
         operation = PATHS.get(call.path) if call.method == "POST" else None
         if operation is None:
-            call.outcome = "UnknownOperationException"
-            err = AwsError("UnknownOperationException", "Unknown operation", 404)
-            return self._send(replies.aws_error(err), err.status, self._wants_json(call))
-        call.operation = operation
-        as_json = self._wants_json(call)
-        try:
-            body, status = self._handle(call, operation, as_json), 200
-            call.outcome = call.outcome or "SUCCESS"
-        except AgcodError as err:
-            call.outcome = f"{err.error_code}:{err.error_type}"
-            request_id = call.fields.get(replies.REQUEST_ID.get(operation, ""))
-            body, status = replies.error(operation, err, request_id), self._status(err)
-        except AwsError as err:
-            call.outcome = call.outcome or err.name
-            body, status = replies.aws_error(err), err.status
-        if isinstance(body, Response):
-            return body
-        return self._send(body, status, as_json)
+            raise AwsError("UnknownOperationException", "Unknown operation", 404)
+        return Route(operation)
 
-    def _handle(self, call: Call, operation: str, as_json: bool) -> replies.Body | Response:
-        try:
-            call.body(self.decisions.max_body_bytes)
-        except BodyTooLarge:
-            raise bad_input(f"Request body exceeds {self.decisions.max_body_bytes} bytes") from None
-        partner = self._authenticate(call)
-        self._throttle(partner, operation)
-        self._check_target(call, operation)
-        fields = parse_body(
-            operation, call.body(), call.headers.get("content-type", ""),
-            self.decisions.reject_unknown_fields,
-        )  # fmt: skip
-        self._record(call, fields)
-        render = partial(self.render_named_error, operation=operation, as_json=as_json)
-        injected = call.runtime.faults.intercept(call, render)
-        if injected is not None:
-            return injected
-        return self.handlers[operation](call, partner, fields)
+    def body_limit(self, call: Call) -> int:
+        return self.decisions.max_body_bytes
 
-    @staticmethod
-    def _wants_json(call: Call) -> bool:
-        return "application/json" in call.headers.get("accept", "").lower()
+    def body_too_large(self, message: str, limit: int | None) -> Exception:
+        return bad_input(f"Request body exceeds {limit} bytes")
 
-    def _send(self, body: replies.Body, status: int, as_json: bool) -> Response:
-        text, content_type = body.render(as_json)
-        return Response(text, status=status, content_type=content_type)
-
-    def _status(self, err: AgcodError) -> int:
-        return self.decisions.error_status.get(err.error_code, 400)
-
-    def _authenticate(self, call: Call) -> Partner:
+    def authenticate(self, call: Call, route: Route) -> Partner:
         try:
             ident, auth = call.verify_signature(self.policy)
         except sigv4.SigV4Failure as failure:
-            raise AwsError(
-                AUTH_ERRORS.get(failure.kind, AUTH_DEFAULT), _auth_text(failure), 403
-            ) from None
+            raise self.auth_error(call, failure) from None
         partner = self.config.partners.get(ident.access_key)
         if partner is None:
             call.signature_failed = True
@@ -142,6 +101,69 @@ class AgcodService:
             raise AwsError(AUTH_DEFAULT, text, 403)
         return partner
 
+    def auth_error(self, call: Call, failure: sigv4.SigV4Failure) -> Exception:
+        return AwsError(AUTH_ERRORS.get(failure.kind, AUTH_DEFAULT), explain(failure), 403)
+
+    def throttle(self, call: Call, route: Route, partner: Partner) -> None:
+        operation = route.operation
+        funds = operation == "GetAvailableFunds"
+        if funds and not self.buckets.allow((partner.access_key, operation), partner.funds_rate, 1):
+            self._rejected(partner, operation, f"GetAvailableFunds {partner.funds_rate:g}/s")
+        if not self.buckets.allow(partner.access_key, partner.rate, partner.burst):
+            self._rejected(partner, operation, f"{partner.rate:g}/s, burst {partner.burst:g}")
+
+    def parse(self, call: Call, route: Route, partner: Partner) -> dict[str, Any]:
+        self._check_target(call, route.operation)
+        fields = parse_body(
+            route.operation, call.body(), call.headers.get("content-type", ""),
+            self.decisions.reject_unknown_fields,
+        )  # fmt: skip
+        self._record(call, fields)
+        return fields
+
+    def operate(
+        self, call: Call, route: Route, partner: Partner, fields: dict[str, Any]
+    ) -> Response:
+        body = self.handlers[route.operation](call, partner, fields)
+        call.outcome = call.outcome or "SUCCESS"
+        return self._send(body, 200, _wants_json(call))
+
+    def outcome_of(self, err: Any) -> str:
+        if isinstance(err, AgcodError):
+            return f"{err.error_code}:{err.error_type}"
+        return str(err.name)
+
+    def render_error(self, call: Call, err: Any, route: Route | None) -> Response:
+        as_json = _wants_json(call)
+        if isinstance(err, AwsError):
+            return self._send(replies.aws_error(err), err.status, as_json)
+        operation = route.operation if route else ""
+        request_id = call.fields.get(replies.REQUEST_ID.get(operation, ""))
+        return self._send(replies.error(operation, err, request_id), self._status(err), as_json)
+
+    def render_named_error(self, call: Call, name: str, route: Route | None) -> Response:
+        operation = route.operation if route else "CreateGiftCard"
+        return self.named_error(name, operation, _wants_json(call))
+
+    def named_error(
+        self, name: str, operation: str = "CreateGiftCard", as_json: bool = True
+    ) -> Response:
+        """Any AGCOD errorType (or `F300:GeneralError`, a mock id, `ThrottlingException`)."""
+        if name == THROTTLING:
+            throttled = AwsError(THROTTLING, THROTTLE_MESSAGE, self.decisions.throttle_status)
+            return self._send(replies.aws_error(throttled), throttled.status, as_json)
+        err = named_error(name) or AgcodError("GeneralError", error_code="F500")
+        return self._send(replies.error(operation, err, None), self._status(err), as_json)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _send(self, body: replies.Body, status: int, as_json: bool) -> Response:
+        text, content_type = body.render(as_json)
+        return Response(text, status=status, content_type=content_type)
+
+    def _status(self, err: AgcodError) -> int:
+        return self.decisions.error_status.get(err.error_code, 400)
+
     def rate_limits(self) -> list[str]:
         """The active rate limits, for the start-up banner."""
         return [
@@ -149,13 +171,6 @@ class AgcodService:
             for p in self.config.partners.values()
             if p.rate > 0 or p.funds_rate > 0
         ]
-
-    def _throttle(self, partner: Partner, operation: str) -> None:
-        funds = operation == "GetAvailableFunds"
-        if funds and not self.buckets.allow((partner.access_key, operation), partner.funds_rate, 1):
-            self._rejected(partner, operation, f"GetAvailableFunds {partner.funds_rate:g}/s")
-        if not self.buckets.allow(partner.access_key, partner.rate, partner.burst):
-            self._rejected(partner, operation, f"{partner.rate:g}/s, burst {partner.burst:g}")
 
     def _rejected(self, partner: Partner, operation: str, rate: str) -> None:
         fix = (
@@ -182,16 +197,6 @@ class AgcodService:
                 call.fields["value"] = {"amount": amount, "currencyCode": currency}
             else:
                 call.fields[key] = value
-
-    def render_named_error(
-        self, name: str, operation: str = "CreateGiftCard", as_json: bool = True
-    ) -> Response:
-        """Any AGCOD errorType (or `F300:GeneralError`, a mock id, `ThrottlingException`)."""
-        if name == THROTTLING:
-            throttled = AwsError(THROTTLING, THROTTLE_MESSAGE, self.decisions.throttle_status)
-            return self._send(replies.aws_error(throttled), throttled.status, as_json)
-        err = named_error(name) or AgcodError("GeneralError", error_code="F500")
-        return self._send(replies.error(operation, err, None), self._status(err), as_json)
 
     # -- operations ---------------------------------------------------------------------------
 
@@ -282,14 +287,8 @@ class AgcodService:
         return replies.physical(operation, request_id, card)
 
 
-def _auth_text(failure: sigv4.SigV4Failure) -> str:
-    if not failure.debug:
-        return failure.message
-    return (
-        f"{failure.message}\n\nThe Canonical String for this request should have been\n"
-        f"'{failure.debug['canonicalRequest']}'\n\nThe String-to-Sign should have been\n"
-        f"'{failure.debug['stringToSign']}'\n"
-    )
+def _wants_json(call: Call) -> bool:
+    return "application/json" in call.headers.get("accept", "").lower()
 
 
 def _num(amount: Decimal | None) -> float | None:

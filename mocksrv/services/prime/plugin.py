@@ -21,7 +21,8 @@ def _install(runtime: Runtime, config: PrimeConfig, store: Any) -> None:
     from mocksrv.services.common import verify_policy
     from mocksrv.services.prime.routes import PrimeService
 
-    runtime.add_service(PrimeService(config, store, verify_policy(runtime, "execute-api", API)))
+    policy = verify_policy(runtime, "execute-api", API)
+    runtime.add_service(PrimeService(config, store, policy, runtime.clock))
 
 
 API = Api(

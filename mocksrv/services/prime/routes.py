@@ -1,24 +1,28 @@
-"""HTTP surface of the Prime offer-code APIs: auth -> headers -> route -> access -> rate -> answer."""
+"""HTTP surface of the Prime offer-code APIs on the shared pipeline: route table -> request-id
+header -> SigV4 -> marketplace, time zone, benefit and access -> rate -> faults -> answer."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from mocksrv import sigv4
-from mocksrv.call import BodyTooLarge, Call
+from mocksrv.call import Call
 from mocksrv.clock import later
 from mocksrv.http import Response, has_control
 from mocksrv.ratelimit import RejectionLog, TokenBuckets
+from mocksrv.services.base import ApiService, Route, explain
 from mocksrv.services.prime import exceptions as exc
 from mocksrv.services.prime.config import OUTCOMES, PrimeConfig
 from mocksrv.services.prime.models import PrimeBackend, Reply
 
 PREFIX = "/v1/customer/benefit/"
-OPERATIONS = {"verify": "GET", "redeem": "POST", "auth-code": "GET"}
 JSON = "application/json"
 _OUTCOME_BODIES = {m: json.dumps({"message": m}, separators=(",", ":")).encode() for m in OUTCOMES}
 
@@ -40,20 +44,76 @@ def error_response(err: exc.PrimeError) -> Response:
     return resp
 
 
-class PrimeService:
-    """The `execute-api` service: verify, redeem and auth-code under /v1/customer/benefit/."""
+@dataclass(frozen=True)
+class Endpoint:
+    """One route: method, path template (`{name}` segments are path parameters), operation."""
+
+    method: str
+    template: str
+    operation: str
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return tuple(self.template.split("/"))
+
+
+# Prime's route table: a new endpoint is one entry here and one answer in PrimeService.answers
+ENDPOINTS = (
+    Endpoint("GET", PREFIX + "{benefitId}/offer-code/{offerCode}/verify", "verify"),
+    Endpoint("POST", PREFIX + "{benefitId}/offer-code/{offerCode}/redeem", "redeem"),
+    Endpoint("GET", PREFIX + "{benefitId}/offer-code/{offerCode}/auth-code", "auth-code"),
+)
+
+
+def match_route(method: str, raw_path: str, path: str) -> Route:
+    """The endpoint a request names, with its path parameters percent-decoded; Prime's
+    NotFound (or BadRequest for a path that is not UTF-8) otherwise."""
+    parts = raw_path.split("/")
+    for endpoint in ENDPOINTS:
+        want = endpoint.segments
+        if len(parts) != len(want) or endpoint.method != method:
+            continue
+        params: dict[str, str] = {}
+        for got, seg in zip(parts, want, strict=True):
+            if seg.startswith("{"):
+                params[seg[1:-1]] = got
+            elif got != seg:
+                break
+        else:
+            return Route(endpoint.operation, **_decoded(params, method, path))
+    raise exc.NotFound(f"No route for {method} {path[:200]}")
+
+
+def _decoded(params: dict[str, str], method: str, path: str) -> dict[str, str]:
+    try:
+        out = {k: unquote(v, errors="strict") for k, v in params.items()}
+    except UnicodeDecodeError:
+        raise exc.BadRequest("Path is not valid UTF-8") from None
+    if not all(out.values()):
+        raise exc.NotFound(f"No route for {method} {path[:200]}")
+    return out
+
+
+class PrimeService(ApiService):
+    """The `execute-api` service: the offer-code endpoints under /v1/customer/benefit/."""
 
     api = "prime"
     scope = "execute-api"
+    wire_error = exc.PrimeError
 
     def __init__(
-        self, config: PrimeConfig, backend: PrimeBackend, policy: sigv4.VerifyPolicy
+        self, config: PrimeConfig, backend: PrimeBackend, policy: sigv4.VerifyPolicy, clock: Any
     ) -> None:
+        super().__init__(policy)
         self.config = config
         self.backend = backend
-        self.policy = policy
-        self.buckets = TokenBuckets()
-        self.rejections = RejectionLog()
+        self.buckets = TokenBuckets(clock)
+        self.rejections = RejectionLog(clock)
+        self.answers: dict[str, Callable[[Call, Route], tuple[Reply, str]]] = {
+            "verify": self._verify,
+            "redeem": self._redeem,
+            "auth-code": self._auth_code,
+        }
 
     def claims(self, call: Call) -> bool:
         return call.path.startswith("/v1/") and "s3/aws4_request" not in call.headers.get(
@@ -67,42 +127,52 @@ class PrimeService:
         ]
 
     def __call__(self, call: Call) -> Response:
-        call.api = self.api
-        try:
-            resp = self._handle(call)
-        except exc.PrimeError as err:
-            call.outcome = call.outcome or err.error_code
-            resp = error_response(err)
+        resp = super().__call__(call)
         request_id = call.headers.get("x-amz-request-id")
         if request_id and not has_control(request_id):
             resp.headers["x-amz-request-id"] = request_id
         return resp
 
-    def _handle(self, call: Call) -> Response:
-        operation, benefit_id, code = self._route(call)
-        call.operation = operation
-        call.fields.update({"benefitId": benefit_id, "offerCode": code})
-        if has_control(call.headers.get("x-amz-request-id", "")):  # echoed: never split the answer
+    # -- the pipeline's steps -----------------------------------------------------------------
+
+    def route(self, call: Call) -> Route:
+        if not call.raw_path.startswith(PREFIX):
+            raise exc.NotFound(f"No route for {call.method} {call.path[:200]}")
+        route = match_route(call.method, call.raw_path, call.path)
+        call.fields.update(route.params)
+        return route
+
+    def precheck(self, call: Call, route: Route) -> None:
+        if has_control(call.headers.get("x-amz-request-id", "")):  # echoed: never split it
             raise exc.BadRequest("Invalid x-amz-request-id: control characters are not allowed")
+
+    def body_too_large(self, message: str, limit: int | None) -> Exception:
+        return exc.BadRequest(message)
+
+    def authenticate(self, call: Call, route: Route) -> tuple[sigv4.Identity, sigv4.ParsedAuth]:
         try:
-            call.body()
-            ident, auth = call.verify_signature(self.policy)
-        except BodyTooLarge as e:
-            raise exc.BadRequest(str(e)) from None
+            return call.verify_signature(self.policy)
         except sigv4.SigV4Failure as failure:
-            raise self._auth_error(failure) from None
+            raise self.auth_error(call, failure) from None
+
+    def auth_error(self, call: Call, failure: sigv4.SigV4Failure) -> Exception:
+        if failure.kind == "missing":
+            return exc.MissingAuthenticationToken(failure.message)
+        return exc.InvalidSignature(explain(failure))
+
+    def authorize(
+        self, call: Call, route: Route, signed: tuple[sigv4.Identity, sigv4.ParsedAuth]
+    ) -> None:
+        ident, auth = signed
         marketplace = self._marketplace(call)
-        tz = self._time_zone(call)
+        route.params["tz"] = self._time_zone(call)
+        benefit_id = route.params["benefitId"]
         benefit = self.config.benefits.get(benefit_id)
         if benefit is None:
             raise exc.NotFound(f"Benefit {benefit_id!r} not found")
         if self.config.marketplaces.get(benefit.marketplace) != auth.region:
-            raise self._auth_error(
-                sigv4.SigV4Failure(
-                    "scope_region",
-                    f"Credential should be scoped to a valid region, not '{auth.region}'.",
-                )
-            )
+            text = f"Credential should be scoped to a valid region, not '{auth.region}'."
+            raise self.auth_error(call, sigv4.SigV4Failure("scope_region", text))
         if marketplace != benefit.marketplace:
             raise exc.BadRequest(
                 f"x-amz-marketplace {marketplace!r} does not match the benefit's marketplace"
@@ -110,12 +180,45 @@ class PrimeService:
         allowed = ident.extra.get("benefits")
         if isinstance(allowed, list) and benefit_id not in allowed:
             raise exc.AccessDenied(f"Identity {ident.name!r} may not access benefit {benefit_id!r}")
-        if not self.buckets.allow(ident.access_key, self.config.rate, self.config.burst):
-            self._rejected(ident.access_key, operation)
-        injected = call.runtime.faults.intercept(call, self.render_named_error)
-        if injected is not None:
-            return injected
-        return self._answer(call, operation, benefit_id, code, tz)
+
+    def throttle(
+        self, call: Call, route: Route, signed: tuple[sigv4.Identity, sigv4.ParsedAuth]
+    ) -> None:
+        access_key = signed[0].access_key
+        if not self.buckets.allow(access_key, self.config.rate, self.config.burst):
+            self._rejected(access_key, route.operation)
+
+    def operate(self, call: Call, route: Route, ident: Any, request: Any) -> Response:
+        reply, token = self.answers[route.operation](call, route)
+        return self._render(call, reply, token)
+
+    def render_error(self, call: Call, err: Any, route: Route | None) -> Response:
+        return error_response(err)
+
+    def render_named_error(self, call: Call, name: str, route: Route | None) -> Response:
+        cls = exc.ERRORS.get(name, exc.InternalServerError)
+        return error_response(cls())
+
+    # -- the answers --------------------------------------------------------------------------
+
+    def _verify(self, call: Call, route: Route) -> tuple[Reply, str]:
+        p = route.params
+        return self.backend.verify(
+            p["benefitId"], p["offerCode"], call.runtime.clock.now(), p["tz"]
+        ), ""
+
+    def _redeem(self, call: Call, route: Route) -> tuple[Reply, str]:
+        p = route.params
+        at = self._redemption_time(call, call.runtime.clock.now())
+        return self.backend.redeem(p["benefitId"], p["offerCode"], at, p["tz"]), ""
+
+    def _auth_code(self, call: Call, route: Route) -> tuple[Reply, str]:
+        p = route.params
+        return self.backend.auth_code(
+            p["benefitId"], p["offerCode"], call.runtime.clock.now(), p["tz"]
+        )
+
+    # -- helpers ------------------------------------------------------------------------------
 
     def rate_limits(self) -> list[str]:
         """The active rate limit, for the start-up banner."""
@@ -131,40 +234,6 @@ class PrimeService:
         fix = "change prime.rate_limit in the scenario (0 or absent: no limit)"
         self.rejections.rejected("prime.rate_limit", self._rate_text(), access_key, operation, fix)
         raise exc.TooManyRequests()
-
-    def _route(self, call: Call) -> tuple[str, str, str]:
-        parts = call.raw_path.split("/")
-        # ['', 'v1', 'customer', 'benefit', B, 'offer-code', C, OP]
-        if (
-            len(parts) != 8
-            or not call.raw_path.startswith(PREFIX)
-            or parts[5] != "offer-code"
-            or parts[7] not in OPERATIONS
-        ):
-            raise exc.NotFound(f"No route for {call.method} {call.path[:200]}")
-        operation = parts[7]
-        if call.method != OPERATIONS[operation]:
-            raise exc.NotFound(f"No route for {call.method} {call.path[:200]}")
-        try:
-            benefit_id = unquote(parts[4], errors="strict")
-            code = unquote(parts[6], errors="strict")
-        except UnicodeDecodeError:
-            raise exc.BadRequest("Path is not valid UTF-8") from None
-        if not benefit_id or not code:
-            raise exc.NotFound(f"No route for {call.method} {call.path[:200]}")
-        return operation, benefit_id, code
-
-    def _auth_error(self, failure: sigv4.SigV4Failure) -> exc.PrimeError:
-        if failure.kind == "missing":
-            return exc.MissingAuthenticationToken(failure.message)
-        err = exc.InvalidSignature(failure.message)
-        if failure.debug:
-            err.message = (
-                f"{failure.message}\n\nThe Canonical String for this request should have been\n"
-                f"'{failure.debug['canonicalRequest']}'\n\nThe String-to-Sign should have been\n"
-                f"'{failure.debug['stringToSign']}'\n"
-            )
-        return err
 
     def _marketplace(self, call: Call) -> str:
         if not call.headers.get("x-amz-request-id"):
@@ -199,17 +268,6 @@ class PrimeService:
             raise exc.BadRequest("x-amz-offer-code-redemption-time is too far in the past")
         return at
 
-    def _answer(self, call: Call, op: str, benefit: str, code: str, tz: ZoneInfo) -> Response:
-        now = call.runtime.clock.now()
-        token = ""
-        if op == "verify":
-            reply = self.backend.verify(benefit, code, now, tz)
-        elif op == "redeem":
-            reply = self.backend.redeem(benefit, code, self._redemption_time(call, now), tz)
-        else:
-            reply, token = self.backend.auth_code(benefit, code, now, tz)
-        return self._render(call, reply, token)
-
     def _render(self, call: Call, reply: Reply, token: str) -> Response:
         if reply.value in exc.ERRORS:
             call.outcome = reply.value
@@ -219,7 +277,3 @@ class PrimeService:
             body = json.dumps({"message": reply.value, "authCode": token}, separators=(",", ":"))
             return Response(body, status=200, content_type=JSON)
         return Response(_OUTCOME_BODIES[reply.value], status=200, content_type=JSON)
-
-    def render_named_error(self, name: str) -> Response:
-        cls = exc.ERRORS.get(name, exc.InternalServerError)
-        return error_response(cls())

@@ -21,11 +21,13 @@ def _store(config: PromotionsConfig, runtime: Runtime) -> Any:
 
 def _install(runtime: Runtime, config: PromotionsConfig, store: Any) -> None:
     from mocksrv.services.common import verify_policy
+    from mocksrv.services.promotions.landing import LandingService
     from mocksrv.services.promotions.routes import PromotionsService
 
     policy = verify_policy(runtime, "s3", API, normalize_path=False)
     service = PromotionsService(store, policy, runtime.settings.max_s3_body_bytes)
     runtime.add_service(service, fallback=True)
+    runtime.add_service(LandingService(store))
 
 
 API = Api(

@@ -1,9 +1,11 @@
-"""HTTP surface of STS (and IAM): the query protocol as botocore sends it, STS's own XML."""
+"""HTTP surface of STS (and IAM) on the shared pipeline: the query protocol as botocore sends
+it, STS's own XML."""
 
 from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 from urllib.parse import parse_qsl
 
 from mocksrv import sigv4
@@ -11,6 +13,7 @@ from mocksrv.call import BodyTooLarge, Call
 from mocksrv.clock import iso
 from mocksrv.credentials import MAX_DURATION, MIN_DURATION, token_problem
 from mocksrv.http import Response, xml_escape
+from mocksrv.services.base import ApiService, Route, explain
 from mocksrv.services.sts import exceptions as exc
 from mocksrv.services.sts.config import IAM_NAMESPACE, NAMESPACE, ROLE_ARN, User
 from mocksrv.services.sts.models import Session, SessionStore
@@ -42,16 +45,17 @@ def _xml(body: str) -> Response:
     return Response(body, status=200, content_type="text/xml")
 
 
-class StsService:
+class StsService(ApiService):
     """STS on the shared port: SigV4 scope `sts`, form-encoded `Action=...&Version=2011-06-15`."""
 
     api = "sts"
     scope = "sts"
+    wire_error = exc.StsError
     namespace = NAMESPACE
 
     def __init__(self, store: SessionStore, policy: sigv4.VerifyPolicy) -> None:
+        super().__init__(policy)
         self.store = store
-        self.policy = policy
 
     def claims(self, call: Call) -> bool:
         """An unsigned query-protocol form post to `/` (S3 never posts a form there)."""
@@ -69,41 +73,27 @@ class StsService:
         return [f"STS                {url}  (SigV4 sts; AssumeRole, GetCallerIdentity; {roles})"]
 
     def __call__(self, call: Call) -> Response:
-        call.api = self.api
         try:
-            return self._handle(call)
-        except exc.StsError as err:
-            call.outcome = call.outcome or err.error_code
-            return self.render(call, err)
+            return super().__call__(call)
         except Exception:  # a bug must still answer in STS's shape, never a traceback
             log.exception("STS failed on %s %s", call.method, call.raw_path[:200])
             call.outcome = "InternalFailure"
-            return self.render(call, exc.InternalFailure())
+            return self.render_error(call, exc.InternalFailure(), None)
 
-    def render(self, call: Call, err: exc.StsError) -> Response:
-        return Response(
-            err.to_xml(call.request_id, self.namespace), status=err.status, content_type="text/xml"
-        )
+    # -- the pipeline's steps -----------------------------------------------------------------
 
-    def render_named_error(self, name: str) -> Response:
-        err = exc.ERRORS.get(name, exc.InternalFailure)()
-        return Response(err.to_xml("injected", self.namespace), status=err.status,
-                        content_type="text/xml")  # fmt: skip
+    def route(self, call: Call) -> Route:
+        params = self._params(call)
+        return Route(params.get("Action", "")[:64] or "Unknown", form=params)
 
-    def _params(self, call: Call) -> dict[str, str]:
-        try:
-            body = call.body(MAX_BODY) if call.method == "POST" else b""
-        except BodyTooLarge:
-            raise exc.ValidationError("Request body exceeds 65536 bytes") from None
-        params = dict(parse_qsl(call.query_string, keep_blank_values=True))
-        params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-        return params
+    def body_limit(self, call: Call) -> int:
+        return MAX_BODY
 
-    def _authenticate(self, call: Call) -> tuple[sigv4.Identity, Session | None]:
-        try:
-            ident, _ = call.verify_signature(self.policy)
-        except sigv4.SigV4Failure as failure:
-            raise _sigv4_error(failure) from None
+    def body_too_large(self, message: str, limit: int | None) -> Exception:
+        return exc.ValidationError(f"Request body exceeds {limit} bytes")
+
+    def authenticate(self, call: Call, route: Route) -> tuple[sigv4.Identity, Session | None]:
+        ident = super().authenticate(call, route)
         token = call.headers.get("x-amz-security-token")
         problem = token_problem(ident, token, call.runtime.clock.now())
         if problem is not None:
@@ -112,26 +102,48 @@ class StsService:
         session = ident.extra.get("session")
         return ident, session if isinstance(session, Session) else None
 
-    def _handle(self, call: Call) -> Response:
-        params = self._params(call)
-        action = params.get("Action", "")
-        call.operation = action[:64] or "Unknown"
-        ident, session = self._authenticate(call)
-        injected = call.runtime.faults.intercept(call, self.render_named_error)
-        if injected is not None:
-            return injected
+    def auth_error(self, call: Call, failure: sigv4.SigV4Failure) -> Exception:
+        error = _SIGV4_ERRORS.get(failure.kind, exc.IncompleteSignature)
+        if failure.kind in ("missing", "unknown_key"):
+            return error()  # the class text is STS's own
+        return error(explain(failure))
+
+    def operate(
+        self, call: Call, route: Route, signed: tuple[sigv4.Identity, Session | None], _: Any
+    ) -> Response:
+        ident, session = signed
+        action, params = route.operation, route.params["form"]
         if action == "GetCallerIdentity":
             body = self.get_caller_identity(ident, session)
         elif action == "AssumeRole":
             body = self.assume_role(call, params, ident, session)
         else:
-            raise self.invalid_action(action)
+            raise self.invalid_action(params.get("Action", ""))
         call.outcome = "OK"
         return _xml(
             f'<{action}Response xmlns="{self.namespace}">\n  <{action}Result>\n{body}'
             f"  </{action}Result>\n  <ResponseMetadata>\n    <RequestId>{call.request_id}"
             f"</RequestId>\n  </ResponseMetadata>\n</{action}Response>\n"
         )
+
+    def render_error(self, call: Call, err: Any, route: Route | None) -> Response:
+        return Response(
+            err.to_xml(call.request_id, self.namespace), status=err.status, content_type="text/xml"
+        )
+
+    def render_named_error(self, call: Call, name: str, route: Route | None) -> Response:
+        err = exc.ERRORS.get(name, exc.InternalFailure)()
+        return Response(err.to_xml("injected", self.namespace), status=err.status,
+                        content_type="text/xml")  # fmt: skip
+
+    def _params(self, call: Call) -> dict[str, str]:
+        try:
+            body = call.body(MAX_BODY) if call.method == "POST" else b""
+        except BodyTooLarge:
+            raise exc.ValidationError(f"Request body exceeds {MAX_BODY} bytes") from None
+        params = dict(parse_qsl(call.query_string, keep_blank_values=True))
+        params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        return params
 
     @staticmethod
     def invalid_action(action: str) -> exc.StsError:
@@ -193,22 +205,6 @@ class StsService:
             f"      <Expiration>{iso(issued.expires).replace('.000Z', 'Z')}</Expiration>\n"
             f"    </Credentials>\n"
         )
-
-
-def _sigv4_error(failure: sigv4.SigV4Failure) -> exc.StsError:
-    """STS's error for a SigV4 failure; with SigV4 debug on, a mismatch carries what the server
-    computed, in the words AWS's query services use."""
-    error = _SIGV4_ERRORS.get(failure.kind, exc.IncompleteSignature)
-    if failure.kind in ("missing", "unknown_key"):
-        return error()  # the class text is STS's own
-    message = failure.message
-    if failure.debug:
-        message += (
-            "\n\nThe Canonical String for this request should have been\n"
-            f"'{failure.debug['canonicalRequest']}'\n\nThe String-to-Sign should have been\n"
-            f"'{failure.debug['stringToSign']}'\n"
-        )
-    return error(message)
 
 
 def _validate(params: dict[str, str]) -> int:
@@ -274,10 +270,8 @@ class IamService(StsService):
     def describe(self, url: str) -> list[str]:
         return []
 
-    def _handle(self, call: Call) -> Response:
-        action = self._params(call).get("Action", "")
-        call.operation = action[:64] or "Unknown"
-        self._authenticate(call)
+    def operate(self, call: Call, route: Route, signed: Any, _: Any) -> Response:
+        action = route.params["form"].get("Action", "")
         raise exc.InvalidAction(
             f"mocksrv does not emulate IAM; the operation {action[:64] or '(none)'} is not "
             "available (only STS AssumeRole and GetCallerIdentity are)"

@@ -1,0 +1,136 @@
+"""The one request pipeline every API's service runs; each API fills in its steps.
+
+    route -> precheck -> body cap -> authenticate -> authorize -> throttle -> parse -> faults
+          -> operate
+
+A step answers with the API's own wire error by raising it (an instance of `wire_error`), which
+`render_error` turns into the API's error shape; nothing else is caught here, so a bug reaches the
+app's last-resort handler. Steps read runtime-wide values (clock, settings, faults) from the call's
+runtime, never from a copy taken when the service was built.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from mocksrv import sigv4
+from mocksrv.call import BodyTooLarge, Call
+from mocksrv.http import Response
+
+
+class Route:
+    """What routing found: the operation, and the API's own path parameters."""
+
+    __slots__ = ("operation", "params")
+
+    def __init__(self, operation: str, **params: Any) -> None:
+        self.operation = operation
+        self.params = params
+
+
+class ApiService:
+    """A base for an API's service: `__call__` runs the pipeline, subclasses fill in the steps."""
+
+    api: ClassVar[str]
+    scope: ClassVar[str | None]
+    # the API's error family (a class or a tuple of classes), rendered by render_error
+    wire_error: ClassVar[type[Exception] | tuple[type[Exception], ...]]
+    reads_body: ClassVar[bool] = True  # False: the API takes no body (it is never read)
+
+    def __init__(self, policy: sigv4.VerifyPolicy) -> None:
+        self.policy = policy
+
+    def claims(self, call: Call) -> bool:
+        """True if the path alone identifies this API (checked before the SigV4 scope)."""
+        return False
+
+    def __call__(self, call: Call) -> Response:
+        call.api = self.api
+        route: Route | None = None
+        try:
+            route = self.route(call)
+            call.operation = route.operation
+            return self.run(call, route)
+        except self.wire_error as err:
+            call.outcome = call.outcome or self.outcome_of(err)
+            return self.render_error(call, err, route)
+
+    def run(self, call: Call, route: Route) -> Response:
+        self.precheck(call, route)
+        if self.reads_body:
+            limit = self.body_limit(call)
+            try:
+                call.body(limit)
+            except BodyTooLarge as exc:
+                raise self.body_too_large(str(exc), limit) from None
+        ident = self.authenticate(call, route)
+        self.authorize(call, route, ident)
+        self.throttle(call, route, ident)
+        request = self.parse(call, route, ident)
+        injected = call.runtime.faults.intercept(
+            call, lambda name: self.render_named_error(call, name, route)
+        )
+        if injected is not None:
+            return injected
+        return self.operate(call, route, ident, request)
+
+    # -- the steps: routing and rendering are the API's own; the others have defaults ---------
+
+    def route(self, call: Call) -> Route:
+        raise NotImplementedError
+
+    def precheck(self, call: Call, route: Route) -> None:
+        """Checks that come before the body is read (headers that are echoed, anonymous calls)."""
+
+    def body_limit(self, call: Call) -> int | None:
+        """The body cap (None: the server's `max_body_bytes`)."""
+        return None
+
+    def body_too_large(self, message: str, limit: int | None) -> Exception:
+        raise NotImplementedError
+
+    def authenticate(self, call: Call, route: Route) -> Any:
+        """The SigV4-verified identity; a failure becomes the API's own error."""
+        try:
+            ident, _ = call.verify_signature(self.policy)
+        except sigv4.SigV4Failure as failure:
+            raise self.auth_error(call, failure) from None
+        return ident
+
+    def auth_error(self, call: Call, failure: sigv4.SigV4Failure) -> Exception:
+        raise NotImplementedError
+
+    def authorize(self, call: Call, route: Route, ident: Any) -> None:
+        """What the identity may do (benefits, bucket prefixes, regions)."""
+
+    def throttle(self, call: Call, route: Route, ident: Any) -> None:
+        """Rate limits (opt-in per scenario)."""
+
+    def parse(self, call: Call, route: Route, ident: Any) -> Any:
+        """The request's own input, validated (the body's fields, the query's parameters)."""
+        return None
+
+    def operate(self, call: Call, route: Route, ident: Any, request: Any) -> Response:
+        raise NotImplementedError
+
+    def outcome_of(self, err: Any) -> str:
+        return str(getattr(err, "error_code", type(err).__name__))
+
+    def render_error(self, call: Call, err: Any, route: Route | None) -> Response:
+        raise NotImplementedError
+
+    def render_named_error(self, call: Call, name: str, route: Route | None) -> Response:
+        """A wire error by name, for faults (`error:` and `throttle:`)."""
+        raise NotImplementedError
+
+
+def explain(failure: sigv4.SigV4Failure) -> str:
+    """A signature failure's message, with the server's canonical request and string-to-sign
+    when `sigv4_debug` is on (the text AWS services answer with)."""
+    if not failure.debug:
+        return failure.message
+    return (
+        f"{failure.message}\n\nThe Canonical String for this request should have been\n"
+        f"'{failure.debug['canonicalRequest']}'\n\nThe String-to-Sign should have been\n"
+        f"'{failure.debug['stringToSign']}'\n"
+    )
