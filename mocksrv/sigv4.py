@@ -267,6 +267,18 @@ def verify(
     return ident, auth
 
 
+def explain(failure: SigV4Failure) -> str:
+    """The failure's text for the client: its message and, when it carries SigV4 debug, what
+    the server computed, in the words AWS uses."""
+    if not failure.debug:
+        return failure.message
+    return (
+        f"{failure.message}\n\nThe Canonical String for this request should have been\n"
+        f"'{failure.debug['canonicalRequest']}'\n\nThe String-to-Sign should have been\n"
+        f"'{failure.debug['stringToSign']}'\n"
+    )
+
+
 def _check_signature(
     keyring: Keyring,
     ident: Identity,
