@@ -1,5 +1,6 @@
-"""The canonical parts of a SigV4 request (URI, query string, header values), memoised where
-clients repeat themselves. `mocksrv.sigv4` uses and re-exports these."""
+"""The canonical parts of a SigV4 request (URI, query string, SignedHeaders list, the canonical
+request text), memoised where clients repeat themselves. `mocksrv.sigv4` builds on these and
+re-exports canonical_uri and canonical_query (callers use `sigv4.canonical_uri`)."""
 
 from __future__ import annotations
 
