@@ -145,12 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "scenarios", help="list the bundled scenarios (usable by name) and their purpose"
     )
-    try:
-        from mocksrv.run import add_run_parser
-    except ImportError:
-        pass
-    else:
-        add_run_parser(sub, _add_server_options)
+    from mocksrv.run import add_run_parser
+
+    add_run_parser(sub, _add_server_options)
     return parser
 
 

@@ -25,7 +25,6 @@ class Settings:
     state_path: Path | None = None  # durable state database (mocksrv.state); None: memory only
     tls_port: int | None = None  # an HTTPS listener beside the plain one (mocksrv.tls)
     ca_dir: Path | None = None  # the local CA's directory; None: mocksrv.tls.default_ca_dir()
-    embedded_default: bool = True  # load scenarios/default.yaml when no path is given
     # more directories the admin API may load scenario files from (besides scenario_paths)
     scenario_roots: list[str] = field(default_factory=list)
     # the admin API's bearer token (required when set; always set off loopback, see toolkit/guard)

@@ -11,8 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, NamedTuple, Protocol
-from urllib.parse import quote, unquote
+from typing import NamedTuple
+
+from mocksrv.canonical import CACHE_KEY_CHARS, HeaderLookup, canonical_request_text, signed_list
+from mocksrv.canonical import canonical_query as canonical_query  # re-exported: sigv4.canonical_*
+from mocksrv.canonical import canonical_uri as canonical_uri
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -57,12 +60,6 @@ class SigV4Failure(Exception):
         self.computed = computed or debug or {}  # for the dashboard, whatever the debug switch
 
 
-class HeaderLookup(Protocol):
-    """Request headers by lower-case name (a dict, or the Call's view of the WSGI environ)."""
-
-    def get(self, name: str, default: Any = None) -> Any: ...
-
-
 class ParsedAuth(NamedTuple):
     access_key: str
     date: str
@@ -80,24 +77,9 @@ _USUAL = re.compile(
 )
 
 
-# caches keyed by client text hold short keys only: the bound is by bytes, not just by count
-_CACHE_KEY_CHARS = 256
-
-
 def equal_digest(a: str, b: str) -> bool:
     """Constant-time comparison of client text with a computed hex digest (any characters)."""
     return hmac.compare_digest(a.encode("utf-8", "replace"), b.encode("utf-8", "replace"))
-
-
-@lru_cache(maxsize=256)
-def _signed_list_cached(text: str) -> tuple[str, ...]:
-    return tuple(sorted(h.strip().lower() for h in text.split(";") if h.strip()))
-
-
-def _signed_list(text: str) -> tuple[str, ...]:
-    if len(text) > _CACHE_KEY_CHARS:
-        return _signed_list_cached.__wrapped__(text)
-    return _signed_list_cached(text)
 
 
 def parse_authorization(header: str) -> ParsedAuth:
@@ -105,7 +87,7 @@ def parse_authorization(header: str) -> ParsedAuth:
     m = _USUAL.fullmatch(header)
     if m:
         key, date, region, service, signed, signature = m.groups()
-        return ParsedAuth(key, date, region, service, _signed_list(signed), signature, header)
+        return ParsedAuth(key, date, region, service, signed_list(signed), signature, header)
     algo, _, rest = header.strip().partition(" ")
     if algo != ALGORITHM:
         raise SigV4Failure(
@@ -130,7 +112,7 @@ def parse_authorization(header: str) -> ParsedAuth:
     if missing:
         text = " ".join(f"Authorization header requires '{p}' parameter." for p in missing)
         raise SigV4Failure("malformed", f"{text} Authorization={header}")
-    signed = _signed_list(parts["SignedHeaders"])
+    signed = signed_list(parts["SignedHeaders"])
     return ParsedAuth(
         access_key=scope[0],
         date=scope[1],
@@ -160,58 +142,6 @@ def credential_service(header: str | None, query: dict[str, str] | None = None) 
     if header and header.startswith("AWS "):
         return "s3"  # SigV2 is only used by S3 clients
     return None
-
-
-def canonical_uri(raw_path: str, *, normalize: bool) -> str:
-    """Canonical URI from the path as received (percent-encoded). Non-S3 services normalise dot
-    segments and double-encode, like botocore's SigV4Auth; S3 uses the path as sent.
-
-    Short paths are memoised (at most 4,096 of at most 256 characters); long ones are not."""
-    if not normalize:
-        return raw_path or "/"
-    if len(raw_path) > _CACHE_KEY_CHARS:
-        return _canonical_uri(raw_path)
-    return _canonical_uri_cached(raw_path)
-
-
-@lru_cache(maxsize=4096)
-def _canonical_uri_cached(raw_path: str) -> str:
-    return _canonical_uri(raw_path)
-
-
-def _canonical_uri(raw_path: str) -> str:
-    segments = [s for s in raw_path.split("/") if s and s != "."]
-    out: list[str] = []
-    for seg in segments:
-        if seg == "..":
-            if out:
-                out.pop()
-        else:
-            out.append(seg)
-    path = "/" + "/".join(out)
-    if raw_path.endswith("/") and out:
-        path += "/"
-    return quote(path, safe="/~")
-
-
-def canonical_query(query_string: str, *, drop: tuple[str, ...] = ()) -> str:
-    if not query_string:
-        return ""
-    pairs = []
-    for item in query_string.split("&"):
-        if not item:
-            continue
-        key, _, value = item.partition("=")
-        key, value = unquote(key.replace("+", " ")), unquote(value.replace("+", " "))
-        if key in drop:
-            continue
-        pairs.append((quote(key, safe="-_.~"), quote(value, safe="-_.~")))
-    pairs.sort()
-    return "&".join(f"{k}={v}" for k, v in pairs)
-
-
-def _trim(value: str) -> str:
-    return " ".join(value.split())
 
 
 def _fmt_amz(dt: datetime) -> str:
@@ -270,7 +200,7 @@ class Keyring:
             for part in (region, service, "aws4_request"):
                 k = hmac.new(k, part.encode(), hashlib.sha256).digest()
             key = k
-            if len(region) + len(service) > _CACHE_KEY_CHARS:
+            if len(region) + len(service) > CACHE_KEY_CHARS:
                 return key
             with self._lock:
                 if len(self._keys) > 4096:
@@ -302,76 +232,63 @@ def verify(
 ) -> tuple[Identity, ParsedAuth]:
     """Verify a header-signed request as received. `headers` has lower-cased names.
 
-    Returns the identity, or raises SigV4Failure with the AWS text for the first problem found.
+    Returns the identity, or raises SigV4Failure with the AWS text for the first problem found
+    (the checks run here; a failure's text is built apart, only when one is raised).
     """
     header = headers.get("authorization")
     if not header:
         raise SigV4Failure("missing", MSG_MISSING)
     auth = parse_authorization(header)
-    if "host" not in auth.signed_headers:
-        raise SigV4Failure(
-            "malformed", "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
-        )
+    signed = auth.signed_headers
     amz_date = headers.get("x-amz-date", "")
-    if not amz_date:
-        raise SigV4Failure(
-            "malformed",
-            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
-            f"Authorization={header}",
-        )
-    if "x-amz-date" not in auth.signed_headers:
-        raise SigV4Failure(
-            "malformed", "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization."
-        )
+    if "host" not in signed or not amz_date or "x-amz-date" not in signed:
+        raise _shape_failure(auth, header, amz_date)
     signed_at = _parse_amz_date(amz_date)
     if signed_at is None:
-        raise SigV4Failure(
-            "malformed",
-            f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'. "
-            "See http://en.wikipedia.org/wiki/ISO_8601",
-        ) from None
+        raise _date_failure(amz_date) from None
     ident = keyring.get(auth.access_key)
     if ident is None:
         raise SigV4Failure("unknown_key", MSG_UNKNOWN_KEY)
-    if auth.date != amz_date[:8]:
-        raise SigV4Failure(
-            "scope_date",
-            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from "
-            f"HTTP: '{auth.date}' != '{amz_date[:8]}', from '{amz_date}'.",
-        )
-    if auth.service != policy.service:
-        raise SigV4Failure(
-            "scope_service", f"Credential should be scoped to correct service: '{policy.service}'."
-        )
-    if ident.regions and auth.region not in ident.regions:
-        raise SigV4Failure(
-            "scope_region", f"Credential should be scoped to a valid region, not '{auth.region}'."
-        )
+    if (
+        auth.date != amz_date[:8]
+        or auth.service != policy.service
+        or (ident.regions and auth.region not in ident.regions)
+    ):
+        raise _scope_failure(auth, amz_date, ident, policy)
     if policy.skew_seconds and (
         now is not None or abs(time.time() - signed_at.timestamp()) > policy.skew_seconds
     ):
         _check_skew(signed_at, amz_date, now or datetime.now(UTC), policy.skew_seconds)
-    payload_hash = headers.get("x-amz-content-sha256")
-    if payload_hash is None or payload_hash.startswith(_UNSIGNED):
-        body_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
-        payload_hash = payload_hash or body_hash
-    elif not equal_digest(payload_hash, hashlib.sha256(body).hexdigest()):
-        raise SigV4Failure(
-            "mismatch",
-            "The provided 'x-amz-content-sha256' header does not match what was computed.",
-        )
-    canonical_headers = "".join(f"{h}:{_trim(headers.get(h, ''))}\n" for h in auth.signed_headers)
-    signed_list = ";".join(auth.signed_headers)
-    canonical_request = "\n".join(
-        (
-            method.upper(),
-            canonical_uri(raw_path, normalize=policy.normalize_path),
-            canonical_query(query_string),
-            canonical_headers,
-            signed_list,
-            payload_hash,
-        )
+    payload_hash = _payload_hash(headers.get("x-amz-content-sha256"), body)
+    canonical_request = canonical_request_text(
+        method, raw_path, query_string, headers, signed, policy.normalize_path, payload_hash
     )
+    _check_signature(keyring, ident, auth, amz_date, canonical_request, policy.debug)
+    return ident, auth
+
+
+def explain(failure: SigV4Failure) -> str:
+    """The failure's text for the client: its message and, when it carries SigV4 debug, what
+    the server computed, in the words AWS uses."""
+    if not failure.debug:
+        return failure.message
+    return (
+        f"{failure.message}\n\nThe Canonical String for this request should have been\n"
+        f"'{failure.debug['canonicalRequest']}'\n\nThe String-to-Sign should have been\n"
+        f"'{failure.debug['stringToSign']}'\n"
+    )
+
+
+def _check_signature(
+    keyring: Keyring,
+    ident: Identity,
+    auth: ParsedAuth,
+    amz_date: str,
+    canonical_request: str,
+    debug_on: bool,
+) -> None:
+    """The signature over the string to sign, compared in constant time; a mismatch carries
+    what the server computed (`debug` only with SigV4 debug on, `computed` always)."""
     scope = f"{auth.date}/{auth.region}/{auth.service}/aws4_request"
     string_to_sign = "\n".join(
         (ALGORITHM, amz_date, scope, hashlib.sha256(canonical_request.encode()).hexdigest())
@@ -380,8 +297,64 @@ def verify(
     expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
     if not equal_digest(auth.signature, expected):
         debug = {"canonicalRequest": canonical_request, "stringToSign": string_to_sign}
-        raise SigV4Failure("mismatch", MSG_MISMATCH, debug if policy.debug else {}, debug)
-    return ident, auth
+        raise SigV4Failure("mismatch", MSG_MISMATCH, debug if debug_on else {}, debug)
+
+
+def _payload_hash(claimed: str | None, body: bytes) -> str:
+    """The payload hash to sign with: the client's `x-amz-content-sha256` when it matches the
+    body, the body's own hash when the header is absent; unsigned markers are signed as sent."""
+    if claimed is None or claimed.startswith(_UNSIGNED):
+        return claimed or (hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256)
+    if not equal_digest(claimed, hashlib.sha256(body).hexdigest()):
+        raise SigV4Failure(
+            "mismatch",
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        )
+    return claimed
+
+
+def _shape_failure(auth: ParsedAuth, header: str, amz_date: str) -> SigV4Failure:
+    """The first of: Host not signed, no X-Amz-Date, X-Amz-Date not signed."""
+    if "host" not in auth.signed_headers:
+        return SigV4Failure(
+            "malformed", "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
+        )
+    if not amz_date:
+        return SigV4Failure(
+            "malformed",
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
+            f"Authorization={header}",
+        )
+    return SigV4Failure(
+        "malformed", "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization."
+    )
+
+
+def _date_failure(amz_date: str) -> SigV4Failure:
+    return SigV4Failure(
+        "malformed",
+        f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'. "
+        "See http://en.wikipedia.org/wiki/ISO_8601",
+    )
+
+
+def _scope_failure(
+    auth: ParsedAuth, amz_date: str, ident: Identity, policy: VerifyPolicy
+) -> SigV4Failure:
+    """The first of: credential date not the request's, wrong service, region not allowed."""
+    if auth.date != amz_date[:8]:
+        return SigV4Failure(
+            "scope_date",
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from "
+            f"HTTP: '{auth.date}' != '{amz_date[:8]}', from '{amz_date}'.",
+        )
+    if auth.service != policy.service:
+        return SigV4Failure(
+            "scope_service", f"Credential should be scoped to correct service: '{policy.service}'."
+        )
+    return SigV4Failure(
+        "scope_region", f"Credential should be scoped to a valid region, not '{auth.region}'."
+    )
 
 
 def _check_skew(signed_at: datetime, amz_date: str, now: datetime, window: int) -> None:

@@ -223,3 +223,17 @@ def test_signed_forwarding_headers_are_kept(url, prime_signer):
     headers = {**HEADERS, "X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
     r = prime_signer.send("GET", url, headers, unsigned=UNSIGNED)
     assert (r.status_code, r.content) == (200, b'{"message":"SUCCESS"}')
+
+
+def test_explain_is_the_message_and_with_debug_what_the_server_computed():
+    from mocksrv import sigv4
+
+    plain = sigv4.SigV4Failure("skew", "Signature expired: ...")
+    assert sigv4.explain(plain) == "Signature expired: ..."
+    computed_only = sigv4.SigV4Failure("mismatch", MISMATCH, {}, {"canonicalRequest": "x"})
+    assert sigv4.explain(computed_only) == MISMATCH  # debug off: the dashboard sees `computed`
+    debug = {"canonicalRequest": "GET\n/\n\nhost:h\n\nhost\nabc", "stringToSign": "AWS4\nx"}
+    assert sigv4.explain(sigv4.SigV4Failure("mismatch", MISMATCH, debug)) == (
+        f"{MISMATCH}\n\nThe Canonical String for this request should have been\n"
+        "'GET\n/\n\nhost:h\n\nhost\nabc'\n\nThe String-to-Sign should have been\n'AWS4\nx'\n"
+    )

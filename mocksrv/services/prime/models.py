@@ -44,7 +44,6 @@ class Reply:
     """What a call answers: an outcome message or the name of a Prime error."""
 
     value: str
-    pinned: bool = False
 
 
 class PrimeBackend:
@@ -84,7 +83,7 @@ class PrimeBackend:
             return None
         i = self._reply_index.get(key, 0)
         self._reply_index[key] = i + 1
-        return Reply(code.replies[min(i, len(code.replies) - 1)], pinned=True)
+        return Reply(code.replies[min(i, len(code.replies) - 1)])
 
     def _count(self, key: tuple[str, str], operation: str, outcome: str) -> None:
         stats = self._calls.setdefault(key, {})
