@@ -142,7 +142,7 @@ def test_unknown_name_is_refused_with_the_known_ones(server):
     fault = {"match": {"api": "s3"}, "error": "NoSuchBuckett"}
     r = requests.post(f"{server.url}/__admin/faults", json=fault, timeout=5)
     assert r.status_code == 400
-    assert "'NoSuchBuckett' is not a s3 wire error" in r.text and "NoSuchBucket," in r.text
+    assert "'NoSuchBuckett' is not a promotions wire error" in r.text and "NoSuchBucket," in r.text
 
 
 def _run(code: str) -> str:
@@ -159,7 +159,7 @@ def test_moto_is_imported_only_for_a_fault_naming_an_s3_error(tmp_path):
     code = (
         "import sys\n"
         "from mocksrv.app import create_app\n"
-        "from mocksrv.scenario.loader import load_files\n"
+        "from mocksrv.registry import load_files\n"
         "from mocksrv.settings import Settings\n"
         "create_app(Settings(port=0), load_files(['default', sys.argv[1]]))\n"
         "print('moto' in sys.modules)\n"

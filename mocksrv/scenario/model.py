@@ -79,9 +79,18 @@ def build_model(
         model.skew_seconds[aliases.get(key, key)] = seconds
     if clock.get("start") is not None:
         model.clock_start = problems.instant(("clock", "start"), clock["start"])
+    model.identities = _identities(data.get("identities") or [], problems, aliases)
+    if not collect:
+        problems.raise_if_any()
+    return model
+
+
+def _identities(raws: list[Any], problems: Problems, aliases: dict[str, str]) -> list[Identity]:
+    """The scenario's identities (API aliases resolved); duplicate keys and names are problems."""
+    out: list[Identity] = []
     seen_keys: dict[str, int] = {}
     seen_names: dict[str, int] = {}
-    for i, raw in enumerate(data.get("identities") or []):
+    for i, raw in enumerate(raws):
         path: Path_ = ("identities", i)
         if raw["access_key"] in seen_keys:
             problems.add(
@@ -95,7 +104,7 @@ def build_model(
             )
         seen_keys[raw["access_key"]] = i
         seen_names[raw["name"]] = i
-        model.identities.append(
+        out.append(
             Identity(
                 name=raw["name"],
                 api=aliases.get(raw["api"], raw["api"]),
@@ -109,6 +118,4 @@ def build_model(
                 },
             )
         )
-    if not collect:
-        problems.raise_if_any()
-    return model
+    return out

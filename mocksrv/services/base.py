@@ -122,15 +122,3 @@ class ApiService:
     def render_named_error(self, call: Call, name: str, route: Route | None) -> Response:
         """A wire error by name, for faults (`error:` and `throttle:`)."""
         raise NotImplementedError
-
-
-def explain(failure: sigv4.SigV4Failure) -> str:
-    """A signature failure's message, with the server's canonical request and string-to-sign
-    when `sigv4_debug` is on (the text AWS services answer with)."""
-    if not failure.debug:
-        return failure.message
-    return (
-        f"{failure.message}\n\nThe Canonical String for this request should have been\n"
-        f"'{failure.debug['canonicalRequest']}'\n\nThe String-to-Sign should have been\n"
-        f"'{failure.debug['stringToSign']}'\n"
-    )

@@ -228,9 +228,9 @@ def _limits(currency: str, production: bool, *tables: dict[str, Any]) -> Limits:
 def _decisions(raw: dict[str, Any]) -> Decisions:
     d = Decisions()
     d.error_status.update(raw.get("error_status") or {})
-    d.throttle_status = int(raw.get("throttle_status", 400))
+    d.throttle_status = int(raw.get("throttle_status", d.throttle_status))
     d.denomination_mismatch_error = raw.get("on_denomination_mismatch") == "error"
-    d.cancel_window_seconds = int(raw.get("cancel_window_seconds", 900))
+    d.cancel_window_seconds = int(raw.get("cancel_window_seconds", d.cancel_window_seconds))
     d.reject_unknown_fields = raw.get("unknown_fields", "reject") == "reject"
     d.target_mismatch_error = raw.get("target_mismatch", "error") == "error"
     d.funds_xml_root = raw.get("funds_xml_root", d.funds_xml_root)

@@ -26,7 +26,7 @@ from mocksrv.services.agcod.exceptions import (
 )
 from mocksrv.services.agcod.models import ACTIVATED, AWAITING, AgcodBackend
 from mocksrv.services.agcod.shapes import FIELDS, bad_input, parse_body
-from mocksrv.services.base import ApiService, Route, explain
+from mocksrv.services.base import ApiService, Route
 
 SCOPE = "AGCODService"
 TARGET_PREFIX = "com.amazonaws.agcod.AGCODService."
@@ -102,7 +102,7 @@ class AgcodService(ApiService):
         return partner
 
     def auth_error(self, call: Call, failure: sigv4.SigV4Failure) -> Exception:
-        return AwsError(AUTH_ERRORS.get(failure.kind, AUTH_DEFAULT), explain(failure), 403)
+        return AwsError(AUTH_ERRORS.get(failure.kind, AUTH_DEFAULT), sigv4.explain(failure), 403)
 
     def throttle(self, call: Call, route: Route, partner: Partner) -> None:
         operation = route.operation

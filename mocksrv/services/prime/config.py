@@ -128,14 +128,18 @@ class Benefit:
     codes: dict[str, OfferCode] = field(default_factory=dict)
 
 
+AUTH_CODE_TTL = 300  # seconds an auth code stays valid (Decision)
+REDEMPTION_MAX_AGE = 86400  # how far back x-amz-offer-code-redemption-time may go (Decision)
+
+
 @dataclass
 class PrimeConfig:
     marketplaces: dict[str, str]
     benefits: dict[str, Benefit]
     rate: float = 0.0
     burst: float | None = None
-    auth_code_ttl: int = 300
-    redemption_max_age: int = 86400
+    auth_code_ttl: int = AUTH_CODE_TTL
+    redemption_max_age: int = REDEMPTION_MAX_AGE
 
 
 def parse(model: ScenarioModel, problems: Problems) -> PrimeConfig:
@@ -148,8 +152,8 @@ def parse(model: ScenarioModel, problems: Problems) -> PrimeConfig:
         benefits={},
         rate=float(rate.get("requests_per_second", 0)),
         burst=rate.get("burst"),
-        auth_code_ttl=int(raw.get("auth_code_ttl_seconds", 300)),
-        redemption_max_age=int(raw.get("redemption_time_max_age_seconds", 86400)),
+        auth_code_ttl=int(raw.get("auth_code_ttl_seconds", AUTH_CODE_TTL)),
+        redemption_max_age=int(raw.get("redemption_time_max_age_seconds", REDEMPTION_MAX_AGE)),
     )
     for bi, b in enumerate(raw.get("benefits") or []):
         bpath = ("prime", "benefits", bi)

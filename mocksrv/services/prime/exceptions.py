@@ -6,7 +6,7 @@ from mocksrv.errors import NamedWireError
 
 
 class PrimeError(NamedWireError):
-    retryable = False
+    """Rendered by the Prime service as `{"error":{"code":<class name>,"message":..}}`."""
 
 
 class BadRequest(PrimeError):
@@ -37,19 +37,16 @@ class NotFound(PrimeError):
 class TooManyRequests(PrimeError):
     status = 429
     message = "Too Many Requests"
-    retryable = True
 
 
 class InternalServerError(PrimeError):
     status = 500
     message = "Internal Server Error"
-    retryable = True
 
 
 class ServiceUnavailable(PrimeError):
     status = 503
     message = "Service Unavailable"
-    retryable = True
 
 
 ERRORS: dict[str, type[PrimeError]] = {

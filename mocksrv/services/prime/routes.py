@@ -17,7 +17,7 @@ from mocksrv.call import Call
 from mocksrv.clock import later
 from mocksrv.http import Response, has_control
 from mocksrv.ratelimit import RejectionLog, TokenBuckets
-from mocksrv.services.base import ApiService, Route, explain
+from mocksrv.services.base import ApiService, Route
 from mocksrv.services.prime import exceptions as exc
 from mocksrv.services.prime.config import OUTCOMES, PrimeConfig
 from mocksrv.services.prime.models import PrimeBackend, Reply
@@ -158,7 +158,7 @@ class PrimeService(ApiService):
     def auth_error(self, call: Call, failure: sigv4.SigV4Failure) -> Exception:
         if failure.kind == "missing":
             return exc.MissingAuthenticationToken(failure.message)
-        return exc.InvalidSignature(explain(failure))
+        return exc.InvalidSignature(sigv4.explain(failure))
 
     def authorize(
         self, call: Call, route: Route, signed: tuple[sigv4.Identity, sigv4.ParsedAuth]

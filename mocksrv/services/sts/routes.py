@@ -13,7 +13,7 @@ from mocksrv.call import BodyTooLarge, Call
 from mocksrv.clock import iso
 from mocksrv.credentials import MAX_DURATION, MIN_DURATION, token_problem
 from mocksrv.http import Response, xml_escape
-from mocksrv.services.base import ApiService, Route, explain
+from mocksrv.services.base import ApiService, Route
 from mocksrv.services.sts import exceptions as exc
 from mocksrv.services.sts.config import IAM_NAMESPACE, NAMESPACE, ROLE_ARN, User
 from mocksrv.services.sts.models import Session, SessionStore
@@ -106,7 +106,7 @@ class StsService(ApiService):
         error = _SIGV4_ERRORS.get(failure.kind, exc.IncompleteSignature)
         if failure.kind in ("missing", "unknown_key"):
             return error()  # the class text is STS's own
-        return error(explain(failure))
+        return error(sigv4.explain(failure))
 
     def operate(
         self, call: Call, route: Route, signed: tuple[sigv4.Identity, Session | None], _: Any
