@@ -43,6 +43,7 @@ class Api:
     # an alias that names one operation of the API (`landing` is the promotions API's Landing)
     alias_operations: dict[str, str] = field(default_factory=dict)
     free_errors: tuple[str, ...] = ()  # operations whose injected errors are free names
+    aws_tools: bool = False  # `mocksrv run` gives plain AWS tools its first identity's keys
     spellings: tuple[str, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:

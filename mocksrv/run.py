@@ -55,9 +55,12 @@ def environment(app: MocksrvApp, url: str) -> dict[str, str]:
             seen.add(ident.api)
         for prefix in prefixes:
             env.update({f"{prefix}_{k}": v for k, v in pairs.items()})
-    if "promotions" in seen:  # plain AWS tools (aws s3 cp, boto3) sign as the promotions client
-        env["AWS_ACCESS_KEY_ID"] = env["MOCKSRV_PROMOTIONS_ACCESS_KEY_ID"]
-        env["AWS_SECRET_ACCESS_KEY"] = env["MOCKSRV_PROMOTIONS_SECRET_ACCESS_KEY"]
+    tools = next(
+        (a.name for a in app.runtime.registry.apis if a.aws_tools and a.name in seen), None
+    )
+    if tools is not None:  # plain AWS tools (aws s3 cp, boto3) sign as that API's identity
+        env["AWS_ACCESS_KEY_ID"] = env[f"MOCKSRV_{tools.upper()}_ACCESS_KEY_ID"]
+        env["AWS_SECRET_ACCESS_KEY"] = env[f"MOCKSRV_{tools.upper()}_SECRET_ACCESS_KEY"]
         env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     if app.runtime.settings.admin_token:  # the toolkit client and the pytest plugin send it
         env["MOCKSRV_ADMIN_TOKEN"] = app.runtime.settings.admin_token

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# pytester (tests/test_plugin.py) drops from sys.modules what a test imported: imported here, the
+# admin app's modules stay the same objects for the whole session, whatever the test order
+import mocksrv.toolkit.admin  # noqa: F401
 from mocksrv.app import create_app
 from mocksrv.registry import load_files
 from mocksrv.server import ServerThread

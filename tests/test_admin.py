@@ -66,7 +66,10 @@ def test_index_lists_endpoints_and_openapi_is_served(mocksrv):
     def shape(path: str) -> str:  # route variables and OpenAPI parameters alike
         return re.sub(r"<[^>]+>|\{[^}]+\}", "{}", path)
 
-    paths = {shape(p): v for p, v in yaml.safe_load(spec.text)["paths"].items()}
+    document = yaml.safe_load(spec.text)
+    paths = {shape(p): v for p, v in document["paths"].items()}
+    match_api = document["components"]["schemas"]["Match"]["properties"]["api"]["enum"]
+    assert match_api == ["prime", "agcod", "promotions", "s3", "landing", "sts", "iam"]
     for line in index["endpoints"]:
         *methods, path = line.split(" ")
         path = shape(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import logging
@@ -175,8 +176,14 @@ def version(ctx: Ctx) -> dict[str, Any]:
 
 
 def openapi(ctx: Ctx) -> Response:
+    return Response(openapi_text(ctx.runtime.registry.spellings), content_type="application/yaml")
+
+
+@functools.cache
+def openapi_text(apis: tuple[str, ...]) -> str:
+    """The OpenAPI document with `match.api` listing the registered APIs' names (and aliases)."""
     text = resources.files("mocksrv.toolkit").joinpath("openapi.yaml").read_text("utf-8")
-    return Response(text, content_type="application/yaml")
+    return text.replace("[API_NAMES]", "[" + ", ".join(apis) + "]")
 
 
 # The dashboard's files: a fixed list (no path from the request reaches the file system).

@@ -45,4 +45,5 @@ API = Api(
     internal_error="InternalError",
     alias_operations={"landing": "Landing"},
     free_errors=("Landing",),  # the landing page has no published error set
+    aws_tools=True,  # aws s3 cp, boto3 and the like sign as the promotions client
 )
