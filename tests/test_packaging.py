@@ -105,21 +105,29 @@ def partner_venv(tmp_path_factory) -> Path:
     wheel = next(where.glob("mocksrv-*.whl"))
     env_dir = where / "venv"
     venv.create(env_dir, with_pip=True)
+    # the partner's environment from the start: a PYTHONPATH naming this checkout would make pip
+    # take mocksrv for installed already and leave the wheel out
     subprocess.run(
         [str(env_dir / "bin/python"), "-m", "pip", "install", "-q", "--no-compile",
          "--disable-pip-version-check", str(wheel), "pytest"],
-        check=True, capture_output=True, timeout=600,
+        check=True, capture_output=True, timeout=600, env=partner_env(env_dir),
     )  # fmt: skip
     return env_dir
 
 
-def in_partner(venv_dir: Path, project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def partner_env(venv_dir: Path) -> dict[str, str]:
+    """The partner project's environment: its venv first on PATH, nothing of this checkout."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MOCKSRV_", "AWS_"))}
     env["PATH"] = f"{venv_dir / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env.pop("PYTHONPATH", None)
+    return env
+
+
+def in_partner(venv_dir: Path, project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        list(args), cwd=project, env=env, capture_output=True, text=True, timeout=180
-    )
+        list(args), cwd=project, env=partner_env(venv_dir), capture_output=True, text=True,
+        timeout=180,
+    )  # fmt: skip
 
 
 @pytest.fixture
