@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from mocksrv.app import create_app
-from mocksrv.scenario.loader import load_files
 from mocksrv.server import ServerThread
-from mocksrv.settings import Settings
-from tests.signing import Signer
-
-ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = ROOT / "scenarios"
-
-PRIME_KEY = "AKIAMOCKSRVPRIME0001"
-PRIME_SECRET = "MockSrvPrimeDemoSecretKey000000000000001"
-
-
-def start_server(scenario_paths: list[str] | None = None, **settings: object) -> ServerThread:
-    cfg = Settings(**{"host": "127.0.0.1", "port": 0, **settings})  # type: ignore[arg-type]
-    scenarios = load_files(scenario_paths) if scenario_paths else None
-    return ServerThread(create_app(cfg, scenarios), cfg).start()
+from tests.support.server import start_server
+from tests.support.signing import PRIME_KEY, PRIME_SECRET, Signer
 
 
 @pytest.fixture(scope="session")

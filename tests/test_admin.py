@@ -6,15 +6,13 @@ import re
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
 import mocksrv as pkg
 from mocksrv.toolkit.client import AdminError
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import ROOT
 
 
 def get(mocksrv, path: str, **params) -> requests.Response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_agcod_support import DEFAULT, Client, assert_error, serving
+from tests.support.agcod import DEFAULT, Client, assert_error, serving
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_agcod_support import DEFAULT, REGIONS, Client, assert_error, start
+from tests.support.agcod import DEFAULT, REGIONS, Client, assert_error, start
 
 CANCEL_LATE = "Cancellation cannot be processed as too much time has elapsed since creation"
 

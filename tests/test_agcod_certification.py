@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from tests.test_agcod_support import DEFAULT, Client, assert_error, new_id, serving, start
-from tests.test_scenario_library import PY, mocksrv_cli
+from tests.support.agcod import DEFAULT, Client, assert_error, new_id, serving, start
+from tests.support.cli import PY, mocksrv_cli
 
 NA_GC_ID = re.compile(r"A[A-Z0-9]{13}")
 DIGITS_GC_ID = re.compile(r"[0-9]{16}")

@@ -17,9 +17,9 @@ import sys
 import pytest
 import requests
 
-from tests.conftest import ROOT, start_server
+from tests.support.paths import ROOT, TOOLS
+from tests.support.server import start_server
 
-TOOLS = ROOT / "tests" / "tools"
 NPM_LIBS = ("amazon-gc", "amazon-incentives-api", "agcod")
 INSTALL = "run tests/tools/install-agcod-clients.sh (and pip install -e '.[test]')"
 

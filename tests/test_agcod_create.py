@@ -8,7 +8,7 @@ import uuid
 import pytest
 import requests
 
-from tests.test_agcod_support import DEFAULT, REGIONS, Client, assert_error, new_id, serving, start
+from tests.support.agcod import DEFAULT, REGIONS, Client, assert_error, new_id, serving, start
 
 CLAIM = re.compile(r"[A-Z0-9]{4}-[A-Z0-9]{6}-[A-Z0-9]{4}")
 NA_GC_ID = re.compile(r"A[A-Z0-9]{13}")

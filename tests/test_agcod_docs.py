@@ -7,8 +7,8 @@ import re
 import subprocess
 import sys
 
-from tests.conftest import ROOT
-from tests.test_agcod_support import DEFAULT, start
+from tests.support.agcod import DEFAULT, start
+from tests.support.paths import ROOT
 
 DOC = ROOT / "docs" / "agcod.md"
 

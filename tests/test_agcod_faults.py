@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_agcod_support import DEFAULT, Client, assert_error, start
+from tests.support.agcod import DEFAULT, Client, assert_error, start
 
 FAULTS = """version: 1
 faults:

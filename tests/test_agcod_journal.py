@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.test_agcod_support import DEFAULT, Client, start
+from tests.support.agcod import DEFAULT, Client, start
 
 
 def test_journal_records_agcod_calls(tmp_path):

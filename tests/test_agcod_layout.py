@@ -6,7 +6,7 @@ import ast
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 PACKAGE = ROOT / "mocksrv" / "services" / "agcod"
 DOMAIN = ["config.py", "models.py", "rules.py", "shapes.py", "exceptions.py"]

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.test_agcod_support import DEFAULT, Client, assert_error, serving
+from tests.support.agcod import DEFAULT, Client, assert_error, serving
 
 # The spec's table, written out here independently of mocksrv's own copy.
 TABLE = [

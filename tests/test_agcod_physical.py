@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_agcod_support import DEFAULT, REGIONS, Client, assert_error, start
+from tests.support.agcod import DEFAULT, REGIONS, Client, assert_error, start
 
 CARD = "4000000000000001789"  # Amzna, AwaitingActivation
 ACTIVE = "4000000000000002789"  # Amzna, Activated by AmznaPreActivated1 for 50 USD

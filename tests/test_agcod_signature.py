@@ -8,8 +8,8 @@ import json
 import pytest
 import requests
 
-from tests.signing import Signer
-from tests.test_agcod_support import DEFAULT, REGIONS, Client, serving
+from tests.support.agcod import DEFAULT, REGIONS, Client, serving
+from tests.support.signing import Signer
 
 MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
@@ -178,8 +178,8 @@ def test_malformed_authorization_header(server):
 
 
 def test_sigv4_debug_returns_canonical_request(tmp_path):
-    from tests.conftest import start_server
-    from tests.test_agcod_support import UNTHROTTLED
+    from tests.support.agcod import UNTHROTTLED
+    from tests.support.server import start_server
 
     overlay = tmp_path / "overlay.yaml"
     overlay.write_text(UNTHROTTLED)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mocksrv.scenario.validate import validate_paths
-from tests.test_agcod_support import STRICT, Client, assert_error, serving
+from tests.support.agcod import STRICT, Client, assert_error, serving
 
 
 @pytest.fixture(scope="module")

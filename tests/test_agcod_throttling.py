@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.test_agcod_support import REALISTIC, STRICT, Client, start
+from tests.support.agcod import REALISTIC, STRICT, Client, start
 
 THROTTLED = {"__type": "ThrottlingException", "message": "Rate exceeded"}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_agcod_support import DEFAULT, Client, serving
+from tests.support.agcod import DEFAULT, Client, serving
 
 ARTICLE_REQUEST = b"""<CreateGiftCardRequest>
 <creationRequestId>MocksTSpecTest001</creationRequestId>

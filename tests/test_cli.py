@@ -10,8 +10,8 @@ import sys
 import pytest
 import requests
 
-from tests.conftest import PRIME_KEY, PRIME_SECRET, ROOT, SCENARIOS
-from tests.signing import Signer
+from tests.support.paths import ROOT, SCENARIOS
+from tests.support.signing import PRIME_KEY, PRIME_SECRET, Signer
 
 MOCKSRV = [sys.executable, "-m", "mocksrv"]
 

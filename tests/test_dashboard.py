@@ -19,8 +19,8 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.signing import Signer
-from tests.test_promotions_support import s3_client, upload, wait_report
+from tests.support.promotions import s3_client, upload, wait_report
+from tests.support.signing import Signer
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -375,7 +375,7 @@ def test_on_a_server_beyond_loopback_the_page_asks_for_the_token(browser, server
 
 
 def test_the_journal_names_the_assumed_role_of_a_session(server, page):
-    from tests.sts_support import assume, session_client
+    from tests.support.sts import assume, session_client
 
     tab(page, "journal")
     s3 = session_client("s3", server.url, assume(server.url)["Credentials"])

@@ -18,7 +18,7 @@ import yaml
 from mocksrv.app import create_app
 from mocksrv.server import ServerThread
 from mocksrv.settings import Settings
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 
 def free_port() -> int:

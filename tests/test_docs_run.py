@@ -40,7 +40,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT, start_server
+from tests.support.paths import ROOT
+from tests.support.server import start_server
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 MARKER = re.compile(r"<!--\s*doc-test:\s*([a-z]+)\s*(.*?)\s*-->")

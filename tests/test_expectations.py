@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mocksrv.toolkit.client import AdminError, PrimeClient
-from tests.test_faults_agcod import create
+from tests.support.agcod import create_card
 
 OUTCOMES = "scenarios/prime-outcomes.yaml"
 
@@ -72,11 +72,11 @@ def test_create_gift_card_at_least_once_with_amount_10(mocksrv):
         match={"api": "agcod", "operation": "CreateGiftCard", "fields": {"amount": 10}},
     )
     client = mocksrv.agcod("agcod-production")
-    assert create(client, "MocksProd-e-1", amount=5).status_code == 200
+    assert create_card(client, "MocksProd-e-1", amount=5).status_code == 200
     item = by_name(mocksrv.verify())["CreateGiftCard with amount 10"]
     assert item["met"] is False
     assert item["nearMisses"][0]["differences"] == ["fields.amount: expected 10, got 5.0"]
-    assert create(client, "MocksProd-e-2", amount=10).status_code == 200
+    assert create_card(client, "MocksProd-e-2", amount=10).status_code == 200
     assert by_name(mocksrv.verify())["CreateGiftCard with amount 10"]["met"] is True
 
 

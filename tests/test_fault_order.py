@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mocksrv.toolkit.client import Mocksrv
-from tests.conftest import SCENARIOS
+from tests.support.paths import SCENARIOS
 
 WIDE_LATENCY = """\
 version: 1

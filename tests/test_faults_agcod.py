@@ -5,16 +5,9 @@ from __future__ import annotations
 import pytest
 import requests
 
+from tests.support.agcod import create_card
+
 DRILL = ["scenarios/default.yaml", "scenarios/failure-drill.yaml"]
-
-
-def create(client, request_id: str, amount: float = 10, partner: str = "MocksProd", **kw):
-    payload = {
-        "creationRequestId": request_id,
-        "partnerId": partner,
-        "value": {"currencyCode": "USD", "amount": amount},
-    }
-    return client.call("CreateGiftCard", payload, **kw)
 
 
 def test_commit_then_fail_then_retry_returns_the_same_card(mocksrv):
@@ -26,12 +19,12 @@ def test_commit_then_fail_then_retry_returns_the_same_card(mocksrv):
         times=1,
     )  # fmt: skip
     with pytest.raises(requests.exceptions.ConnectionError):
-        create(client, "MocksProd-order-77")
+        create_card(client, "MocksProd-order-77")
     (issued,) = [
         c for c in mocksrv.state("agcod")["cards"] if c["creationRequestId"] == "MocksProd-order-77"
     ]
 
-    retry = create(client, "MocksProd-order-77")
+    retry = create_card(client, "MocksProd-order-77")
     assert retry.status_code == 200, retry.text
     card = retry.json()
     assert card["status"] == "SUCCESS"
@@ -48,19 +41,19 @@ def test_commit_then_fail_then_retry_returns_the_same_card(mocksrv):
 def test_resend_error_body(mocksrv):
     client = mocksrv.agcod("agcod-sandbox")
     mocksrv.fault(match={"api": "agcod"}, error="SystemTemporarilyUnavailable", times=1)
-    r = create(client, "Mocks-resend-1", partner="Mocks")
+    r = create_card(client, "Mocks-resend-1", partner="Mocks")
     assert r.status_code == 400
     body = r.json()
     assert body["agcodResponse"]["status"] == "RESEND"
     assert (body["errorCode"], body["errorType"]) == ("F400", "SystemTemporarilyUnavailable")
     assert body["message"] == "System Temporarily Unavailable"
-    assert create(client, "Mocks-resend-1", partner="Mocks").json()["status"] == "SUCCESS"
+    assert create_card(client, "Mocks-resend-1", partner="Mocks").json()["status"] == "SUCCESS"
 
 
 def test_throttle_is_a_throttling_exception(mocksrv):
     client = mocksrv.agcod("agcod-sandbox")
     mocksrv.fault(match={"api": "agcod", "operation": "CreateGiftCard"}, throttle=True)
-    r = create(client, "Mocks-t-1", partner="Mocks")
+    r = create_card(client, "Mocks-t-1", partner="Mocks")
     assert r.status_code == 400
     assert r.json() == {"__type": "ThrottlingException", "message": "Rate exceeded"}
 
@@ -73,20 +66,20 @@ def test_unknown_agcod_error_name_is_refused(mocksrv):
 @pytest.mark.mocksrv_scenario(*DRILL)
 def test_failure_drill_throttle_then_resend_then_success(mocksrv):
     client = mocksrv.agcod("agcod-sandbox")
-    answers = [create(client, "Mocks-throttle-1", partner="Mocks").json() for _ in range(3)]
+    answers = [create_card(client, "Mocks-throttle-1", partner="Mocks").json() for _ in range(3)]
     assert [a.get("__type") for a in answers[:2]] == ["ThrottlingException"] * 2
     assert answers[2]["status"] == "SUCCESS"
-    first = create(client, "Mocks-resend-1", partner="Mocks").json()
+    first = create_card(client, "Mocks-resend-1", partner="Mocks").json()
     assert first["agcodResponse"]["status"] == "RESEND"
-    assert create(client, "Mocks-resend-1", partner="Mocks").json()["status"] == "SUCCESS"
+    assert create_card(client, "Mocks-resend-1", partner="Mocks").json()["status"] == "SUCCESS"
 
 
 @pytest.mark.mocksrv_scenario(*DRILL)
 def test_failure_drill_lost_response_retried(mocksrv):
     client = mocksrv.agcod("agcod-sandbox")
     with pytest.raises(requests.exceptions.ConnectionError):
-        create(client, "Mocks-lost-1", partner="Mocks")
-    retry = create(client, "Mocks-lost-1", partner="Mocks").json()
+        create_card(client, "Mocks-lost-1", partner="Mocks")
+    retry = create_card(client, "Mocks-lost-1", partner="Mocks").json()
     (card,) = mocksrv.state("agcod")["cards"]
     assert retry["gcClaimCode"] == card["gcClaimCode"]
 
@@ -95,8 +88,8 @@ def test_failure_drill_lost_response_retried(mocksrv):
 def test_failure_drill_slow_create_straddles_6s_timeout(mocksrv):
     client = mocksrv.agcod("agcod-sandbox")
     with pytest.raises(requests.exceptions.ReadTimeout):
-        create(client, "Mocks-slow-1", partner="Mocks", timeout=6)
+        create_card(client, "Mocks-slow-1", partner="Mocks", timeout=6)
     # the card was issued during the delay: the retry returns it at once
-    retry = create(client, "Mocks-slow-1", partner="Mocks", timeout=6)
+    retry = create_card(client, "Mocks-slow-1", partner="Mocks", timeout=6)
     assert retry.json()["status"] == "SUCCESS"
     mocksrv.assert_expectations_met()

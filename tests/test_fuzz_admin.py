@@ -19,9 +19,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.fuzzing import Tracebacks, budget, counting_server
+from tests.support.fuzzing import Tracebacks, budget, counting_server
+from tests.support.paths import ROOT
 
-OPENAPI = Path(__file__).resolve().parent.parent / "mocksrv" / "toolkit" / "openapi.yaml"
+OPENAPI = ROOT / "mocksrv" / "toolkit" / "openapi.yaml"
 TOKEN = "fuzz-admin-token"
 CONFIG = """[checks.positive_data_acceptance]
 expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]

@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mocksrv.server import ServerThread
-from tests.fuzzing import Tracebacks, budget, counting_server
-from tests.test_agcod_support import DEFAULT, UNTHROTTLED
+from tests.support.agcod import DEFAULT, UNTHROTTLED
+from tests.support.fuzzing import Tracebacks, budget, counting_server
 
 EXAMPLES = budget(60)
 # the short default budget is derandomized (the same examples on every CI run); a long run explores

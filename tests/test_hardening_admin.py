@@ -16,8 +16,9 @@ from mocksrv.app import create_app
 from mocksrv.scenario.loader import load_files
 from mocksrv.server import ServerThread
 from mocksrv.settings import Settings
-from tests.conftest import PRIME_KEY, PRIME_SECRET, SCENARIOS, start_server
-from tests.signing import Signer
+from tests.support.paths import SCENARIOS
+from tests.support.server import start_server
+from tests.support.signing import PRIME_KEY, PRIME_SECRET, Signer
 
 TOKEN = "s3cret-admin-token-for-tests"
 PRIME_PATH = "/v1/customer/benefit/PRIME_3P_PARTNER_BENEFIT/offer-code/123456789/verify"

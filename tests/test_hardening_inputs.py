@@ -16,9 +16,9 @@ import pytest
 import requests
 
 from mocksrv.server import ServerThread
-from tests.conftest import PRIME_KEY, PRIME_SECRET, start_server
-from tests.signing import Signer
-from tests.test_agcod_support import DEFAULT, UNTHROTTLED, Client, assert_error
+from tests.support.agcod import DEFAULT, UNTHROTTLED, Client, assert_error
+from tests.support.server import start_server
+from tests.support.signing import PRIME_KEY, PRIME_SECRET, Signer
 
 PRIME_PATH = "/v1/customer/benefit/PRIME_3P_PARTNER_BENEFIT/offer-code/123456789"
 PRIME_HEADERS = {"x-amz-marketplace": "US", "x-amz-request-id": "req-1"}

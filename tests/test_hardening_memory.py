@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import PRIME_KEY
+from tests.support.signing import PRIME_KEY
 
 REQUESTS = 1500
 SEGMENT = "a" * 60_000  # a 60 KB path segment

@@ -13,9 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.test_httpserver import exchange, raw_request, signed_verify
+from tests.support.wire import VERIFY, exchange, raw_request, signed_verify
 
-VERIFY = "/v1/customer/benefit/PRIME_3P_PARTNER_BENEFIT/offer-code/123456789/verify"
 SOCKETS_NEEDED = 2000 * 2 + 400  # both ends live in this process, plus the suite's own files
 
 

@@ -9,9 +9,8 @@ import socket
 
 import pytest
 
-from tests.test_httpserver import exchange, raw_request, signed_verify
+from tests.support.wire import VERIFY, exchange, raw_request, signed_verify
 
-VERIFY = "/v1/customer/benefit/PRIME_3P_PARTNER_BENEFIT/offer-code/123456789/verify"
 POST = b"POST /GetAvailableFunds HTTP/1.1\r\nHost: x\r\n"
 CHUNKED = POST + b"Transfer-Encoding: chunked\r\n\r\n"
 

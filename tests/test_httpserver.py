@@ -8,44 +8,12 @@ import socket
 import pytest
 import requests
 
-from tests.conftest import PRIME_KEY, PRIME_SECRET
-from tests.signing import Signer
+from tests.support.signing import PRIME_KEY, PRIME_SECRET, Signer
+from tests.support.wire import VERIFY, exchange, raw_request, signed_verify
 
-VERIFY = "/v1/customer/benefit/PRIME_3P_PARTNER_BENEFIT/offer-code/123456789/verify"
 AGCOD = Signer(
     "AKIAMOCKSRVAGCOD0001", "MockSrvAgcodDemoSecretKey000000000000001", "AGCODService", "us-east-1"
 )
-
-
-def exchange(port: int, data: bytes, *, read_until_close: bool = True) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(data)
-        chunks = []
-        while True:
-            try:
-                chunk = s.recv(65536)
-            except TimeoutError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-            if not read_until_close:
-                break
-        return b"".join(chunks)
-
-
-def signed_verify(srv, extra: dict[str, str] | None = None) -> dict[str, str]:
-    signer = Signer(PRIME_KEY, PRIME_SECRET, "execute-api", "us-east-1")
-    headers = signer.headers("GET", srv.url + VERIFY, {"x-amz-marketplace": "US"})
-    return {"host": f"127.0.0.1:{srv.port}", **headers, "x-amz-request-id": "raw", **(extra or {})}
-
-
-def raw_request(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> bytes:
-    """The request bytes; botocore signed `host` from the URL, so it goes first, as clients send it."""
-    headers = dict(headers)
-    host = [f"Host: {headers.pop('host')}"] if "host" in headers else []
-    lines = [f"{method} {path} HTTP/1.1", *host, *(f"{k}: {v}" for k, v in headers.items())]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 def test_pipelined_keep_alive_requests_then_close(default_server):

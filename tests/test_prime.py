@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.signing import Signer
+from tests.support.paths import DATA
+from tests.support.signing import Signer
 
-RULES = str(Path(__file__).parent / "data" / "prime-rules.yaml")
+RULES = str(DATA / "prime-rules.yaml")
 KEY, SECRET = "AKIATESTPRIME000001", "TestPrimeSecretKey00000000000000000000001"
 BASE = "/v1/customer/benefit"
 

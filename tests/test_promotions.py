@@ -18,9 +18,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from mocksrv.server import ServerThread
-from tests.conftest import start_server
-from tests.signing import Signer
-from tests.test_promotions_support import (
+from tests.support.promotions import (
     DEVO,
     KEY,
     NEW,
@@ -35,6 +33,8 @@ from tests.test_promotions_support import (
     wait_report,
     without_preload,
 )
+from tests.support.server import start_server
+from tests.support.signing import Signer
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from mocksrv.server import ServerThread
-from tests.conftest import ROOT, start_server
-from tests.test_promotions_support import (
+from tests.support.paths import ROOT
+from tests.support.promotions import (
     NEW,
     REDEEMED,
     errors_csv,
@@ -18,6 +18,7 @@ from tests.test_promotions_support import (
     upload,
     wait_report,
 )
+from tests.support.server import start_server
 
 FILE_PATTERN = (
     "<ClientName>_new_codes_YYYYMMDD_HHMM.csv or <ClientName>_redeemed_codes_YYYYMMDD_HHMM.csv"

@@ -7,8 +7,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from tests.conftest import start_server
-from tests.test_promotions_support import (
+from tests.support.promotions import (
     DEVO,
     NEW,
     PROD,
@@ -17,6 +16,7 @@ from tests.test_promotions_support import (
     upload,
     wait_report,
 )
+from tests.support.server import start_server
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ import sys
 
 import requests
 
-from tests.conftest import ROOT, start_server
+from tests.support.paths import ROOT
+from tests.support.server import start_server
 
 BASE = """\
 version: 1

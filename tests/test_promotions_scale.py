@@ -7,7 +7,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from tests.test_promotions_support import (
+from tests.support.promotions import (
     DEVO,
     NEW,
     file_name,

@@ -11,8 +11,8 @@ import requests
 from botocore.exceptions import ClientError
 
 from mocksrv.scenario.validate import validate_paths
-from tests.conftest import ROOT
-from tests.test_promotions_support import DEVO, NEW, error_code, s3_client, upload, wait_report
+from tests.support.paths import ROOT
+from tests.support.promotions import DEVO, NEW, error_code, s3_client, upload, wait_report
 
 HEAD = """\
 version: 1

@@ -9,8 +9,9 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT, start_server
-from tests.test_agcod_support import Client
+from tests.support.agcod import Client
+from tests.support.paths import ROOT
+from tests.support.server import start_server
 
 THROTTLED = {"__type": "ThrottlingException", "message": "Rate exceeded"}
 

@@ -12,8 +12,8 @@ import pytest
 import requests
 from botocore.config import Config
 
-from tests.conftest import start_server
-from tests.recipes_support import (
+from tests.support.promotions import DEVO, KEY, SECRET, s3_client, wait_report
+from tests.support.recipes import (
     PREFIX,
     codes_file,
     recipe,
@@ -23,7 +23,7 @@ from tests.recipes_support import (
     tool_env,
     write,
 )
-from tests.test_promotions_support import DEVO, KEY, SECRET, s3_client, wait_report
+from tests.support.server import start_server
 
 ROLE_ARN = "arn:aws:sts::111122223333:assumed-role/clientname-PromoCodesUpload-Role/"
 SIGV2_REFUSED = (

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from tests.conftest import start_server
-from tests.recipes_support import (
+from tests.support.promotions import s3_client, wait_report
+from tests.support.recipes import (
     PREFIX,
     TOOLS,
     codes_file,
@@ -23,8 +23,8 @@ from tests.recipes_support import (
     tool_env,
     write,
 )
-from tests.sts_support import ROLE, assume
-from tests.test_promotions_support import s3_client, wait_report
+from tests.support.server import start_server
+from tests.support.sts import ROLE, assume
 
 
 @pytest.fixture(scope="module")

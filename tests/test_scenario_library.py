@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from tests.test_faults_agcod import create
+from tests.support.agcod import create_card
+from tests.support.cli import PY, mocksrv_cli
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-PY = sys.executable
 LIBRARY = [
     "prime-outcomes.yaml",
     "failure-drill.yaml",
@@ -20,12 +16,6 @@ LIBRARY = [
     "promotions-devo-flow.yaml",
     "agcod-sandbox-realistic.yaml",
 ]
-
-
-def mocksrv_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PY, "-m", "mocksrv", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
-    )
 
 
 @pytest.mark.parametrize("name", LIBRARY)
@@ -89,7 +79,7 @@ def test_promotions_devo_flow_without_redeemed_upload_is_unmet():
 def test_demo_scenario(mocksrv, mocksrv_prime):
     assert [mocksrv_prime.verify("503503503").status_code for _ in range(2)] == [503, 200]
     client = mocksrv.agcod("agcod-production")
-    answers = [create(client, f"MocksProd-demo-{i}").json() for i in range(11)]
+    answers = [create_card(client, f"MocksProd-demo-{i}").json() for i in range(11)]
     assert all(a["status"] == "SUCCESS" for a in answers[:10])
     assert answers[10]["errorType"] == "InsufficientFunds"
     latencies = [e["latencyMs"] for e in mocksrv.journal()]

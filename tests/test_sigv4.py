@@ -8,8 +8,7 @@ import re
 import pytest
 import requests
 
-from tests.conftest import PRIME_KEY, PRIME_SECRET
-from tests.signing import Signer
+from tests.support.signing import PRIME_KEY, PRIME_SECRET, Signer
 
 VERIFY = "/v1/customer/benefit/PRIME_3P_PARTNER_BENEFIT/offer-code/123456789/verify"
 HEADERS = {"x-amz-marketplace": "US"}

@@ -24,9 +24,9 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from tests.conftest import ROOT
-from tests.signing import Signer
-from tests.test_promotions_support import DEVO, NEW, file_name, s3_client, wait_report
+from tests.support.paths import ROOT
+from tests.support.promotions import DEVO, NEW, file_name, s3_client, wait_report
+from tests.support.signing import Signer
 
 PROD = Signer(
     "AKIAMOCKSRVAGCOD0002", "MockSrvAgcodDemoSecretKey000000000000002", "AGCODService", "us-east-1"
@@ -383,7 +383,7 @@ def test_sigkill_under_mixed_load_leaves_a_consistent_state(state):
 
 
 def test_sts_sessions_survive_a_restart(state):
-    from tests.sts_support import assume, session_client
+    from tests.support.sts import assume, session_client
 
     srv = Server(state)  # the embedded default gives clientname a role it may assume
     creds = assume(srv.url)["Credentials"]

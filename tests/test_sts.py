@@ -10,9 +10,9 @@ import requests
 from botocore.exceptions import ClientError
 
 from mocksrv.clock import parse_instant
-from tests.conftest import start_server
-from tests.signing import Signer
-from tests.sts_support import (
+from tests.support.server import start_server
+from tests.support.signing import Signer
+from tests.support.sts import (
     KEYS,
     OTHER_ROLE,
     ROLE,

@@ -6,9 +6,9 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from tests.conftest import start_server
-from tests.sts_support import KEYS, STS_ROLES, assume, session_client
-from tests.test_promotions_support import DEVO, NEW, PROD, file_name, wait_report
+from tests.support.promotions import DEVO, NEW, PROD, file_name, wait_report
+from tests.support.server import start_server
+from tests.support.sts import KEYS, STS_ROLES, assume, session_client
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import requests
 from botocore.exceptions import ClientError
 
 from mocksrv.scenario.validate import validate_paths
-from tests.sts_support import STS_ROLES, assume, session_client
-from tests.test_promotions_support import DEVO, NEW
+from tests.support.promotions import DEVO, NEW
+from tests.support.sts import STS_ROLES, assume, session_client
 
 HEAD = """\
 version: 1

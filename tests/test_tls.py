@@ -21,7 +21,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 MOCKSRV = [sys.executable, "-m", "mocksrv"]
 AGCOD_KEY, AGCOD_SECRET = "AKIAMOCKSRVAGCOD0001", "MockSrvAgcodDemoSecretKey000000000000001"

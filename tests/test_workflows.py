@@ -13,7 +13,8 @@ from xml.etree import ElementTree as ET
 
 import requests
 
-from tests.conftest import ROOT, start_server
+from tests.support.paths import ROOT
+from tests.support.server import start_server
 
 PY = sys.executable
 OWN = """\

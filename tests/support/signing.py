@@ -10,6 +10,9 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+PRIME_KEY = "AKIAMOCKSRVPRIME0001"
+PRIME_SECRET = "MockSrvPrimeDemoSecretKey000000000000001"
+
 
 class Signer:
     def __init__(self, key: str, secret: str, service: str, region: str) -> None:

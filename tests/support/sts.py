@@ -7,9 +7,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from tests.conftest import ROOT
+from tests.support.paths import DATA
 
-STS_ROLES = str(ROOT / "tests" / "data" / "sts-roles.yaml")
+STS_ROLES = str(DATA / "sts-roles.yaml")
 ROLE = "arn:aws:iam::111122223333:role/clientname-PromoCodesUpload-Role"
 OTHER_ROLE = "arn:aws:iam::444455556666:role/otherclient-PromoCodesUpload-Role"
 THIRD_ROLE = "arn:aws:iam::777788889999:role/uploads/thirdclient-PromoCodesUpload-Role"

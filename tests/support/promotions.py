@@ -13,7 +13,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 KEY = "AKIAMOCKSRVPROMO0001"
 SECRET = "MockSrvPromoDemoSecretKey000000000000001"

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.support.paths import ROOT, TOOLS
 
 DOC = ROOT / "docs" / "promotions.md"
 DOC_URL = "http://127.0.0.1:4599"
-TOOLS = ROOT / "tests" / "tools"
 INSTALLER = "tests/tools/install-s3-clients.sh"
 VENV_BIN = Path(sys.executable).parent
 PREFIX = "new-promo-codes/clientname=clientname/marketplace=US/offertype=student-promo-deal/promotionid=PROMO-0001/"

@@ -11,8 +11,9 @@ from typing import Any
 import requests
 
 from mocksrv.server import ServerThread
-from tests.conftest import SCENARIOS, start_server
-from tests.signing import Signer
+from tests.support.paths import SCENARIOS
+from tests.support.server import start_server
+from tests.support.signing import Signer
 
 DEFAULT = str(SCENARIOS / "default.yaml")
 REALISTIC = str(SCENARIOS / "agcod-sandbox-realistic.yaml")
@@ -213,3 +214,15 @@ def assert_error(
 ) -> None:
     assert r.status_code == status, r.text
     assert r.json() == error_body(op, code, error_type, message, request_id), r.text
+
+
+def create_card(
+    client: Any, request_id: str, amount: float = 10, partner: str = "MocksProd", **kw: Any
+) -> requests.Response:
+    """CreateGiftCard through a `mocksrv.toolkit.client` AGCOD client (the plugin's, `mocksrv.agcod()`)."""
+    payload = {
+        "creationRequestId": request_id,
+        "partnerId": partner,
+        "value": {"currencyCode": "USD", "amount": amount},
+    }
+    return client.call("CreateGiftCard", payload, **kw)

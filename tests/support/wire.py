@@ -1,0 +1,40 @@
+"""Raw HTTP/1.1 on a socket, for the tests of the wire itself (framing, connections, headers)."""
+
+from __future__ import annotations
+
+import socket
+
+from tests.support.signing import PRIME_KEY, PRIME_SECRET, Signer
+
+VERIFY = "/v1/customer/benefit/PRIME_3P_PARTNER_BENEFIT/offer-code/123456789/verify"
+
+
+def exchange(port: int, data: bytes, *, read_until_close: bool = True) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(data)
+        chunks = []
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if not read_until_close:
+                break
+        return b"".join(chunks)
+
+
+def signed_verify(srv, extra: dict[str, str] | None = None) -> dict[str, str]:
+    signer = Signer(PRIME_KEY, PRIME_SECRET, "execute-api", "us-east-1")
+    headers = signer.headers("GET", srv.url + VERIFY, {"x-amz-marketplace": "US"})
+    return {"host": f"127.0.0.1:{srv.port}", **headers, "x-amz-request-id": "raw", **(extra or {})}
+
+
+def raw_request(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> bytes:
+    """The request bytes; botocore signed `host` from the URL, so it goes first, as clients send it."""
+    headers = dict(headers)
+    host = [f"Host: {headers.pop('host')}"] if "host" in headers else []
+    lines = [f"{method} {path} HTTP/1.1", *host, *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
