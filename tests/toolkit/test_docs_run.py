@@ -12,9 +12,9 @@ HTML comment on the nearest non-blank line above its opening fence, else by its 
                                       block's output, in order ("..." or "…" match anything)
     <!-- doc-test: shown (what) -->   shown, not run: a synopsis, a response body (the default for
                                       json, text and untagged blocks)
-    <!-- doc-test: elsewhere tests/test_x.py::test_name -->   run by that test
+    <!-- doc-test: elsewhere tests/<area>/test_x.py::test_name -->   run by that test
     <!-- doc-test: skip (why) -->     cannot run here, and why
-    <!-- recipe: NAME -->             a client recipe of docs/promotions.md: tests/test_recipes_*.py
+    <!-- recipe: NAME -->             a client recipe of docs/promotions.md: tests/promotions/test_recipes_*.py
                                       run it as printed (the test checks one of them names it)
 
 Running means: a fresh server on a free port (the docs' http://127.0.0.1:4599 and localhost:4599
@@ -23,7 +23,7 @@ point to it), a fresh empty folder as the working directory with `scenarios/`, `
 bin/ first on PATH (`mocksrv`, `aws`, `python` as after `source .venv/bin/activate`). sh blocks run
 under bash -e; console blocks run their `$ ` lines and do not compare the rest.
 
-`pytest -v tests/test_docs_run.py` lists every block: test_block_runs[...] for those run,
+`pytest -v tests/toolkit/test_docs_run.py` lists every block: test_block_runs[...] for those run,
 test_block_not_run[...] with the reason for the others.
 """
 
@@ -50,7 +50,7 @@ DEFAULTS = {"sh": "run", "bash": "run", "console": "run", "python": "run", "yaml
 RUN_KINDS = {"run", "serve", "scenario", "yaml", "output"}
 NOT_RUN_KINDS = {"shown", "elsewhere", "skip", "recipe"}
 # a client recipe of docs/promotions.md (`<!-- recipe: NAME -->` above it): the recipe tests
-# (tests/test_recipes_*.py) run it as printed, with the server's address swapped in
+# (tests/promotions/test_recipes_*.py) run it as printed, with the server's address swapped in
 RECIPE = re.compile(r"<!--\s*recipe:\s*([a-z0-9-]+)\s*-->")
 LOCAL = re.compile(r"(?:http://)?(?:127\.0\.0\.1|localhost):4599")
 TIMEOUT = 120
@@ -115,7 +115,7 @@ def test_block_not_run(block: Block):
         file, _, name = block.arg.partition("::")
         assert name and f"def {name}(" in (ROOT / file).read_text(), block.arg
     elif block.kind == "recipe":
-        tests = "".join(p.read_text() for p in (ROOT / "tests").glob("test_recipes_*.py"))
+        tests = "".join(p.read_text() for p in (ROOT / "tests").rglob("test_recipes_*.py"))
         assert f'recipe("{block.arg}"' in tests, f"{block.id}: no recipe test runs {block.arg!r}"
     else:
         assert re.fullmatch(r"\(.+\)", block.arg), f"{block.id}: give the reason in parentheses"
