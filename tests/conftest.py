@@ -1,4 +1,9 @@
-"""Shared fixtures: a real server on a free port and signers that use botocore, never mocksrv."""
+"""Shared fixtures: servers a test starts for itself, and a botocore signer (never mocksrv's).
+
+Which server to use when is in tests/README.md: the pytest plugin's `mocksrv` fixtures first;
+`server_factory` / `module_server_factory` when a test needs a server of its own (settings the
+shared one lacks, its in-process state, or an in-process app via `.in_process(...)`).
+"""
 
 from __future__ import annotations
 
@@ -6,30 +11,25 @@ from collections.abc import Iterator
 
 import pytest
 
-from mocksrv.server import ServerThread
-from tests.support.server import start_server
+from tests.support.server import Servers
 from tests.support.signing import PRIME_KEY, PRIME_SECRET, Signer
 
 
-@pytest.fixture(scope="session")
-def default_server() -> Iterator[ServerThread]:
-    srv = start_server()
-    yield srv
-    srv.stop()
-
-
 @pytest.fixture
-def server_factory() -> Iterator[object]:
-    started: list[ServerThread] = []
+def server_factory() -> Iterator[Servers]:
+    """`server_factory(scenarios, **settings)`: a real server; `.in_process(...)`: an app without
+    a socket. Stopped after the test."""
+    servers = Servers()
+    yield servers
+    servers.stop_all()
 
-    def make(scenario_paths: list[str] | None = None, **settings: object) -> ServerThread:
-        srv = start_server(scenario_paths, **settings)
-        started.append(srv)
-        return srv
 
-    yield make
-    for srv in started:
-        srv.stop()
+@pytest.fixture(scope="module")
+def module_server_factory() -> Iterator[Servers]:
+    """The same, stopped after the module: for a module-scoped fixture of servers its tests share."""
+    servers = Servers()
+    yield servers
+    servers.stop_all()
 
 
 @pytest.fixture

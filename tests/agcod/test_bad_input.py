@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.agcod import DEFAULT, Client, assert_error, serving
+from tests.support.agcod import DEFAULT, UNTHROTTLED, Client, assert_error
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [
@@ -22,13 +22,13 @@ LOWERCASE_DOCTYPE = b'<!doctype x [<!entity e "x">]><CreateGiftCardRequest/>'
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    yield from serving(tmp_path_factory, DEFAULT)
+def server(module_server_factory):
+    return module_server_factory.in_process([DEFAULT, UNTHROTTLED])
 
 
 @pytest.fixture
 def prod(server):
-    return Client(server.url, "MocksProd")
+    return Client(server, "MocksProd")
 
 
 def state(server) -> dict:

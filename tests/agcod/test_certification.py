@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.support.agcod import DEFAULT, Client, assert_error, new_id, serving, start
+from tests.support.agcod import DEFAULT, UNTHROTTLED, Client, assert_error, new_id
 from tests.support.cli import PY, mocksrv_cli
 
 NA_GC_ID = re.compile(r"A[A-Z0-9]{13}")
@@ -27,23 +27,20 @@ agcod:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    yield from serving(tmp_path_factory, DEFAULT)
+def server(module_server_factory):
+    return module_server_factory.in_process([DEFAULT, UNTHROTTLED])
 
 
 @pytest.fixture(scope="module")
-def poland(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("agcod-pl")
-    path = tmp / "pl.yaml"
+def poland(tmp_path_factory, module_server_factory):
+    path = tmp_path_factory.mktemp("agcod-pl") / "pl.yaml"
     path.write_text(PL_SCENARIO)
-    srv = start(tmp, str(path))
-    yield srv
-    srv.stop()
+    return module_server_factory.in_process([str(path), UNTHROTTLED])
 
 
 @pytest.fixture
 def sandbox(server):
-    return Client(server.url, "Mocks")
+    return Client(server, "Mocks")
 
 
 # --- the four certification cases against the embedded default's sandbox partner -------------
@@ -102,7 +99,7 @@ def test_certification_case_is_an_expectation_of_the_test_plan(case):
 
 
 def test_production_minimum_is_the_faqs_digital_card_minimum(server):
-    prod = Client(server.url, "MocksProd")
+    prod = Client(server, "MocksProd")
     assert_error(
         prod.create("MocksProdMin1", 0.14), "CreateGiftCard", "F200", "AmountBelowMinThreshold",
         "Amount Below Min Threshold", "MocksProdMin1",
@@ -111,7 +108,7 @@ def test_production_minimum_is_the_faqs_digital_card_minimum(server):
 
 
 def test_sandbox_minimum_is_overridable(poland):
-    low = Client(poland.url, "Strict")
+    low = Client(poland, "Strict")
     r = low.create("StrictLow1", 0.14)
     assert r.json()["errorType"] == "AmountBelowMinThreshold"
     assert low.create("StrictLow2", 0.15).status_code == 200
@@ -125,12 +122,12 @@ def test_us_gc_id_is_a_plus_13(sandbox):
 
 
 def test_pl_gc_id_is_16_digits(poland):
-    r = Client(poland.url, "Amzde").create("AmzdePL1", 1, "PLN")
+    r = Client(poland, "Amzde").create("AmzdePL1", 1, "PLN")
     assert r.status_code == 200, r.text
     assert DIGITS_GC_ID.fullmatch(r.json()["gcId"]), r.json()["gcId"]
 
 
 def test_gc_id_format_is_overridable_per_partner(poland):
-    r = Client(poland.url, "Amzuk").create("AmzukPL1", 1, "PLN")
+    r = Client(poland, "Amzuk").create("AmzukPL1", 1, "PLN")
     assert r.status_code == 200, r.text
     assert NA_GC_ID.fullmatch(r.json()["gcId"]), r.json()["gcId"]

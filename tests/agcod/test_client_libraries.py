@@ -18,17 +18,14 @@ import pytest
 import requests
 
 from tests.support.paths import ROOT, TOOLS
-from tests.support.server import start_server
 
 NPM_LIBS = ("amazon-gc", "amazon-incentives-api", "agcod")
 INSTALL = "run tests/tools/install-agcod-clients.sh (and pip install -e '.[test]')"
 
 
 @pytest.fixture(scope="module")
-def server():
-    srv = start_server()  # the embedded default, as `mocksrv serve` runs it
-    yield srv
-    srv.stop()
+def server(module_server_factory):
+    return module_server_factory()  # the embedded default, as `mocksrv serve` runs it
 
 
 def environment(url: str) -> dict[str, str]:
@@ -83,33 +80,30 @@ def test_four_libraries_back_to_back_on_the_default(server):
     assert funds == [{"amount": 0, "currencyCode": "USD"}] * 2  # a sandbox account
 
 
-def test_a_library_keeps_its_built_in_https_host_over_the_tls_listener(tmp_path):
+def test_a_library_keeps_its_built_in_https_host_over_the_tls_listener(tmp_path, server_factory):
     """PyPI agcod with its own transport: HTTPS to https://agcod-v2-gamma.amazon.com, the name
     resolved to mocksrv's `--tls-port` listener, the certificate checked against mocksrv's CA."""
-    srv = start_server(tls_port=0, ca_dir=tmp_path / "ca")
-    try:
-        assert srv.tls_url is not None
-        env = {
-            **environment(srv.url),
-            "MOCKSRV_TLS_PORT": srv.tls_url.rsplit(":", 1)[1],
-            "REQUESTS_CA_BUNDLE": str(tmp_path / "ca" / "ca.pem"),
-        }
-        done = subprocess.run(
-            [sys.executable, str(TOOLS / "agcod_pypi.py")],
-            env=env, capture_output=True, text=True, timeout=120, cwd=ROOT,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-        assert [(r["op"], r["ok"]) for r in results] == [
-            ("CreateGiftCard", True),
-            ("CancelGiftCard", True),
-            ("GetAvailableFunds", True),
-        ], results
-        # the server saw the library's own requests, for its own host, verified as signed
-        entries = requests.get(srv.url + "/__admin/journal", timeout=5).json()["entries"]
-        agcod = [e for e in entries if e["api"] == "agcod"]
-        assert len(agcod) == 3 and all(e["identity"] == "agcod-sandbox" for e in agcod), agcod
-        call = requests.get(srv.url + "/__admin/journal/" + agcod[0]["requestId"], timeout=5).json()
-        assert dict(call["request"]["headers"])["host"] == "agcod-v2-gamma.amazon.com"
-    finally:
-        srv.stop()
+    srv = server_factory(tls_port=0, ca_dir=tmp_path / "ca")
+    assert srv.tls_url is not None
+    env = {
+        **environment(srv.url),
+        "MOCKSRV_TLS_PORT": srv.tls_url.rsplit(":", 1)[1],
+        "REQUESTS_CA_BUNDLE": str(tmp_path / "ca" / "ca.pem"),
+    }
+    done = subprocess.run(
+        [sys.executable, str(TOOLS / "agcod_pypi.py")],
+        env=env, capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert [(r["op"], r["ok"]) for r in results] == [
+        ("CreateGiftCard", True),
+        ("CancelGiftCard", True),
+        ("GetAvailableFunds", True),
+    ], results
+    # the server saw the library's own requests, for its own host, verified as signed
+    entries = requests.get(srv.url + "/__admin/journal", timeout=5).json()["entries"]
+    agcod = [e for e in entries if e["api"] == "agcod"]
+    assert len(agcod) == 3 and all(e["identity"] == "agcod-sandbox" for e in agcod), agcod
+    call = requests.get(srv.url + "/__admin/journal/" + agcod[0]["requestId"], timeout=5).json()
+    assert dict(call["request"]["headers"])["host"] == "agcod-v2-gamma.amazon.com"

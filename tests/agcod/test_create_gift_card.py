@@ -6,9 +6,8 @@ import re
 import uuid
 
 import pytest
-import requests
 
-from tests.support.agcod import DEFAULT, REGIONS, Client, assert_error, new_id, serving, start
+from tests.support.agcod import DEFAULT, REGIONS, UNTHROTTLED, Client, assert_error, new_id
 
 CLAIM = re.compile(r"[A-Z0-9]{4}-[A-Z0-9]{6}-[A-Z0-9]{4}")
 NA_GC_ID = re.compile(r"A[A-Z0-9]{13}")
@@ -16,20 +15,18 @@ FE_GC_ID = re.compile(r"[0-9]{16}")
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    yield from serving(tmp_path_factory, DEFAULT)
+def server(module_server_factory):
+    return module_server_factory.in_process([DEFAULT, UNTHROTTLED])
 
 
 @pytest.fixture(scope="module")
-def regions(tmp_path_factory):
-    srv = start(tmp_path_factory.mktemp("agcod"), REGIONS)
-    yield srv
-    srv.stop()
+def regions(module_server_factory):
+    return module_server_factory.in_process([REGIONS, UNTHROTTLED])
 
 
 @pytest.fixture
 def sandbox(server):
-    return Client(server.url, "Mocks")
+    return Client(server, "Mocks")
 
 
 def test_create_gift_card_json(sandbox):
@@ -91,7 +88,7 @@ def test_reused_id_with_other_amount_returns_original_card(sandbox):
 
 
 def test_idempotency_is_per_partner(server):
-    a, b = Client(server.url, "Mocks"), Client(server.url, "MocksProd")
+    a, b = Client(server, "Mocks"), Client(server, "MocksProd")
     suffix = uuid.uuid4().hex[:10]
     ra, rb = a.create("Mocks" + suffix, 5), b.create("MocksProd" + suffix, 5)
     assert ra.status_code == rb.status_code == 200
@@ -250,7 +247,7 @@ def test_amount_as_numeric_string_is_accepted(sandbox):
 
 
 def test_jp_card_formats(regions):
-    jp = Client(regions.url, "Amzjp")
+    jp = Client(regions, "Amzjp")
     r = jp.create("Amzjp0001", 1000, "JPY")
     assert r.status_code == 200, r.text
     body = r.json()
@@ -277,7 +274,7 @@ def test_jp_card_formats(regions):
     ],
 )
 def test_eu_card_formats(regions, partner, currency, expiry):
-    client = Client(regions.url, partner)
+    client = Client(regions, partner)
     r = client.create(f"{client.partner_id}Exp1", 10, currency, xml=True)
     assert r.status_code == 200, r.text
     assert f"<gcExpirationDate>{expiry}</gcExpirationDate>" in r.text
@@ -288,8 +285,8 @@ def test_eu_card_formats(regions, partner, currency, expiry):
 def test_winter_expiry_follows_standard_time(regions):
     regions.app.runtime.clock.advance(180 * 86400)  # 2026-12-07: CET and GMT
     try:
-        de = Client(regions.url, "Amzde").create("AmzdeWinter1", 5, "EUR").json()
-        uk = Client(regions.url, "Amzuk").create("AmzukWinter1", 5, "GBP").json()
+        de = Client(regions, "Amzde").create("AmzdeWinter1", 5, "EUR").json()
+        uk = Client(regions, "Amzuk").create("AmzukWinter1", 5, "GBP").json()
     finally:
         regions.app.runtime.clock.advance(-180 * 86400)
     assert de["gcExpirationDate"] == "Sun Dec 07 22:59:59 UTC 2036"
@@ -297,7 +294,7 @@ def test_winter_expiry_follows_standard_time(regions):
 
 
 def test_other_methods_and_paths_are_not_agcod(server, sandbox):
-    r = requests.get(f"{server.url}/CreateGiftCard", timeout=5)
+    r = sandbox.session.get(f"{server.url}/CreateGiftCard", timeout=5)
     assert "agcodResponse" not in r.text
     signed = sandbox.post("NoSuchOperation", {"partnerId": "Mocks"})
     assert signed.status_code == 404

@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 
-from tests.support.agcod import DEFAULT, start
+from tests.support.agcod import DEFAULT
 from tests.support.paths import ROOT
 
 DOC = ROOT / "docs" / "agcod.md"
@@ -19,17 +19,14 @@ def python_example() -> str:
     return blocks[0]
 
 
-def test_docs_example_creates_a_gift_card(tmp_path):
+def test_docs_example_creates_a_gift_card(server_factory):
     code = python_example()
     assert 'ENDPOINT = "http://127.0.0.1:4599"' in code
-    srv = start(tmp_path, DEFAULT, throttled=True)  # the default scenario, as served
-    try:
-        code = code.replace("http://127.0.0.1:4599", srv.url)
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-        )
-    finally:
-        srv.stop()
+    srv = server_factory([DEFAULT])  # the default scenario, as served
+    code = code.replace("http://127.0.0.1:4599", srv.url)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
     status, _, body = out.stdout.strip().partition(" ")
     assert status == "200", out.stdout + out.stderr
     card = json.loads(body)

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import requests
-
-from tests.support.agcod import DEFAULT, Client, start
+from tests.support.agcod import DEFAULT, UNTHROTTLED, Client
 
 
-def test_journal_records_agcod_calls(tmp_path):
-    srv = start(tmp_path, DEFAULT)
-    try:
-        client = Client(srv.url, "MocksProd")
-        card = client.create("MocksProdJ1", 12.5).json()
-        client.create("MocksProdJ2", 0)
-        client.create("MocksProdJ3", 1, secret="z" * 40)
-        r = requests.get(f"{srv.url}/__admin/journal", params={"api": "agcod"}, timeout=5)
-    finally:
-        srv.stop()
+def test_journal_records_agcod_calls(server_factory):
+    srv = server_factory.in_process([DEFAULT, UNTHROTTLED])
+    client = Client(srv, "MocksProd")
+    card = client.create("MocksProdJ1", 12.5).json()
+    client.create("MocksProdJ2", 0)
+    client.create("MocksProdJ3", 1, secret="z" * 40)
+    r = client.session.get(f"{srv.url}/__admin/journal", params={"api": "agcod"}, timeout=5)
     entries = r.json()["entries"]
     by_id = {e["fields"].get("creationRequestId"): e for e in entries}
     ok = by_id["MocksProdJ1"]

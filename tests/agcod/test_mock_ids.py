@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.support.agcod import DEFAULT, Client, assert_error, serving
+from tests.support.agcod import DEFAULT, UNTHROTTLED, Client, assert_error
 
 # The spec's table, written out here independently of mocksrv's own copy.
 TABLE = [
@@ -56,13 +56,13 @@ IDS = [row[0] for row in TABLE]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    yield from serving(tmp_path_factory, DEFAULT)
+def server(module_server_factory):
+    return module_server_factory.in_process([DEFAULT, UNTHROTTLED])
 
 
 @pytest.fixture
 def sandbox(server):
-    return Client(server.url, "Mocks")
+    return Client(server, "Mocks")
 
 
 def cards(server) -> int:
@@ -152,7 +152,7 @@ def test_unknown_f_number_is_an_ordinary_id(sandbox):
 
 
 def test_production_partner_ignores_mock_ids(server):
-    prod = Client(server.url, "MocksProd")
+    prod = Client(server, "MocksProd")
     r = prod.create("F3003", 10)
     assert_error(
         r,

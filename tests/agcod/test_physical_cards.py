@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.agcod import DEFAULT, REGIONS, Client, assert_error, start
+from tests.support.agcod import DEFAULT, REGIONS, UNTHROTTLED, Client, assert_error
 
 CARD = "4000000000000001789"  # Amzna, AwaitingActivation
 ACTIVE = "4000000000000002789"  # Amzna, Activated by AmznaPreActivated1 for 50 USD
 
 
 @pytest.fixture
-def server(tmp_path):
-    srv = start(tmp_path, REGIONS)
-    yield srv
-    srv.stop()
+def server(server_factory):
+    return server_factory.in_process([REGIONS, UNTHROTTLED])
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory):
+def shared(module_server_factory):
     """For tests that only provoke errors, which leave the state unchanged."""
-    srv = start(tmp_path_factory.mktemp("agcod"), REGIONS)
-    yield srv
-    srv.stop()
+    return module_server_factory.in_process([REGIONS, UNTHROTTLED])
 
 
 def activate(client: Client, rid: str, number: str, amount: object = 25, **kw):
@@ -46,7 +42,7 @@ def status(client: Client, number: str, rid: str = "AmznaS1", **kw):
 
 
 def test_activate_deactivate_cycle(server):
-    na = Client(server.url, "Amzna")
+    na = Client(server, "Amzna")
     r = activate(na, "AmznaA1", CARD)
     assert r.status_code == 200
     assert r.text == (
@@ -65,7 +61,7 @@ def test_activate_deactivate_cycle(server):
 
 
 def test_activate_xml(server):
-    r = activate(Client(server.url, "Amzna"), "AmznaAx", CARD, "10.00", xml=True)
+    r = activate(Client(server, "Amzna"), "AmznaAx", CARD, "10.00", xml=True)
     assert r.text == (
         "<ActivateGiftCardResponse><activationRequestId>AmznaAx</activationRequestId>"
         "<cardInfo><cardNumber>4000000000000001789</cardNumber><value>"
@@ -97,12 +93,12 @@ def test_activate_xml(server):
     ],
 )  # fmt: skip
 def test_activate_errors(shared, rid, number, amount, error_type, message):
-    r = activate(Client(shared.url, "Amzna"), rid, number, amount)
+    r = activate(Client(shared, "Amzna"), rid, number, amount)
     assert_error(r, "ActivateGiftCard", "F200", error_type, message, rid)
 
 
 def test_deactivate_errors(server):
-    na = Client(server.url, "Amzna")
+    na = Client(server, "Amzna")
     assert_error(
         deactivate(na, "AmznaNever", CARD), "DeactivateGiftCard", "F200",
         "NonExistingActivationRequestId", "Non Existing Activation Request Id", "AmznaNever",
@@ -118,22 +114,18 @@ def test_deactivate_errors(server):
     )  # fmt: skip
 
 
-def test_production_activation_moves_funds(tmp_path):
-    srv = start(tmp_path, DEFAULT)
-    try:
-        prod = Client(srv.url, "MocksProd")
-        number = "1000000000000002456"
-        assert prod.funds().json()["availableFunds"]["amount"] == 10000.0
-        assert activate(prod, "MocksProdA1", number, 100).status_code == 200
-        assert prod.funds().json()["availableFunds"]["amount"] == 9900.0
-        assert deactivate(prod, "MocksProdA1", number).status_code == 200
-        assert prod.funds().json()["availableFunds"]["amount"] == 10000.0
-    finally:
-        srv.stop()
+def test_production_activation_moves_funds(server_factory):
+    prod = Client(server_factory.in_process([DEFAULT, UNTHROTTLED]), "MocksProd")
+    number = "1000000000000002456"
+    assert prod.funds().json()["availableFunds"]["amount"] == 10000.0
+    assert activate(prod, "MocksProdA1", number, 100).status_code == 200
+    assert prod.funds().json()["availableFunds"]["amount"] == 9900.0
+    assert deactivate(prod, "MocksProdA1", number).status_code == 200
+    assert prod.funds().json()["availableFunds"]["amount"] == 10000.0
 
 
 def test_status_check_of_unknown_card(shared):
-    r = status(Client(shared.url, "Amzna"), "1234567890123456789", "AmznaS9")
+    r = status(Client(shared, "Amzna"), "1234567890123456789", "AmznaS9")
     assert_error(
         r, "ActivationStatusCheck", "F200", "CardNumberNotFound", "Card Number Not Found", "AmznaS9"
     )

@@ -11,27 +11,24 @@ import pytest
 
 from tests.support.agcod import Client
 from tests.support.paths import ROOT
-from tests.support.server import start_server
 
 THROTTLED = {"__type": "ThrottlingException", "message": "Rate exceeded"}
 
 
 @pytest.fixture
-def embedded():
-    srv = start_server()  # no scenario: the embedded default, as `mocksrv serve` runs it
-    yield srv
-    srv.stop()
+def embedded(server_factory):
+    return (
+        server_factory.in_process()
+    )  # no scenario: the embedded default, as `mocksrv serve` runs it
 
 
 @pytest.fixture
-def realistic():
-    srv = start_server(["agcod-sandbox-realistic"])  # by name, as a user would
-    yield srv
-    srv.stop()
+def realistic(server_factory):
+    return server_factory.in_process(["agcod-sandbox-realistic"])  # by name, as a user would
 
 
 def test_embedded_default_never_throttles_a_quick_suite(embedded):
-    client = Client(embedded.url, "Mocks")
+    client = Client(embedded, "Mocks")
     created = [client.create(f"MocksQuick{i}", 1) for i in range(30)]
     funds = [client.funds() for _ in range(3)]
     assert [r.status_code for r in created + funds] == [200] * 33
@@ -39,7 +36,7 @@ def test_embedded_default_never_throttles_a_quick_suite(embedded):
 
 
 def test_realistic_scenario_throttles_and_logs_the_limit(realistic, caplog):
-    client = Client(realistic.url, "Mocks")
+    client = Client(realistic, "Mocks")
     with caplog.at_level(logging.WARNING, logger="mocksrv"):
         created = [client.create(f"MocksReal{i}", 1) for i in range(30)]
     codes = [r.status_code for r in created]
@@ -55,7 +52,7 @@ def test_realistic_scenario_throttles_and_logs_the_limit(realistic, caplog):
 
 
 def test_realistic_get_available_funds_one_per_second(realistic, caplog):
-    client = Client(realistic.url, "MocksProd")
+    client = Client(realistic, "MocksProd")
     with caplog.at_level(logging.WARNING, logger="mocksrv"):
         codes = [client.funds().status_code for _ in range(3)]
     assert codes == [200, 400, 400]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.agcod import DEFAULT, Client, assert_error, start
+from tests.support.agcod import DEFAULT, UNTHROTTLED, Client, assert_error
 
 FAULTS = """version: 1
 faults:
@@ -22,22 +22,20 @@ faults:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("agcod")
-    (tmp / "faults.yaml").write_text(FAULTS)
-    srv = start(tmp, DEFAULT, str(tmp / "faults.yaml"))
-    yield srv
-    srv.stop()
+def server(tmp_path_factory, module_server_factory):
+    faults = tmp_path_factory.mktemp("agcod") / "faults.yaml"
+    faults.write_text(FAULTS)
+    return module_server_factory.in_process([DEFAULT, str(faults), UNTHROTTLED])
 
 
 def test_error_fault_by_request_id(server):
-    r = Client(server.url, "Mocks").create("MocksFault1", 5)
+    r = Client(server, "Mocks").create("MocksFault1", 5)
     assert_error(r, "CreateGiftCard", "F300", "InsufficientFunds", "Insufficient Funds")
-    assert Client(server.url, "Mocks").create("MocksFault2", 5).status_code == 200
+    assert Client(server, "Mocks").create("MocksFault2", 5).status_code == 200
 
 
 def test_error_fault_by_amount_resend_in_xml(server):
-    r = Client(server.url, "Mocks").create("MocksFault3", 13, xml=True)
+    r = Client(server, "Mocks").create("MocksFault3", 13, xml=True)
     assert r.status_code == 400
     assert r.text == (
         "<ErrorResponse><agcodResponse><status>RESEND</status></agcodResponse>"
@@ -47,12 +45,12 @@ def test_error_fault_by_amount_resend_in_xml(server):
 
 
 def test_error_fault_uses_the_operations_response_type(server):
-    r = Client(server.url, "Mocks").cancel("MocksAny")
+    r = Client(server, "Mocks").cancel("MocksAny")
     assert_error(r, "CancelGiftCard", "F200", "CardNotFound", "Card not found")
 
 
 def test_throttle_fault(server):
-    prod = Client(server.url, "MocksProd")
+    prod = Client(server, "MocksProd")
     r = prod.funds()
     assert r.status_code == 400
     assert r.json() == {"__type": "ThrottlingException", "message": "Rate exceeded"}

@@ -8,7 +8,8 @@ import json
 import pytest
 import requests
 
-from tests.support.agcod import DEFAULT, REGIONS, Client, serving
+from tests.support.agcod import DEFAULT, REGIONS, UNTHROTTLED, Client
+from tests.support.server import session_to
 from tests.support.signing import Signer
 
 MISMATCH = (
@@ -20,8 +21,13 @@ BODY = {"creationRequestId": "MocksSig1", "partnerId": "Mocks", "value": {"amoun
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    yield from serving(tmp_path_factory, DEFAULT, REGIONS)
+def server(module_server_factory):
+    return module_server_factory.in_process([DEFAULT, REGIONS, UNTHROTTLED])
+
+
+@pytest.fixture
+def session(server):
+    return session_to(server)
 
 
 def expect(r: requests.Response, name: str, message: str) -> None:
@@ -29,8 +35,8 @@ def expect(r: requests.Response, name: str, message: str) -> None:
     assert r.json() == {"__type": name, "message": message}
 
 
-def test_missing_authorization(server):
-    r = requests.post(
+def test_missing_authorization(server, session):
+    r = session.post(
         f"{server.url}/CreateGiftCard",
         data=json.dumps(BODY),
         headers={"accept": "application/json"},
@@ -39,8 +45,8 @@ def test_missing_authorization(server):
     expect(r, "MissingAuthenticationTokenException", "Missing Authentication Token")
 
 
-def test_missing_authorization_xml(server):
-    r = requests.post(f"{server.url}/GetAvailableFunds", data=b"{}", timeout=5)
+def test_missing_authorization_xml(server, session):
+    r = session.post(f"{server.url}/GetAvailableFunds", data=b"{}", timeout=5)
     assert r.status_code == 403
     assert r.text == (
         "<MissingAuthenticationTokenException><Message>Missing Authentication Token</Message>"
@@ -49,12 +55,12 @@ def test_missing_authorization_xml(server):
 
 
 def test_wrong_secret(server):
-    r = Client(server.url, "Mocks").post("CreateGiftCard", BODY, secret="x" * 40)
+    r = Client(server, "Mocks").post("CreateGiftCard", BODY, secret="x" * 40)
     expect(r, "InvalidSignatureException", MISMATCH)
 
 
 def test_wrong_service_still_gets_agcod_shape(server):
-    r = Client(server.url, "Mocks").post("CreateGiftCard", BODY, service="execute-api")
+    r = Client(server, "Mocks").post("CreateGiftCard", BODY, service="execute-api")
     expect(
         r,
         "InvalidSignatureException",
@@ -63,7 +69,7 @@ def test_wrong_service_still_gets_agcod_shape(server):
 
 
 def test_wrong_region_for_the_account(server):
-    r = Client(server.url, "Mocks").post("CreateGiftCard", BODY, region="eu-west-1")
+    r = Client(server, "Mocks").post("CreateGiftCard", BODY, region="eu-west-1")
     expect(
         r,
         "InvalidSignatureException",
@@ -72,7 +78,7 @@ def test_wrong_region_for_the_account(server):
 
 
 def test_fe_account_signs_for_us_west_2(server):
-    jp = Client(server.url, "Amzjp")
+    jp = Client(server, "Amzjp")
     assert jp.funds().status_code == 200
     r = jp.funds(region="ap-northeast-1")
     expect(
@@ -83,7 +89,7 @@ def test_fe_account_signs_for_us_west_2(server):
 
 
 def test_eu_account_signs_for_eu_west_1(server):
-    de = Client(server.url, "Amzde")
+    de = Client(server, "Amzde")
     assert de.create("AmzdeSig1", 5, "EUR").status_code == 200
     r = de.create("AmzdeSig2", 5, "EUR", region="us-east-1")
     expect(
@@ -93,17 +99,17 @@ def test_eu_account_signs_for_eu_west_1(server):
     )
 
 
-def test_unknown_access_key(server):
+def test_unknown_access_key(server, session):
     signer = Signer("AKIANOTAREALKEY00001", "x" * 40, "AGCODService", "us-east-1")
     url = f"{server.url}/CreateGiftCard"
     body = json.dumps(BODY).encode()
-    r = signer.send("POST", url, {"accept": "application/json"}, body)
+    r = signer.send("POST", url, {"accept": "application/json"}, body, session=session)
     expect(
         r, "UnrecognizedClientException", "The security token included in the request is invalid."
     )
 
 
-def test_prime_key_cannot_call_agcod(server):
+def test_prime_key_cannot_call_agcod(server, session):
     signer = Signer(
         "AKIAMOCKSRVPRIME0001",
         "MockSrvPrimeDemoSecretKey000000000000001",
@@ -111,7 +117,11 @@ def test_prime_key_cannot_call_agcod(server):
         "us-east-1",
     )
     r = signer.send(
-        "POST", f"{server.url}/GetAvailableFunds", {"accept": "application/json"}, b"{}"
+        "POST",
+        f"{server.url}/GetAvailableFunds",
+        {"accept": "application/json"},
+        b"{}",
+        session=session,
     )
     expect(
         r, "UnrecognizedClientException", "The security token included in the request is invalid."
@@ -120,7 +130,7 @@ def test_prime_key_cannot_call_agcod(server):
 
 def test_signature_expired(server):
     at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=20)
-    r = Client(server.url, "Mocks").post("CreateGiftCard", BODY, at=at)
+    r = Client(server, "Mocks").post("CreateGiftCard", BODY, at=at)
     assert r.status_code == 403
     assert r.json()["__type"] == "InvalidSignatureException"
     assert r.json()["message"].startswith(f"Signature expired: {at:%Y%m%dT%H%M%SZ} is now earlier")
@@ -128,22 +138,22 @@ def test_signature_expired(server):
 
 def test_signed_ten_minutes_ago_is_within_agcod_window(server):
     at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
-    assert Client(server.url, "Mocks").create("MocksSkew10", 1, at=at).status_code == 200
+    assert Client(server, "Mocks").create("MocksSkew10", 1, at=at).status_code == 200
 
 
-def test_tampered_body(server):
-    client = Client(server.url, "Mocks")
+def test_tampered_body(server, session):
+    client = Client(server, "Mocks")
     raw = json.dumps(BODY).encode()
     signed = client.signer.headers(
         "POST", f"{server.url}/CreateGiftCard", {"accept": "application/json"}, raw
     )
     tampered = raw.replace(b'"amount": 1', b'"amount": 9')
-    r = requests.post(f"{server.url}/CreateGiftCard", data=tampered, headers=signed, timeout=5)
+    r = session.post(f"{server.url}/CreateGiftCard", data=tampered, headers=signed, timeout=5)
     expect(r, "InvalidSignatureException", MISMATCH)
 
 
-def test_auth_runs_before_body_parsing(server):
-    r = requests.post(
+def test_auth_runs_before_body_parsing(server, session):
+    r = session.post(
         f"{server.url}/CreateGiftCard",
         data=b"{not json",
         headers={"accept": "application/json"},
@@ -153,13 +163,13 @@ def test_auth_runs_before_body_parsing(server):
 
 
 def test_xml_body_signed_and_verified(server):
-    r = Client(server.url, "Mocks").create("MocksSigXml", "3.00", xml=True)
+    r = Client(server, "Mocks").create("MocksSigXml", "3.00", xml=True)
     assert r.status_code == 200
     assert "<creationRequestId>MocksSigXml</creationRequestId>" in r.text
 
 
-def test_malformed_authorization_header(server):
-    r = requests.post(
+def test_malformed_authorization_header(server, session):
+    r = session.post(
         f"{server.url}/CreateGiftCard",
         data=json.dumps(BODY),
         headers={
@@ -177,17 +187,9 @@ def test_malformed_authorization_header(server):
     )
 
 
-def test_sigv4_debug_returns_canonical_request(tmp_path):
-    from tests.support.agcod import UNTHROTTLED
-    from tests.support.server import start_server
-
-    overlay = tmp_path / "overlay.yaml"
-    overlay.write_text(UNTHROTTLED)
-    srv = start_server([DEFAULT, str(overlay)], sigv4_debug=True)
-    try:
-        r = Client(srv.url, "Mocks").post("CreateGiftCard", BODY, secret="y" * 40)
-    finally:
-        srv.stop()
+def test_sigv4_debug_returns_canonical_request(server_factory):
+    srv = server_factory.in_process([DEFAULT, UNTHROTTLED], sigv4_debug=True)
+    r = Client(srv, "Mocks").post("CreateGiftCard", BODY, secret="y" * 40)
     assert r.status_code == 403
     message = r.json()["message"]
     assert r.json()["__type"] == "InvalidSignatureException"

@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 
 from mocksrv.scenario.validate import validate_paths
-from tests.support.agcod import STRICT, Client, assert_error, serving
+from tests.support.agcod import STRICT, UNTHROTTLED, Client, assert_error
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    yield from serving(tmp_path_factory, STRICT)
+def server(module_server_factory):
+    return module_server_factory.in_process([STRICT, UNTHROTTLED])
 
 
 def test_denomination_mismatch_is_an_error(server):
-    client = Client(server.url, "Strict")
+    client = Client(server, "Strict")
     assert client.create("StrictD1", 5).status_code == 200
     r = client.create("StrictD1", 6)
     assert_error(
@@ -25,7 +25,7 @@ def test_denomination_mismatch_is_an_error(server):
 
 
 def test_strict_ids_refuse_underscore(server):
-    r = Client(server.url, "Strict").create("Strict_1", 5)
+    r = Client(server, "Strict").create("Strict_1", 5)
     assert_error(
         r, "CreateGiftCard", "F200", "InvalidRequestIdInput",
         "creationRequestId contains characters that are not allowed", "Strict_1",
@@ -33,7 +33,7 @@ def test_strict_ids_refuse_underscore(server):
 
 
 def test_status_per_error_class(server):
-    client = Client(server.url, "Strict")
+    client = Client(server, "Strict")
     assert_error(
         client.create("F3003", 5), "CreateGiftCard", "F300", "InsufficientFunds",
         "Insufficient Funds", status=403,
@@ -49,7 +49,7 @@ def test_status_per_error_class(server):
 
 
 def test_amount_limits_from_scenario(server):
-    prod = Client(server.url, "StrictProd")
+    prod = Client(server, "StrictProd")
     assert_error(
         prod.create("StrictProdL1", 101), "CreateGiftCard", "F200", "MaxAmountExceeded",
         "Max Amount Exceeded", "StrictProdL1",
@@ -61,7 +61,7 @@ def test_amount_limits_from_scenario(server):
 
 
 def test_cancel_window_from_scenario(server):
-    prod = Client(server.url, "StrictProd")
+    prod = Client(server, "StrictProd")
     assert prod.create("StrictProdW1", 1).status_code == 200
     server.app.runtime.clock.advance(601)
     r = prod.cancel("StrictProdW1")
@@ -69,13 +69,13 @@ def test_cancel_window_from_scenario(server):
 
 
 def test_funds_xml_root_option(server):
-    r = Client(server.url, "StrictProd").funds(xml=True)
+    r = Client(server, "StrictProd").funds(xml=True)
     assert r.text.startswith("<GetAvailableFunds><availableFunds>")
     assert r.text.endswith("</GetAvailableFunds>")
 
 
 def test_body_cap_from_scenario(server):
-    client = Client(server.url, "StrictProd")
+    client = Client(server, "StrictProd")
     body = {"creationRequestId": "StrictProdBig", "partnerId": "StrictProd",
             "value": {"amount": 1, "currencyCode": "USD"}, "externalReference": "x" * 5000}  # fmt: skip
     r = client.post("CreateGiftCard", body)

@@ -7,20 +7,19 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.support.agcod import REALISTIC, STRICT, Client, start
+from tests.support.agcod import REALISTIC, STRICT, Client
+from tests.support.server import session_to
 
 THROTTLED = {"__type": "ThrottlingException", "message": "Rate exceeded"}
 
 
 @pytest.fixture
-def server(tmp_path):
-    srv = start(tmp_path, REALISTIC, throttled=True)
-    yield srv
-    srv.stop()
+def server(server_factory):
+    return server_factory.in_process([REALISTIC])
 
 
 def test_burst_over_ten_per_second(server):
-    client = Client(server.url, "Mocks")
+    client = Client(server, "Mocks")
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda i: client.create(f"MocksBurst{i}", 1), range(40)))
@@ -38,7 +37,7 @@ def test_burst_over_ten_per_second(server):
 
 
 def test_bucket_refills(server):
-    client = Client(server.url, "Mocks")
+    client = Client(server, "Mocks")
     for i in range(15):
         client.create(f"MocksRefill{i}", 1)
     time.sleep(1.1)
@@ -46,7 +45,7 @@ def test_bucket_refills(server):
 
 
 def test_get_available_funds_one_per_second(server):
-    client = Client(server.url, "Mocks")
+    client = Client(server, "Mocks")
     assert client.funds().status_code == 200
     second = client.funds()
     assert second.status_code == 400
@@ -57,7 +56,7 @@ def test_get_available_funds_one_per_second(server):
 
 
 def test_throttling_xml_body(server):
-    client = Client(server.url, "Mocks")
+    client = Client(server, "Mocks")
     client.funds()
     r = client.funds(xml=True)
     assert r.status_code == 400
@@ -65,7 +64,7 @@ def test_throttling_xml_body(server):
 
 
 def test_buckets_are_per_access_key(server):
-    sandbox, prod = Client(server.url, "Mocks"), Client(server.url, "MocksProd")
+    sandbox, prod = Client(server, "Mocks"), Client(server, "MocksProd")
     with ThreadPoolExecutor(max_workers=8) as pool:
         codes = list(pool.map(lambda i: sandbox.create(f"MocksKey{i}", 1).status_code, range(40)))
     assert 400 in codes
@@ -73,23 +72,19 @@ def test_buckets_are_per_access_key(server):
 
 
 def test_unsigned_requests_do_not_drain_the_bucket(server):
-    import requests
-
+    unsigned = session_to(server)
     for _ in range(20):
-        requests.post(f"{server.url}/CreateGiftCard", data=b"{}", timeout=5)
-    assert Client(server.url, "Mocks").create("MocksAfterUnsigned", 1).status_code == 200
+        unsigned.post(f"{server.url}/CreateGiftCard", data=b"{}", timeout=5)
+    assert Client(server, "Mocks").create("MocksAfterUnsigned", 1).status_code == 200
 
 
-def test_throttle_status_429_when_configured(tmp_path):
-    srv = start(tmp_path, STRICT, throttled=True)  # 2/s for the sandbox partner
-    try:
-        client = Client(srv.url, "Strict")
-        results = [client.create(f"StrictT{i}", 5) for i in range(6)]
-        codes = [r.status_code for r in results]
-        assert codes[:2] == [200, 200]
-        assert 429 in codes
-        assert next(r for r in results if r.status_code == 429).json() == THROTTLED
-        prod = Client(srv.url, "StrictProd")  # its own rate limit is 0: unlimited
-        assert all(prod.create(f"StrictProdT{i}", 1).status_code == 200 for i in range(6))
-    finally:
-        srv.stop()
+def test_throttle_status_429_when_configured(server_factory):
+    srv = server_factory.in_process([STRICT])  # 2/s for the sandbox partner
+    client = Client(srv, "Strict")
+    results = [client.create(f"StrictT{i}", 5) for i in range(6)]
+    codes = [r.status_code for r in results]
+    assert codes[:2] == [200, 200]
+    assert 429 in codes
+    assert next(r for r in results if r.status_code == 429).json() == THROTTLED
+    prod = Client(srv, "StrictProd")  # its own rate limit is 0: unlimited
+    assert all(prod.create(f"StrictProdT{i}", 1).status_code == 200 for i in range(6))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.agcod import DEFAULT, Client, serving
+from tests.support.agcod import DEFAULT, UNTHROTTLED, Client
 
 ARTICLE_REQUEST = b"""<CreateGiftCardRequest>
 <creationRequestId>MocksTSpecTest001</creationRequestId>
@@ -17,13 +17,13 @@ ARTICLE_REQUEST = b"""<CreateGiftCardRequest>
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    yield from serving(tmp_path_factory, DEFAULT)
+def server(module_server_factory):
+    return module_server_factory.in_process([DEFAULT, UNTHROTTLED])
 
 
 @pytest.fixture
 def sandbox(server):
-    return Client(server.url, "Mocks")
+    return Client(server, "Mocks")
 
 
 def test_article_request(sandbox):

@@ -8,17 +8,20 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.paths import DATA
+from tests.support.paths import DATA, SCENARIOS
 from tests.support.signing import Signer
+from tests.support.wire import port_of
 
 RULES = str(DATA / "prime-rules.yaml")
 KEY, SECRET = "AKIATESTPRIME000001", "TestPrimeSecretKey00000000000000000000001"
 BASE = "/v1/customer/benefit"
+pytestmark = pytest.mark.mocksrv_scenario(RULES)
 
 
 @pytest.fixture
-def srv(server_factory):
-    return server_factory([RULES])
+def srv(mocksrv):
+    """The plugin's session server on prime-rules.yaml, reset before each test."""
+    return mocksrv
 
 
 @pytest.fixture
@@ -68,8 +71,9 @@ def err(r: requests.Response) -> tuple[int, str, str]:
         ("333333333", "FAILURE:DENIED:DEAL_INACTIVE"),
     ],
 )
-def test_default_scenario_outcomes(default_server, prime_signer, code, expected):
-    url = f"{default_server.url}{BASE}/PRIME_3P_PARTNER_BENEFIT/offer-code/{code}/verify"
+@pytest.mark.mocksrv_scenario(str(SCENARIOS / "default.yaml"))
+def test_default_scenario_outcomes(mocksrv, prime_signer, code, expected):
+    url = f"{mocksrv.url}{BASE}/PRIME_3P_PARTNER_BENEFIT/offer-code/{code}/verify"
     r = prime_signer.send(
         "GET", url, {"x-amz-marketplace": "US"}, unsigned={"x-amz-request-id": "1"}
     )
@@ -312,7 +316,7 @@ def test_oversized_body(srv, signer):
 
 
 def test_non_utf8_path_raw_bytes(srv):
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+    conn = http.client.HTTPConnection("127.0.0.1", port_of(srv.url), timeout=5)
     try:
         conn.request(
             "GET", f"{BASE}/BENEFIT_US/offer-code/%FF%FE/verify", headers={"x-amz-request-id": "1"}

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import requests
 
-from mocksrv.server import ServerThread
 from tests.support.paths import ROOT
 from tests.support.promotions import (
     NEW,
@@ -18,7 +15,6 @@ from tests.support.promotions import (
     upload,
     wait_report,
 )
-from tests.support.server import start_server
 
 FILE_PATTERN = (
     "<ClientName>_new_codes_YYYYMMDD_HHMM.csv or <ClientName>_redeemed_codes_YYYYMMDD_HHMM.csv"
@@ -26,10 +22,8 @@ FILE_PATTERN = (
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[ServerThread]:
-    srv = start_server()
-    yield srv
-    srv.stop()
+def server(module_server_factory):
+    return module_server_factory()
 
 
 @pytest.fixture(scope="module")

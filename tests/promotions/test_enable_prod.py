@@ -16,14 +16,11 @@ from tests.support.promotions import (
     upload,
     wait_report,
 )
-from tests.support.server import start_server
 
 
 @pytest.fixture
-def server():
-    srv = start_server()
-    yield srv
-    srv.stop()
+def server(server_factory):
+    return server_factory()
 
 
 def action(url: str, name: str, body: dict) -> requests.Response:

@@ -8,7 +8,6 @@ import sys
 import requests
 
 from tests.support.paths import ROOT
-from tests.support.server import start_server
 
 BASE = """\
 version: 1
@@ -37,31 +36,25 @@ def landing(
     )
 
 
-def test_fresh_default_hands_out_a_code():
-    srv = start_server()  # the embedded default, as `mocksrv serve` runs it
-    try:
-        r = landing(srv.url, "amzn1.member.42")
-        assert r.status_code == 200, r.text
-        assert r.json()["code"] == "DEMO-CODE-001"
-        assert r.json()["url"] == "https://partner.example.com/prime?code=DEMO-CODE-001"
-        state = requests.get(f"{srv.url}/__admin/state/promotions", timeout=5).json()
-        devo = next(p for p in state["inventory"] if p["environment"] == "devo")
-        assert (devo["available"], devo["assigned"]) == (4, 1)
-    finally:
-        srv.stop()
+def test_fresh_default_hands_out_a_code(server_factory):
+    srv = server_factory()  # the embedded default, as `mocksrv serve` runs it
+    r = landing(srv.url, "amzn1.member.42")
+    assert r.status_code == 200, r.text
+    assert r.json()["code"] == "DEMO-CODE-001"
+    assert r.json()["url"] == "https://partner.example.com/prime?code=DEMO-CODE-001"
+    state = requests.get(f"{srv.url}/__admin/state/promotions", timeout=5).json()
+    devo = next(p for p in state["inventory"] if p["environment"] == "devo")
+    assert (devo["available"], devo["assigned"]) == (4, 1)
 
 
-def test_listed_codes_per_environment(tmp_path):
+def test_listed_codes_per_environment(tmp_path, server_factory):
     f = tmp_path / "s.yaml"
     f.write_text(BASE + "          inventory: {devo: [A-1, A-2], prod: [B-1]}\n")
-    srv = start_server([str(f)])
-    try:
-        assert landing(srv.url, "m1", "P1").json()["code"] == "A-1"
-        assert landing(srv.url, "m2", "P1").json()["code"] == "A-2"
-        assert landing(srv.url, "m3", "P1").status_code == 409
-        assert landing(srv.url, "m1", "P1", environment="prod").json()["code"] == "B-1"
-    finally:
-        srv.stop()
+    srv = server_factory([str(f)])
+    assert landing(srv.url, "m1", "P1").json()["code"] == "A-1"
+    assert landing(srv.url, "m2", "P1").json()["code"] == "A-2"
+    assert landing(srv.url, "m3", "P1").status_code == 409
+    assert landing(srv.url, "m1", "P1", environment="prod").json()["code"] == "B-1"
 
 
 def test_preloaded_codes_are_checked_like_uploaded_ones(tmp_path):

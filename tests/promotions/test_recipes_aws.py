@@ -23,7 +23,6 @@ from tests.support.recipes import (
     tool_env,
     write,
 )
-from tests.support.server import start_server
 
 ROLE_ARN = "arn:aws:sts::111122223333:assumed-role/clientname-PromoCodesUpload-Role/"
 SIGV2_REFUSED = (
@@ -33,10 +32,8 @@ SIGV2_REFUSED = (
 
 
 @pytest.fixture(scope="module")
-def server():
-    srv = start_server()  # the embedded default scenario
-    yield srv
-    srv.stop()
+def server(module_server_factory):
+    return module_server_factory()  # the embedded default scenario
 
 
 @pytest.fixture
@@ -107,23 +104,20 @@ def test_aws_cli_role_the_user_may_not_assume(server, home):
     assert "Unknown" not in done.stderr
 
 
-def test_aws_cli_session_past_its_expiry_on_the_scenario_clock(home):
-    srv = start_server()
-    try:
-        for name in ("aws-config", "aws-credentials"):
-            path = home / ".aws" / name.split("-")[1]
-            write(path, recipe(name, srv.url))
-        env = tool_env(home)
-        ls = f"aws --profile partner s3api list-objects-v2 --bucket {DEVO} --prefix {PREFIX}"
-        first = run(ls, home, env)  # assumes the role, caches the credentials
-        assert first.returncode == 0, first.stderr
-        srv.app.runtime.clock.advance(3601)  # the session lasted 3600 s of scenario time
-        done = run(ls, home, env)
-        assert done.returncode != 0
-        assert "An error occurred (ExpiredToken) when calling the ListObjectsV2 operation: " \
-               "The provided token has expired." in done.stderr, done.stderr  # fmt: skip
-    finally:
-        srv.stop()
+def test_aws_cli_session_past_its_expiry_on_the_scenario_clock(home, server_factory):
+    srv = server_factory()
+    for name in ("aws-config", "aws-credentials"):
+        path = home / ".aws" / name.split("-")[1]
+        write(path, recipe(name, srv.url))
+    env = tool_env(home)
+    ls = f"aws --profile partner s3api list-objects-v2 --bucket {DEVO} --prefix {PREFIX}"
+    first = run(ls, home, env)  # assumes the role, caches the credentials
+    assert first.returncode == 0, first.stderr
+    srv.app.runtime.clock.advance(3601)  # the session lasted 3600 s of scenario time
+    done = run(ls, home, env)
+    assert done.returncode != 0
+    assert "An error occurred (ExpiredToken) when calling the ListObjectsV2 operation: " \
+           "The provided token has expired." in done.stderr, done.stderr  # fmt: skip
 
 
 def test_aws_cli_default_presign_is_sigv2_and_refused(server, home):

@@ -23,15 +23,12 @@ from tests.support.recipes import (
     tool_env,
     write,
 )
-from tests.support.server import start_server
 from tests.support.sts import ROLE, assume
 
 
 @pytest.fixture(scope="module")
-def server():
-    srv = start_server()  # the embedded default scenario
-    yield srv
-    srv.stop()
+def server(module_server_factory):
+    return module_server_factory()  # the embedded default scenario
 
 
 def accepted(server, *names: str) -> None:

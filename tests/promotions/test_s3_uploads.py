@@ -7,7 +7,6 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -33,15 +32,12 @@ from tests.support.promotions import (
     wait_report,
     without_preload,
 )
-from tests.support.server import start_server
 from tests.support.signing import Signer
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[ServerThread]:
-    srv = start_server()
-    yield srv
-    srv.stop()
+def server(module_server_factory):
+    return module_server_factory()
 
 
 @pytest.fixture(scope="module")

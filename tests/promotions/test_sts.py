@@ -10,7 +10,6 @@ import requests
 from botocore.exceptions import ClientError
 
 from mocksrv.clock import parse_instant
-from tests.support.server import start_server
 from tests.support.signing import Signer
 from tests.support.sts import (
     KEYS,
@@ -33,10 +32,8 @@ ERROR_XML = re.compile(
 
 
 @pytest.fixture(scope="module")
-def server():
-    srv = start_server([STS_ROLES])
-    yield srv
-    srv.stop()
+def server(module_server_factory):
+    return module_server_factory([STS_ROLES])
 
 
 def sts_error(err: ClientError) -> tuple[str, str, int]:

@@ -7,15 +7,12 @@ import requests
 from botocore.exceptions import ClientError
 
 from tests.support.promotions import DEVO, NEW, PROD, file_name, wait_report
-from tests.support.server import start_server
 from tests.support.sts import KEYS, STS_ROLES, assume, session_client
 
 
 @pytest.fixture(scope="module")
-def server():
-    srv = start_server([STS_ROLES])
-    yield srv
-    srv.stop()
+def server(module_server_factory):
+    return module_server_factory([STS_ROLES])
 
 
 def test_session_uploads_with_the_clients_policy_and_the_journal_names_the_role(server):

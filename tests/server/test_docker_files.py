@@ -15,9 +15,6 @@ from pathlib import Path
 import requests
 import yaml
 
-from mocksrv.app import create_app
-from mocksrv.server import ServerThread
-from mocksrv.settings import Settings
 from tests.support.paths import ROOT
 
 
@@ -34,14 +31,10 @@ def healthcheck_command() -> list[str]:
     return list(json.loads(match.group(1)))
 
 
-def test_the_healthcheck_passes_on_a_running_server_and_fails_without_one():
+def test_the_healthcheck_passes_on_a_running_server_and_fails_without_one(server_factory):
     # as in the image: bound to every address (tests connect to 127.0.0.1 only)
-    settings = Settings(host="0.0.0.0", port=0)
-    srv = ServerThread(create_app(settings), settings).start()
-    try:
-        _check_health(srv.port)
-    finally:
-        srv.stop()
+    srv = server_factory(host="0.0.0.0")
+    _check_health(srv.port)
 
 
 def _check_health(port: int) -> None:

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from mocksrv.server import ServerThread
 from tests.support.agcod import DEFAULT, UNTHROTTLED
-from tests.support.fuzzing import Tracebacks, budget, counting_server
+from tests.support.fuzzing import Counting, Tracebacks, budget
 
 EXAMPLES = budget(60)
 # the short default budget is derandomized (the same examples on every CI run); a long run explores
@@ -77,12 +77,8 @@ spoil = st.sampled_from(["none", "none", "signature", "sha256", "date", "drop-au
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[ServerThread]:
-    overlay = tmp_path_factory.mktemp("fuzz") / "unthrottled.yaml"
-    overlay.write_text(UNTHROTTLED)
-    srv = counting_server([DEFAULT, str(overlay)])
-    yield srv
-    srv.stop()
+def server(module_server_factory):
+    return module_server_factory([DEFAULT, UNTHROTTLED], wrap=Counting)
 
 
 @pytest.fixture(scope="module")

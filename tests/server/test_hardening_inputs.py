@@ -9,15 +9,12 @@ import http.client
 import json
 import re
 import socket
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from mocksrv.server import ServerThread
 from tests.support.agcod import DEFAULT, UNTHROTTLED, Client, assert_error
-from tests.support.server import start_server
 from tests.support.signing import PRIME_KEY, PRIME_SECRET, Signer
 
 PRIME_PATH = "/v1/customer/benefit/PRIME_3P_PARTNER_BENEFIT/offer-code/123456789"
@@ -29,13 +26,10 @@ prime: {auth_code_ttl_seconds: 315360000}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[ServerThread]:
-    tmp = tmp_path_factory.mktemp("hardening")
-    (tmp / "unthrottled.yaml").write_text(UNTHROTTLED)
-    (tmp / "long-ttl.yaml").write_text(LONG_TTL)
-    srv = start_server([DEFAULT, str(tmp / "unthrottled.yaml"), str(tmp / "long-ttl.yaml")])
-    yield srv
-    srv.stop()
+def server(tmp_path_factory, module_server_factory):
+    long_ttl = tmp_path_factory.mktemp("hardening") / "long-ttl.yaml"
+    long_ttl.write_text(LONG_TTL)
+    return module_server_factory([DEFAULT, UNTHROTTLED, str(long_ttl)])
 
 
 def raw_send(url: str, method: str, path: str, headers: dict[str, str], body: bytes = b""):
@@ -124,7 +118,7 @@ def test_deeply_nested_agcod_xml_is_bad_input(server):
         + b"<a>" * depth + b"1" + b"</a>" * depth
         + b"</value></CreateGiftCardRequest>"
     )  # fmt: skip
-    r = Client(server.url, "Mocks").post("CreateGiftCard", body, xml=True)
+    r = Client(server, "Mocks").post("CreateGiftCard", body, xml=True)
     assert r.status_code == 400, r.text
     assert b"<errorType>BadInput</errorType>" in r.content
     assert b"nests elements too deeply" in r.content
@@ -135,7 +129,7 @@ def test_overflowing_amount_is_max_amount_exceeded(server):
         b'{"creationRequestId":"MocksE1","partnerId":"Mocks",'
         b'"value":{"currencyCode":"USD","amount":1e999999999}}'
     )
-    r = Client(server.url, "Mocks").post("CreateGiftCard", body)
+    r = Client(server, "Mocks").post("CreateGiftCard", body)
     assert_error(r, "CreateGiftCard", "F200", "MaxAmountExceeded", "Max Amount Exceeded", "MocksE1")
 
 
@@ -145,7 +139,7 @@ def test_mock_success_id_with_an_amount_past_a_double_is_refused(server, operati
     if operation == "ActivateGiftCard":
         ids = '"activationRequestId":"F0000","cardNumber":"1234"'
     body = f'{{{ids},"partnerId":"Mocks","value":{{"currencyCode":"USD","amount":1e400}}}}'.encode()
-    r = Client(server.url, "Mocks").post(operation, body)
+    r = Client(server, "Mocks").post(operation, body)
     assert r.status_code == 400, r.text
     assert r.json()["errorType"] == "MaxAmountExceeded"
 

@@ -77,7 +77,7 @@ class Slowloris:
 
 def test_1000_idle_and_200_slowloris_leave_a_new_verify_fast(server_factory, fd_room):
     srv = server_factory()
-    headers = signed_verify(srv)
+    headers = signed_verify(srv.url)
     threads_before = threading.active_count()
     idle = connect_many(srv.port, 1000)
     slow = Slowloris(srv.port, 200)
@@ -136,7 +136,7 @@ def test_an_idle_keep_alive_connection_closes_after_the_idle_timeout(server_fact
     srv = server_factory()
     srv.server.idle_timeout = 1.0
     with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
-        s.sendall(raw_request("GET", VERIFY, signed_verify(srv)))
+        s.sendall(raw_request("GET", VERIFY, signed_verify(srv.url)))
         assert s.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")
         started = time.monotonic()
         assert s.recv(65536) == b""  # closed without an answer: nothing was asked
@@ -149,7 +149,7 @@ def test_at_the_connection_cap_the_longest_idle_connection_makes_room(server_fac
     idle = connect_many(srv.port, 20)
     try:
         time.sleep(0.3)
-        assert timed_verify(srv, signed_verify(srv)) < 1.0
+        assert timed_verify(srv, signed_verify(srv.url)) < 1.0
         idle[0].settimeout(2)
         assert idle[0].recv(10) == b""  # the oldest idle one was closed
     finally:
@@ -159,7 +159,7 @@ def test_at_the_connection_cap_the_longest_idle_connection_makes_room(server_fac
 
 def test_many_concurrent_clients_are_all_served(server_factory, fd_room):
     srv = server_factory()
-    headers = raw_request("GET", VERIFY, {**signed_verify(srv), "Connection": "close"})
+    headers = raw_request("GET", VERIFY, {**signed_verify(srv.url), "Connection": "close"})
     results: list[bytes] = []
 
     def client() -> None:
@@ -177,7 +177,7 @@ def test_2000_clients_at_once_are_all_answered_without_a_long_wait(server_factor
     """2,000 keep-alive clients at once, each keeping its connection: all are answered, none waits
     long (the old server held a thread and a slot per connection: 1,000 slots, the others waited)."""
     srv = server_factory()
-    request = raw_request("GET", VERIFY, signed_verify(srv))
+    request = raw_request("GET", VERIFY, signed_verify(srv.url))
     sel = selectors.DefaultSelector()
     started = time.monotonic()
     socks = []

@@ -9,10 +9,16 @@ import socket
 
 import pytest
 
-from tests.support.wire import VERIFY, exchange, raw_request, signed_verify
+from tests.support.wire import VERIFY, exchange, port_of, raw_request, signed_verify
 
 POST = b"POST /GetAvailableFunds HTTP/1.1\r\nHost: x\r\n"
 CHUNKED = POST + b"Transfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.fixture
+def port(mocksrv) -> int:
+    """The port of the plugin's session server (reset before each test), for raw sockets."""
+    return port_of(mocksrv.url)
 
 
 def status_of(out: bytes) -> bytes:
@@ -62,48 +68,48 @@ def status_of(out: bytes) -> bytes:
         (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 101 + b"\r\n", b"431"),
     ],
 )
-def test_malformed_framing_gets_an_answer_then_close(default_server, caplog, data, status):
+def test_malformed_framing_gets_an_answer_then_close(port, caplog, data, status):
     with caplog.at_level(logging.WARNING):
-        out = exchange(default_server.port, data)
+        out = exchange(port, data)
     assert status_of(out) == status, out[:300]
     assert b"\r\nConnection: close\r\n" in out.split(b"\r\n\r\n", 1)[0] + b"\r\n"
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
-def test_many_headers_total_over_the_head_cap_is_431(default_server):
+def test_many_headers_total_over_the_head_cap_is_431(port):
     data = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(
         b"X-%d: %s\r\n" % (i, b"v" * 4000) for i in range(80)
     )
-    assert status_of(exchange(default_server.port, data + b"\r\n")) == b"431"
+    assert status_of(exchange(port, data + b"\r\n")) == b"431"
 
 
-def test_a_200_kib_chunk_line_is_refused_not_desynchronised(default_server):
+def test_a_200_kib_chunk_line_is_refused_not_desynchronised(port):
     ext = b";x=" + b"y" * 200_000
     data = CHUNKED + b"3" + ext + b"\r\nabc\r\n0\r\n\r\n"
-    out = exchange(default_server.port, data)
+    out = exchange(port, data)
     assert status_of(out) == b"400" and b"Chunk line too long" in out
 
 
-def test_a_chunk_extension_within_bounds_is_accepted(default_server):
+def test_a_chunk_extension_within_bounds_is_accepted(port):
     data = b"POST /__admin/health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
     data += b"Connection: close\r\n\r\n3;name=value\r\nabc\r\n0\r\n\r\n"
-    out = exchange(default_server.port, data)
+    out = exchange(port, data)
     assert status_of(out) != b"400", out[:300]
 
 
-def test_a_good_request_before_a_malformed_one_is_answered_first(default_server):
-    good = raw_request("GET", VERIFY, signed_verify(default_server))
-    out = exchange(default_server.port, good + b"GET / HTTP/1.9\r\nHost: x\r\n\r\n")
+def test_a_good_request_before_a_malformed_one_is_answered_first(mocksrv, port):
+    good = raw_request("GET", VERIFY, signed_verify(mocksrv.url))
+    out = exchange(port, good + b"GET / HTTP/1.9\r\nHost: x\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"\r\n\r\nHTTP/1.1 505 HTTP Version Not Supported\r\n" in out.replace(
         b'{"message":"SUCCESS"}', b""
     )
 
 
-def test_the_error_reaches_a_client_that_keeps_sending(default_server):
+def test_the_error_reaches_a_client_that_keeps_sending(port):
     """A lingering close: the server stops reading only after the answer is out, so the client
     sees the 400 rather than a reset even when it sent more than the server read."""
-    with socket.create_connection(("127.0.0.1", default_server.port), timeout=5) as s:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(POST + b"Content-Length: \xb2\r\n\r\n" + b"z" * 200_000)
         out = b""
         while chunk := s.recv(65536):
@@ -111,8 +117,8 @@ def test_the_error_reaches_a_client_that_keeps_sending(default_server):
     assert status_of(out) == b"400"
 
 
-def test_http10_without_host_is_served(default_server):
-    out = exchange(default_server.port, b"GET /__admin/health HTTP/1.0\r\n\r\n")
+def test_http10_without_host_is_served(port):
+    out = exchange(port, b"GET /__admin/health HTTP/1.0\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 200 ") and b"Connection: close" in out
 
 
@@ -154,9 +160,9 @@ def test_the_server_never_sends_a_header_with_cr_lf_or_nul(caplog):
     assert len([r for r in caplog.records if "dropped" in r.getMessage()]) == 4
 
 
-def test_an_upgrade_request_is_answered_as_plain_http_then_closed(default_server):
+def test_an_upgrade_request_is_answered_as_plain_http_then_closed(port):
     out = exchange(
-        default_server.port,
+        port,
         b"GET /__admin/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\n",
     )
     assert out.startswith(b"HTTP/1.1 200 ") and b"\r\nConnection: close\r\n" in out

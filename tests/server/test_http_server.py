@@ -9,27 +9,33 @@ import pytest
 import requests
 
 from tests.support.signing import PRIME_KEY, PRIME_SECRET, Signer
-from tests.support.wire import VERIFY, exchange, raw_request, signed_verify
+from tests.support.wire import VERIFY, exchange, port_of, raw_request, signed_verify
 
 AGCOD = Signer(
     "AKIAMOCKSRVAGCOD0001", "MockSrvAgcodDemoSecretKey000000000000001", "AGCODService", "us-east-1"
 )
 
 
-def test_pipelined_keep_alive_requests_then_close(default_server):
-    h = signed_verify(default_server)
+@pytest.fixture
+def port(mocksrv) -> int:
+    """The port of the plugin's session server (reset before each test), for raw sockets."""
+    return port_of(mocksrv.url)
+
+
+def test_pipelined_keep_alive_requests_then_close(mocksrv, port):
+    h = signed_verify(mocksrv.url)
     first = raw_request("GET", VERIFY, h)
     last = raw_request("GET", VERIFY, {**h, "Connection": "close"})
-    out = exchange(default_server.port, first + first + last)
+    out = exchange(port, first + first + last)
     assert out.count(b"HTTP/1.1 200 OK\r\n") == 3
     assert out.count(b'{"message":"SUCCESS"}') == 3
     assert out.endswith(b'{"message":"SUCCESS"}')  # the server closed after the third
 
 
-def test_response_header_names_keep_their_case(default_server):
+def test_response_header_names_keep_their_case(mocksrv, port):
     out = exchange(
-        default_server.port,
-        raw_request("GET", VERIFY, {**signed_verify(default_server), "Connection": "close"}),
+        port,
+        raw_request("GET", VERIFY, {**signed_verify(mocksrv.url), "Connection": "close"}),
     )
     head = out.split(b"\r\n\r\n", 1)[0].decode()
     assert "\r\nx-amzn-RequestId: " in head
@@ -37,14 +43,14 @@ def test_response_header_names_keep_their_case(default_server):
     assert "\r\nContent-Length: 21" in head
 
 
-def test_http10_closes_by_default(default_server):
-    h = signed_verify(default_server)
+def test_http10_closes_by_default(mocksrv, port):
+    h = signed_verify(mocksrv.url)
     data = raw_request("GET", VERIFY, h).replace(b"HTTP/1.1\r\n", b"HTTP/1.0\r\n", 1)
-    out = exchange(default_server.port, data)
+    out = exchange(port, data)
     assert out.startswith(b"HTTP/1.1 200 OK") and b"Connection: close" in out
 
 
-def test_chunked_request_body_is_reassembled_before_signature_check(default_server):
+def test_chunked_request_body_is_reassembled_before_signature_check(mocksrv, port):
     body = json.dumps(
         {
             "creationRequestId": "MocksChunked001",
@@ -52,12 +58,12 @@ def test_chunked_request_body_is_reassembled_before_signature_check(default_serv
             "value": {"currencyCode": "USD", "amount": 5},
         }
     ).encode()
-    url = default_server.url + "/CreateGiftCard"
+    url = mocksrv.url + "/CreateGiftCard"
     h = AGCOD.headers(
         "POST", url, {"accept": "application/json", "content-type": "application/json"}, body
     )
     h.pop("Content-Length", None)
-    h["host"] = f"127.0.0.1:{default_server.port}"
+    h["host"] = f"127.0.0.1:{port}"
     chunked = b"".join(
         b"%x\r\n%s\r\n" % (len(body[i : i + 10]), body[i : i + 10]) for i in range(0, len(body), 10)
     )
@@ -67,17 +73,17 @@ def test_chunked_request_body_is_reassembled_before_signature_check(default_serv
         {**h, "Transfer-Encoding": "chunked", "Connection": "close"},
         chunked + b"0\r\n\r\n",
     )
-    out = exchange(default_server.port, data)
+    out = exchange(port, data)
     assert out.startswith(b"HTTP/1.1 200 OK"), out[:300]
     assert b'"creationRequestId":"MocksChunked001"' in out
 
 
-def test_expect_100_continue(default_server):
+def test_expect_100_continue(mocksrv, port):
     body = json.dumps({"partnerId": "Mocks"}).encode()
-    url = default_server.url + "/GetAvailableFunds"
+    url = mocksrv.url + "/GetAvailableFunds"
     h = AGCOD.headers("POST", url, {"accept": "application/json"}, body)
-    h = {"host": f"127.0.0.1:{default_server.port}", **h, "Content-Length": str(len(body))}
-    with socket.create_connection(("127.0.0.1", default_server.port), timeout=5) as s:
+    h = {"host": f"127.0.0.1:{port}", **h, "Content-Length": str(len(body))}
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(
             raw_request(
                 "POST", "/GetAvailableFunds", {**h, "Expect": "100-continue", "Connection": "close"}
@@ -106,15 +112,15 @@ def test_expect_100_continue(default_server):
         (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n", b"431"),
     ],
 )
-def test_malformed_requests_get_a_clear_error_and_close(default_server, data, status):
-    out = exchange(default_server.port, data)
+def test_malformed_requests_get_a_clear_error_and_close(port, data, status):
+    out = exchange(port, data)
     assert out.startswith(b"HTTP/1.1 " + status), out[:200]
     assert b"Connection: close" in out
 
 
-def test_head_request_sends_no_body(default_server):
+def test_head_request_sends_no_body(port):
     out = exchange(
-        default_server.port,
+        port,
         b"HEAD /__admin/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
     )
     head, _, rest = out.partition(b"\r\n\r\n")

@@ -26,8 +26,8 @@ def error(r: requests.Response) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def url(default_server):
-    return default_server.url + VERIFY
+def url(mocksrv):
+    return mocksrv.url + VERIFY
 
 
 def test_signed_request_succeeds(url, prime_signer):
@@ -65,16 +65,16 @@ def test_tampered_header(url, prime_signer):
     assert error(r) == (403, "InvalidSignature", MISMATCH)
 
 
-def test_tampered_body(default_server, prime_signer):
-    url = default_server.url + VERIFY.replace("verify", "redeem")
+def test_tampered_body(mocksrv, prime_signer):
+    url = mocksrv.url + VERIFY.replace("verify", "redeem")
     signed = prime_signer.headers("POST", url, HEADERS, b'{"a":1}')
     r = requests.post(url, headers={**signed, **UNSIGNED}, data=b'{"a":2}', timeout=5)
     assert error(r) == (403, "InvalidSignature", MISMATCH)
 
 
-def test_tampered_path(default_server, prime_signer):
-    signed = prime_signer.headers("GET", default_server.url + VERIFY, HEADERS)
-    other = default_server.url + VERIFY.replace("123456789", "111111111")
+def test_tampered_path(mocksrv, prime_signer):
+    signed = prime_signer.headers("GET", mocksrv.url + VERIFY, HEADERS)
+    other = mocksrv.url + VERIFY.replace("123456789", "111111111")
     r = requests.get(other, headers={**signed, **UNSIGNED}, timeout=5)
     assert error(r) == (403, "InvalidSignature", MISMATCH)
 
@@ -192,8 +192,8 @@ def test_unsigned_extra_headers_are_ignored(url, prime_signer):
     assert r.status_code == 200
 
 
-def test_header_values_with_inner_whitespace(default_server, prime_signer):
-    url = default_server.url + VERIFY
+def test_header_values_with_inner_whitespace(mocksrv, prime_signer):
+    url = mocksrv.url + VERIFY
     r = prime_signer.send(
         "GET",
         url,

@@ -1,18 +1,17 @@
-"""Shared AGCOD test helpers (no tests here): a botocore-signed client and server starters."""
+"""AGCOD test helpers (no tests here): a botocore-signed partner client, the scenario files,
+request ids and the spec's error bodies."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import requests
 
 from mocksrv.server import ServerThread
-from tests.support.paths import SCENARIOS
-from tests.support.server import start_server
+from tests.support.paths import DATA, SCENARIOS
+from tests.support.server import InProcess, session_to
 from tests.support.signing import Signer
 
 DEFAULT = str(SCENARIOS / "default.yaml")
@@ -20,10 +19,7 @@ REALISTIC = str(SCENARIOS / "agcod-sandbox-realistic.yaml")
 REGIONS = str(SCENARIOS / "agcod-regions.yaml")
 STRICT = str(SCENARIOS / "agcod-strict.yaml")
 CORAL = "http://internal.amazon.com/coral/com.amazonaws.agcod/"
-UNTHROTTLED = """version: 1
-agcod:
-  rate_limit: {requests_per_second: 0, get_available_funds_per_second: 0}
-"""
+UNTHROTTLED = str(DATA / "agcod-unthrottled.yaml")  # an overlay: no AGCOD rate limit
 # account -> (access key, secret, signing region, partnerId)
 ACCOUNTS = {
     "Mocks": (
@@ -96,23 +92,6 @@ def new_id(prefix: str = "Mocks") -> str:
     return prefix + uuid.uuid4().hex[:16]
 
 
-def start(tmp_dir: Path, *paths: str, throttled: bool = False) -> ServerThread:
-    """A server on port 0 with the given scenarios; unthrottled unless asked."""
-    files = list(paths)
-    if not throttled:
-        overlay = tmp_dir / "agcod-unthrottled.yaml"
-        overlay.write_text(UNTHROTTLED)
-        files.append(str(overlay))
-    return start_server(files)
-
-
-def serving(tmp_path_factory: Any, *paths: str) -> Iterator[ServerThread]:
-    """Body of a module-scoped server fixture: start on `paths`, stop after the module."""
-    srv = start(tmp_path_factory.mktemp("agcod"), *paths)
-    yield srv
-    srv.stop()
-
-
 def xml_of(root: str, fields: dict[str, Any]) -> bytes:
     """A request body as AGCOD's XML clients write it (built here, not by mocksrv)."""
 
@@ -127,14 +106,17 @@ def xml_of(root: str, fields: dict[str, Any]) -> bytes:
 
 
 class Client:
-    """An AGCOD partner client: signs with botocore's SigV4Auth for AGCODService."""
+    """An AGCOD partner client: signs with botocore's SigV4Auth for AGCODService; talks to a real
+    server over its socket or to an InProcess app without one."""
 
-    def __init__(self, url: str, partner: str, partner_id: str | None = None) -> None:
+    def __init__(
+        self, server: ServerThread | InProcess, partner: str, partner_id: str | None = None
+    ) -> None:
         key, secret, region, default_id = ACCOUNTS[partner]
-        self.url = url
+        self.url = server.url
         self.partner_id = partner_id or default_id
         self.signer = Signer(key, secret, "AGCODService", region)
-        self.session = requests.Session()
+        self.session = session_to(server)
 
     def post(
         self,

@@ -8,10 +8,7 @@ import threading
 from collections import Counter
 from typing import Any
 
-from mocksrv.app import MocksrvApp, create_app
-from mocksrv.scenario.loader import load_files
-from mocksrv.server import ServerThread
-from mocksrv.settings import Settings
+from mocksrv.app import MocksrvApp
 
 
 def budget(default: int) -> int:
@@ -20,7 +17,8 @@ def budget(default: int) -> int:
 
 
 class Counting:
-    """The app, counting answers by status class; `runtime` passes through for ServerThread."""
+    """The app, counting answers by status class (`start_server(..., wrap=Counting)`); `runtime`
+    passes through for ServerThread."""
 
     def __init__(self, app: MocksrvApp) -> None:
         self.app = app
@@ -46,12 +44,6 @@ class Counting:
     @property
     def server_errors(self) -> int:
         return sum(n for code, n in self.statuses.items() if code >= 500)
-
-
-def counting_server(scenario_paths: list[str] | None = None, **settings: Any) -> ServerThread:
-    cfg = Settings(host="127.0.0.1", port=0, **settings)
-    app = create_app(cfg, load_files(scenario_paths) if scenario_paths else None)
-    return ServerThread(Counting(app), cfg).start()  # type: ignore[arg-type]
 
 
 class Tracebacks(logging.Handler):

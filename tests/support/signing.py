@@ -50,9 +50,11 @@ class Signer:
         body: bytes = b"",
         *,
         unsigned: dict[str, str] | None = None,
+        session: requests.Session | None = None,
         **kw: object,
     ) -> requests.Response:
-        """Sign `headers` and send; `unsigned` headers are added after signing."""
+        """Sign `headers` and send (through `session`, e.g. to an InProcess app, if given);
+        `unsigned` headers are added after signing."""
         signed = self.headers(method, url, headers, body, **kw)  # type: ignore[arg-type]
         signed.update(unsigned or {})
-        return requests.request(method, url, headers=signed, data=body, timeout=10)
+        return (session or requests).request(method, url, headers=signed, data=body, timeout=10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from urllib.parse import urlsplit
 
 from tests.support.signing import PRIME_KEY, PRIME_SECRET, Signer
 
@@ -26,10 +27,18 @@ def exchange(port: int, data: bytes, *, read_until_close: bool = True) -> bytes:
         return b"".join(chunks)
 
 
-def signed_verify(srv, extra: dict[str, str] | None = None) -> dict[str, str]:
+def port_of(url: str) -> int:
+    port = urlsplit(url).port
+    assert port is not None, url
+    return port
+
+
+def signed_verify(url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Headers of a Prime verify signed by botocore for the server at `url`, Host first."""
     signer = Signer(PRIME_KEY, PRIME_SECRET, "execute-api", "us-east-1")
-    headers = signer.headers("GET", srv.url + VERIFY, {"x-amz-marketplace": "US"})
-    return {"host": f"127.0.0.1:{srv.port}", **headers, "x-amz-request-id": "raw", **(extra or {})}
+    headers = signer.headers("GET", url + VERIFY, {"x-amz-marketplace": "US"})
+    host = f"127.0.0.1:{port_of(url)}"
+    return {"host": host, **headers, "x-amz-request-id": "raw", **(extra or {})}
 
 
 def raw_request(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> bytes:

@@ -204,6 +204,6 @@ def test_serve_bad_port(port):
     assert "Traceback" not in r.stderr
 
 
-def test_requests_unknown_path_is_json_404(default_server):
-    r = requests.get(default_server.url + "/nothing-here", timeout=5)
+def test_requests_unknown_path_is_json_404(mocksrv):
+    r = requests.get(mocksrv.url + "/nothing-here", timeout=5)
     assert r.status_code in (403, 404)

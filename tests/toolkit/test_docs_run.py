@@ -41,7 +41,6 @@ import pytest
 import yaml
 
 from tests.support.paths import ROOT
-from tests.support.server import start_server
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 MARKER = re.compile(r"<!--\s*doc-test:\s*([a-z]+)\s*(.*?)\s*-->")
@@ -230,7 +229,7 @@ def check_output(expected: str, actual: str, where: str) -> None:
 @pytest.mark.parametrize(
     "block", [b for b in ALL if b.kind in RUN_KINDS], ids=lambda b: f"{b.id} {b.kind}"
 )
-def test_block_runs(block: Block, tmp_path: Path):
+def test_block_runs(block: Block, tmp_path: Path, server_factory):
     cwd = workdir(tmp_path)
     if block.kind == "scenario":
         check_scenario(block, cwd)
@@ -247,11 +246,8 @@ def test_block_runs(block: Block, tmp_path: Path):
         if source.kind == "serve":
             check_output(block.body, run_serve(source, cwd), block.id)
             return
-        srv = start_server()
-        try:
-            done = run_block(source, srv.url, cwd)
-        finally:
-            srv.stop()
+        srv = server_factory()
+        done = run_block(source, srv.url, cwd)
         if source.lang != "console":  # a console block shows its failures as output
             assert done.returncode == 0, (
                 f"{source.id} exited {done.returncode}:\n{done.stdout}{done.stderr}"

@@ -6,25 +6,18 @@ from __future__ import annotations
 import pytest
 
 from mocksrv.toolkit.client import Mocksrv
-from tests.support.paths import SCENARIOS
+from tests.support.paths import DATA, SCENARIOS
 
-WIDE_LATENCY = """\
-version: 1
-faults:
-  - id: everything-slow
-    match: {}
-    latency_ms: 1
-"""
+# the default with one scenario fault that matches every request (id everything-slow, 1 ms)
+pytestmark = pytest.mark.mocksrv_scenario(
+    str(SCENARIOS / "default.yaml"), str(DATA / "wide-latency.yaml")
+)
 
 
 @pytest.fixture
-def srv(server_factory, tmp_path):
-    overlay = tmp_path / "slow.yaml"
-    overlay.write_text(WIDE_LATENCY)
-    server = server_factory([str(SCENARIOS / "default.yaml"), str(overlay)])
-    handle = Mocksrv(server.url)
-    yield handle
-    handle.close()
+def srv(mocksrv):
+    """The plugin's session server on that scenario, reset before each test."""
+    return mocksrv
 
 
 def by_id(handle: Mocksrv) -> dict[str, dict]:

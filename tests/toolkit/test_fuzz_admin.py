@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.fuzzing import Tracebacks, budget, counting_server
+from tests.support.fuzzing import Counting, Tracebacks, budget
 from tests.support.paths import ROOT
 
 OPENAPI = ROOT / "mocksrv" / "toolkit" / "openapi.yaml"
@@ -35,21 +35,18 @@ def schemathesis_command() -> str:
     return found
 
 
-def test_admin_api_conforms_to_its_openapi(tmp_path):
+def test_admin_api_conforms_to_its_openapi(tmp_path, server_factory):
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG)
-    srv = counting_server(admin_token=TOKEN)
-    try:
-        with Tracebacks() as tracebacks:
-            proc = subprocess.run(
-                [schemathesis_command(), "--config-file", str(config), "run", str(OPENAPI),
-                 "--url", srv.url, "--header", f"Authorization: Bearer {TOKEN}",
-                 "--checks", "all", "--max-examples", str(budget(5)), "--seed", "10",
-                 "--generation-database", "none", "--continue-on-failure", "--no-color"],
-                capture_output=True, text=True, timeout=3000, cwd=tmp_path,  # its cache goes there
-            )  # fmt: skip
-    finally:
-        srv.stop()
+    srv = server_factory(admin_token=TOKEN, wrap=Counting)
+    with Tracebacks() as tracebacks:
+        proc = subprocess.run(
+            [schemathesis_command(), "--config-file", str(config), "run", str(OPENAPI),
+             "--url", srv.url, "--header", f"Authorization: Bearer {TOKEN}",
+             "--checks", "all", "--max-examples", str(budget(5)), "--seed", "10",
+             "--generation-database", "none", "--continue-on-failure", "--no-color"],
+            capture_output=True, text=True, timeout=3000, cwd=tmp_path,  # its cache goes there
+        )  # fmt: skip
     counts = srv.app  # the Counting wrapper
     summary = re.findall(r".*(?:generated|passed|failed|failure).*", proc.stdout)
     print(f"schemathesis: {counts.total} admin requests, statuses {dict(counts.statuses)}")

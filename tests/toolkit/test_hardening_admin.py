@@ -6,18 +6,13 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from mocksrv.app import create_app
-from mocksrv.scenario.loader import load_files
 from mocksrv.server import ServerThread
-from mocksrv.settings import Settings
 from tests.support.paths import SCENARIOS
-from tests.support.server import start_server
 from tests.support.signing import PRIME_KEY, PRIME_SECRET, Signer
 
 TOKEN = "s3cret-admin-token-for-tests"
@@ -81,17 +76,13 @@ class Serve:
 
 
 @pytest.fixture(scope="module")
-def local() -> Iterator[ServerThread]:
-    srv = start_server()
-    yield srv
-    srv.stop()
+def local(module_server_factory):
+    return module_server_factory()
 
 
 @pytest.fixture(scope="module")
-def guarded() -> Iterator[ServerThread]:
-    srv = start_server(admin_token=TOKEN)
-    yield srv
-    srv.stop()
+def guarded(module_server_factory):
+    return module_server_factory(admin_token=TOKEN)
 
 
 def admin(srv, method: str, path: str, **kw) -> requests.Response:
@@ -142,16 +133,15 @@ def test_serve_refuses_such_a_file_with_a_message_and_exit_2(tmp_path, text):
 
 # --- D9: what the admin API may read -----------------------------------------------------------
 @pytest.fixture
-def rooted(tmp_path) -> Iterator[tuple[ServerThread, Path, Path]]:
+def rooted(tmp_path, server_factory) -> tuple[ServerThread, Path, Path]:
     allowed, outside = tmp_path / "allowed", tmp_path / "outside"
     allowed.mkdir()
     outside.mkdir()
     (allowed / "a.yaml").write_text((SCENARIOS / "default.yaml").read_text())
     (outside / "secret.yaml").write_text("version: 1\nname: top-secret-content\nbogus: [1]\n")
-    cfg = Settings(host="127.0.0.1", port=0, scenario_paths=[str(allowed)])
-    srv = ServerThread(create_app(cfg, load_files(cfg.scenario_paths)), cfg).start()
-    yield srv, allowed, outside
-    srv.stop()
+    # the admin API may load only what the server started with (Settings.scenario_paths)
+    srv = server_factory([str(allowed)], scenario_paths=[str(allowed)])
+    return srv, allowed, outside
 
 
 def test_only_start_up_paths_load(rooted):

@@ -32,8 +32,8 @@ def examples() -> list[str]:
     return found
 
 
-def test_readme_prime_example_runs_as_printed(default_server, examples):
-    assert run_example(examples[0], default_server.url) == '200 {"message":"SUCCESS"}'
+def test_readme_prime_example_runs_as_printed(mocksrv, examples):
+    assert run_example(examples[0], mocksrv.url) == '200 {"message":"SUCCESS"}'
 
 
 def test_readme_agcod_example_creates_a_gift_card(server_factory, examples):

@@ -14,7 +14,6 @@ from xml.etree import ElementTree as ET
 import requests
 
 from tests.support.paths import ROOT
-from tests.support.server import start_server
 
 PY = sys.executable
 OWN = """\
@@ -93,24 +92,21 @@ def test_unwritable_junit_path_is_an_error_not_a_traceback(tmp_path):
     assert "Traceback" not in done.stderr
 
 
-def test_plugin_attaches_with_mocksrv_url_and_keeps_the_journal(tmp_path):
-    srv = start_server(
+def test_plugin_attaches_with_mocksrv_url_and_keeps_the_journal(tmp_path, server_factory):
+    srv = server_factory(
         [str(ROOT / "scenarios/default.yaml"), str(project(tmp_path) / "its-own.yaml")]
     )
-    try:
-        done = subprocess.run(
-            [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--mocksrv-url", srv.url],
-            cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stdout + done.stderr
-        report = requests.get(f"{srv.url}/__admin/expectations/verify", timeout=5).json()
-        assert report["met"] and report["expectations"][0]["actual"] == 3
-        every = requests.get(f"{srv.url}/__admin/journal?api=prime&scope=all", timeout=5).json()
-        assert every["count"] == 3
-        current = requests.get(f"{srv.url}/__admin/journal?api=prime", timeout=5).json()
-        assert current["count"] == 0  # the plugin's last reset opened a new, empty scope
-    finally:
-        srv.stop()
+    done = subprocess.run(
+        [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--mocksrv-url", srv.url],
+        cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = requests.get(f"{srv.url}/__admin/expectations/verify", timeout=5).json()
+    assert report["met"] and report["expectations"][0]["actual"] == 3
+    every = requests.get(f"{srv.url}/__admin/journal?api=prime&scope=all", timeout=5).json()
+    assert every["count"] == 3
+    current = requests.get(f"{srv.url}/__admin/journal?api=prime", timeout=5).json()
+    assert current["count"] == 0  # the plugin's last reset opened a new, empty scope
 
 
 def test_marker_scenario_under_run_then_back_to_the_runs_scenario(tmp_path):
@@ -177,22 +173,19 @@ def test_unknown_name_lists_the_bundled_ones(tmp_path):
     )
 
 
-def test_own_file_extends_the_default(tmp_path):
+def test_own_file_extends_the_default(tmp_path, server_factory):
     (tmp_path / "own.yaml").write_text(
         "version: 1\nextends: default\nname: own\nprime:\n  benefits:\n"
         "    - id: OWN_BENEFIT\n      marketplace: US\n      offer_codes: [{code: '900000001'}]\n"
     )
-    srv = start_server([str(tmp_path / "own.yaml")])
-    try:
-        active = requests.get(f"{srv.url}/__admin/scenarios", timeout=5).json()["active"]
-        assert [a["name"] for a in active] == ["default", "own"]
-        names = [
-            i["name"]
-            for i in requests.get(f"{srv.url}/__admin/identities", timeout=5).json()["identities"]
-        ]
-        assert "agcod-sandbox" in names and "clientname" in names
-    finally:
-        srv.stop()
+    srv = server_factory([str(tmp_path / "own.yaml")])
+    active = requests.get(f"{srv.url}/__admin/scenarios", timeout=5).json()["active"]
+    assert [a["name"] for a in active] == ["default", "own"]
+    names = [
+        i["name"]
+        for i in requests.get(f"{srv.url}/__admin/identities", timeout=5).json()["identities"]
+    ]
+    assert "agcod-sandbox" in names and "clientname" in names
 
 
 def test_extends_cycle_is_a_problem(tmp_path):
@@ -203,8 +196,9 @@ def test_extends_cycle_is_a_problem(tmp_path):
     assert "extends: a scenario cannot extend itself" in done.stdout
 
 
-def test_admin_loads_bundled_names_on_a_plain_serve(default_server):
-    url = f"{default_server.url}/__admin/scenarios"
+def test_admin_loads_bundled_names_on_a_plain_serve(server_factory):
+    srv = server_factory()  # as `mocksrv serve` starts one: none of the plugin's scenario roots
+    url = f"{srv.url}/__admin/scenarios"
     try:
         r = requests.post(url, json={"names": ["failure-drill"], "keepState": True}, timeout=10)
         assert r.status_code == 200, r.text
@@ -220,8 +214,8 @@ def test_run_help_names_the_real_default_port(tmp_path):
     assert "4599" not in done.stdout
 
 
-def test_journal_scope_parameter_is_checked(default_server):
-    r = requests.get(f"{default_server.url}/__admin/journal?scope=some", timeout=5)
+def test_journal_scope_parameter_is_checked(mocksrv):
+    r = requests.get(f"{mocksrv.url}/__admin/journal?scope=some", timeout=5)
     assert r.status_code == 400
     assert json.loads(r.text)["error"]["message"] == "scope must be current or all, not 'some'"
 
