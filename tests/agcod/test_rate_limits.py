@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from tests.support.agcod import Client
-from tests.support.paths import ROOT
+from tests.support.cli import Serve
 
 THROTTLED = {"__type": "ThrottlingException", "message": "Rate exceeded"}
 
@@ -65,22 +65,9 @@ def test_realistic_get_available_funds_one_per_second(realistic, caplog):
 
 
 def banner_of(*args: str) -> str:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mocksrv", "serve", "--port", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        banner = ""
-        while "Scenario:" not in banner:
-            line = proc.stdout.readline()
-            assert line, banner
-            banner += line
-        return banner
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        proc.stdout.close()  # type: ignore[union-attr]
+    srv = Serve(*args)
+    srv.stop()
+    return srv.banner
 
 
 def test_banner_lists_active_rate_limits():

@@ -4,13 +4,12 @@ bounded by bytes). A `mocksrv serve` subprocess, its RSS read from /proc."""
 from __future__ import annotations
 
 import http.client
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
 
+from tests.support.cli import Serve
 from tests.support.signing import PRIME_KEY
 
 REQUESTS = 1500
@@ -40,15 +39,10 @@ def fake_signed_headers(n: int) -> dict[str, str]:
 
 
 def test_long_paths_with_fake_signatures_do_not_grow_memory():
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mocksrv", "serve", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    srv = Serve()
     try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().split(" listening on ")[1].strip()
-        port = int(url.rsplit(":", 1)[1])
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        url = srv.url
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
         statuses = set()
 
         def burst(start: int, count: int) -> None:
@@ -60,14 +54,13 @@ def test_long_paths_with_fake_signatures_do_not_grow_memory():
                 statuses.add(resp.status)
 
         burst(0, 200)  # warm up: imports, first allocations
-        before = rss_mib(proc.pid)
+        before = rss_mib(srv.proc.pid)
         burst(200, REQUESTS)
-        grown = rss_mib(proc.pid) - before
+        grown = rss_mib(srv.proc.pid) - before
         conn.close()
         journal = requests.get(f"{url}/__admin/journal", params={"limit": 1}, timeout=10).json()
     finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=10)
+        err = srv.stop()
     # the signature check ran (403) or a strict HTTP layer refused the long line (414): either way
     assert statuses <= {403, 414}, statuses
     assert grown < 40, f"RSS grew {grown:.0f} MiB over {REQUESTS} requests of 60 KB paths"

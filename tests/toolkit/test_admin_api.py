@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 
 import pytest
@@ -12,6 +10,7 @@ import requests
 
 import mocksrv as pkg
 from mocksrv.toolkit.client import AdminError
+from tests.support.cli import Serve
 from tests.support.paths import ROOT
 
 
@@ -35,21 +34,12 @@ def test_health_and_version(mocksrv):
 
 def test_health_uptime_counts_from_start_not_from_the_first_admin_call():
     # a fresh process: the admin app is loaded on its first request, the uptime must not be
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mocksrv", "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    srv = Serve()
     try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().split(" listening on ")[1].strip()
         time.sleep(1.0)
-        uptime = requests.get(f"{url}/__admin/health", timeout=5).json()["uptimeSeconds"]
+        uptime = requests.get(f"{srv.url}/__admin/health", timeout=5).json()["uptimeSeconds"]
     finally:
-        proc.terminate()
-        proc.wait(10)
-        proc.stdout.close()  # type: ignore[union-attr]
+        srv.stop()
     assert uptime >= 0.9
 
 

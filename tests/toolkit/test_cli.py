@@ -10,6 +10,7 @@ import sys
 import pytest
 import requests
 
+from tests.support.cli import Serve
 from tests.support.paths import ROOT, SCENARIOS
 from tests.support.signing import PRIME_KEY, PRIME_SECRET, Signer
 
@@ -162,24 +163,14 @@ def test_schema_is_json_schema():
 
 
 def test_serve_on_free_port_prints_url_and_credentials():
-    proc = subprocess.Popen(
-        [*MOCKSRV, "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
+    srv = Serve()
     try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
+        first = srv.lines[0]
         m = re.match(r"mocksrv \S+ listening on (http://127\.0\.0\.1:(\d+))", first)
         assert m, first
         url = m.group(1)
-        banner = ""
-        while not banner.endswith("\n") or "Scenario:" not in banner:
-            line = proc.stdout.readline()
-            assert line, banner
-            banner += line
+        banner = srv.banner
+        assert banner.splitlines()[-1].startswith("Scenario:"), banner
         assert "AKIAMOCKSRVPRIME0001" in banner and PRIME_SECRET in banner
         signer = Signer(PRIME_KEY, PRIME_SECRET, "execute-api", "us-east-1")
         r = signer.send(
@@ -190,11 +181,8 @@ def test_serve_on_free_port_prints_url_and_credentials():
         )
         assert r.json() == {"message": "SUCCESS"}
     finally:
-        proc.terminate()
-        proc.wait(10)
-        proc.stdout.close()  # type: ignore[union-attr]
-        proc.stderr.close()  # type: ignore[union-attr]
-    assert proc.returncode == 0
+        srv.stop()
+    assert srv.proc.returncode == 0
 
 
 @pytest.mark.parametrize("port", ["-1", "70000"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ import pytest
 import requests
 
 from mocksrv.server import ServerThread
+from tests.support.cli import Serve
 from tests.support.paths import SCENARIOS
 from tests.support.signing import PRIME_KEY, PRIME_SECRET, Signer
 
@@ -38,41 +38,6 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise AssertionError("no VmRSS")
-
-
-class Serve:
-    """`mocksrv serve` in a subprocess on a free port; its banner read up to the scenario line."""
-
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mocksrv", "serve", "--port", "0", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, **(env or {})},
-        )
-        assert self.proc.stdout is not None
-        self.lines: list[str] = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            self.lines.append(line.rstrip("\n"))
-            if line.startswith("Scenario:"):
-                break
-        self.url = self.lines[0].split(" listening on ")[1].strip()
-        if "--host" in args and not (env or {}).get("MOCKSRV_ADMIN_TOKEN"):
-            self.lines.append(self.proc.stdout.readline().rstrip("\n"))  # the token line
-
-    def token(self) -> str | None:
-        found = [ln for ln in self.lines if ln.startswith("Admin API token")]
-        return found[0].rsplit(" ", 1)[1] if found else None
-
-    def stop(self) -> str:
-        self.proc.terminate()
-        _, err = self.proc.communicate(timeout=10)
-        return err
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,14 @@
 """Durable state (`serve --state PATH`): everything survives a restart, also a SIGKILL under load.
 
-Each test runs `mocksrv serve` as a child process (SIGKILL needs one), talks to it with botocore-
-signed requests and boto3, kills or stops it, starts it again on the same state and audits.
+Each test runs `mocksrv serve --state` as a child process (SIGKILL needs one: tests.support.cli
+.Serve), talks to it with botocore-signed requests and boto3, kills or stops it, starts it again on
+the same state and audits.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -24,6 +24,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from tests.support.cli import Serve
 from tests.support.paths import ROOT
 from tests.support.promotions import DEVO, NEW, file_name, s3_client, wait_report
 from tests.support.signing import Signer
@@ -37,51 +38,6 @@ PRIME = Signer(
 JSON = {"content-type": "application/json", "accept": "application/json"}
 START_FUNDS = Decimal("10000.00")  # MocksProd in the embedded default
 PRIME_URL = "{}/v1/customer/benefit/PRIME_3P_PARTNER_BENEFIT/offer-code/{}/{}"
-
-
-class Server:
-    """`mocksrv serve --state PATH` in a child process."""
-
-    def __init__(self, state: Path, *extra: str) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mocksrv",
-                "serve",
-                "--port",
-                "0",
-                "--state",
-                str(state),
-                *extra,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-        )
-        assert self.proc.stdout is not None
-        first = self.proc.stdout.readline()
-        assert " listening on " in first, first + self.proc.stderr.read()  # type: ignore[union-attr]
-        self.url = first.split(" listening on ")[1].strip()
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()  # drain the banner
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-        self._close()
-
-    def stop(self) -> str:
-        self.proc.terminate()
-        self.proc.wait(20)
-        err = self.proc.stderr.read()  # type: ignore[union-attr]
-        self._close()
-        return err
-
-    def _close(self) -> None:
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
 
 
 @pytest.fixture
@@ -127,13 +83,13 @@ def funds(url: str) -> Decimal:
 
 
 def test_cards_funds_and_replays_survive_sigkill(state):
-    srv = Server(state)
+    srv = Serve("--state", str(state))
     first = create(srv.url, "MocksProdKeep1", "12.5")
     assert first.status_code == 200, first.text
     assert create(srv.url, "MocksProdKeep2", "7").status_code == 200
     assert cancel(srv.url, "MocksProdKeep2").json()["status"] == "SUCCESS"
     srv.kill()
-    srv = Server(state)
+    srv = Serve("--state", str(state))
     try:
         assert funds(srv.url) == START_FUNDS - Decimal("12.5")
         replay = create(srv.url, "MocksProdKeep1", "12.5")
@@ -147,7 +103,7 @@ def test_cards_funds_and_replays_survive_sigkill(state):
 
 
 def test_prime_uses_auth_codes_clock_faults_and_expectations_survive(state):
-    srv = Server(state)
+    srv = Serve("--state", str(state))
     requests.put(srv.url + "/__admin/clock", json={"now": "2026-05-15T14:00:00Z", "frozen": True})
     assert prime(srv.url, "444444444", "redeem").json() == {"message": "SUCCESS"}
     token = prime(srv.url, "123456789", "auth-code").json()
@@ -165,7 +121,7 @@ def test_prime_uses_auth_codes_clock_faults_and_expectations_survive(state):
     }
     assert requests.post(srv.url + "/__admin/expectations", json=expectation, timeout=5).ok
     srv.kill()
-    srv = Server(state)
+    srv = Serve("--state", str(state))
     try:
         # the use was counted (1 per day: exceeded now), the auth code is still live
         assert prime(srv.url, "444444444", "redeem").json() == {
@@ -190,7 +146,7 @@ def test_prime_uses_auth_codes_clock_faults_and_expectations_survive(state):
 
 
 def test_uploads_reports_inventory_and_assignments_survive(state):
-    srv = Server(state)
+    srv = Serve("--state", str(state))
     s3 = s3_client(srv.url)
     key = NEW + file_name()
     s3.put_object(Bucket=DEVO, Key=key, Body=b"KEEP-0001,new\nKEEP-0002,new\nKEEP-0003,new\n")
@@ -200,7 +156,7 @@ def test_uploads_reports_inventory_and_assignments_survive(state):
         srv.url + "/promotions/PROMO-0001/landing", params={"member": "m-kept"}, timeout=10
     ).json()
     srv.kill()
-    srv = Server(state)
+    srv = Serve("--state", str(state))
     try:
         s3 = s3_client(srv.url)
         assert wait_report(s3, key) == report  # the report object, as written before the kill
@@ -229,12 +185,12 @@ def test_uploads_reports_inventory_and_assignments_survive(state):
 
 
 def test_reset_forgets_the_state_and_a_changed_section_starts_that_api_fresh(state, tmp_path):
-    srv = Server(state)
+    srv = Serve("--state", str(state))
     assert create(srv.url, "MocksProdGone1").status_code == 200
     assert prime(srv.url, "444444444", "redeem").json() == {"message": "SUCCESS"}
     assert requests.post(srv.url + "/__admin/reset", json={}, timeout=10).ok
     srv.kill()
-    srv = Server(state)
+    srv = Serve("--state", str(state))
     assert agcod_state(srv.url)["cards"] == []
     assert create(srv.url, "MocksProdKept9").status_code == 200
     assert prime(srv.url, "444444444", "redeem").json() == {"message": "SUCCESS"}
@@ -244,7 +200,7 @@ def test_reset_forgets_the_state_and_a_changed_section_starts_that_api_fresh(sta
     text = (ROOT / "scenarios/default.yaml").read_text()
     assert "funds: 10000.00" in text
     changed.write_text(text.replace("funds: 10000.00", "funds: 500.00"))
-    srv = Server(state, "--scenario", str(changed))
+    srv = Serve("--state", str(state), "--scenario", str(changed))
     try:
         assert agcod_state(srv.url)["cards"] == []
         assert funds(srv.url) == Decimal("500.00")
@@ -258,7 +214,7 @@ def test_reset_forgets_the_state_and_a_changed_section_starts_that_api_fresh(sta
 
 
 def test_a_state_in_use_or_damaged_is_a_clear_error(state, tmp_path):
-    srv = Server(state)
+    srv = Serve("--state", str(state))
     try:
         second = subprocess.run(
             [sys.executable, "-m", "mocksrv", "serve", "--port", "0", "--state", str(state)],
@@ -286,7 +242,7 @@ def test_a_state_in_use_or_damaged_is_a_clear_error(state, tmp_path):
 
 
 def test_the_database_is_sqlite_in_wal_mode(state):
-    Server(state).stop()
+    Serve("--state", str(state)).stop()
     with sqlite3.connect(state) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == "1"
@@ -324,7 +280,7 @@ def _mixed_worker(url: str, n: int, stop: threading.Event, acked: dict[str, Any]
 
 
 def test_sigkill_under_mixed_load_leaves_a_consistent_state(state):
-    srv = Server(state)
+    srv = Serve("--state", str(state))
     acked: dict[str, Any] = {"cards": {}, "cancelled": set(), "uploads": {}}
     stop = threading.Event()
     threads = [
@@ -340,7 +296,7 @@ def test_sigkill_under_mixed_load_leaves_a_consistent_state(state):
         t.join(30)
     assert len(acked["cards"]) >= 16 and acked["uploads"], acked
 
-    srv = Server(state)
+    srv = Serve("--state", str(state))
     try:
         snap = agcod_state(srv.url)
         cards = {c["creationRequestId"]: c for c in snap["cards"]}
@@ -385,10 +341,10 @@ def test_sigkill_under_mixed_load_leaves_a_consistent_state(state):
 def test_sts_sessions_survive_a_restart(state):
     from tests.support.sts import assume, session_client
 
-    srv = Server(state)  # the embedded default gives clientname a role it may assume
+    srv = Serve("--state", str(state))  # the embedded default gives clientname a role it may assume
     creds = assume(srv.url)["Credentials"]
     srv.kill()
-    srv = Server(state)
+    srv = Serve("--state", str(state))
     try:
         s3 = session_client("s3", srv.url, creds)
         key = NEW + file_name()
