@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
@@ -86,10 +88,34 @@ def test_failure_drill_lost_response_retried(mocksrv):
 
 @pytest.mark.mocksrv_scenario(*DRILL)
 def test_failure_drill_slow_create_straddles_6s_timeout(mocksrv):
-    client = mocksrv.agcod("agcod-sandbox")
+    # the production partner (10,000 USD): its funds ledger shows every debit, a sandbox's has none
+    client = mocksrv.agcod("agcod-production")
     with pytest.raises(requests.exceptions.ReadTimeout):
-        create_card(client, "Mocks-slow-1", partner="Mocks", timeout=6)
-    # the card was issued during the delay: the retry returns it at once
-    retry = create_card(client, "Mocks-slow-1", partner="Mocks", timeout=6)
-    assert retry.json()["status"] == "SUCCESS"
+        create_card(client, "MocksProd-slow-1", timeout=6)
+    # the fault holds the first call 6.5 s before AGCOD sees it; the client gave up at 6 s and
+    # retries with the same creationRequestId, which is not delayed (times: 1)
+    retry = create_card(client, "MocksProd-slow-1", timeout=6)
+    card = retry.json()
+    assert retry.status_code == 200 and card["status"] == "SUCCESS", retry.text
+    # wait for the delayed first call to reach AGCOD too: only then is the count final
+    deadline = time.monotonic() + 10
+    while len(mocksrv.journal(api="agcod", operation="CreateGiftCard")) < 2:
+        assert time.monotonic() < deadline, "the delayed CreateGiftCard never completed"
+        time.sleep(0.05)
+    calls = mocksrv.journal(api="agcod", operation="CreateGiftCard")
+    assert [(c["fields"]["creationRequestId"], c["outcome"]) for c in calls] == [
+        ("MocksProd-slow-1", "SUCCESS"),
+        ("MocksProd-slow-1", "SUCCESS"),
+    ]
+    # exactly one card and one debit, as the admin API shows them (GET /__admin/state/agcod)
+    state = requests.get(f"{mocksrv.admin_url}/state/agcod", timeout=5).json()
+    (issued,) = state["cards"]
+    assert issued["creationRequestId"] == "MocksProd-slow-1"
+    assert (issued["gcId"], issued["gcClaimCode"]) == (card["gcId"], card["gcClaimCode"])
+    (prod,) = [p for p in state["partners"] if p["partnerId"] == "MocksProd"]
+    (debit,) = prod["ledger"]
+    assert (debit["operation"], debit["gcId"], debit["amount"]) == (
+        "CreateGiftCard", card["gcId"], -10.0
+    )  # fmt: skip
+    assert prod["availableFunds"] == prod["startingFunds"] - 10 == 9990.0
     mocksrv.assert_expectations_met()
