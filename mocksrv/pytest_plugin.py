@@ -66,6 +66,7 @@ class _Session:
         self.loaded = self.original
         if not self.base:
             self.base = self.original
+        self.active = list(self.handle.active())  # what the server runs after the plugin's loads
 
     def _attach(self, url: str) -> list[str]:
         """The running server's scenarios; one clear message if it cannot be reached."""
@@ -116,6 +117,7 @@ class _Session:
         embedded = len(paths) == 1 and paths[0].startswith("<embedded>")
         self.handle.load(None if embedded else paths or None, keep_journal=self.attached)
         self.loaded = paths
+        self.active = list(self.handle.active())
 
     def prepare(self, wanted: list[str] | None) -> Any:
         """Reset before a test; switch scenarios when the test asks for others than loaded."""
@@ -124,7 +126,9 @@ class _Session:
         paths = [self._resolve(p) for p in wanted] if wanted is not None else self.base
         self.handle.close_clients()
         try:
-            if paths != self.loaded:
+            # a test may have switched scenarios through the admin API itself: the next test
+            # still gets its own (or the session's) scenarios, never the leftovers
+            if paths != self.loaded or self.handle.active() != self.active:
                 self._load(paths)
             else:
                 self.handle.reset(keep_journal=self.attached)

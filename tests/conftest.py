@@ -1,53 +1,38 @@
-"""Shared fixtures: a real server on a free port and signers that use botocore, never mocksrv."""
+"""Shared fixtures: servers a test starts for itself, and a botocore signer (never mocksrv's).
+
+Which server to use when is in tests/README.md: the pytest plugin's `mocksrv` fixtures first;
+`server_factory` / `module_server_factory` when a test needs a server of its own (settings the
+shared one lacks, its in-process state, or an in-process app via `.in_process(...)`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-# pytester (tests/test_plugin.py) drops from sys.modules what a test imported: imported here, the
-# admin app's modules stay the same objects for the whole session, whatever the test order
+# pytester (tests/toolkit/test_plugin.py) drops from sys.modules what a test imported: imported
+# here, the admin app's modules stay the same objects for the whole session, whatever the order
 import mocksrv.toolkit.admin  # noqa: F401
-from mocksrv.app import create_app
-from mocksrv.registry import load_files
-from mocksrv.server import ServerThread
-from mocksrv.settings import Settings
-from tests.signing import Signer
-
-ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = ROOT / "scenarios"
-
-PRIME_KEY = "AKIAMOCKSRVPRIME0001"
-PRIME_SECRET = "MockSrvPrimeDemoSecretKey000000000000001"
-
-
-def start_server(scenario_paths: list[str] | None = None, **settings: object) -> ServerThread:
-    cfg = Settings(**{"host": "127.0.0.1", "port": 0, **settings})  # type: ignore[arg-type]
-    scenarios = load_files(scenario_paths) if scenario_paths else None
-    return ServerThread(create_app(cfg, scenarios), cfg).start()
-
-
-@pytest.fixture(scope="session")
-def default_server() -> Iterator[ServerThread]:
-    srv = start_server()
-    yield srv
-    srv.stop()
+from tests.support.server import Servers
+from tests.support.signing import PRIME_KEY, PRIME_SECRET, Signer
 
 
 @pytest.fixture
-def server_factory() -> Iterator[object]:
-    started: list[ServerThread] = []
+def server_factory() -> Iterator[Servers]:
+    """`server_factory(scenarios, **settings)`: a real server; `.in_process(...)`: an app without
+    a socket. Stopped after the test."""
+    servers = Servers()
+    yield servers
+    servers.stop_all()
 
-    def make(scenario_paths: list[str] | None = None, **settings: object) -> ServerThread:
-        srv = start_server(scenario_paths, **settings)
-        started.append(srv)
-        return srv
 
-    yield make
-    for srv in started:
-        srv.stop()
+@pytest.fixture(scope="module")
+def module_server_factory() -> Iterator[Servers]:
+    """The same, stopped after the module: for a module-scoped fixture of servers its tests share."""
+    servers = Servers()
+    yield servers
+    servers.stop_all()
 
 
 @pytest.fixture

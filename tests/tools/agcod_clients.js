@@ -1,4 +1,4 @@
-// Runs the three npm AGCOD client libraries back to back against a mocksrv (tests/test_agcod_clients.py).
+// Runs the three npm AGCOD client libraries back to back against a mocksrv (tests/agcod/test_client_libraries.py).
 // None of them takes an endpoint URL: each builds https://<Amazon host>/<Operation>. The libraries
 // sign for the real host name as published; this driver sends their requests, unchanged (signed
 // Host header included), over plain HTTP to MOCKSRV_URL by wrapping https.request. One JSON line per

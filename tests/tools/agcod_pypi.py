@@ -1,4 +1,4 @@
-"""Runs the PyPI `agcod` client library against a mocksrv (tests/test_agcod_clients.py).
+"""Runs the PyPI `agcod` client library against a mocksrv (tests/agcod/test_client_libraries.py).
 
 The library has no endpoint setting: it posts to https://agcod-v2-gamma.amazon.com/<Operation> and
 signs for that host. This driver leaves its signing alone and sends its requests, unchanged (the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the three npm AGCOD client libraries that tests/test_agcod_clients.py runs against mocksrv,
+# Installs the three npm AGCOD client libraries that tests/agcod/test_client_libraries.py runs against mocksrv,
 # into tests/tools/agcod-clients/ (git-ignored). Idempotent: nothing is fetched when the pinned
 # versions are there. The fourth library (PyPI agcod) comes with the `test` extra.
 set -euo pipefail

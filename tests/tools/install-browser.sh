@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs headless Chromium for the dashboard tests (tests/test_dashboard.py): Debian's chromium
+# Installs headless Chromium for the dashboard tests (tests/toolkit/test_dashboard.py): Debian's chromium
 # package, which Playwright drives (Playwright downloads no browser of its own here).
 # Idempotent: a second run installs nothing. Run as root (apt-get); CI runs it from .ci/run.
 set -euo pipefail

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the non-pip S3 clients the client-recipe tests run (tests/test_recipes_*.py):
+# Installs the non-pip S3 clients the client-recipe tests run (tests/promotions/test_recipes_*.py):
 # rclone (Debian; nodejs + npm too if absent), and the AWS SDK for JavaScript v3 (npm, into
 # tests/tools/node_modules, git-ignored).
 # Idempotent: a second run installs nothing. Run as root (apt-get); CI runs it from .ci/run.

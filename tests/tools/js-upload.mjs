@@ -1,4 +1,4 @@
-// The AWS SDK for JavaScript v3 recipe (run by tests/test_client_recipes.py): a multipart
+// The AWS SDK for JavaScript v3 recipe (run by tests/promotions/test_recipes_tools.py): a multipart
 // Upload (lib-storage) and a listing, with the credentials of the environment
 // (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, optional AWS_SESSION_TOKEN).
 // usage: node js-upload.mjs <endpoint> <bucket> <key> <file>
