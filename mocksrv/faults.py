@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 class NoFaults:
     """The default: nothing is injected."""
 
+    items: tuple[()] = ()  # a fault set with no items is skipped without a call
+
     def intercept(self, call: Call, render_error: Callable[[str], Response]) -> Response | None:
         """Return a response to send instead of handling the call, or None to go on.
 

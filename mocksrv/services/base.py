@@ -23,9 +23,9 @@ class Route:
 
     __slots__ = ("operation", "params")
 
-    def __init__(self, operation: str, **params: Any) -> None:
+    def __init__(self, operation: str, params: dict[str, Any] | None = None) -> None:
         self.operation = operation
-        self.params = params
+        self.params = params if params is not None else {}
 
 
 class ApiService:
@@ -36,6 +36,8 @@ class ApiService:
     # the API's error family (a class or a tuple of classes), rendered by render_error
     wire_error: ClassVar[type[Exception] | tuple[type[Exception], ...]]
     reads_body: ClassVar[bool] = True  # False: the API takes no body (it is never read)
+    _steps: ClassVar[tuple[str, ...]] = ()
+    _prechecks: ClassVar[bool] = False
 
     def __init__(self, policy: sigv4.VerifyPolicy) -> None:
         self.policy = policy
@@ -44,35 +46,45 @@ class ApiService:
         """True if the path alone identifies this API (checked before the SigV4 scope)."""
         return False
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # the optional steps an API fills in: the others cost no call per request
+        cls._steps = tuple(
+            name
+            for name in ("authorize", "throttle")
+            if getattr(cls, name) is not getattr(ApiService, name)
+        )
+        cls._prechecks = cls.precheck is not ApiService.precheck
+
     def __call__(self, call: Call) -> Response:
         call.api = self.api
         route: Route | None = None
         try:
             route = self.route(call)
             call.operation = route.operation
-            return self.run(call, route)
+            if self._prechecks:
+                self.precheck(call, route)
+            if self.reads_body:
+                limit = self.body_limit(call)
+                try:
+                    call.body(limit)
+                except BodyTooLarge as exc:
+                    raise self.body_too_large(str(exc), limit) from None
+            ident = self.authenticate(call, route)
+            for step in self._steps:
+                getattr(self, step)(call, route, ident)
+            request = self.parse(call, route, ident)
+            faults = call.runtime.faults
+            if faults.items:
+                injected = faults.intercept(
+                    call, lambda name: self.render_named_error(call, name, route)
+                )
+                if injected is not None:
+                    return injected
+            return self.operate(call, route, ident, request)
         except self.wire_error as err:
             call.outcome = call.outcome or self.outcome_of(err)
             return self.render_error(call, err, route)
-
-    def run(self, call: Call, route: Route) -> Response:
-        self.precheck(call, route)
-        if self.reads_body:
-            limit = self.body_limit(call)
-            try:
-                call.body(limit)
-            except BodyTooLarge as exc:
-                raise self.body_too_large(str(exc), limit) from None
-        ident = self.authenticate(call, route)
-        self.authorize(call, route, ident)
-        self.throttle(call, route, ident)
-        request = self.parse(call, route, ident)
-        injected = call.runtime.faults.intercept(
-            call, lambda name: self.render_named_error(call, name, route)
-        )
-        if injected is not None:
-            return injected
-        return self.operate(call, route, ident, request)
 
     # -- the steps: routing and rendering are the API's own; the others have defaults ---------
 

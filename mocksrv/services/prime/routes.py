@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
@@ -52,10 +53,6 @@ class Endpoint:
     template: str
     operation: str
 
-    @property
-    def segments(self) -> tuple[str, ...]:
-        return tuple(self.template.split("/"))
-
 
 # Prime's route table: a new endpoint is one entry here and one answer in PrimeService.answers
 ENDPOINTS = (
@@ -63,35 +60,43 @@ ENDPOINTS = (
     Endpoint("POST", PREFIX + "{benefitId}/offer-code/{offerCode}/redeem", "redeem"),
     Endpoint("GET", PREFIX + "{benefitId}/offer-code/{offerCode}/auth-code", "auth-code"),
 )
+# compiled once: (method, segment count) -> [(literal getter, literals, parameter slots, operation)]
+Compiled = tuple[Callable[[list[str]], Any], tuple[str, ...], tuple[tuple[int, str], ...], str]
+
+
+def _compile(endpoints: tuple[Endpoint, ...]) -> dict[tuple[str, int], list[Compiled]]:
+    table: dict[tuple[str, int], list[Compiled]] = {}
+    for ep in endpoints:
+        segs = ep.template.split("/")
+        literal = [i for i, seg in enumerate(segs) if not seg.startswith("{")]
+        slots = tuple((i, seg[1:-1]) for i, seg in enumerate(segs) if seg.startswith("{"))
+        entry = (itemgetter(*literal), tuple(segs[i] for i in literal), slots, ep.operation)
+        table.setdefault((ep.method, len(segs)), []).append(entry)
+    return table
+
+
+_TABLE = _compile(ENDPOINTS)
 
 
 def match_route(method: str, raw_path: str, path: str) -> Route:
     """The endpoint a request names, with its path parameters percent-decoded; Prime's
     NotFound (or BadRequest for a path that is not UTF-8) otherwise."""
     parts = raw_path.split("/")
-    for endpoint in ENDPOINTS:
-        want = endpoint.segments
-        if len(parts) != len(want) or endpoint.method != method:
-            continue
-        params: dict[str, str] = {}
-        for got, seg in zip(parts, want, strict=True):
-            if seg.startswith("{"):
-                params[seg[1:-1]] = got
-            elif got != seg:
-                break
-        else:
-            return Route(endpoint.operation, **_decoded(params, method, path))
+    for literals, want, slots, operation in _TABLE.get((method, len(parts)), ()):
+        if literals(parts) == want:
+            params = {name: _decoded(parts[i]) for i, name in slots}
+            if all(params.values()):
+                return Route(operation, params)
     raise exc.NotFound(f"No route for {method} {path[:200]}")
 
 
-def _decoded(params: dict[str, str], method: str, path: str) -> dict[str, str]:
+def _decoded(raw: str) -> str:
+    if "%" not in raw:
+        return raw
     try:
-        out = {k: unquote(v, errors="strict") for k, v in params.items()}
+        return unquote(raw, errors="strict")
     except UnicodeDecodeError:
         raise exc.BadRequest("Path is not valid UTF-8") from None
-    if not all(out.values()):
-        raise exc.NotFound(f"No route for {method} {path[:200]}")
-    return out
 
 
 class PrimeService(ApiService):

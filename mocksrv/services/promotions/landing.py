@@ -38,7 +38,7 @@ class LandingService(ApiService):
 
     def route(self, call: Call) -> Route:
         match = LANDING.match(call.path)
-        return Route("Landing", promotion=match["promotion"] if match else "")
+        return Route("Landing", {"promotion": match["promotion"] if match else ""})
 
     def authenticate(self, call: Call, route: Route) -> None:
         return None  # the page is public: a member follows a link

@@ -59,7 +59,7 @@ class PromotionsService(ApiService):
             call.method, call.headers.get("host", ""), call.raw_path, call.query_string, copy_source
         )
         call.fields.update({"bucket": target.bucket, "key": target.key})
-        return Route(target.operation, target=target, copy_source=copy_source)
+        return Route(target.operation, {"target": target, "copy_source": copy_source})
 
     def precheck(self, call: Call, route: Route) -> None:
         query = call.query_string

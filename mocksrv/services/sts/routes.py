@@ -84,7 +84,7 @@ class StsService(ApiService):
 
     def route(self, call: Call) -> Route:
         params = self._params(call)
-        return Route(params.get("Action", "")[:64] or "Unknown", form=params)
+        return Route(params.get("Action", "")[:64] or "Unknown", {"form": params})
 
     def body_limit(self, call: Call) -> int:
         return MAX_BODY
