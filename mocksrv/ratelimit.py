@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
 from typing import Protocol
 
 log = logging.getLogger("mocksrv")
@@ -14,7 +13,7 @@ LOG_EVERY_SECONDS = 60.0
 
 
 class Clock(Protocol):
-    def now(self) -> datetime: ...
+    def seconds(self) -> float: ...
 
 
 class TokenBuckets:
@@ -30,7 +29,7 @@ class TokenBuckets:
         if rate <= 0:
             return True
         cap = burst if burst is not None else rate
-        now = self._clock.now().timestamp()
+        now = self._clock.seconds()
         with self._lock:
             tokens, last = self._buckets.get(key, (cap, now))
             tokens = min(cap, tokens + max(0.0, now - last) * rate)
@@ -52,7 +51,7 @@ class RejectionLog:
         self._last: dict[tuple[str, str], float] = {}
 
     def rejected(self, limit: str, rate: str, access_key: str, operation: str, fix: str) -> None:
-        now = self._clock.now().timestamp()
+        now = self._clock.seconds()
         with self._lock:
             last = self._last.get((limit, access_key))
             if last is not None and abs(now - last) < self.every:
