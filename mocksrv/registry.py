@@ -38,10 +38,14 @@ class Registry:
     apis: tuple[Api, ...]
     extensions: tuple[Extension, ...]
     by_spelling: dict[str, Api] = field(init=False)
+    _aliases: dict[str, str] = field(init=False)
+    _implied: dict[str, str] = field(init=False)
     _checks: loader.Checks | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.by_spelling = {s: api for api in self.apis for s in api.spellings}
+        self._aliases = {s: api.name for s, api in self.by_spelling.items()}
+        self._implied = {s: op for api in self.apis for s, op in api.alias_operations.items()}
 
     def api(self, spelling: str) -> Api | None:
         """The API a name or an alias spells (`s3` and `landing` are `promotions`)."""
@@ -56,11 +60,12 @@ class Registry:
         return tuple(self.by_spelling)
 
     def aliases(self) -> dict[str, str]:
-        return {s: api.name for s, api in self.by_spelling.items()}
+        """Every accepted spelling -> its API's name."""
+        return self._aliases
 
     def implied_operations(self) -> dict[str, str]:
         """Aliases that also name an operation (`landing`: the promotions API's Landing)."""
-        return {s: op for api in self.apis for s, op in api.alias_operations.items()}
+        return self._implied
 
     # -- scenarios ---------------------------------------------------------------------------
 
@@ -122,14 +127,15 @@ class Registry:
         *,
         carried: dict[str, Any] | None = None,
         clock: Any = None,
+        model: ScenarioModel | None = None,
     ) -> Runtime:
         """A runtime on `scenarios`: configs parsed once, a store per API (a fresh one, or the one
         `carried` over a keep-state switch), fresh services over them; with a state database,
-        what it holds is restored into the fresh stores."""
+        what it holds is restored into the fresh stores. `model` is the scenarios' model when the
+        caller has built it already (a keep-state switch compares it first)."""
         scenarios = scenarios if scenarios is not None else [loader.load_default()]
-        merged = merge_scenarios(scenarios)
-        model = self.model(merged)
-        problems = Problems(merged)
+        model = model if model is not None else self.model(merge_scenarios(scenarios))
+        problems = Problems(model.merged)
         configs = self.parse(model, problems)
         problems.raise_if_any()
         runtime = Runtime(settings, scenarios, model, registry=self, clock=clock)
@@ -166,12 +172,6 @@ def _same_for(api: Api, old: ScenarioModel, new: ScenarioModel) -> bool:
 
 
 REGISTRY = Registry(APIS, EXTENSIONS)
-
-
-def build_runtime(
-    settings: Settings, scenarios: list[Scenario] | None = None, state: Any = None
-) -> Runtime:
-    return REGISTRY.build(settings, scenarios, state)
 
 
 def load_files(paths: Iterable[str]) -> list[Scenario]:

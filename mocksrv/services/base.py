@@ -102,12 +102,15 @@ class ApiService:
         raise NotImplementedError
 
     def authenticate(self, call: Call, route: Route) -> Any:
-        """The SigV4-verified identity; a failure becomes the API's own error."""
+        """The SigV4-verified identity (what the later steps get as `ident`)."""
+        return self.signed(call)[0]
+
+    def signed(self, call: Call) -> tuple[sigv4.Identity, sigv4.ParsedAuth]:
+        """SigV4 verified under this service's policy; a failure becomes the API's own error."""
         try:
-            ident, _ = call.verify_signature(self.policy)
+            return call.verify_signature(self.policy)
         except sigv4.SigV4Failure as failure:
             raise self.auth_error(call, failure) from None
-        return ident
 
     def auth_error(self, call: Call, failure: sigv4.SigV4Failure) -> Exception:
         raise NotImplementedError

@@ -24,6 +24,7 @@ from mocksrv.toolkit.admin import (
     version,
 )
 from mocksrv.toolkit.journal import Filters
+from mocksrv.toolkit.matching import canonical_api
 from mocksrv.toolkit.schema import fault as fault_schema
 
 # the same answer whether the path exists or not, and nothing of its content
@@ -255,12 +256,7 @@ def get_journal(ctx: Ctx) -> dict[str, Any]:
     equal: dict[str, Any] = {k: args[k] for k in Filters.KEYS if k in args and k != "status"}
     if "status" in args:
         equal["status"] = _integer("status", args["status"], 100, 599)
-    if "api" in equal:  # an older spelling (s3, landing, iam) means its API
-        written = equal["api"]
-        equal["api"] = ctx.runtime.registry.aliases().get(written, written)
-        implied = ctx.runtime.registry.implied_operations().get(written)
-        if implied is not None:
-            equal.setdefault("operation", implied)
+    canonical_api(equal, ctx.runtime.registry)  # an older spelling (s3, landing, iam): its API
     limit = _integer("limit", args["limit"], 1, None) if "limit" in args else None
     since = instant("since", args["since"]) if "since" in args else None
     scope = args.get("scope", "current")

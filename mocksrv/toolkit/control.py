@@ -114,7 +114,7 @@ def switch(
         kept = old.registry.unchanged(old.model, model)
         carried = {name: old.stores[name] for name in kept}
         new = old.registry.build(
-            old.settings, scenarios, old.state, carried=carried, clock=old.clock
+            old.settings, scenarios, old.state, carried=carried, clock=old.clock, model=model
         )
         for name in kept:
             old.stores.pop(name)  # closing the old runtime must not close a kept store

@@ -85,10 +85,7 @@ class AgcodService(ApiService):
         return bad_input(f"Request body exceeds {limit} bytes")
 
     def authenticate(self, call: Call, route: Route) -> Partner:
-        try:
-            ident, auth = call.verify_signature(self.policy)
-        except sigv4.SigV4Failure as failure:
-            raise self.auth_error(call, failure) from None
+        ident, auth = self.signed(call)
         partner = self.config.partners.get(ident.access_key)
         if partner is None:
             call.signature_failed = True

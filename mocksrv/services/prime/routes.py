@@ -155,10 +155,7 @@ class PrimeService(ApiService):
         return exc.BadRequest(message)
 
     def authenticate(self, call: Call, route: Route) -> tuple[sigv4.Identity, sigv4.ParsedAuth]:
-        try:
-            return call.verify_signature(self.policy)
-        except sigv4.SigV4Failure as failure:
-            raise self.auth_error(call, failure) from None
+        return self.signed(call)  # the later steps need the scope's region too
 
     def auth_error(self, call: Call, failure: sigv4.SigV4Failure) -> Exception:
         if failure.kind == "missing":
