@@ -46,7 +46,7 @@ class Headers:
         self._environ = environ
 
     def get(self, name: str, default: Any = None) -> Any:
-        value = self._environ.get(_environ_key(name))
+        value = self._environ.get(_ENVIRON_KEYS.get(name) or _environ_key(name))
         return default if value is None or value == "" and name.startswith("content-") else value
 
     def __getitem__(self, name: str) -> str:

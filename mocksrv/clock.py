@@ -35,19 +35,18 @@ class ScenarioClock:
 
     def __init__(self, start: datetime | None = None, frozen: bool = False) -> None:
         self._lock = threading.Lock()
-        self._state = (clamp(start or datetime.now(UTC)), time.monotonic(), frozen)
+        self._state = _stamped(clamp(start or datetime.now(UTC)), frozen)
         self.on_change: Callable[[ScenarioClock], None] | None = None  # durable state
 
     def now(self) -> datetime:
-        base, mono, frozen = self._state
+        base, mono, frozen, _ = self._state
         if frozen:
             return base
         return later(base, time.monotonic() - mono)
 
     def seconds(self) -> float:
         """`now()` as POSIX seconds, without building a datetime (the rate limiter's hot path)."""
-        base, mono, frozen = self._state
-        at = base.timestamp()
+        _, mono, frozen, at = self._state
         return at if frozen else at + (time.monotonic() - mono)
 
     @property
@@ -56,7 +55,7 @@ class ScenarioClock:
 
     def set(self, instant: datetime) -> None:
         with self._lock:
-            self._state = (clamp(instant.astimezone(UTC)), time.monotonic(), self._state[2])
+            self._state = _stamped(clamp(instant.astimezone(UTC)), self._state[2])
         self._changed()
 
     def advance(self, seconds: float) -> datetime:
@@ -64,18 +63,18 @@ class ScenarioClock:
             now = self.now() + timedelta(seconds=seconds)
             if now != clamp(now):
                 raise ValueError(f"{iso(now)} is outside the scenario clock's range")
-            self._state = (now, time.monotonic(), self._state[2])
+            self._state = _stamped(now, self._state[2])
         self._changed()
         return now
 
     def freeze(self) -> None:
         with self._lock:
-            self._state = (self.now(), time.monotonic(), True)
+            self._state = _stamped(self.now(), True)
         self._changed()
 
     def unfreeze(self) -> None:
         with self._lock:
-            self._state = (self.now(), time.monotonic(), False)
+            self._state = _stamped(self.now(), False)
         self._changed()
 
     def _changed(self) -> None:
@@ -84,6 +83,12 @@ class ScenarioClock:
 
     def to_json(self) -> dict[str, object]:
         return {"now": iso(self.now()), "frozen": self.frozen}
+
+
+def _stamped(base: datetime, frozen: bool) -> tuple[datetime, float, bool, float]:
+    """A clock state: the instant, the monotonic time it was taken, frozen, and the instant as
+    POSIX seconds (kept, so `seconds()` does no datetime arithmetic)."""
+    return (base, time.monotonic(), frozen, base.timestamp())
 
 
 def iso(dt: datetime) -> str:

@@ -36,8 +36,7 @@ class ApiService:
     # the API's error family (a class or a tuple of classes), rendered by render_error
     wire_error: ClassVar[type[Exception] | tuple[type[Exception], ...]]
     reads_body: ClassVar[bool] = True  # False: the API takes no body (it is never read)
-    _steps: ClassVar[tuple[str, ...]] = ()
-    _prechecks: ClassVar[bool] = False
+    _fills: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, policy: sigv4.VerifyPolicy) -> None:
         self.policy = policy
@@ -48,32 +47,34 @@ class ApiService:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        # the optional steps an API fills in: the others cost no call per request
-        cls._steps = tuple(
+        # which optional steps an API fills in: the others cost no call per request
+        cls._fills = frozenset(
             name
-            for name in ("authorize", "throttle")
+            for name in ("precheck", "body_limit", "authorize", "throttle", "parse")
             if getattr(cls, name) is not getattr(ApiService, name)
         )
-        cls._prechecks = cls.precheck is not ApiService.precheck
 
     def __call__(self, call: Call) -> Response:
         call.api = self.api
+        fills = self._fills
         route: Route | None = None
         try:
             route = self.route(call)
             call.operation = route.operation
-            if self._prechecks:
+            if "precheck" in fills:
                 self.precheck(call, route)
             if self.reads_body:
-                limit = self.body_limit(call)
+                limit = self.body_limit(call) if "body_limit" in fills else None
                 try:
                     call.body(limit)
                 except BodyTooLarge as exc:
                     raise self.body_too_large(str(exc), limit) from None
             ident = self.authenticate(call, route)
-            for step in self._steps:
-                getattr(self, step)(call, route, ident)
-            request = self.parse(call, route, ident)
+            if "authorize" in fills:
+                self.authorize(call, route, ident)
+            if "throttle" in fills:
+                self.throttle(call, route, ident)
+            request = self.parse(call, route, ident) if "parse" in fills else None
             faults = call.runtime.faults
             if faults.items:
                 injected = faults.intercept(
@@ -102,8 +103,9 @@ class ApiService:
         raise NotImplementedError
 
     def authenticate(self, call: Call, route: Route) -> Any:
-        """The SigV4-verified identity (what the later steps get as `ident`)."""
-        return self.signed(call)[0]
+        """What the later steps get as `ident`; by default the SigV4-verified identity and the
+        parsed Authorization (the scope's region, for one)."""
+        return self.signed(call)
 
     def signed(self, call: Call) -> tuple[sigv4.Identity, sigv4.ParsedAuth]:
         """SigV4 verified under this service's policy; a failure becomes the API's own error."""

@@ -78,21 +78,7 @@ def _compile(endpoints: tuple[Endpoint, ...]) -> dict[tuple[str, int], list[Comp
 _TABLE = _compile(ENDPOINTS)
 
 
-def match_route(method: str, raw_path: str, path: str) -> Route:
-    """The endpoint a request names, with its path parameters percent-decoded; Prime's
-    NotFound (or BadRequest for a path that is not UTF-8) otherwise."""
-    parts = raw_path.split("/")
-    for literals, want, slots, operation in _TABLE.get((method, len(parts)), ()):
-        if literals(parts) == want:
-            params = {name: _decoded(parts[i]) for i, name in slots}
-            if all(params.values()):
-                return Route(operation, params)
-    raise exc.NotFound(f"No route for {method} {path[:200]}")
-
-
 def _decoded(raw: str) -> str:
-    if "%" not in raw:
-        return raw
     try:
         return unquote(raw, errors="strict")
     except UnicodeDecodeError:
@@ -132,7 +118,7 @@ class PrimeService(ApiService):
         ]
 
     def __call__(self, call: Call) -> Response:
-        resp = super().__call__(call)
+        resp = ApiService.__call__(self, call)  # not super(): this runs on every request
         request_id = call.headers.get("x-amz-request-id")
         if request_id and not has_control(request_id):
             resp.headers["x-amz-request-id"] = request_id
@@ -141,11 +127,22 @@ class PrimeService(ApiService):
     # -- the pipeline's steps -----------------------------------------------------------------
 
     def route(self, call: Call) -> Route:
-        if not call.raw_path.startswith(PREFIX):
-            raise exc.NotFound(f"No route for {call.method} {call.path[:200]}")
-        route = match_route(call.method, call.raw_path, call.path)
-        call.fields.update(route.params)
-        return route
+        """The endpoint the request names (the route table), with its path parameters
+        percent-decoded; Prime's NotFound, or BadRequest for a path that is not UTF-8."""
+        parts = call.raw_path.split("/")
+        for literals, want, slots, operation in _TABLE.get((call.method, len(parts)), ()):
+            if literals(parts) != want:
+                continue
+            params = {}
+            for i, name in slots:
+                raw = parts[i]
+                if not raw:  # an empty segment names no endpoint (a non-empty one decodes to text)
+                    break
+                params[name] = _decoded(raw) if "%" in raw else raw
+            else:
+                call.fields.update(params)
+                return Route(operation, params)
+        raise exc.NotFound(f"No route for {call.method} {call.path[:200]}")
 
     def precheck(self, call: Call, route: Route) -> None:
         if has_control(call.headers.get("x-amz-request-id", "")):  # echoed: never split it
@@ -153,9 +150,6 @@ class PrimeService(ApiService):
 
     def body_too_large(self, message: str, limit: int | None) -> Exception:
         return exc.BadRequest(message)
-
-    def authenticate(self, call: Call, route: Route) -> tuple[sigv4.Identity, sigv4.ParsedAuth]:
-        return self.signed(call)  # the later steps need the scope's region too
 
     def auth_error(self, call: Call, failure: sigv4.SigV4Failure) -> Exception:
         if failure.kind == "missing":

@@ -93,7 +93,7 @@ class StsService(ApiService):
         return exc.ValidationError(f"Request body exceeds {limit} bytes")
 
     def authenticate(self, call: Call, route: Route) -> tuple[sigv4.Identity, Session | None]:
-        ident = super().authenticate(call, route)
+        ident = self.signed(call)[0]
         token = call.headers.get("x-amz-security-token")
         problem = token_problem(ident, token, call.runtime.clock.now())
         if problem is not None:

@@ -1,0 +1,193 @@
+"""CPU instructions per request, this tree against another, counted by valgrind (callgrind).
+
+Wall-clock rates on a shared machine drift by more than the 5 % a redesign may cost, and which
+tree runs second gains the most (docs/benchmark.md). An instruction count does not drift: for
+one tree and one kind of request it is the same on every run, so two trees compare to a fraction
+of a per cent. It measures the work only (not cache misses or waits), so it complements the
+wall-clock rows of `bench/run.sh`; it does not replace them.
+
+Each measurement runs the WSGI app in one process under valgrind, on bench/scenario.yaml, with
+requests signed beforehand by botocore (SigV4Auth, S3SigV4Auth): warm-up calls, then N calls.
+Two runs per tree and kind, with N = 1 and N = 1 + COUNT and the same requests prepared, give
+(instructions of the second - instructions of the first) / COUNT: start-up, signing and the
+warm-up cancel out. No socket is involved: the bench's HTTP rows measure the connection layer.
+
+Usage: .venv/bin/python bench/instructions.py BASELINE_DIR [--count 2000] [--kinds verify,create]
+Needs valgrind (`apt-get install valgrind`). Takes about 40 s per tree and kind on two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import io
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+KINDS = ("verify", "create", "s3-put", "s3-get")
+WARM_UP = 50
+PORT = 8080  # the Host the requests are signed for; nothing listens on it
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("baseline", type=Path, help="another mocksrv source tree (e.g. main before)")
+    ap.add_argument("--count", type=int, default=2000, help="requests measured per run")
+    ap.add_argument("--kinds", default=",".join(KINDS), help="comma-separated: " + ", ".join(KINDS))
+    args = ap.parse_args()
+    kinds = [k for k in args.kinds.split(",") if k]
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        ap.error(f"unknown kinds {unknown}; known: {', '.join(KINDS)}")
+    if not (args.baseline / "mocksrv" / "__init__.py").is_file():
+        ap.error(f"{args.baseline}: not a mocksrv source tree")
+    trees = {"this": ROOT, "baseline": args.baseline.resolve()}
+    jobs = [(t, k, n) for k in kinds for t in trees for n in (1, 1 + args.count)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        counts = dict(
+            zip(
+                jobs,
+                pool.map(lambda j: _count(trees[j[0]], j[1], j[2], args.count + 1), jobs),
+                strict=True,
+            )
+        )
+    print("| request | this tree | baseline | this / baseline |\n|---|---|---|---|")
+    for kind in kinds:
+        per = {
+            t: (counts[(t, kind, 1 + args.count)] - counts[(t, kind, 1)]) / args.count
+            for t in trees
+        }
+        print(
+            f"| {kind} | {per['this']:,.0f} | {per['baseline']:,.0f} | {per['this'] / per['baseline']:.3f}x |"
+        )
+    return 0
+
+
+def _count(tree: Path, kind: str, n: int, prepared: int) -> int:
+    """Instructions of one worker process (valgrind's `Collected` total, every thread)."""
+    cmd = [
+        "valgrind",
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        kind,
+        str(n),
+        str(prepared),
+    ]
+    env = dict(os.environ, PYTHONPATH=str(tree), PYTHONHASHSEED="0")
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
+    found = re.search(r"Collected : (\d+)", out.stderr)
+    if out.returncode != 0 or found is None or "answers: ok" not in out.stdout:
+        raise RuntimeError(
+            f"{tree} {kind} {n}: worker failed\n{out.stdout[-2000:]}{out.stderr[-2000:]}"
+        )
+    return int(found.group(1))
+
+
+# -- the worker: runs inside the tree under test (PYTHONPATH), under valgrind --------------------
+
+
+def worker(kind: str, n: int, prepared: int) -> int:
+    sys.path.insert(0, str(HERE))
+    import sign
+
+    from mocksrv.app import create_app
+    from mocksrv.settings import Settings
+
+    try:  # the registry's loader (after the redesign) or the scenario package's (before it)
+        from mocksrv.registry import load_files
+    except ImportError:
+        from mocksrv.scenario.loader import load_files  # type: ignore[no-redef]
+
+    app = create_app(Settings(), load_files([str(HERE / "scenario.yaml")]))
+    requests = _requests(sign, kind, WARM_UP + prepared)
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: Any) -> None:
+        statuses.append(status)
+
+    if kind == "s3-get":  # one upload, then GETs of its report (as bench/run.sh's S3 row)
+        app(_environ(sign.s3_put(PORT, BUCKET, PUT_KEY, BODY)), start_response)
+        _wait_idle(app)
+    for raw in requests[:WARM_UP]:
+        app(_environ(raw), start_response)
+    environs = [_environ(raw) for raw in requests[WARM_UP : WARM_UP + n]]
+    for env in environs:
+        b"".join(app(env, start_response))
+    if kind == "s3-put":  # the uploads' processing runs on a worker thread: count all of it
+        _wait_idle(app)
+    bad = [s for s in statuses if not s.startswith("200")]
+    print("answers: ok" if not bad else f"answers: {len(bad)} not 200, first {bad[0]}")
+    return 0
+
+
+def _requests(sign: Any, kind: str, count: int) -> list[bytes]:
+    makers: dict[str, Callable[[], list[bytes]]] = {
+        "verify": lambda: [sign.raw("GET", sign.VERIFY_PATH, sign.prime_headers(PORT))] * count,
+        "create": lambda: sign.create_requests(PORT, count, "I"),
+        "s3-put": lambda: [sign.s3_put(PORT, BUCKET, f"{PUT_KEY}-{i}", BODY) for i in range(count)],
+        "s3-get": lambda: (
+            [sign.s3_get(PORT, BUCKET, "processing-results/" + PUT_KEY + ".json")] * count
+        ),
+    }
+    return makers[kind]()
+
+
+BUCKET = "partner-promotions-devo"
+OWN = "new-promo-codes/clientname=clientname/"
+PUT_KEY = OWN + "bench/object-1k.bin"
+BODY = (b"BENCH-1KIB-OBJECT," * 64)[:1024]
+
+
+def _environ(raw: bytes) -> dict[str, Any]:
+    """The WSGI environ mocksrv's HTTP layer builds for these raw bytes (the same keys)."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    method, target, _ = lines[0].split(" ")
+    path, _, query = target.partition("?")
+    env: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "REQUEST_URI": target,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": str(PORT),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "REMOTE_ADDR": "127.0.0.1",
+    }
+    for line in lines[1:]:
+        name, _, value = line.partition(": ")
+        key = name.upper().replace("-", "_")
+        env[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key] = value
+    if body:
+        env["CONTENT_LENGTH"] = str(len(body))
+    return env
+
+
+def _wait_idle(app: Any) -> None:
+    """Until the promotions worker has processed every upload (its store says idle)."""
+    import time
+
+    store = next(s for s in app.runtime.stores.values() if hasattr(s, "idle"))
+    deadline = time.monotonic() + 600
+    while not store.idle():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the promotions worker did not go idle")
+        time.sleep(0.01)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "--worker":
+        sys.exit(worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
+    sys.exit(main())
