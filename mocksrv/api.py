@@ -7,8 +7,7 @@ defaults, identity APIs, fault error names, keep-state, admin state views) is de
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from mocksrv.runtime import Runtime
@@ -17,9 +16,13 @@ if TYPE_CHECKING:
 Parse = Callable[["ScenarioModel", "Problems"], Any]
 
 
-@dataclass(frozen=True)
-class Api:
-    """One emulated API.
+def _no_errors() -> Iterable[str]:
+    return ()
+
+
+class Api(NamedTuple):
+    """One emulated API (a NamedTuple, not a dataclass: it is defined on every start-up, and a
+    frozen dataclass of this size costs about a millisecond to create).
 
     `parse` reads the scenario (its section, and what else it names in `reads`) into a config,
     collecting problems; `new_store` makes an empty store (the API's data) from that config;
@@ -37,17 +40,19 @@ class Api:
     skew_seconds: int = 300  # default of settings.skew_seconds.<name>
     identities: bool = False  # identities[].api may name it
     reads: tuple[str, ...] = ()  # other sections its config depends on (a change resets it)
-    errors: Callable[[], Iterable[str]] = lambda: ()  # wire error names faults may give
+    errors: Callable[[], Iterable[str]] = _no_errors  # wire error names faults may give
     throttle_error: str = ""  # what a `throttle` fault answers
     internal_error: str = "InternalError"  # what a truncated response cuts short
-    # an alias that names one operation of the API (`landing` is the promotions API's Landing)
-    alias_operations: dict[str, str] = field(default_factory=dict)
+    # an alias that names one operation of the API (`landing` is the promotions API's Landing);
+    # read only, like every field
+    alias_operations: dict[str, str] = {}  # noqa: RUF012
     free_errors: tuple[str, ...] = ()  # operations whose injected errors are free names
     aws_tools: bool = False  # `mocksrv run` gives plain AWS tools its first identity's keys
-    spellings: tuple[str, ...] = field(init=False, default=())
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "spellings", (self.name, *self.aliases))
+    @property
+    def spellings(self) -> tuple[str, ...]:
+        """Its name, then its aliases."""
+        return (self.name, *self.aliases)
 
     @property
     def sections(self) -> tuple[str, ...]:
@@ -55,8 +60,7 @@ class Api:
         return ((self.section,) if self.section else ()) + self.reads
 
 
-@dataclass(frozen=True)
-class Extension:
+class Extension(NamedTuple):
     """A part that is not an API but owns scenario sections and installs on every runtime (the
     toolkit: journal, faults, expectations and the admin API)."""
 

@@ -8,13 +8,12 @@ in `APIS` below (docs/architecture.md, "Adding an API").
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mocksrv.api import Api, Extension
 from mocksrv.errors import ScenarioError
 from mocksrv.runtime import Runtime
-from mocksrv.scenario import loader, schema, validate
+from mocksrv.scenario import loader
 from mocksrv.scenario.loader import Merged, Scenario, merge_scenarios
 from mocksrv.scenario.model import Problems, ScenarioModel, build_model
 from mocksrv.services.agcod.plugin import API as AGCOD
@@ -30,22 +29,17 @@ APIS: tuple[Api, ...] = (PRIME, AGCOD, PROMOTIONS, STS)
 EXTENSIONS: tuple[Extension, ...] = (TOOLKIT,)
 
 
-@dataclass
 class Registry:
     """The registered APIs as one object: a runtime carries it, so that the toolkit (below this
     module) reads the list of APIs without importing it."""
 
-    apis: tuple[Api, ...]
-    extensions: tuple[Extension, ...]
-    by_spelling: dict[str, Api] = field(init=False)
-    _aliases: dict[str, str] = field(init=False)
-    _implied: dict[str, str] = field(init=False)
-    _checks: loader.Checks | None = field(init=False, default=None)
-
-    def __post_init__(self) -> None:
-        self.by_spelling = {s: api for api in self.apis for s in api.spellings}
+    def __init__(self, apis: tuple[Api, ...], extensions: tuple[Extension, ...]) -> None:
+        self.apis = apis
+        self.extensions = extensions
+        self.by_spelling: dict[str, Api] = {s: api for api in apis for s in api.spellings}
         self._aliases = {s: api.name for s, api in self.by_spelling.items()}
-        self._implied = {s: op for api in self.apis for s, op in api.alias_operations.items()}
+        self._implied = {s: op for api in apis for s, op in api.alias_operations.items()}
+        self._checks: loader.Checks | None = None
 
     def api(self, spelling: str) -> Api | None:
         """The API a name or an alias spells (`s3` and `landing` are `promotions`)."""
@@ -76,6 +70,8 @@ class Registry:
         sections: dict[str, Any] = {a.section: a.schema for a in self.apis if a.section}
         for ext in self.extensions:
             sections.update(ext.schemas(self.spellings))
+        from mocksrv.scenario import schema  # checking scenarios only: not at start-up
+
         return schema.compose(sections, identity_apis=identity_apis, skew_keys=skews)
 
     def model(self, merged: Merged, problems: Problems | None = None) -> ScenarioModel:
@@ -92,11 +88,15 @@ class Registry:
         merged = merge_scenarios(scenarios)
         problems = Problems(merged)
         self.parse(self.model(merged, problems), problems)
+        from mocksrv.scenario import validate
+
         return sorted(problems.items, key=validate.problem_order)
 
     def checks(self) -> loader.Checks:
         """The schema (compiled on first use, then kept) and the semantic checks."""
         if self._checks is None:
+            from mocksrv.scenario import validate
+
             schema = validate.Validator(self.scenario_schema())
             self._checks = loader.Checks(schema, self.semantic_problems)
         return self._checks

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import yaml
 
@@ -202,8 +202,7 @@ def expand_paths(paths: list[str]) -> list[Path]:
     return out
 
 
-@dataclass(frozen=True)
-class Checks:
+class Checks(NamedTuple):
     """What a loaded scenario is checked with, given by the registry (this package knows no API):
     the composed schema, and the semantic checks of every section."""
 

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mocksrv.api import Extension
 from mocksrv.toolkit import expectations, faults
@@ -41,8 +41,7 @@ class Toolkit:
         self.expectations.reset_counts()
 
 
-@dataclass
-class Sections:
+class Sections(NamedTuple):
     """The toolkit's parsed sections."""
 
     faults: list[faults.Fault]
