@@ -42,7 +42,7 @@ def main() -> int:
 
     pin_self()
     if "startup" in kinds:
-        _startups(launch, free_port, args.rounds)
+        _startups(args.rounds)
         kinds.remove("startup")
         if not kinds:
             return 0
@@ -77,9 +77,12 @@ def main() -> int:
 KINDS = ("verify", "create", "s3-get", "startup")
 
 
-def _startups(launch: Any, free_port: Any, rounds: int) -> None:
+def _startups(rounds: int) -> None:
     """Launch to the first 200 of a signed verify (with --scenario bench/scenario.yaml), each
     tree in turn, both orders; one untimed launch each first (it fills the bytecode cache)."""
+    from peers import launch
+    from procs import free_port
+
     names = {"this": "mocksrv", "baseline": "mocksrv-baseline"}
     times: dict[str, list[float]] = {n: [] for n in names}
     for rnd in range(-1, 2 * rounds):

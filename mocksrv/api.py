@@ -6,7 +6,8 @@ defaults, identity APIs, fault error names, keep-state, admin state views) is de
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -43,9 +44,8 @@ class Api(NamedTuple):
     errors: Callable[[], Iterable[str]] = _no_errors  # wire error names faults may give
     throttle_error: str = ""  # what a `throttle` fault answers
     internal_error: str = "InternalError"  # what a truncated response cuts short
-    # an alias that names one operation of the API (`landing` is the promotions API's Landing);
-    # read only, like every field
-    alias_operations: dict[str, str] = {}  # noqa: RUF012
+    # an alias that names one operation of the API (`landing` is the promotions API's Landing)
+    alias_operations: Mapping[str, str] = MappingProxyType({})
     free_errors: tuple[str, ...] = ()  # operations whose injected errors are free names
     aws_tools: bool = False  # `mocksrv run` gives plain AWS tools its first identity's keys
 

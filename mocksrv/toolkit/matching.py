@@ -121,17 +121,16 @@ class Matcher:
         return True
 
 
-def canonical_api(spec: dict[str, Any], apis: Spellings) -> dict[str, Any]:
-    """`spec` (a `match:` mapping or journal filters) with its `api` in the API's own name, and
-    the operation an alias implies when none is given; changed in place and returned."""
+def canonical_api(spec: dict[str, Any], apis: Spellings) -> None:
+    """Put `spec`'s `api` (a `match:` mapping or journal filters, changed in place) in the API's
+    own name, and add the operation an alias implies when none is given."""
     if "api" not in spec:
-        return spec
+        return
     written = spec["api"]
     implied = apis.implied_operations().get(written) if isinstance(written, str) else None
     spec["api"] = _canonical(written, apis.aliases())
     if implied is not None:
         spec.setdefault("operation", implied)
-    return spec
 
 
 def _canonical(value: Any, aliases: Mapping[str, str]) -> Any:
@@ -162,7 +161,9 @@ def compile_matcher(spec: Mapping[str, Any] | None, apis: Spellings | None = Non
     """Compile a `match:` mapping; raises ValueError naming the bad key. With `apis`, an older
     spelling of an API means its name (`match.api: s3` matches the promotions API's calls, and
     `landing` its Landing operation)."""
-    spec = canonical_api(dict(spec or {}), apis) if apis is not None else dict(spec or {})
+    spec = dict(spec or {})
+    if apis is not None:
+        canonical_api(spec, apis)
     matcher = Matcher(source=spec)
     for name in ATTRIBUTES:
         if name in spec:
