@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import io
 import os
 import re
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
@@ -116,12 +116,16 @@ def worker(kind: str, n: int, prepared: int) -> int:
         statuses.append(status)
 
     if kind == "s3-get":  # one upload, then GETs of its report (as bench/run.sh's S3 row)
+        from s3_bench import BODY, BUCKET, PUT_KEY
+
         app(_environ(sign.s3_put(PORT, BUCKET, PUT_KEY, BODY)), start_response)
         _wait_idle(app)
-    for raw in requests[:WARM_UP]:
-        app(_environ(raw), start_response)
-    environs = [_environ(raw) for raw in requests[WARM_UP : WARM_UP + n]]
-    for env in environs:
+    # every environ is built first, for as many requests whatever n is: only the app's work
+    # differs between the runs with 1 and with 1 + COUNT requests
+    environs = [_environ(raw) for raw in requests]
+    for env in environs[:WARM_UP]:
+        app(env, start_response)
+    for env in environs[WARM_UP : WARM_UP + n]:
         b"".join(app(env, start_response))
     if kind == "s3-put":  # the uploads' processing runs on a worker thread: count all of it
         _wait_idle(app)
@@ -131,48 +135,30 @@ def worker(kind: str, n: int, prepared: int) -> int:
 
 
 def _requests(sign: Any, kind: str, count: int) -> list[bytes]:
+    from s3_bench import BODY, BUCKET, PUT_KEY, REPORT_KEY
+
     makers: dict[str, Callable[[], list[bytes]]] = {
         "verify": lambda: [sign.raw("GET", sign.VERIFY_PATH, sign.prime_headers(PORT))] * count,
         "create": lambda: sign.create_requests(PORT, count, "I"),
         "s3-put": lambda: [sign.s3_put(PORT, BUCKET, f"{PUT_KEY}-{i}", BODY) for i in range(count)],
-        "s3-get": lambda: (
-            [sign.s3_get(PORT, BUCKET, "processing-results/" + PUT_KEY + ".json")] * count
-        ),
+        "s3-get": lambda: [sign.s3_get(PORT, BUCKET, REPORT_KEY)] * count,
     }
     return makers[kind]()
 
 
-BUCKET = "partner-promotions-devo"
-OWN = "new-promo-codes/clientname=clientname/"
-PUT_KEY = OWN + "bench/object-1k.bin"
-BODY = (b"BENCH-1KIB-OBJECT," * 64)[:1024]
-
-
 def _environ(raw: bytes) -> dict[str, Any]:
-    """The WSGI environ mocksrv's HTTP layer builds for these raw bytes (the same keys)."""
-    head, _, body = raw.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    method, target, _ = lines[0].split(" ")
-    path, _, query = target.partition("?")
-    env: dict[str, Any] = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "QUERY_STRING": query,
-        "REQUEST_URI": target,
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": str(PORT),
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(body),
-        "REMOTE_ADDR": "127.0.0.1",
-    }
-    for line in lines[1:]:
-        name, _, value = line.partition(": ")
-        key = name.upper().replace("-", "_")
-        env[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key] = value
-    if body:
-        env["CONTENT_LENGTH"] = str(len(body))
-    return env
+    """The WSGI environ mocksrv's own HTTP layer builds for these bytes: its parser (llhttp)
+    and `environ_of`, the same code in both trees."""
+    from mocksrv.http1 import Parser
+    from mocksrv.httpwsgi import environ_of
+
+    parser = Parser(max_body=1 << 30, send=None, idle_timeout=60)
+    parser.feed(raw)
+    request = parser.ready.popleft()
+    if not hasattr(request, "fields"):
+        raise RuntimeError(f"the bench's own request does not parse: {request!r}")
+    server = SimpleNamespace(server_name="127.0.0.1", effective_port=PORT)
+    return environ_of(request, server, None, ("127.0.0.1", 40000))
 
 
 def _wait_idle(app: Any) -> None:
