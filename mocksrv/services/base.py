@@ -11,6 +11,7 @@ runtime, never from a copy taken when the service was built.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from mocksrv import sigv4
@@ -19,13 +20,28 @@ from mocksrv.http import Response
 
 
 class Route:
-    """What routing found: the operation, and the API's own path parameters."""
+    """What routing found: the operation, the API's own path parameters, and optionally the
+    answer that runs the operation (a route table's entry; None: the service's `operate`)."""
 
-    __slots__ = ("operation", "params")
+    __slots__ = ("operation", "params", "answer")
 
-    def __init__(self, operation: str, params: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        operation: str,
+        params: dict[str, Any] | None = None,
+        answer: Answer | None = None,
+    ) -> None:
         self.operation = operation
         self.params = params if params is not None else {}
+        self.answer = answer
+
+
+# (call, route, ident, request) -> the answer, as `ApiService.operate`
+Answer = Callable[[Call, Route, Any, Any], Response]
+
+
+# the steps with a default: a class that does not fill one in costs no call for it per request
+_OPTIONAL = ("precheck", "body_limit", "authenticate", "authorize", "throttle", "parse")
 
 
 class ApiService:
@@ -36,7 +52,9 @@ class ApiService:
     # the API's error family (a class or a tuple of classes), rendered by render_error
     wire_error: ClassVar[type[Exception] | tuple[type[Exception], ...]]
     reads_body: ClassVar[bool] = True  # False: the API takes no body (it is never read)
-    _fills: ClassVar[frozenset[str]] = frozenset()
+    # the optional steps this service runs: set per class (the ones it fills in), and an
+    # instance may leave out more (`leave_out`, for a step its scenario turns off)
+    _fills: frozenset[str] = frozenset()
 
     def __init__(self, policy: sigv4.VerifyPolicy) -> None:
         self.policy = policy
@@ -49,10 +67,16 @@ class ApiService:
         super().__init_subclass__(**kwargs)
         # which optional steps an API fills in: the others cost no call per request
         cls._fills = frozenset(
-            name
-            for name in ("precheck", "body_limit", "authorize", "throttle", "parse")
-            if getattr(cls, name) is not getattr(ApiService, name)
+            name for name in _OPTIONAL if getattr(cls, name) is not getattr(ApiService, name)
         )
+
+    def leave_out(self, *steps: str) -> None:
+        """Skip these optional steps on this instance (say, `throttle` with no rate limit set:
+        a step that would do nothing then costs no call per request)."""
+        unknown = set(steps) - set(_OPTIONAL)
+        if unknown:
+            raise ValueError(f"not optional steps: {sorted(unknown)}")
+        self._fills = self._fills - set(steps)
 
     def __call__(self, call: Call) -> Response:
         call.api = self.api
@@ -69,7 +93,13 @@ class ApiService:
                     call.body(limit)
                 except BodyTooLarge as exc:
                     raise self.body_too_large(str(exc), limit) from None
-            ident = self.authenticate(call, route)
+            if "authenticate" in fills:
+                ident = self.authenticate(call, route)
+            else:  # the default authenticate, inline: SigV4 under this service's policy
+                try:
+                    ident = call.verify_signature(self.policy)
+                except sigv4.SigV4Failure as failure:
+                    raise self.auth_error(call, failure) from None
             if "authorize" in fills:
                 self.authorize(call, route, ident)
             if "throttle" in fills:
@@ -82,7 +112,7 @@ class ApiService:
                 )
                 if injected is not None:
                     return injected
-            return self.operate(call, route, ident, request)
+            return (route.answer or self.operate)(call, route, ident, request)
         except self.wire_error as err:
             call.outcome = call.outcome or self.outcome_of(err)
             return self.render_error(call, err, route)
@@ -128,6 +158,7 @@ class ApiService:
         return None
 
     def operate(self, call: Call, route: Route, ident: Any, request: Any) -> Response:
+        """The operation's answer (unless the route carries its own `answer`)."""
         raise NotImplementedError
 
     def outcome_of(self, err: Any) -> str:

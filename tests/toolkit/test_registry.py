@@ -201,3 +201,21 @@ def test_a_posted_scenario_extends_bundled_scenarios(mocksrv, mocksrv_prime):
     r = requests.post(f"{mocksrv.url}/__admin/scenarios", json={"yaml": bad}, timeout=10)
     assert r.status_code == 400
     assert "may extend only bundled scenarios" in r.json()["error"]["problems"][0]
+
+
+def test_an_instance_leaves_out_only_optional_steps():
+    from mocksrv import sigv4
+    from mocksrv.services.base import ApiService
+
+    class Throttled(ApiService):
+        api, scope = "t", None
+
+        def throttle(self, call: Any, route: Any, ident: Any) -> None:
+            raise AssertionError("left out")
+
+    service = Throttled(sigv4.VerifyPolicy(service="t"))
+    assert "throttle" in service._fills and "authorize" not in service._fills
+    service.leave_out("throttle")
+    assert "throttle" not in service._fills and "throttle" in Throttled._fills
+    with pytest.raises(ValueError, match="operate"):
+        service.leave_out("operate")

@@ -17,7 +17,7 @@ from mocksrv.call import Call
 from mocksrv.clock import later
 from mocksrv.http import Response, has_control
 from mocksrv.ratelimit import RejectionLog, TokenBuckets
-from mocksrv.services.base import ApiService, Route
+from mocksrv.services.base import Answer, ApiService, Route
 from mocksrv.services.prime import exceptions as exc
 from mocksrv.services.prime.config import OUTCOMES, PrimeConfig
 from mocksrv.services.prime.models import PrimeBackend, Reply
@@ -45,35 +45,43 @@ def error_response(err: exc.PrimeError) -> Response:
 
 
 class Endpoint(NamedTuple):
-    """One route: method, path template (`{name}` segments are path parameters), operation."""
+    """One route: method, path template (`{name}` segments are path parameters), operation, and
+    the name of the PrimeService method that answers it."""
 
     method: str
     template: str
     operation: str
+    answer: str
 
 
-# Prime's route table: a new endpoint is one entry here and one answer in PrimeService.answers
+# Prime's route table: a new endpoint is one entry here and its answer method in PrimeService
 ENDPOINTS = (
-    Endpoint("GET", PREFIX + "{benefitId}/offer-code/{offerCode}/verify", "verify"),
-    Endpoint("POST", PREFIX + "{benefitId}/offer-code/{offerCode}/redeem", "redeem"),
-    Endpoint("GET", PREFIX + "{benefitId}/offer-code/{offerCode}/auth-code", "auth-code"),
+    Endpoint("GET", PREFIX + "{benefitId}/offer-code/{offerCode}/verify", "verify", "_verify"),
+    Endpoint("POST", PREFIX + "{benefitId}/offer-code/{offerCode}/redeem", "redeem", "_redeem"),
+    Endpoint(
+        "GET", PREFIX + "{benefitId}/offer-code/{offerCode}/auth-code", "auth-code", "_auth_code"
+    ),
 )
-# compiled once: (method, segment count) -> [(literal getter, literals, parameter slots, operation)]
-Compiled = tuple[Callable[[list[str]], Any], tuple[str, ...], tuple[tuple[int, str], ...], str]
+# compiled per service: (method, segment count) ->
+#   [(literal getter, literals, parameter slots, operation, answer)]
+Compiled = tuple[
+    Callable[[list[str]], Any], tuple[str, ...], tuple[tuple[int, str], ...], str, Answer
+]
 
 
-def _compile(endpoints: tuple[Endpoint, ...]) -> dict[tuple[str, int], list[Compiled]]:
+def compile_routes(
+    endpoints: tuple[Endpoint, ...], answers: object
+) -> dict[tuple[str, int], list[Compiled]]:
+    """The route table, matched by `PrimeService.route`; each answer is `answers`' method."""
     table: dict[tuple[str, int], list[Compiled]] = {}
     for ep in endpoints:
         segs = ep.template.split("/")
         literal = [i for i, seg in enumerate(segs) if not seg.startswith("{")]
         slots = tuple((i, seg[1:-1]) for i, seg in enumerate(segs) if seg.startswith("{"))
-        entry = (itemgetter(*literal), tuple(segs[i] for i in literal), slots, ep.operation)
+        answer = getattr(answers, ep.answer)
+        entry = (itemgetter(*literal), tuple(segs[i] for i in literal), slots, ep.operation, answer)
         table.setdefault((ep.method, len(segs)), []).append(entry)
     return table
-
-
-_TABLE = _compile(ENDPOINTS)
 
 
 def _decoded(raw: str) -> str:
@@ -98,11 +106,9 @@ class PrimeService(ApiService):
         self.backend = backend
         self.buckets = TokenBuckets(clock)
         self.rejections = RejectionLog(clock)
-        self.answers: dict[str, Callable[[Call, Route], tuple[Reply, str]]] = {
-            "verify": self._verify,
-            "redeem": self._redeem,
-            "auth-code": self._auth_code,
-        }
+        self.routes = compile_routes(ENDPOINTS, self)
+        if config.rate <= 0:  # no rate limit in the scenario: the throttle step is not run
+            self.leave_out("throttle")
 
     def claims(self, call: Call) -> bool:
         return call.path.startswith("/v1/") and "s3/aws4_request" not in call.headers.get(
@@ -128,7 +134,9 @@ class PrimeService(ApiService):
         """The endpoint the request names (the route table), with its path parameters
         percent-decoded; Prime's NotFound, or BadRequest for a path that is not UTF-8."""
         parts = call.raw_path.split("/")
-        for literals, want, slots, operation in _TABLE.get((call.method, len(parts)), ()):
+        for literals, want, slots, operation, answer in self.routes.get(
+            (call.method, len(parts)), ()
+        ):
             if literals(parts) != want:
                 continue
             params = {}
@@ -139,7 +147,7 @@ class PrimeService(ApiService):
                 params[name] = _decoded(raw) if "%" in raw else raw
             else:
                 call.fields.update(params)
-                return Route(operation, params)
+                return Route(operation, params, answer)
         raise exc.NotFound(f"No route for {call.method} {call.path[:200]}")
 
     def precheck(self, call: Call, route: Route) -> None:
@@ -182,10 +190,6 @@ class PrimeService(ApiService):
         if not self.buckets.allow(access_key, self.config.rate, self.config.burst):
             self._rejected(access_key, route.operation)
 
-    def operate(self, call: Call, route: Route, ident: Any, request: Any) -> Response:
-        reply, token = self.answers[route.operation](call, route)
-        return self._render(call, reply, token)
-
     def render_error(self, call: Call, err: Any, route: Route | None) -> Response:
         return error_response(err)
 
@@ -193,24 +197,28 @@ class PrimeService(ApiService):
         cls = exc.ERRORS.get(name, exc.InternalServerError)
         return error_response(cls())
 
-    # -- the answers --------------------------------------------------------------------------
+    # -- the answers (the route table's, in place of `operate`) --------------------------------
 
-    def _verify(self, call: Call, route: Route) -> tuple[Reply, str]:
+    def _verify(self, call: Call, route: Route, ident: Any, request: Any) -> Response:
         p = route.params
-        return self.backend.verify(
-            p["benefitId"], p["offerCode"], call.runtime.clock.now(), p["tz"]
-        ), ""
-
-    def _redeem(self, call: Call, route: Route) -> tuple[Reply, str]:
-        p = route.params
-        at = self._redemption_time(call, call.runtime.clock.now())
-        return self.backend.redeem(p["benefitId"], p["offerCode"], at, p["tz"]), ""
-
-    def _auth_code(self, call: Call, route: Route) -> tuple[Reply, str]:
-        p = route.params
-        return self.backend.auth_code(
+        reply = self.backend.verify(
             p["benefitId"], p["offerCode"], call.runtime.clock.now(), p["tz"]
         )
+        return self._render(call, reply, "")
+
+    def _redeem(self, call: Call, route: Route, ident: Any, request: Any) -> Response:
+        p = route.params
+        at = self._redemption_time(call, call.runtime.clock.now())
+        return self._render(
+            call, self.backend.redeem(p["benefitId"], p["offerCode"], at, p["tz"]), ""
+        )
+
+    def _auth_code(self, call: Call, route: Route, ident: Any, request: Any) -> Response:
+        p = route.params
+        reply, token = self.backend.auth_code(
+            p["benefitId"], p["offerCode"], call.runtime.clock.now(), p["tz"]
+        )
+        return self._render(call, reply, token)
 
     # -- helpers ------------------------------------------------------------------------------
 
