@@ -48,26 +48,31 @@ def main() -> int:
         ap.error(f"unknown kinds {unknown}; known: {', '.join(KINDS)}")
     if not (args.baseline / "mocksrv" / "__init__.py").is_file():
         ap.error(f"{args.baseline}: not a mocksrv source tree")
-    trees = {"this": ROOT, "baseline": args.baseline.resolve()}
-    jobs = [(t, k, n) for k in kinds for t in trees for n in (1, 1 + args.count)]
+    per = compare(args.baseline, kinds, args.count)
+    print("| request | this tree | baseline | this / baseline |\n|---|---|---|---|")
+    for kind in kinds:
+        this, base = per[kind]["this"], per[kind]["baseline"]
+        print(f"| {kind} | {this:,.0f} | {base:,.0f} | {this / base:.3f}x |")
+    return 0
+
+
+def compare(baseline: Path, kinds: list[str], count: int) -> dict[str, dict[str, float]]:
+    """Instructions per request of each kind, {"this": ..., "baseline": ...} (bench/run.py's
+    `instructions` section calls this too)."""
+    trees = {"this": ROOT, "baseline": baseline.resolve()}
+    jobs = [(t, k, n) for k in kinds for t in trees for n in (1, 1 + count)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         counts = dict(
             zip(
                 jobs,
-                pool.map(lambda j: _count(trees[j[0]], j[1], j[2], args.count + 1), jobs),
+                pool.map(lambda j: _count(trees[j[0]], j[1], j[2], count + 1), jobs),
                 strict=True,
             )
         )
-    print("| request | this tree | baseline | this / baseline |\n|---|---|---|---|")
-    for kind in kinds:
-        per = {
-            t: (counts[(t, kind, 1 + args.count)] - counts[(t, kind, 1)]) / args.count
-            for t in trees
-        }
-        print(
-            f"| {kind} | {per['this']:,.0f} | {per['baseline']:,.0f} | {per['this'] / per['baseline']:.3f}x |"
-        )
-    return 0
+    return {
+        kind: {t: (counts[(t, kind, 1 + count)] - counts[(t, kind, 1)]) / count for t in trees}
+        for kind in kinds
+    }
 
 
 def _count(tree: Path, kind: str, n: int, prepared: int) -> int:

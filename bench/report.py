@@ -7,6 +7,12 @@ from pathlib import Path
 from typing import Any
 
 Row = tuple[str, Any, Any, str, str]  # metric, mocksrv, peer, target, verdict
+INSTRUCTION_ROWS = (
+    ("verify", "verify GET"),
+    ("create", "CreateGiftCard POST"),
+    ("s3-put", "S3 PutObject 1 KiB (with its processing)"),
+    ("s3-get", "S3 GetObject ~1 KiB"),
+)
 
 
 def _get(d: dict[str, Any], *path: str) -> Any:
@@ -114,6 +120,16 @@ def rows(res: dict[str, Any]) -> list[dict[str, Any]]:
     v = "not measured" if not mx or "ok" not in mx else ("met" if mx["ok"] else "FAILED")
     n = sum(x for k, x in (mx.get("operations") or {}).items() if k != "error")
     add(f"correctness under load ({n} mixed ops)", "pass" if mx.get("ok") else None, None, "-", "consistent state", v)  # fmt: skip
+
+    ins = res.get("instructions") or {}
+    why = ins.get("error") or (ins.get("skipped") if ins.get("skipped") != "needs --baseline" else None)
+    if why:
+        add("CPU instructions per request vs baseline", None, None, "baseline mocksrv", "<= 1.05x", f"not measured ({why})")  # fmt: skip
+    per = ins.get("per_request") or {}
+    for kind, label in INSTRUCTION_ROWS:
+        if kind in per:
+            m, b = per[kind]["this"], per[kind]["baseline"]
+            add(f"{label} CPU instructions per request vs baseline", round(m), round(b), "baseline mocksrv", "<= 1.05x", _verdict(_ratio(m, b), "<=", 1.05))  # fmt: skip
 
     sb = res.get("state") or {}
     mem, dur = _get(sb, "create_memory", "rps"), _get(sb, "create_state", "rps")

@@ -23,6 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import http_bench  # noqa: E402
+import instructions  # noqa: E402
 import mixed  # noqa: E402
 import report  # noqa: E402
 import s3_bench  # noqa: E402
@@ -32,7 +33,8 @@ from load import LOADGEN, have_wrk  # noqa: E402
 from peers import wiremock_jar  # noqa: E402
 from procs import BENCH, LOGS, ROOT, pin_self, stop_all  # noqa: E402
 
-SECTIONS = ("startup", "http", "s3", "promo", "mixed", "soak", "state")
+# instructions last: it runs valgrind on both cores, after every timed section
+SECTIONS = ("startup", "http", "s3", "promo", "mixed", "soak", "state", "instructions")
 NOISE = (
     "Measured on a shared 2-core machine: server pinned to CPU 0, load generator to CPU 1 "
     "(taskset). Other work on the machine adds noise; compare ratios from the same run only."
@@ -55,6 +57,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="mixed load under 1,000 idle + 200 slowloris connections (180)")  # fmt: skip
     p.add_argument("--baseline", type=Path, default=None,
                    help="another mocksrv source tree (e.g. a checkout of main) measured in the http section")  # fmt: skip
+    p.add_argument("--instructions-count", type=int, default=1000,
+                   help="with --baseline: requests counted per kind in the instructions section (1000)")  # fmt: skip
     p.add_argument("--only", default="", help=f"comma list of sections: {','.join(SECTIONS)}")
     p.add_argument("--note", action="append", default=[], help="extra note for the results file")
     p.add_argument("--out", type=Path, default=BENCH / "results", help="results directory")
@@ -101,6 +105,24 @@ def meta(args: argparse.Namespace, stem: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _instructions(baseline: Path | None, count: int) -> dict[str, Any]:
+    """CPU instructions per request, this tree / the --baseline tree (bench/instructions.py):
+    deterministic to about 0.5 %, where the wall-clock rows against the baseline are not."""
+    if baseline is None:
+        return {"skipped": "needs --baseline"}
+    if shutil.which("valgrind") is None:
+        return {"skipped": "valgrind is not installed (apt-get install valgrind)"}
+    pinned_to = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    if pinned_to is not None:  # the workers count instructions, not time: use every core
+        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+    try:
+        per = instructions.compare(baseline, list(instructions.KINDS), count)
+    finally:
+        if pinned_to is not None:
+            os.sched_setaffinity(0, pinned_to)
+    return {"count": count, "per_request": per}
+
+
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -132,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         "mixed": lambda: mixed.correctness(args.mixed_threads, args.mixed_ops),
         "state": lambda: state_bench.state_rows(opts, args.state_cards),
         "soak": lambda: soak.soak(args.soak_seconds),
+        "instructions": lambda: _instructions(args.baseline, args.instructions_count),
     }
     results: dict[str, Any] = {"meta": meta(args, stem)}
     t0 = time.perf_counter()

@@ -21,6 +21,17 @@ if ! command -v wrk >/dev/null; then
     echo "bench: wrk not installed; using the Python load generator (sudo apt-get install wrk)" >&2
   fi
 fi
+case " $* " in *" --baseline"*)  # the instructions section counts with valgrind
+  if ! command -v valgrind >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "bench: installing valgrind (apt-get)" >&2
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind) >/dev/null \
+        || echo "bench: valgrind install failed; the instructions rows are not measured" >&2
+    else
+      echo "bench: valgrind not installed; the instructions rows are not measured" >&2
+    fi
+  fi;;
+esac
 if ! ls "$here"/.cache/wiremock/node_modules/wiremock/build/wiremock-standalone-*.jar >/dev/null 2>&1; then
   command -v npm >/dev/null || { echo "bench: npm is required to fetch WireMock" >&2; exit 2; }
   npm install --no-audit --no-fund --prefix "$here/.cache/wiremock" wiremock >/dev/null
