@@ -3,8 +3,8 @@
 Wall-clock rates on a shared machine drift by more than the 5 % a redesign may cost, and which
 tree runs second gains the most (docs/benchmark.md). An instruction count does not drift: for
 one tree and one kind of request it is within about 0.5 % on every run, so two trees measured in
-the same invocation compare to a per cent or two. It measures the work only (not cache misses or waits), so it complements the
-wall-clock rows of `bench/run.sh`; it does not replace them.
+the same invocation compare to a per cent or two. It measures the work only (not cache misses
+or waits), so it complements the wall-clock rows of `bench/run.sh`; it does not replace them.
 
 Each measurement runs the WSGI app in one process under valgrind, on bench/scenario.yaml, with
 requests signed beforehand by botocore (SigV4Auth, S3SigV4Auth): warm-up calls, then N calls.

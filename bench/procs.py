@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import signal
@@ -9,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -45,6 +46,20 @@ def pin_self() -> None:
     """Run the orchestrator (and every load generator it starts) on the load-generator core."""
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {int(LOADGEN_CPU)})
+
+
+@contextlib.contextmanager
+def all_cores() -> Iterator[None]:
+    """Undo `pin_self` for a while: for work that counts instructions, not time."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    pinned = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, pinned)
 
 
 def pinned(cmd: Sequence[str], cpu: str) -> list[str]:

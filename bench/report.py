@@ -122,7 +122,7 @@ def rows(res: dict[str, Any]) -> list[dict[str, Any]]:
     add(f"correctness under load ({n} mixed ops)", "pass" if mx.get("ok") else None, None, "-", "consistent state", v)  # fmt: skip
 
     ins = res.get("instructions") or {}
-    why = ins.get("error") or (ins.get("skipped") if ins.get("skipped") != "needs --baseline" else None)
+    why = ins.get("error") or ins.get("skipped")
     if why:
         add("CPU instructions per request vs baseline", None, None, "baseline mocksrv", "<= 1.05x", f"not measured ({why})")  # fmt: skip
     per = ins.get("per_request") or {}

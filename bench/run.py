@@ -31,7 +31,7 @@ import soak  # noqa: E402
 import state_bench  # noqa: E402
 from load import LOADGEN, have_wrk  # noqa: E402
 from peers import wiremock_jar  # noqa: E402
-from procs import BENCH, LOGS, ROOT, pin_self, stop_all  # noqa: E402
+from procs import BENCH, LOGS, ROOT, all_cores, pin_self, stop_all  # noqa: E402
 
 # instructions last: it runs valgrind on both cores, after every timed section
 SECTIONS = ("startup", "http", "s3", "promo", "mixed", "soak", "state", "instructions")
@@ -107,19 +107,14 @@ def meta(args: argparse.Namespace, stem: str) -> dict[str, Any]:
 
 def _instructions(baseline: Path | None, count: int) -> dict[str, Any]:
     """CPU instructions per request, this tree / the --baseline tree (bench/instructions.py):
-    deterministic to about 0.5 %, where the wall-clock rows against the baseline are not."""
+    deterministic to about 0.5 %, where the wall-clock rows against the baseline are not.
+    Without --baseline there is nothing to compare, and no row."""
     if baseline is None:
-        return {"skipped": "needs --baseline"}
+        return {}
     if shutil.which("valgrind") is None:
         return {"skipped": "valgrind is not installed (apt-get install valgrind)"}
-    pinned_to = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    if pinned_to is not None:  # the workers count instructions, not time: use every core
-        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
-    try:
+    with all_cores():
         per = instructions.compare(baseline, list(instructions.KINDS), count)
-    finally:
-        if pinned_to is not None:
-            os.sched_setaffinity(0, pinned_to)
     return {"count": count, "per_request": per}
 
 

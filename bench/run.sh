@@ -12,25 +12,21 @@ fi
   echo "bench: $py cannot import mocksrv/moto/boto3; run the README set-up first" >&2; exit 2; }
 command -v taskset >/dev/null || echo "bench: taskset missing (util-linux): servers will not be pinned" >&2
 command -v java >/dev/null || { echo "bench: java (17+) is required for WireMock" >&2; exit 2; }
-if ! command -v wrk >/dev/null; then
+# apt_install TOOL WITHOUT: install the Debian package TOOL if it is missing and we are root;
+# otherwise say what the bench does WITHOUT it
+apt_install() {
+  command -v "$1" >/dev/null && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "bench: installing wrk (apt-get)" >&2
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) >/dev/null \
-      || echo "bench: wrk install failed; using the Python load generator" >&2
+    echo "bench: installing $1 (apt-get)" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1") >/dev/null \
+      || echo "bench: $1 install failed; $2" >&2
   else
-    echo "bench: wrk not installed; using the Python load generator (sudo apt-get install wrk)" >&2
+    echo "bench: $1 not installed; $2 (sudo apt-get install $1)" >&2
   fi
-fi
+}
+apt_install wrk "using the Python load generator"
 case " $* " in *" --baseline"*)  # the instructions section counts with valgrind
-  if ! command -v valgrind >/dev/null; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      echo "bench: installing valgrind (apt-get)" >&2
-      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind) >/dev/null \
-        || echo "bench: valgrind install failed; the instructions rows are not measured" >&2
-    else
-      echo "bench: valgrind not installed; the instructions rows are not measured" >&2
-    fi
-  fi;;
+  apt_install valgrind "the instructions rows are not measured";;
 esac
 if ! ls "$here"/.cache/wiremock/node_modules/wiremock/build/wiremock-standalone-*.jar >/dev/null 2>&1; then
   command -v npm >/dev/null || { echo "bench: npm is required to fetch WireMock" >&2; exit 2; }
