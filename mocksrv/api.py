@@ -21,6 +21,10 @@ def _no_errors() -> Iterable[str]:
     return ()
 
 
+def _no_tables() -> tuple[str, ...]:
+    return ()
+
+
 class Api(NamedTuple):
     """One emulated API (a NamedTuple, not a dataclass: it is defined on every start-up, and a
     frozen dataclass of this size costs about a millisecond to create).
@@ -48,6 +52,8 @@ class Api(NamedTuple):
     alias_operations: Mapping[str, str] = MappingProxyType({})
     free_errors: tuple[str, ...] = ()  # operations whose injected errors are free names
     aws_tools: bool = False  # `mocksrv run` gives plain AWS tools its first identity's keys
+    # the CREATE statements of its SQL store (read only when a SQL state is opened)
+    tables: Callable[[], tuple[str, ...]] = _no_tables
 
     @property
     def spellings(self) -> tuple[str, ...]:
@@ -68,6 +74,7 @@ class Extension(NamedTuple):
     schemas: Callable[[tuple[str, ...]], dict[str, Any]]  # section -> schema, given API names
     parse: Callable[[ScenarioModel, Problems, Any], Any]  # (model, problems, the registry)
     install: Callable[[Runtime, Any], None]
+    tables: Callable[[], tuple[str, ...]] = _no_tables
 
 
 def wire_errors(module: str) -> Callable[[], set[str]]:

@@ -80,12 +80,25 @@ def _add_server_options(p: argparse.ArgumentParser, port: int = DEFAULT_PORT) ->
         "Prime, S3 and STS host names, issued by mocksrv's local CA (see `mocksrv ca`)",
     )
     _add_ca_dir_option(p)
+    _add_state_options(p)
+
+
+def _add_state_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--workers",
+        default="1",
+        metavar="N|auto",
+        help="serve with N processes on the same ports (auto: one per core); they share the "
+        "--state, or a private SQLite database made for the run (default 1: one process, state "
+        "in memory unless --state)",
+    )
     p.add_argument(
         "--state",
         default=None,
-        metavar="PATH",
-        help="keep all state in the SQLite database PATH (created if missing) and restore it on "
-        "start; default: memory only",
+        metavar="FILE|URL",
+        help="keep all state in the SQLite database FILE (created if missing) or the PostgreSQL "
+        "database at URL (postgresql://...); processes and servers given the same state share "
+        "it; default: memory only",
     )
 
 
@@ -153,12 +166,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from mocksrv.server import make_server, server_url, tls_url
+    from mocksrv.supervisor import worker_count
     from mocksrv.tls import TLSError
 
     settings = settings_from(args)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    try:
+        workers = worker_count(args.workers)
+    except ValueError:
+        raise MocksrvError(
+            f"--workers must be a number of at least 1, or auto: {args.workers!r}"
+        ) from None
+    if workers > 1:
+        return _serve_workers(args, settings, workers)
     app = load_app(settings)
     try:
         server = make_server(app, settings)
@@ -185,9 +207,57 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         server.close()
         app.runtime.close()
-        if app.runtime.state is not None:
-            app.runtime.state.close()
+        app.runtime.engine.close()
     return 0
+
+
+def _serve_workers(args: argparse.Namespace, settings: Any, workers: int) -> int:
+    """`serve --workers N`: the supervisor installs the scenarios and keeps N workers."""
+    from mocksrv.launch import load_scenarios
+    from mocksrv.server import server_url
+    from mocksrv.state.engine import StateError
+    from mocksrv.supervisor import Supervisor
+
+    if settings.server != "builtin":
+        raise MocksrvError("--workers needs the built-in server, not waitress")
+    supervisor = Supervisor(settings, load_scenarios(settings), workers)
+    try:
+        app = supervisor.prepare()
+    except StateError as exc:
+        supervisor.stop()
+        raise MocksrvError(str(exc)) from None
+    except OSError as exc:
+        supervisor.stop()
+        reason = exc.strerror or str(exc)
+        raise MocksrvError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from None
+    settings = supervisor.settings
+    url = server_url(_Ports(settings.port), settings.host)
+    https = server_url(_Ports(settings.tls_port), settings.host).replace("http:", "https:") if (
+        settings.tls_port is not None
+    ) else None  # fmt: skip
+    print(banner(app, url, https), flush=True)
+    print(f"Workers: {workers} processes sharing {app.runtime.engine.describe()}", flush=True)
+    if getattr(args, "admin_token_generated", False):
+        print(f"Admin API token (generated; send 'Authorization: Bearer <token>'): "
+              f"{settings.admin_token}", flush=True)  # fmt: skip
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        supervisor.start()
+        supervisor.run()
+    except KeyboardInterrupt:
+        print("mocksrv stopped", flush=True)
+    finally:
+        supervisor.stop()
+    return 0
+
+
+class _Ports:
+    def __init__(self, port: int | None) -> None:
+        self.effective_port = port
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

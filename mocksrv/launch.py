@@ -38,30 +38,40 @@ def settings_from(args: argparse.Namespace) -> Settings:
         threads=max(1, args.threads),
         server=args.server,
         scenario_paths=list(args.scenario),
-        state_path=Path(args.state) if args.state else None,
+        state=args.state or None,
         tls_port=args.tls_port,
         ca_dir=Path(args.ca_dir) if args.ca_dir else None,
         scenario_roots=list(args.scenario_root),
     )
 
 
-def load_app(settings: Settings) -> Any:
-    from mocksrv.app import create_app
+def load_scenarios(settings: Settings) -> Any:
+    """The scenarios the command line names (None: the embedded default)."""
     from mocksrv.registry import load_files
 
-    scenarios = load_files(settings.scenario_paths) if settings.scenario_paths else None
-    if settings.state_path is None:
+    return load_files(settings.scenario_paths) if settings.scenario_paths else None
+
+
+def load_app(settings: Settings) -> Any:
+    from mocksrv.app import create_app
+
+    scenarios = load_scenarios(settings)
+    if settings.state is None:
         return create_app(settings, scenarios)
-    from mocksrv.state.db import StateError, open_db
+    from mocksrv.state.engine import StateError
+    from mocksrv.state.open import open_engine
 
     try:
-        db = open_db(settings.state_path)
+        engine = open_engine(settings.state)
     except StateError as exc:
         raise MocksrvError(str(exc)) from None
     try:
-        return create_app(settings, scenarios, state=db)
+        return create_app(settings, scenarios, state=engine)
+    except StateError as exc:
+        engine.close()
+        raise MocksrvError(str(exc)) from None
     except BaseException:
-        db.close()
+        engine.close()
         raise
 
 

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from mocksrv import sigv4
 from mocksrv.call import BodyTooLarge, Call
 from mocksrv.http import Response
+from mocksrv.state.engine import StoreError
 
 
 class Route:
@@ -52,6 +53,8 @@ class ApiService:
     # the API's error family (a class or a tuple of classes), rendered by render_error
     wire_error: ClassVar[type[Exception] | tuple[type[Exception], ...]]
     reads_body: ClassVar[bool] = True  # False: the API takes no body (it is never read)
+    # the wire error a request gets when its state change cannot be committed (StoreError)
+    internal_error: ClassVar[str] = "InternalError"
     # the optional steps this service runs: set per class (the ones it fills in), and an
     # instance may leave out more (`leave_out`, for a step its scenario turns off)
     _fills: frozenset[str] = frozenset()
@@ -111,6 +114,9 @@ class ApiService:
         except self.wire_error as err:
             call.outcome = call.outcome or self.outcome_of(err)
             return self.render_error(call, err, route)
+        except StoreError:  # nothing was committed, so nothing is reported done
+            call.outcome = "state:unavailable"
+            return self.render_named_error(call, self.internal_error, route)
 
     # -- the steps: routing and rendering are the API's own; the others have defaults ---------
 

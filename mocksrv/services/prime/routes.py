@@ -16,11 +16,11 @@ from mocksrv import sigv4
 from mocksrv.call import Call
 from mocksrv.clock import later
 from mocksrv.http import Response, has_control
-from mocksrv.ratelimit import RejectionLog, TokenBuckets
+from mocksrv.ratelimit import RejectionLog
 from mocksrv.services.base import Answer, ApiService, Route
 from mocksrv.services.prime import exceptions as exc
 from mocksrv.services.prime.config import OUTCOMES, PrimeConfig
-from mocksrv.services.prime.models import PrimeBackend, Reply
+from mocksrv.services.prime.models import PrimeStore, Reply
 
 PREFIX = "/v1/customer/benefit/"
 JSON = "application/json"
@@ -97,14 +97,20 @@ class PrimeService(ApiService):
     api = "prime"
     scope = "execute-api"
     wire_error = exc.PrimeError
+    internal_error = "InternalServerError"
 
     def __init__(
-        self, config: PrimeConfig, backend: PrimeBackend, policy: sigv4.VerifyPolicy, clock: Any
+        self,
+        config: PrimeConfig,
+        backend: PrimeStore,
+        policy: sigv4.VerifyPolicy,
+        clock: Any,
+        buckets: Any,
     ) -> None:
         super().__init__(policy)
         self.config = config
         self.backend = backend
-        self.buckets = TokenBuckets(clock)
+        self.buckets = buckets
         self.rejections = RejectionLog(clock)
         self.routes = compile_routes(ENDPOINTS, self)
         if config.rate <= 0:  # no rate limit in the scenario: the throttle step is not run

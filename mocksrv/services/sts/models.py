@@ -7,12 +7,10 @@ import os
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from mocksrv.clock import iso
 from mocksrv.services.sts.config import Role, StsConfig
 from mocksrv.sigv4 import Identity
-from mocksrv.state.sink import NULL_SINK, Sink
 
 MAX_SESSIONS = 10000  # beyond it, the sessions that expired first are forgotten
 _KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -43,10 +41,6 @@ def _random_key() -> str:
     return "ASIA" + "".join(_KEY_CHARS[b % 32] for b in os.urandom(16))
 
 
-def _session_row(s: Session) -> list[str]:
-    return [s.secret_key, s.token, s.expires.isoformat(), s.role.arn, s.session_name, s.caller_arn]
-
-
 class SessionStore:
     """The sessions issued since start-up (or the last reset), by access key."""
 
@@ -54,7 +48,6 @@ class SessionStore:
         self.config = config
         self._by_key: dict[str, tuple[Identity, Session]] = {}
         self._lock = threading.Lock()
-        self.sink: Sink = NULL_SINK  # durable state (serve --state), else memory only
 
     def issue(
         self, role: Role, session_name: str, duration: int, caller_arn: str, now: datetime
@@ -68,14 +61,11 @@ class SessionStore:
             session_name=session_name,
             caller_arn=caller_arn,
         )
-        with self._lock, self.sink.batch():
+        with self._lock:
             if len(self._by_key) >= MAX_SESSIONS:
                 oldest = min(self._by_key.values(), key=lambda pair: pair[1].expires)
                 del self._by_key[oldest[1].access_key]
-                self.sink.delete("session", oldest[1].access_key)
             self._add(session)
-            if self.sink.durable:
-                self.sink.put("session", session.access_key, _session_row(session))
         return session
 
     def _add(self, session: Session) -> None:
@@ -90,15 +80,12 @@ class SessionStore:
         )
         self._by_key[session.access_key] = (ident, session)
 
-    def restore(self, rows: list[tuple[str, str, Any]]) -> None:
-        """Sessions from durable state; one whose role the scenario no longer has is dropped."""
+    def clear(self, tx: object) -> None:
         with self._lock:
-            for kind, key, value in rows:
-                secret, token, expires, role_arn, name, caller = value
-                role = self.config.roles.get(role_arn)
-                if kind == "session" and role is not None:
-                    expiry = datetime.fromisoformat(expires)
-                    self._add(Session(key, secret, token, expiry, role, name, caller))
+            self._by_key.clear()
+
+    def seed(self, tx: object) -> None:
+        pass
 
     def identity(self, access_key: str) -> Identity | None:
         found = self._by_key.get(access_key)
