@@ -230,6 +230,11 @@ def _serve_workers(args: argparse.Namespace, settings: Any, workers: int) -> int
         supervisor.stop()
         reason = exc.strerror or str(exc)
         raise MocksrvError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from None
+    try:
+        supervisor.start()
+    except RuntimeError as exc:
+        supervisor.stop()
+        raise MocksrvError(str(exc)) from None
     settings = supervisor.settings
     url = server_url(_Ports(settings.port), settings.host)
     https = server_url(_Ports(settings.tls_port), settings.host).replace("http:", "https:") if (
@@ -246,7 +251,6 @@ def _serve_workers(args: argparse.Namespace, settings: Any, workers: int) -> int
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        supervisor.start()
         supervisor.run()
     except KeyboardInterrupt:
         print("mocksrv stopped", flush=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select
 import shutil
 import signal
 import socket
@@ -69,6 +70,7 @@ class Supervisor:
         self.children: dict[int, int] = {}  # pid -> worker index
         self._stopping = False
         self._reserved: list[socket.socket] = []
+        self._ready_r, self._ready_w = os.pipe()  # a worker writes a byte once it listens
         self.app: Any = None  # the supervisor's view of the state (banner, `mocksrv run`)
 
     # -- start ---------------------------------------------------------------------------------
@@ -99,9 +101,22 @@ class Supervisor:
         self.app.runtime.engine.close()  # no connection may cross the fork
         return self.app
 
-    def start(self) -> None:
+    def start(self, timeout: float = 60.0) -> None:
+        """Fork the workers and return once each listens (so the banner's URL answers)."""
         for index in range(self.count):
             self._fork(index)
+        os.close(self._ready_w)
+        self._ready_w = -1
+        ready, deadline = 0, time.monotonic() + timeout
+        while ready < self.count and time.monotonic() < deadline:
+            readable, _, _ = select.select([self._ready_r], [], [], 0.5)
+            if readable:
+                got = os.read(self._ready_r, 64)
+                if not got:
+                    break  # every worker is gone
+                ready += len(got)
+        if ready < self.count:
+            raise RuntimeError(f"only {ready} of {self.count} workers started")
 
     def _fork(self, index: int) -> None:
         pid = os.fork()
@@ -136,6 +151,10 @@ class Supervisor:
         engine = open_engine(self.settings.state)
         app = create_app(self.settings, None, engine, install=False)
         server = make_server(app, self.settings, reuse_port=True)
+        if self._ready_w >= 0:  # a first start (a restart is not waited for)
+            os.write(self._ready_w, b"1")
+            os.close(self._ready_w)
+        os.close(self._ready_r)
         try:
             server.run()
         except KeyboardInterrupt:
@@ -190,6 +209,11 @@ class Supervisor:
         self.children.clear()
         for sock in self._reserved:
             sock.close()
+        for fd in (self._ready_r, self._ready_w):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._ready_r = self._ready_w = -1
         if self.private is not None:
             shutil.rmtree(self.private, ignore_errors=True)
 

@@ -82,7 +82,9 @@ def resolve(raw: str | os.PathLike[str]) -> Path:
     path = Path(raw).expanduser()
     try:
         path = path.resolve()
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        missing = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
+        for folder in reversed(missing):  # each folder made for the state is private
+            folder.mkdir(mode=0o700)
         st = os.stat(path) if path.exists() else None
     except (OSError, RuntimeError) as exc:  # a symlink loop, a parent that is a file, ...
         reason = getattr(exc, "strerror", None) or exc

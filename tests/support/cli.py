@@ -29,9 +29,12 @@ class Serve:
     without MOCKSRV_ADMIN_TOKEN); after that its output is drained on threads so it never blocks.
     """
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *args: str, env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()
+    ) -> None:
+        # prefix: a command the server runs under (nsenter into a test's small file system)
         self.proc = subprocess.Popen(
-            [PY, "-m", "mocksrv", "serve", "--port", "0", *args],
+            [*prefix, PY, "-m", "mocksrv", "serve", "--port", "0", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
