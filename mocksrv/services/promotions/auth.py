@@ -22,7 +22,7 @@ def authenticate(call: Call, policy: sigv4.VerifyPolicy, region: str) -> sigv4.I
     query = call.query()
     if header.startswith("AWS ") or ("AWSAccessKeyId" in query and "Signature" in query):
         raise exc.InvalidRequest()  # SigV2: buckets created since 2020 accept only SigV4
-    _check_session_token(call, header, query)
+    _check_session_token(call, header, query, policy)
     if not header and "X-Amz-Signature" in query:
         return _presigned(call, query, policy, region)
     try:
@@ -33,21 +33,24 @@ def authenticate(call: Call, policy: sigv4.VerifyPolicy, region: str) -> sigv4.I
     return ident
 
 
-def _check_session_token(call: Call, header: str, query: dict[str, str]) -> None:
-    """Temporary credentials (STS): the token must be the session's own, and not expired."""
+def _check_session_token(
+    call: Call, header: str, query: dict[str, str], policy: sigv4.VerifyPolicy
+) -> None:
+    """Temporary credentials (STS): the token must be that of the key's session, not expired
+    (checked before the signature, as S3 does). A session key without its token is an unknown
+    key (the signature check says so)."""
     if header:
         token = call.headers.get("x-amz-security-token")
         key = header.partition("Credential=")[2].split("/", 1)[0]
     else:
         token = query.get("X-Amz-Security-Token")
         key = query.get("X-Amz-Credential", "").split("/", 1)[0]
-    if not token and not key.startswith("ASIA"):
-        return  # long-term credentials, no token: the usual path
-    problem = token_problem(call.runtime.keyring.get(key), token, call.runtime.clock.now())
+    if not token:
+        return  # no token: the usual path
+    ident = call.runtime.keyring.lookup(key, policy, token)
+    problem = token_problem(ident, token, call.runtime.clock.now())
     if problem is not None:
         call.outcome = f"token:{problem}"
-    if problem == "missing":
-        raise exc.InvalidAccessKeyId(AWSAccessKeyId=key)
     if problem == "invalid":
         raise exc.InvalidToken(**{"Token-0": str(token)})
     if problem == "expired":
@@ -115,7 +118,7 @@ def _presigned(
         raise exc.AuthorizationQueryParametersError(
             f"Error parsing the X-Amz-Credential parameter; {query['X-Amz-Credential']!r}"
         )
-    ident = call.runtime.keyring.get(scope[0])
+    ident = call.runtime.keyring.lookup(scope[0], policy, query.get("X-Amz-Security-Token"))
     if ident is None:
         raise exc.InvalidAccessKeyId(AWSAccessKeyId=scope[0])
     _check_region(scope[2], region)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hmac
 import os
 import threading
 from dataclasses import dataclass, field
@@ -100,9 +101,12 @@ class SessionStore:
                     expiry = datetime.fromisoformat(expires)
                     self._add(Session(key, secret, token, expiry, role, name, caller))
 
-    def identity(self, access_key: str) -> Identity | None:
+    def identity(self, access_key: str, token: str) -> Identity | None:
+        """The session of this key, if the token is its own."""
         found = self._by_key.get(access_key)
-        return found[0] if found else None
+        if found is None or not hmac.compare_digest(token.encode(), found[1].token.encode()):
+            return None
+        return found[0]
 
     def close(self) -> None:
         with self._lock:
