@@ -7,8 +7,8 @@ The rules (docs/hardening.md):
   `--admin-host` name; any IP literal when bound to a wildcard address), unless the request
   carries the valid token: a DNS-rebinding page never does;
 - writes (POST, PUT, PATCH, DELETE) refuse a foreign `Origin` (scheme, host and port), and POST
-  and PATCH require
-  `Content-Type: application/json` (a cross-site form or `text/plain` fetch cannot send it).
+  and PATCH require `Content-Type: application/json` (a cross-site form or `text/plain` fetch
+  cannot send it).
 """
 
 from __future__ import annotations

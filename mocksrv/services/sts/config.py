@@ -40,7 +40,7 @@ class Role:
     max_duration: int
     api: str  # the api of the sessions' identity ("promotions")
     policy_of: str  # the access key whose policy scopes the sessions
-    token_key: bytes = field(default=b"", repr=False)  # seals its sessions' tokens (tokens.py)
+    token_key: bytes = field(repr=False)  # seals its sessions' tokens (tokens.py)
 
     @property
     def role_id(self) -> str:
