@@ -28,8 +28,14 @@ def s3_error(err: ClientError) -> tuple[str, int]:
     ]
 
 
-def sts_error(err: ClientError) -> str:
-    return str(err.value.response["Error"]["Code"])
+def refused_by_s3_and_sts(url: str, creds: dict) -> None:
+    """S3 answers the credentials `InvalidToken`, STS `InvalidClientTokenId`."""
+    with pytest.raises(ClientError) as err:
+        session_client("s3", url, creds).list_objects_v2(Bucket=DEVO, Prefix=NEW)
+    assert s3_error(err) == ("InvalidToken", 400)
+    with pytest.raises(ClientError) as err:
+        session_client("sts", url, creds).get_caller_identity()
+    assert err.value.response["Error"]["Code"] == "InvalidClientTokenId"
 
 
 def aws_home(home, url: str) -> None:
@@ -96,12 +102,7 @@ def tampered(token: str, at: int) -> str:
 def test_a_tampered_token_is_refused_by_s3_and_sts(server, at):
     creds = assume(server.url)["Credentials"]
     bad = {**creds, "SessionToken": tampered(creds["SessionToken"], at)}
-    with pytest.raises(ClientError) as err:
-        session_client("s3", server.url, bad).list_objects_v2(Bucket=DEVO, Prefix=NEW)
-    assert s3_error(err) == ("InvalidToken", 400)
-    with pytest.raises(ClientError) as err:
-        session_client("sts", server.url, bad).get_caller_identity()
-    assert sts_error(err) == "InvalidClientTokenId"
+    refused_by_s3_and_sts(server.url, bad)
 
 
 @pytest.mark.parametrize(
@@ -118,12 +119,7 @@ def test_a_token_that_is_not_one_is_refused(server, token):
 def test_the_access_key_is_bound_to_its_token(server):
     one, two = (assume(server.url)["Credentials"] for _ in range(2))
     crossed = {**one, "SessionToken": two["SessionToken"]}  # one's key and secret, two's token
-    with pytest.raises(ClientError) as err:
-        session_client("s3", server.url, crossed).list_objects_v2(Bucket=DEVO, Prefix=NEW)
-    assert s3_error(err) == ("InvalidToken", 400)
-    with pytest.raises(ClientError) as err:
-        session_client("sts", server.url, crossed).get_caller_identity()
-    assert sts_error(err) == "InvalidClientTokenId"
+    refused_by_s3_and_sts(server.url, crossed)
     for creds in (one, two):  # each with its own token still works
         assert session_client("s3", server.url, creds).list_objects_v2(Bucket=DEVO, Prefix=NEW)
 
@@ -152,12 +148,7 @@ def test_a_token_of_another_scenario_is_refused(server, server_factory, tmp_path
         aws_secret_access_key=secret,
     )
     foreign = sts.assume_role(RoleArn=ROLE, RoleSessionName="upload")["Credentials"]
-    with pytest.raises(ClientError) as err:
-        session_client("s3", server.url, foreign).list_objects_v2(Bucket=DEVO, Prefix=NEW)
-    assert s3_error(err) == ("InvalidToken", 400)
-    with pytest.raises(ClientError) as err:
-        session_client("sts", server.url, foreign).get_caller_identity()
-    assert sts_error(err) == "InvalidClientTokenId"
+    refused_by_s3_and_sts(server.url, foreign)
 
 
 def test_the_token_holds_no_secret_in_clear(server):
