@@ -167,25 +167,37 @@ def _window_text(seconds: int) -> str:
 
 class Keyring:
     """Identities by access key, with a cache of derived signing keys (computed once per day).
-    Temporary keys (`ASIA...`) are looked up in the sources added at install (STS sessions)."""
+    Temporary keys (`ASIA...`) are resolved from their session token by the sources added at
+    install (STS), only for the APIs that take temporary credentials."""
 
     def __init__(self, identities: list[Identity]) -> None:
         self._by_key = {i.access_key: i for i in identities}
         self._keys: dict[tuple[str, str, str, str], bytes] = {}
         self._lock = threading.Lock()
-        self._sources: list[Callable[[str], Identity | None]] = []
+        self._sources: list[Callable[[str, str], Identity | None]] = []
 
-    def add_source(self, lookup: Callable[[str], Identity | None]) -> None:
+    def add_source(self, lookup: Callable[[str, str], Identity | None]) -> None:
+        """`lookup(access key, session token)`: the session's identity, or None."""
         self._sources.append(lookup)
 
     def get(self, access_key: str) -> Identity | None:
+        """The scenario identity of a long-term key, whatever its API."""
+        return self._by_key.get(access_key)
+
+    def lookup(self, access_key: str, policy: VerifyPolicy, token: str | None) -> Identity | None:
+        """Who signs with this key for the policy's API: one of its own identities, or (where
+        the API takes temporary credentials) the session whose token names this key. A session
+        token beside a long-term key names no session of it: None, as for an unknown key."""
         ident = self._by_key.get(access_key)
-        if ident is None and self._sources and access_key.startswith("ASIA"):
-            for lookup in self._sources:
-                ident = lookup(access_key)
-                if ident is not None:
-                    break
-        return ident
+        if ident is None:
+            if token and policy.sessions and access_key.startswith("ASIA"):
+                for source in self._sources:
+                    ident = source(access_key, token)
+                    if ident is not None:
+                        break
+        elif token:
+            return None
+        return ident if ident is not None and ident.api in policy.apis else None
 
     def identities(self) -> list[Identity]:
         return list(self._by_key.values())
@@ -211,12 +223,15 @@ class Keyring:
 
 @dataclass(frozen=True)
 class VerifyPolicy:
-    """What a service accepts: its service name, skew window (0 disables), path normalisation."""
+    """What a service accepts: its service name, skew window (0 disables), path normalisation,
+    the APIs whose identities may sign (`Identity.api`), and whether STS session keys may."""
 
     service: str
     skew_seconds: int = 300
     normalize_path: bool = True
     debug: bool = False
+    apis: tuple[str, ...] = ()
+    sessions: bool = False
 
 
 def verify(
@@ -246,7 +261,7 @@ def verify(
     signed_at = _parse_amz_date(amz_date)
     if signed_at is None:
         raise _date_failure(amz_date) from None
-    ident = keyring.get(auth.access_key)
+    ident = keyring.lookup(auth.access_key, policy, headers.get("x-amz-security-token"))
     if ident is None:
         raise SigV4Failure("unknown_key", MSG_UNKNOWN_KEY)
     if (

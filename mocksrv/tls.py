@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import logging
 import os
 import ssl
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,7 @@ LEAF_DAYS = 397  # the longest validity browsers and TLS stacks accept for a ser
 RENEW_BEFORE = dt.timedelta(days=30)
 CA_CERT, CA_KEY = "ca.pem", "ca-key.pem"
 LEAF_CERT, LEAF_KEY = "server.pem", "server-key.pem"
+log = logging.getLogger("mocksrv")
 
 
 class TLSError(Exception):
@@ -71,7 +74,9 @@ def ensure_certs(ca_dir: Path | None = None, now: dt.datetime | None = None) -> 
     now = now or dt.datetime.now(dt.UTC)
     try:
         ca_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(ca_dir, 0o700)
+        for path, was, now_mode in _tighten(ca_dir):
+            log.warning("%s was readable by others (mode %o): tightened to %o", path, was, now_mode)
+        os.chmod(ca_dir, 0o700)  # the owner's bits too: mocksrv writes there
         ca_cert, ca_key = _load_or_make_ca(ca_dir, now)
         paths = CertPaths(ca_dir / CA_CERT, ca_dir / LEAF_CERT, ca_dir / LEAF_KEY)
         if _leaf_needs_renewal(paths.server_cert, ca_cert, now):
@@ -79,6 +84,21 @@ def ensure_certs(ca_dir: Path | None = None, now: dt.datetime | None = None) -> 
     except (OSError, ValueError) as exc:
         raise TLSError(f"cannot use the CA directory {ca_dir}: {exc}") from None
     return paths
+
+
+def _tighten(ca_dir: Path) -> list[tuple[Path, int, int]]:
+    """The CA folder private (0700) and the key files there private (0600), whatever made them
+    otherwise (an older mocksrv, a copy, a umask); what was changed: (path, old mode, new)."""
+    changed = []
+    for path, private in ((ca_dir, 0o700), (ca_dir / CA_KEY, 0o600), (ca_dir / LEAF_KEY, 0o600)):
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            os.chmod(path, private)
+            changed.append((path, mode, private))
+    return changed
 
 
 def server_context(paths: CertPaths) -> ssl.SSLContext:

@@ -269,7 +269,7 @@ def get_journal(ctx: Ctx) -> dict[str, Any]:
 def journal_exchange(ctx: Ctx) -> dict[str, Any]:
     """One recorded call with what was sent and answered (kept for the newest calls only)."""
     rid = ctx.args["request_id"]
-    entry = next((e for e in ctx.kit.journal.entries() if e["requestId"] == rid), None)
+    entry = ctx.kit.journal.find(rid)
     if entry is None:
         raise AdminError(f"no journal entry with requestId {rid!r}", status=404, code="NotFound")
     detail = ctx.kit.exchanges.get(rid)

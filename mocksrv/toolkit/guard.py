@@ -6,8 +6,9 @@ The rules (docs/hardening.md):
 - `Host` must name the server (localhost, a loopback address, the bound address, an
   `--admin-host` name; any IP literal when bound to a wildcard address), unless the request
   carries the valid token: a DNS-rebinding page never does;
-- writes (POST, PUT, PATCH, DELETE) refuse a foreign `Origin`, and POST and PATCH require
-  `Content-Type: application/json` (a cross-site form or `text/plain` fetch cannot send it).
+- writes (POST, PUT, PATCH, DELETE) refuse a foreign `Origin` (scheme, host and port), and POST
+  and PATCH require `Content-Type: application/json` (a cross-site form or `text/plain` fetch
+  cannot send it).
 """
 
 from __future__ import annotations
@@ -115,8 +116,12 @@ def check_json(environ: dict[str, Any]) -> None:
 
 
 def _same_origin(origin: str, environ: dict[str, Any], settings: Settings) -> bool:
+    """The origin is the server's own: its scheme (an `https://` page is another origin than the
+    `http://` listener, and the other way round), its host and port."""
     parts = urlsplit(origin)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return False  # "null" (sandboxed frames, file://) and anything odd
+    if parts.scheme != environ.get("wsgi.url_scheme", "http"):
+        return False
     same = parts.netloc.lower() == str(environ.get("HTTP_HOST", "")).strip().lower()
     return same and allowed_host(_host_name(parts.netloc), settings)

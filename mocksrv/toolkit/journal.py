@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from mocksrv.clock import iso
+from mocksrv.clock import iso, parse_instant
 
 if TYPE_CHECKING:
     from mocksrv.call import Call
@@ -112,7 +112,9 @@ def entry_of_raw(raw: Raw) -> dict[str, Any]:
 
 
 class Journal:
-    """Newest `capacity` entries holding at most `max_bytes`; older ones are dropped and counted."""
+    """Newest `capacity` entries holding at most `max_bytes`; older ones are dropped and counted.
+    Entries are kept raw and formatted when read: a read walks newest first, stops at its limit
+    and formats only what it returns; an index finds an entry by request id."""
 
     def __init__(
         self, capacity: int = DEFAULT_CAPACITY, max_bytes: int = DEFAULT_MAX_BYTES
@@ -120,8 +122,9 @@ class Journal:
         self.capacity = capacity
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
-        self._entries: deque[Raw | dict[str, Any]] = deque()
+        self._entries: deque[Raw] = deque()
         self._sizes: deque[int] = deque()
+        self._by_id: dict[str, Raw] = {}
         self._bytes = 0
         self._seq = 0
         self._dropped = 0
@@ -142,15 +145,18 @@ class Journal:
                 for listener in self.listeners:
                     listener(entry)
 
-    def _append(self, item: Raw | dict[str, Any], size: int) -> None:
+    def _append(self, item: Raw, size: int) -> None:
         """Add under the lock, then drop the oldest until both bounds hold."""
         self._entries.append(item)
         self._sizes.append(size)
+        self._by_id[item[1]] = item
         self._bytes += size
         while len(self._entries) > self.capacity or (
             self._bytes > self.max_bytes and len(self._entries) > 1
         ):
-            self._entries.popleft()
+            old = self._entries.popleft()
+            if self._by_id.get(old[1]) is old:
+                del self._by_id[old[1]]
             self._bytes -= self._sizes.popleft()
             self._dropped += 1
 
@@ -158,6 +164,7 @@ class Journal:
         with self._lock:
             self._entries.clear()
             self._sizes.clear()
+            self._by_id.clear()
             self._bytes = 0
             self._dropped = 0
 
@@ -182,12 +189,19 @@ class Journal:
         """Run `fn(entries of the current scope)` while no request is recorded (a new listener
         misses nothing)."""
         with self._lock:
-            fn([_as_entry(e) for e in self._entries if _seq_of(e) > self.scope_seq])
+            fn([entry_of_raw(e) for e in self._entries if e[0] > self.scope_seq])
 
     def entries(self) -> list[dict[str, Any]]:
+        """Every kept entry, oldest first (formats them all: not for the admin API's reads)."""
         with self._lock:
             kept = list(self._entries)
-        return [_as_entry(e) for e in kept]
+        return [entry_of_raw(e) for e in kept]
+
+    def find(self, request_id: str) -> dict[str, Any] | None:
+        """The entry of one request, if still kept (an index lookup, one entry formatted)."""
+        with self._lock:
+            raw = self._by_id.get(request_id)
+        return entry_of_raw(raw) if raw is not None else None
 
     def stats(self) -> dict[str, int]:
         with self._lock:
@@ -200,35 +214,29 @@ class Journal:
             }
 
     def query(self, filters: Filters, *, all_scopes: bool = False) -> list[dict[str, Any]]:
-        """Matching entries of the current scope (or all), newest first, at most `filters.limit`."""
-        out = []
-        floor = 0 if all_scopes else self.scope_seq
-        for entry in _newest_first(self.entries()):
-            if entry["seq"] <= floor:
-                break
-            if filters.accepts(entry):
-                out.append(entry)
-                if filters.limit is not None and len(out) >= filters.limit:
+        """Matching entries of the current scope (or all), newest first, at most `filters.limit`:
+        the walk filters raw entries and stops at the limit; only the found ones are formatted.
+        It holds the lock (a deque cannot be walked while it changes); a filter is a few
+        comparisons per entry."""
+        found: list[Raw] = []
+        limit = filters.limit
+        with self._lock:
+            floor = 0 if all_scopes else self.scope_seq
+            for raw in reversed(self._entries):
+                if raw[0] <= floor:
                     break
-        return out
-
-
-def _as_entry(item: Raw | dict[str, Any]) -> dict[str, Any]:
-    return item if isinstance(item, dict) else entry_of_raw(item)
-
-
-def _seq_of(item: Raw | dict[str, Any]) -> int:
-    return int(item["seq"] if isinstance(item, dict) else item[0])
-
-
-def _newest_first(entries: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    return reversed(entries)
+                if filters.accepts_raw(raw):
+                    found.append(raw)
+                    if limit is not None and len(found) >= limit:
+                        break
+        return [entry_of_raw(raw) for raw in found]
 
 
 class Filters:
     """Journal filters: exact api/operation/identity/outcome/status, `since` instant, `limit`."""
 
     KEYS = ("api", "operation", "identity", "outcome", "status")
+    _RAW_INDEX = {"api": 6, "operation": 7, "identity": 8, "outcome": 9, "status": 10}
 
     def __init__(
         self,
@@ -239,8 +247,23 @@ class Filters:
         self.equal = equal or {}
         self.since = iso(since) if since else None
         self.limit = limit
+        # on raw entries: (position, wanted value), and `since` at the entries' precision (ms)
+        self._checks = [(self._RAW_INDEX[key], want) for key, want in self.equal.items()]
+        self._since = parse_instant(self.since) if self.since else None
+
+    def accepts_raw(self, raw: Raw) -> bool:
+        """What `entry_of_raw(raw)` would show matches: empty values read as None, the wall
+        time cut to milliseconds as the entry's `time` is."""
+        for index, want in self._checks:
+            if (raw[index] or None) != want:
+                return False
+        if self._since is None:
+            return True
+        at = datetime.fromtimestamp(raw[2], UTC)
+        return at.replace(microsecond=at.microsecond // 1000 * 1000) >= self._since
 
     def accepts(self, entry: dict[str, Any]) -> bool:
+        """The same test on a formatted entry (a SQL state's journal keeps them formatted)."""
         for key, want in self.equal.items():
             if entry.get(key) != want:
                 return False

@@ -317,8 +317,9 @@ def test_clock_skew_is_request_time_too_skewed(server):
     assert b"<MaxAllowedSkewMilliseconds>900000</MaxAllowedSkewMilliseconds>" in r.content
 
 
-def test_other_api_identity_is_access_denied(server):
-    """A Prime partner's valid keys, correctly signed for S3, have no S3 permissions."""
+def test_other_api_identity_is_an_unknown_key(server):
+    """A Prime partner's valid keys, correctly signed for S3: an identity signs for its own API
+    only, so S3 does not know the key (docs/sts.md)."""
     url = f"{server.url}/{DEVO}/{quote(NEW + file_name(), safe='/~')}"
     body = b"A,new\n"
     req = AWSRequest(method="PUT", url=url, data=body)
@@ -327,7 +328,10 @@ def test_other_api_identity_is_access_denied(server):
     S3SigV4Auth(creds, "s3", "us-east-1").add_auth(req)
     r = requests.put(url, data=body, headers=dict(req.headers.items()), timeout=10)
     assert r.status_code == 403
-    assert b"<Code>AccessDenied</Code><Message>Access Denied</Message>" in r.content
+    assert (
+        b"<Code>InvalidAccessKeyId</Code><Message>The AWS Access Key Id you provided does not "
+        b"exist in our records.</Message><AWSAccessKeyId>AKIAMOCKSRVPRIME0001</AWSAccessKeyId>"
+    ) in r.content
 
 
 def test_head_object_of_report_has_its_length(s3):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 import requests
@@ -71,10 +72,22 @@ def test_sessions_survive_a_switch_that_keeps_state(server_factory):
     assert err.value.response["Error"]["Code"] == "ExpiredToken"
 
 
-def test_sessions_end_with_a_switch_that_drops_state(server_factory):
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        # the role's owner has another secret: its tokens are sealed under another key
+        ("MockSrvPromoDemoSecretKey000000000000001", "MockSrvPromoDemoSecretKey00000000000000X"),
+        # the scenario no longer has the role
+        ("clientname-PromoCodesUpload-Role", "clientname-Other-Role"),
+    ],
+)
+def test_sessions_end_with_a_switch_that_changes_the_role_or_its_owner(server_factory, old, new):
     srv = server_factory([STS_ROLES])
     creds = assume(srv.url)["Credentials"]
-    r = requests.post(f"{srv.url}/__admin/scenarios", json={"reload": True}, timeout=10)
+    text = Path(STS_ROLES).read_text()
+    assert old in text
+    r = requests.post(f"{srv.url}/__admin/scenarios", json={"yaml": text.replace(old, new)},
+                      timeout=10)  # fmt: skip
     assert r.status_code == 200, r.text
     with pytest.raises(ClientError) as err:
         session_client("s3", srv.url, creds).list_objects_v2(Bucket=DEVO, Prefix=NEW)

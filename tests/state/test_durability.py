@@ -93,9 +93,7 @@ def _crash(srv: Serve) -> None:
     srv.kill()
 
 
-def _load_then_crash(
-    srv: Serve, seconds: float = 2.5, least: int = 16, uploads: int = 1
-) -> dict:
+def _load_then_crash(srv: Serve, seconds: float = 2.5, least: int = 16, uploads: int = 1) -> dict:
     acked = new_acked()
     stop = threading.Event()
     threads = [

@@ -67,6 +67,8 @@ def classify(method: str, host: str, raw_path: str, query: str, copy_source: str
     the rest map to a representative action so that policies still apply)."""
     bucket, key = split_target(host, raw_path)
     q = parse_qs(query, keep_blank_values=True)
+    if "X-Amz-" in query:  # a presigned URL's own parameters name no operation
+        q = {k: v for k, v in q.items() if not k.startswith("X-Amz-")}
     if not bucket:
         return S3Target("", "", "ListBuckets", "s3:ListAllMyBuckets")
     if not key:

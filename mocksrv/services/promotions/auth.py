@@ -22,45 +22,55 @@ def authenticate(call: Call, policy: sigv4.VerifyPolicy, region: str) -> sigv4.I
     query = call.query()
     if header.startswith("AWS ") or ("AWSAccessKeyId" in query and "Signature" in query):
         raise exc.InvalidRequest()  # SigV2: buckets created since 2020 accept only SigV4
-    _check_session_token(call, header, query)
-    if not header and "X-Amz-Signature" in query:
-        return _presigned(call, query, policy, region)
+    presigned = not header and "X-Amz-Signature" in query
+    # the credential scope as sent: key/date/region/service/aws4_request
+    if header:
+        scope = header.partition("Credential=")[2].split(",", 1)[0].strip().split("/")
+    else:
+        scope = query.get("X-Amz-Credential", "").split("/")
+    if len(scope) == 5 and scope[2] != region:
+        raise _wrong_region(scope[2], region, presigned)  # before the key and the signature
+    _check_session_token(call, scope[0], header, query, policy)
+    if presigned:
+        return _presigned(call, query, policy)
     try:
-        ident, auth = call.verify_signature(policy)
+        return call.verify_signature(policy)[0]
     except sigv4.SigV4Failure as failure:
         raise _s3_error(call, failure, policy) from None
-    _check_region(auth.region, region)
-    return ident
 
 
-def _check_session_token(call: Call, header: str, query: dict[str, str]) -> None:
-    """Temporary credentials (STS): the token must be the session's own, and not expired."""
-    if header:
-        token = call.headers.get("x-amz-security-token")
-        key = header.partition("Credential=")[2].split("/", 1)[0]
-    else:
-        token = query.get("X-Amz-Security-Token")
-        key = query.get("X-Amz-Credential", "").split("/", 1)[0]
-    if not token and not key.startswith("ASIA"):
-        return  # long-term credentials, no token: the usual path
-    problem = token_problem(call.runtime.keyring.get(key), token, call.runtime.clock.now())
+def _check_session_token(
+    call: Call, key: str, header: str, query: dict[str, str], policy: sigv4.VerifyPolicy
+) -> None:
+    """Temporary credentials (STS): the token must be that of the key's session, not expired
+    (checked before the signature, as S3 does). A session key without its token is an unknown
+    key (the signature check says so)."""
+    token = (
+        call.headers.get("x-amz-security-token") if header else query.get("X-Amz-Security-Token")
+    )
+    if not token:
+        return  # no token: the usual path
+    ident = call.runtime.keyring.lookup(key, policy, token)
+    problem = token_problem(ident, token, call.runtime.clock.now())
     if problem is not None:
         call.outcome = f"token:{problem}"
-    if problem == "missing":
-        raise exc.InvalidAccessKeyId(AWSAccessKeyId=key)
     if problem == "invalid":
         raise exc.InvalidToken(**{"Token-0": str(token)})
     if problem == "expired":
         raise exc.ExpiredToken(**{"Token-0": str(token)})
 
 
-def _check_region(found: str, region: str) -> None:
-    if found != region:
-        raise exc.AuthorizationHeaderMalformed(
-            f"The authorization header is malformed; the region '{found}' is wrong; "
-            f"expecting '{region}'",
-            Region=region,
+def _wrong_region(found: str, region: str, presigned: bool) -> exc.S3Error:
+    """S3's answer to a scope that names another region than the bucket's (a client's
+    redirector reads `<Region>` and signs again)."""
+    wrong = f"the region '{found}' is wrong; expecting '{region}'"
+    if presigned:
+        return exc.AuthorizationQueryParametersError(
+            f"Error parsing the X-Amz-Credential parameter; {wrong}", Region=region
         )
+    return exc.AuthorizationHeaderMalformed(
+        f"The authorization header is malformed; {wrong}", Region=region
+    )
 
 
 def _s3_error(call: Call, failure: sigv4.SigV4Failure, policy: sigv4.VerifyPolicy) -> exc.S3Error:
@@ -93,9 +103,7 @@ def _s3_error(call: Call, failure: sigv4.SigV4Failure, policy: sigv4.VerifyPolic
     )
 
 
-def _presigned(
-    call: Call, query: dict[str, str], policy: sigv4.VerifyPolicy, region: str
-) -> sigv4.Identity:
+def _presigned(call: Call, query: dict[str, str], policy: sigv4.VerifyPolicy) -> sigv4.Identity:
     if any(not query.get(p) for p in PRESIGN_PARAMS) or query["X-Amz-Algorithm"] != sigv4.ALGORITHM:
         raise exc.AuthorizationQueryParametersError()
     scope = query["X-Amz-Credential"].split("/")
@@ -115,10 +123,9 @@ def _presigned(
         raise exc.AuthorizationQueryParametersError(
             f"Error parsing the X-Amz-Credential parameter; {query['X-Amz-Credential']!r}"
         )
-    ident = call.runtime.keyring.get(scope[0])
+    ident = call.runtime.keyring.lookup(scope[0], policy, query.get("X-Amz-Security-Token"))
     if ident is None:
         raise exc.InvalidAccessKeyId(AWSAccessKeyId=scope[0])
-    _check_region(scope[2], region)
     if datetime.now(UTC) - timedelta(seconds=expires) > signed_at:
         raise exc.AccessDenied("Request has expired", **{"X-Amz-Expires": str(expires)})
     canonical = _presigned_canonical(call, query)

@@ -45,7 +45,8 @@ def _install(runtime: Runtime, config: PromotionsConfig, store: Any) -> None:
     from mocksrv.services.promotions.landing import LandingService
     from mocksrv.services.promotions.routes import PromotionsService
 
-    policy = verify_policy(runtime, "s3", API, normalize_path=False)
+    # S3 takes the temporary credentials of the roles the scenario declares (docs/sts.md)
+    policy = verify_policy(runtime, "s3", API, normalize_path=False, sessions=True)
     service = PromotionsService(store, policy, runtime.settings.max_s3_body_bytes)
     runtime.add_service(service, fallback=True)
     runtime.add_service(LandingService(store))

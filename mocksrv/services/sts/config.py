@@ -13,6 +13,7 @@ from typing import Any
 
 from mocksrv.credentials import DEFAULT_DURATION
 from mocksrv.scenario.model import Problems, ScenarioModel
+from mocksrv.services.sts.tokens import key_id, role_key
 
 NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 IAM_NAMESPACE = "https://iam.amazonaws.com/doc/2010-05-08/"
@@ -39,6 +40,7 @@ class Role:
     max_duration: int
     api: str  # the api of the sessions' identity ("promotions")
     policy_of: str  # the access key whose policy scopes the sessions
+    token_key: bytes = field(repr=False)  # seals its sessions' tokens (tokens.py)
 
     @property
     def role_id(self) -> str:
@@ -60,6 +62,7 @@ class User:
 class StsConfig:
     roles: dict[str, Role] = field(default_factory=dict)  # by ARN
     users: dict[str, User] = field(default_factory=dict)  # by access key
+    token_keys: dict[bytes, bytes] = field(default_factory=dict, repr=False)  # key id -> key
 
     def user(self, access_key: str, name: str) -> User:
         """The IAM user of an identity (one the config has not seen is in the default account)."""
@@ -89,6 +92,7 @@ def parse(model: ScenarioModel, problems: Problems) -> StsConfig:
         if role.arn in cfg.roles:
             problems.add(("promotions", "clients", ci, "role", "arn"), "role ARN used twice")
         cfg.roles[role.arn] = role
+        cfg.token_keys[key_id(role.token_key)] = role.token_key
         accounts.setdefault(client["identity"], role.account)
     for ident in model.identities:
         account = accounts.get(ident.name, DEFAULT_ACCOUNT)
@@ -124,4 +128,5 @@ def _role(
         max_duration=int(raw.get("max_session_duration_seconds", DEFAULT_DURATION)),
         api=owner.api,
         policy_of=owner.access_key,
+        token_key=role_key(owner.secret_key, owner.access_key, raw["arn"]),
     )

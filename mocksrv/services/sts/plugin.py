@@ -15,7 +15,13 @@ if TYPE_CHECKING:
 def _store(config: StsConfig, runtime: Runtime) -> Any:
     from mocksrv.services.sts.models import SessionStore
 
-    return SessionStore(config)
+    return SessionStore(config, runtime.engine, runtime.tenant)
+
+
+def _tables() -> tuple[str, ...]:
+    from mocksrv.services.sts.models import TABLES
+
+    return TABLES
 
 
 def _install(runtime: Runtime, config: StsConfig, store: Any) -> None:
@@ -23,8 +29,11 @@ def _install(runtime: Runtime, config: StsConfig, store: Any) -> None:
     from mocksrv.services.sts.routes import IamService, StsService
 
     runtime.keyring.add_source(store.identity)  # session keys (ASIA...) sign like identities
-    runtime.add_service(StsService(store, verify_policy(runtime, "sts", API)))
-    runtime.add_service(IamService(store, verify_policy(runtime, "iam", API)))
+    # the IAM users STS knows are those of the APIs whose roles it reads (the promotions
+    # clients'), and their sessions; docs/sts.md says why no other API's keys
+    for service, scope in ((StsService, "sts"), (IamService, "iam")):
+        policy = verify_policy(runtime, scope, API, signers=API.reads, sessions=True)
+        runtime.add_service(service(store, policy))
 
 
 API = Api(
@@ -38,4 +47,5 @@ API = Api(
     errors=wire_errors("mocksrv.services.sts.exceptions"),
     throttle_error="Throttling",
     internal_error="InternalFailure",
+    tables=_tables,
 )

@@ -35,7 +35,6 @@ _SIGV4_ERRORS: dict[str, type[exc.StsError]] = {
 }
 _TOKEN_ERRORS: dict[str, type[exc.StsError]] = {
     "invalid": exc.InvalidClientTokenId,
-    "missing": exc.InvalidClientTokenId,
     "expired": exc.ExpiredTokenException,
 }
 MAX_BODY = 65536
