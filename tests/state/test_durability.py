@@ -7,6 +7,7 @@ Each round runs twice here; `MOCKSRV_SOAK_ROUNDS=20` runs the long loop (docs/sc
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -37,7 +38,7 @@ ROUNDS = range(int(os.environ.get("MOCKSRV_SOAK_ROUNDS", "2")))
 
 @pytest.fixture
 def smallfs():
-    fs = SmallFS("6m")
+    fs = SmallFS("64m")  # room for the run; the filler takes the rest
     yield fs
     fs.close()
 
@@ -83,14 +84,23 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _crash(srv: Serve) -> None:
-    """kill -9 of the server and of every worker it forked (no shutdown at all)."""
+def _crash(srv: Serve) -> str:
+    """kill -9 of the server and of every worker it forked (no shutdown at all); its log."""
     for pid in _children(srv.proc.pid):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, 9)
-        except ProcessLookupError:
-            pass
-    srv.kill()
+    return srv.kill()
+
+
+def _audited(srv: Serve, acked: dict, before: str) -> None:
+    """The audit; on a failure, both servers' logs say what happened."""
+    try:
+        audit(srv.url, acked)
+    except BaseException as exc:
+        log = srv.stop()
+        raise AssertionError(f"{exc!r}\n--- before the kill:\n{before[-3000:]}\n"
+                             f"--- after:\n{log[-3000:]}") from exc  # fmt: skip
+    srv.stop()
 
 
 def _load_then_crash(srv: Serve, seconds: float = 2.5, least: int = 16, uploads: int = 1) -> dict:
@@ -103,24 +113,20 @@ def _load_then_crash(srv: Serve, seconds: float = 2.5, least: int = 16, uploads:
     for t in threads:
         t.start()
     time.sleep(seconds)
-    _crash(srv)  # in the middle of it all
+    log = _crash(srv)  # in the middle of it all
     stop.set()
     for t in threads:
         t.join(60)
     assert len(acked["cards"]) >= least and len(acked["uploads"]) >= uploads, acked
-    return acked
+    return acked, log
 
 
 @pytest.mark.parametrize("round_", ROUNDS)
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_kill_9_under_mixed_load_then_audit(tmp_path, workers, round_):
     state = tmp_path / "state.db"
-    acked = _load_then_crash(Serve("--state", str(state), "--workers", workers))
-    srv = Serve("--state", str(state), "--workers", workers)
-    try:
-        audit(srv.url, acked)
-    finally:
-        srv.stop()
+    acked, log = _load_then_crash(Serve("--state", str(state), "--workers", workers))
+    _audited(Serve("--state", str(state), "--workers", workers), acked, log)
 
 
 @pytest.mark.parametrize("round_", ROUNDS)
@@ -129,14 +135,10 @@ def test_a_disk_that_fills_up_mid_run_then_audit(smallfs, round_):
     srv = Serve("--state", str(state), prefix=smallfs.enter)
     filler = threading.Timer(1.5, smallfs.fill)
     filler.start()
-    acked = _load_then_crash(srv, seconds=3.0, least=1, uploads=0)
+    acked, log = _load_then_crash(srv, seconds=3.0, least=1, uploads=0)
     filler.join()
     smallfs.free()
-    srv = Serve("--state", str(state), prefix=smallfs.enter)
-    try:
-        audit(srv.url, acked)
-    finally:
-        srv.stop()
+    _audited(Serve("--state", str(state), prefix=smallfs.enter), acked, log)
 
 
 @pytest.mark.parametrize("round_", ROUNDS)
