@@ -13,7 +13,7 @@ from typing import Any
 
 from mocksrv import __version__
 from mocksrv.errors import MocksrvError, ScenarioError
-from mocksrv.launch import banner, load_app, settings_from
+from mocksrv.launch import banner, load_app, release_large_blocks, settings_from
 from mocksrv.settings import DEFAULT_HOST, DEFAULT_PORT
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -159,6 +159,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    release_large_blocks()
     app = load_app(settings)
     try:
         server = make_server(app, settings)

@@ -39,7 +39,7 @@ def make_server(app: MocksrvApp, settings: Settings) -> Any:
     else:
         from mocksrv.httpserver import LeanServer
 
-        plain = LeanServer(app, settings.host, settings.port, **_lean_options(settings))
+        plain = LeanServer(app, settings.host, settings.port, **_lean_options(app, settings))
     if settings.tls_port is None:
         return plain
     if settings.server == "waitress":
@@ -50,18 +50,21 @@ def make_server(app: MocksrvApp, settings: Settings) -> Any:
 
     context = server_context(ensure_certs(settings.ca_dir))
     try:
-        tls = TLSServer(app, settings.host, settings.tls_port, context, **_lean_options(settings))
+        options = _lean_options(app, settings)
+        tls = TLSServer(app, settings.host, settings.tls_port, context, **options)
     except BaseException:
         plain.close()
         raise
     return Listeners(plain, tls)
 
 
-def _lean_options(settings: Settings) -> dict[str, Any]:
+def _lean_options(app: Any, settings: Settings) -> dict[str, Any]:
     return {
         "idle_timeout": IDLE_TIMEOUT,
         "max_body": settings.max_s3_body_bytes,
         "threads": settings.threads,
+        # each request's body cap from its head (a test may wrap the app in one without it)
+        "body_cap": getattr(app, "body_cap", None),
     }
 
 

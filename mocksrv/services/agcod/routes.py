@@ -84,6 +84,9 @@ class AgcodService(ApiService):
     def body_too_large(self, message: str, limit: int | None) -> Exception:
         return bad_input(f"Request body exceeds {limit} bytes")
 
+    def field_too_large(self, message: str, name: str) -> Exception:
+        return bad_input(message)
+
     def authenticate(self, call: Call, route: Route) -> Partner:
         ident, auth = self.signed(call)
         partner = self.config.partners.get(ident.access_key)

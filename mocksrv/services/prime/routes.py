@@ -157,6 +157,9 @@ class PrimeService(ApiService):
     def body_too_large(self, message: str, limit: int | None) -> Exception:
         return exc.BadRequest(message)
 
+    def field_too_large(self, message: str, name: str) -> Exception:
+        return exc.BadRequest(message)
+
     def auth_error(self, call: Call, failure: sigv4.SigV4Failure) -> Exception:
         if failure.kind == "missing":
             return exc.MissingAuthenticationToken(failure.message)

@@ -24,6 +24,12 @@ WRITES = ("PutObject", "CopyObject", "CompleteMultipartUpload", "PostObject")
 _ERROR_CODE = re.compile(rb"<Code>([A-Za-z0-9.]+)</Code>")
 
 
+def _anonymous(call: Call) -> bool:
+    """Neither signed nor presigned: S3 refuses it (AccessDenied) whatever its body."""
+    query = call.query_string
+    return not call.headers.get("authorization") and not ("X-Amz-" in query or "AWSAccess" in query)
+
+
 def principal_key(ident: sigv4.Identity) -> str:
     """The access key whose policy applies: an assumed-role session acts as its role's client."""
     return str(ident.extra.get("policy_of") or ident.access_key)
@@ -36,6 +42,7 @@ class PromotionsService(ApiService):
     api = "promotions"
     scope = "s3"
     wire_error = exc.S3Error
+    streams_body = True  # an object's bytes go to moto from the server's file, not as one copy
 
     def __init__(self, store: PromotionsStore, policy: sigv4.VerifyPolicy, max_body: int) -> None:
         super().__init__(policy)
@@ -62,11 +69,8 @@ class PromotionsService(ApiService):
         return Route(target.operation, {"target": target, "copy_source": copy_source})
 
     def precheck(self, call: Call, route: Route) -> None:
-        query = call.query_string
-        if not call.headers.get("authorization") and not (
-            "X-Amz-" in query or "AWSAccess" in query
-        ):
-            raise exc.AccessDenied()  # anonymous: refused before its body is read
+        if _anonymous(call):
+            raise exc.AccessDenied()  # refused before its body is read
         if any(has_control(value) for _, value in call.headers.items()):
             # moto echoes some headers (x-amz-meta-*) back: a CR there would split the answer
             raise exc.InvalidArgument("Header values may not contain control characters")
@@ -74,8 +78,14 @@ class PromotionsService(ApiService):
     def body_limit(self, call: Call) -> int:
         return self.max_body
 
+    def body_cap(self, call: Call) -> int:
+        return 0 if _anonymous(call) else self.max_body  # anonymous: refused, so none is read
+
     def body_too_large(self, message: str, limit: int | None) -> Exception:
         return exc.EntityTooLarge()
+
+    def field_too_large(self, message: str, name: str) -> Exception:
+        return exc.RequestHeaderSectionTooLarge()
 
     def authenticate(self, call: Call, route: Route) -> sigv4.Identity:
         return authenticate(call, self.policy, self.store.config.region)
@@ -86,7 +96,7 @@ class PromotionsService(ApiService):
     def operate(self, call: Call, route: Route, ident: sigv4.Identity, _: Any) -> Response:
         target: S3Target = route.params["target"]
         try:
-            status, headers, data = self.store.s3.dispatch(call.environ, call.body())
+            status, headers, data = self.store.s3.dispatch(call.environ, call.payload())
         except Exception:  # a moto bug must still answer in S3's shape, never a traceback
             log.exception("moto failed on %s %s", call.method, call.raw_path[:200])
             raise exc.InternalError() from None
