@@ -11,11 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import IO, Any, NamedTuple
+from typing import IO, NamedTuple
 
 from mocksrv.canonical import CACHE_KEY_CHARS, HeaderLookup, canonical_request_text, signed_list
 from mocksrv.canonical import canonical_query as canonical_query  # re-exported: sigv4.canonical_*
 from mocksrv.canonical import canonical_uri as canonical_uri
+from mocksrv.canonical import payload_sha256 as payload_sha256  # re-exported too
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -313,18 +314,6 @@ def _check_signature(
     if not equal_digest(auth.signature, expected):
         debug = {"canonicalRequest": canonical_request, "stringToSign": string_to_sign}
         raise SigV4Failure("mismatch", MSG_MISMATCH, debug if debug_on else {}, debug)
-
-
-def payload_sha256(body: bytes | IO[bytes]) -> str:
-    """The SHA-256 of a body: bytes, or a file read in chunks from where it stands (and left
-    there), so a large body is hashed without a copy of it in memory."""
-    if body.__class__ is bytes:
-        return hashlib.sha256(body).hexdigest()
-    stream: Any = body
-    start = stream.tell()
-    digest = hashlib.file_digest(stream, "sha256").hexdigest()
-    stream.seek(start)
-    return digest
 
 
 def _payload_hash(claimed: str | None, body: bytes | IO[bytes]) -> str:
