@@ -1,4 +1,4 @@
-"""Command line: `mocksrv serve | validate | schema | ca | scenarios | run`."""
+"""Command line: `mocksrv serve | validate | schema | ca | scenarios | run | record`."""
 
 from __future__ import annotations
 
@@ -145,9 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "scenarios", help="list the bundled scenarios (usable by name) and their purpose"
     )
+    from mocksrv.record.command import add_record_parser
     from mocksrv.run import add_run_parser
 
     add_run_parser(sub, _add_server_options)
+    add_record_parser(sub, _port)
     return parser
 
 
