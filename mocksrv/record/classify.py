@@ -64,10 +64,11 @@ def _agcod(request: Message, path: str) -> Seen | None:
     except AgcodError:
         return seen
     for name, value in fields.items():
-        if name == "value" and isinstance(value, dict):
+        if name == "value" and isinstance(value, dict):  # as the journal has it
             amount = value.get("amount")
-            seen.fields["amount"] = float(amount) if amount is not None else None
-            seen.fields["currencyCode"] = value.get("currencyCode")
+            money = {"amount": float(amount) if amount is not None else None,
+                     "currencyCode": value.get("currencyCode")}  # fmt: skip
+            seen.fields.update(money, value=money)
         elif isinstance(value, str):
             seen.fields[name] = value
     id_name = OPERATIONS[operation]

@@ -12,7 +12,7 @@ from typing import Any
 
 from mocksrv.errors import MocksrvError
 from mocksrv.record.proxy import Proxy, urls
-from mocksrv.record.recording import Recording
+from mocksrv.record.recording import MAX_EXCHANGES, Recording
 from mocksrv.record.redact import CodeMask
 from mocksrv.upstream import Connector, Target, parse_connect_to, parse_target
 
@@ -131,6 +131,11 @@ def cmd_record(args: argparse.Namespace) -> int:
         overlay, exchanges, targets, extends, CodeMask() if args.mask_codes else None
     )
     proxy = _proxy(args, targets, connector, recording)
+    try:
+        recording.write()
+    except OSError as exc:
+        proxy.close()
+        raise MocksrvError(f"cannot write the recording: {exc}") from None
     print(_banner(proxy, targets, connector, overlay, exchanges), flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -145,6 +150,9 @@ def cmd_record(args: argparse.Namespace) -> int:
     print(f"mocksrv record: {len(recording.entries)} exchange(s), {pinned} reply(ies) pinned")
     for reason in recording.skipped:
         print(f"  not pinned: {reason}")
+    if recording.not_written:
+        held = f"the file holds {MAX_EXCHANGES}"
+        print(f"  {recording.not_written} later exchange(s) not written: {held}")
     problems = validate_paths([str(overlay)])
     for problem in problems:
         print(problem)

@@ -22,6 +22,7 @@ from mocksrv.upstream import Message, Target
 BODY_BYTES = 64 * 1024  # of each body in the exchange file (the overlay keeps bodies whole)
 PIN_BYTES = 256 * 1024  # a larger answer is in the exchange file only, not pinned
 OVERLAY_BYTES = 7 * 1024 * 1024  # scenario files may hold 8 MiB: past this, nothing more is pinned
+MAX_EXCHANGES = 10_000  # entries of the exchange file; later calls are counted, not written
 # answer headers a replaying mocksrv sets itself (framing, date, per-request ids)
 NOT_PINNED = frozenset(
     {
@@ -54,20 +55,23 @@ class Recording:
         self.entries: list[dict[str, Any]] = []
         self.pinned: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
         self.skipped: list[str] = []  # why some answers were not pinned
+        self.not_written = 0  # calls past MAX_EXCHANGES
         self._overlay_bytes = 0
         self._lock = threading.Lock()
-        self._write()
 
     def add(self, request: Message, response: Message, target: Target, started: float) -> None:
         seen = classify(request, response)
         answer = self._clean(response.body)
         with self._lock:
-            entry = _entry(len(self.entries) + 1, request, response, seen, started, answer)
-            entry["target"] = target.url
-            self.entries.append(entry)
+            if len(self.entries) < MAX_EXCHANGES:
+                entry = _entry(len(self.entries) + 1, request, response, seen, started, answer)
+                entry["target"] = target.url
+                self.entries.append(entry)
+            else:
+                self.not_written += 1
             if seen.api in KEY_NAMES and seen.key is not None:
                 self._pin(seen, response, answer)
-            self._write()
+            self.write()
 
     def _clean(self, data: bytes) -> bytes:
         data = redact.body(data)
@@ -91,7 +95,8 @@ class Recording:
         self._overlay_bytes += len(body) + 200
         self.pinned.setdefault((seen.api, seen.key), []).append(reply)
 
-    def _write(self) -> None:
+    def write(self) -> None:
+        """Both files as they stand (OSError if they cannot be written)."""
         _replace(self.exchanges, json.dumps(self._exchange_doc(), indent=1) + "\n")
         _replace(self.overlay, self.overlay_text())
 

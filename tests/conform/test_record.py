@@ -321,11 +321,33 @@ def test_a_target_that_cannot_be_reached_is_a_502(tmp_path):
         (["--target", "agcod"], "not an http(s) URL: 'agcod'"),
         (["--target", "https://x", "--extends", "no-such-scenario"], "--extends: "),
         (["--target", "https://x", "--ca-bundle", "/nonexistent.pem"], "no such file"),
+        (["--target", "https://x", "--overlay", "{tmp}/file/r.yaml"], "cannot write the recording"),
     ],
 )
 def test_bad_options_exit_2(tmp_path, args, message):
     from tests.support.cli import mocksrv_cli
 
+    (tmp_path / "file").write_text("a file, not a folder")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     done = mocksrv_cli("record", "--port", "0", "--overlay", str(tmp_path / "r.yaml"), *args)
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_overlay_that_does_not_validate_exits_1(tmp_path, server_factory):
+    """The overlay extends a scenario without the recorded benefit: replay could not answer it,
+    and the recorder says so (the base file is written relative to the overlay's folder)."""
+    target = server_factory()
+    base = tmp_path / "base" / "agcod-only.yaml"
+    base.parent.mkdir()
+    base.write_text((ROOT / "scenarios" / "agcod-sandbox-realistic.yaml").read_text())
+    proxy = Record("--target", target.url, "--extends", str(base),
+                   "--overlay", str(tmp_path / "out" / "r.yaml"),
+                   "--exchanges", str(tmp_path / "out" / "x.json"))  # fmt: skip
+    try:
+        assert prime(proxy.url, "GET", "123456789", "verify").status_code == 200
+    finally:
+        code, out, err = proxy.stop()
+    assert code == 1, out + err
+    assert "extends: ../base/agcod-only.yaml" in (tmp_path / "out" / "r.yaml").read_text()
+    assert "prime.recorded[0].benefit_id: unknown benefit 'PRIME_3P_PARTNER_BENEFIT'" in out
