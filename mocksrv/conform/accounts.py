@@ -5,13 +5,11 @@ uses on both sides; on mocksrv with the scenario's keys, on the target with the 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from mocksrv.errors import MocksrvError
-
-ENV_SAFE = re.compile(r"[^A-Z0-9]+")
+from mocksrv.run import ENV_SAFE  # the variable names `mocksrv run` exports
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from mocksrv.httpwsgi import error_bytes
 from mocksrv.upstream import (
     CONTINUE,
     Connector,
@@ -27,8 +28,6 @@ from mocksrv.upstream import (
 log = logging.getLogger("mocksrv.record")
 IDLE_TIMEOUT = 180.0  # seconds a client connection may wait between requests
 MAX_CONNECTIONS = 256
-REASONS = {400: "Bad Request", 413: "Content Too Large", 431: "Request Header Fields Too Large"}
-REASONS |= {501: "Not Implemented", 502: "Bad Gateway"}
 
 Record = Callable[[Message, Message, Target, float], None]
 
@@ -155,7 +154,7 @@ class Proxy:
             try:
                 request = read_request(reader, self.max_body, lambda: client.sendall(CONTINUE))
             except WireError as err:
-                client.sendall(_error(err.status, str(err)))
+                client.sendall(error_bytes(err.status, str(err)))
                 return
             if request is None:
                 return
@@ -165,7 +164,7 @@ class Proxy:
                 response, ended = link.exchange(target, request.raw, request.method)
             except (OSError, WireError) as exc:
                 log.warning("%s to %s failed: %s", request.method, target.url, exc)
-                client.sendall(_error(502, f"the target {target.url} did not answer: {exc}"))
+                client.sendall(error_bytes(502, f"the target {target.url} did not answer: {exc}"))
                 return
             try:  # written before the client has the answer: a stop never loses an answered call
                 self.record(request, response, target, started)
@@ -174,15 +173,6 @@ class Proxy:
             client.sendall(response.raw)
             if ended or closes(request) or closes(response):
                 return
-
-
-def _error(status: int, message: str) -> bytes:
-    body = ('{"message":"' + message.replace("\\", "\\\\").replace('"', '\\"') + '"}').encode()
-    head = (
-        f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    )
-    return head.encode() + body
 
 
 def urls(proxy: Proxy) -> list[str]:
