@@ -58,12 +58,12 @@ def add_conform_parser(sub: Any, add_target_options: Callable[..., None]) -> Non
         help="a running mocksrv serving the --scenario files (default: start one)",
     )  # fmt: skip
     p.add_argument(
-        "--rate", type=float, default=5.0,
+        "--rate", type=_rate, default=5.0,
         help="requests per second at most, from one answer to the next request (default 5; the "
         "AGCOD sandbox allows 10); 0: unpaced",
     )  # fmt: skip
     p.add_argument(
-        "--funds-rate", type=float, default=0.5,
+        "--funds-rate", type=_rate, default=0.5,
         help="GetAvailableFunds calls per second at most (default 0.5; the sandbox allows 1)",
     )  # fmt: skip
     p.add_argument(
@@ -71,7 +71,7 @@ def add_conform_parser(sub: Any, add_target_options: Callable[..., None]) -> Non
         help="an offer code to verify (repeatable; default: the benefit's codes in the scenario)",
     )  # fmt: skip
     p.add_argument(
-        "--report-wait", type=float, default=60.0, metavar="SECONDS",
+        "--report-wait", type=_rate, default=60.0, metavar="SECONDS",
         help="how long to wait for a Promotions processing report (default 60)",
     )  # fmt: skip
     p.add_argument(
@@ -79,6 +79,16 @@ def add_conform_parser(sub: Any, add_target_options: Callable[..., None]) -> Non
         help="a response header not to compare (repeatable)",
     )  # fmt: skip
     p.add_argument("--junit-xml", metavar="FILE", help="also write the report as JUnit XML")
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
 
 
 def targets_of(given: list[str]) -> dict[str, Target]:

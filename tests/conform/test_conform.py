@@ -184,6 +184,7 @@ def ca_dir(tmp_path_factory):
         (["--identity", "agcod-sandbox=nokeys"], "expected agcod-sandbox=ACCESS_KEY:SECRET"),
         (["--identity", AGCOD_KEYS, "--target", "ftp://x"], "not an http(s) URL: 'ftp://x'"),
         (["--identity", AGCOD_KEYS, "--connect-to", "x"], "expected NAME=ADDRESS:PORT, not 'x'"),
+        (["--identity", AGCOD_KEYS, "--rate", "-1"], "--rate: must be 0 or more, not -1"),
     ],
 )
 def test_bad_options_exit_2_with_a_message(ca_dir, args, message):
