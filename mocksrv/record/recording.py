@@ -96,7 +96,10 @@ class Recording:
         self.pinned.setdefault((seen.api, seen.key), []).append(reply)
 
     def write(self) -> None:
-        """Both files as they stand (OSError if they cannot be written)."""
+        """Both files as they stand (OSError if they cannot be written: a folder that cannot be
+        made fails before either file is written)."""
+        for path in (self.exchanges, self.overlay):
+            path.parent.mkdir(parents=True, exist_ok=True)
         _replace(self.exchanges, json.dumps(self._exchange_doc(), indent=1) + "\n")
         _replace(self.overlay, self.overlay_text())
 
@@ -173,7 +176,6 @@ def _side(headers: list[tuple[str, str]], body: bytes) -> dict[str, Any]:
 
 
 def _replace(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)

@@ -329,9 +329,11 @@ def test_bad_options_exit_2(tmp_path, args, message):
 
     (tmp_path / "file").write_text("a file, not a folder")
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
-    done = mocksrv_cli("record", "--port", "0", "--overlay", str(tmp_path / "r.yaml"), *args)
+    out = ["--overlay", str(tmp_path / "r.yaml"), "--exchanges", str(tmp_path / "x.json")]
+    done = mocksrv_cli("record", "--port", "0", *out, *args)
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # nothing written
 
 
 def test_an_overlay_that_does_not_validate_exits_1(tmp_path, server_factory):
