@@ -1,4 +1,4 @@
-"""Command line: `mocksrv serve | validate | schema | ca | scenarios | run`."""
+"""Command line: `mocksrv serve | validate | schema | ca | scenarios | run | record | conform`."""
 
 from __future__ import annotations
 
@@ -145,9 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "scenarios", help="list the bundled scenarios (usable by name) and their purpose"
     )
+    from mocksrv.conform.command import add_conform_parser
+    from mocksrv.record.command import add_record_parser, add_target_options
     from mocksrv.run import add_run_parser
 
     add_run_parser(sub, _add_server_options)
+    add_record_parser(sub, _port)
+    add_conform_parser(sub, add_target_options)
     return parser
 
 

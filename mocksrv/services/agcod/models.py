@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from mocksrv.clock import iso
+from mocksrv.services import recorded
 from mocksrv.services.agcod import rules
 from mocksrv.services.agcod.config import AgcodConfig, Partner
 from mocksrv.services.agcod.exceptions import AgcodError
@@ -102,6 +103,11 @@ class AgcodBackend:
             for c in config.cards
             if c.activation_request_id
         }
+        self.replays = recorded.Replays(config.recorded)
+
+    def recorded_reply(self, key: tuple[str, ...]) -> recorded.Reply | None:
+        """The next recorded reply (`agcod.recorded`) for this request, if there is one."""
+        return self.replays.next(key, self.sink)
 
     # -- digital cards ------------------------------------------------------------------------
 
@@ -285,6 +291,8 @@ class AgcodBackend:
                     account, _, request_id = key.partition("|")
                     self._cards[(account, request_id)] = value
                     self._gc_ids.add(value[0])
+                elif kind == recorded.ROW_KIND:
+                    self.replays.restore(key, value)
                 elif kind == "funds" and key in self._funds:
                     self._funds[key] = Decimal(value)
                 elif kind == "physical" and key in self._physical:
@@ -328,7 +336,10 @@ class AgcodBackend:
                 }
                 for c in self._physical.values()
             ]
-        return {"partners": partners, "cards": cards, "physicalCards": physical}
+        out = {"partners": partners, "cards": cards, "physicalCards": physical}
+        if self.replays.table:
+            out["recorded"] = self.replays.snapshot()
+        return out
 
     def _ledger(self, partner: Partner, newest: int = LEDGER_ENTRIES) -> list[dict[str, Any]]:
         """The partner's funds over time, derived from its cards: a debit per card issued, a

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from mocksrv.clock import iso, later, parse_instant
+from mocksrv.services import recorded
 from mocksrv.services.prime.config import OfferCode, PrimeConfig
 from mocksrv.state.sink import NULL_SINK, Sink
 
@@ -61,6 +62,11 @@ class PrimeBackend:
         self._reply_index: dict[tuple[str, str], int] = {}
         self._auth_codes: dict[str, tuple[str, str, datetime]] = {}
         self._calls: dict[tuple[str, str], dict[str, int]] = {}
+        self.replays = recorded.Replays(config.recorded)
+
+    def recorded_reply(self, key: tuple[str, ...]) -> recorded.Reply | None:
+        """The next recorded reply (`prime.recorded`) for this request, if there is one."""
+        return self.replays.next(key, self.sink)
 
     def _outcome(self, code: OfferCode | None, at: datetime, tz: ZoneInfo) -> str:
         if code is None or code.revoked or (code.expires_at and at >= code.expires_at):
@@ -106,6 +112,9 @@ class PrimeBackend:
         """Uses, call counts, reply positions and live auth codes from the state database."""
         with self._lock:
             for kind, name, value in rows:
+                if kind == recorded.ROW_KIND:
+                    self.replays.restore(name, value)
+                    continue
                 if kind == "auth":
                     self._auth_codes[name] = (value[0], value[1], parse_instant(value[2]))
                     continue
@@ -202,4 +211,7 @@ class PrimeBackend:
                 for t, (b, c, e) in self._auth_codes.items()
                 if e > now
             ]
-        return {"offerCodes": codes, "unknownCodes": unknown, "authCodes": auth}
+        out = {"offerCodes": codes, "unknownCodes": unknown, "authCodes": auth}
+        if self.replays.table:
+            out["recorded"] = self.replays.snapshot()
+        return out

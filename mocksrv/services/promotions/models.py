@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mocksrv.clock import ScenarioClock, iso
+from mocksrv.services import recorded
 from mocksrv.services.promotions import pipeline
 from mocksrv.services.promotions.access import CompiledPolicy, client_policy
 from mocksrv.services.promotions.config import Client, PromotionsConfig
@@ -54,6 +55,7 @@ class PromotionsStore:
         self._sink: Sink = NULL_SINK
         self._report_seq = 0
         self._restored_uploads: list[Upload] = []
+        self.replays = recorded.Replays(config.recorded)
         with self.inventory.lock:  # every configured pool shows in the admin view from the start
             for promo in config.promotions.values():
                 for env in config.buckets:
@@ -82,6 +84,8 @@ class PromotionsStore:
                 inventory.append((kind, key, value))
             elif kind == "object":
                 objects.append((key, value))
+            elif kind == recorded.ROW_KIND:
+                self.replays.restore(key, value)
             elif kind == "processed":
                 env, promotion, name = key.split("|", 2)
                 self._processed[(env, promotion, name)] = (value[0], value[1])
@@ -96,6 +100,10 @@ class PromotionsStore:
                 )
         self.inventory.restore(inventory)
         self.s3.restore(objects)
+
+    def recorded_reply(self, key: tuple[str, ...]) -> recorded.Reply | None:
+        """The next recorded reply (`promotions.recorded`) for this request, if there is one."""
+        return self.replays.next(key, self._sink)
 
     def submit(self, upload: Upload) -> None:
         """Queue an upload for processing right after the S3 write succeeded. The previous
@@ -246,7 +254,7 @@ class PromotionsStore:
         """Admin view: inventory per promotion, warnings, recent reports, buckets and policies."""
         with self._lock:
             reports = list(self._history)
-        return {
+        out = {
             "buckets": dict(self.config.buckets),
             "accountId": self.s3.account_id,
             "inventory": self.inventory.snapshot(),
@@ -257,6 +265,9 @@ class PromotionsStore:
                 c.name: client_policy(c, self.config) for c in self.config.clients.values()
             },
         }
+        if self.replays.table:
+            out["recorded"] = self.replays.snapshot()
+        return out
 
     def close(self) -> None:
         worker = self._worker
