@@ -12,6 +12,9 @@ Two runs per tree and kind, with N = 1 and N = 1 + COUNT and the same requests p
 (instructions of the second - instructions of the first) / COUNT: start-up, signing and the
 warm-up cancel out. No socket is involved: the bench's HTTP rows measure the connection layer.
 
+The kinds `http-verify` and `http-create` (not in the default set) count the HTTP layer's own work
+for the same requests instead: mocksrv's parser (llhttp) and `environ_of`, no app.
+
 Usage: .venv/bin/python bench/instructions.py BASELINE_DIR [--count 2000] [--kinds verify,create]
 Needs valgrind (`apt-get install valgrind`). Takes about 40 s per tree and kind on two cores.
 """
@@ -32,6 +35,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 KINDS = ("verify", "create", "s3-put", "s3-get")
+HTTP_KINDS = ("http-verify", "http-create")  # the HTTP layer alone: parse and environ
 WARM_UP = 50
 PORT = 8080  # the Host the requests are signed for; nothing listens on it
 
@@ -43,9 +47,9 @@ def main() -> int:
     ap.add_argument("--kinds", default=",".join(KINDS), help="comma-separated: " + ", ".join(KINDS))
     args = ap.parse_args()
     kinds = [k for k in args.kinds.split(",") if k]
-    unknown = sorted(set(kinds) - set(KINDS))
+    unknown = sorted(set(kinds) - set(KINDS) - set(HTTP_KINDS))
     if unknown:
-        ap.error(f"unknown kinds {unknown}; known: {', '.join(KINDS)}")
+        ap.error(f"unknown kinds {unknown}; known: {', '.join(KINDS + HTTP_KINDS)}")
     if not (args.baseline / "mocksrv" / "__init__.py").is_file():
         ap.error(f"{args.baseline}: not a mocksrv source tree")
     per = compare(args.baseline, kinds, args.count)
@@ -104,6 +108,9 @@ def _count(tree: Path, kind: str, n: int, prepared: int) -> int:
 def worker(kind: str, n: int, prepared: int) -> int:
     sys.path.insert(0, str(HERE))
     import sign
+
+    if kind in HTTP_KINDS:
+        return _http_layer(_requests(sign, kind[len("http-") :], 1)[0], WARM_UP + n)
 
     from mocksrv.app import create_app
     from mocksrv.settings import Settings
@@ -164,6 +171,20 @@ def _environ(raw: bytes) -> dict[str, Any]:
         raise RuntimeError(f"the bench's own request does not parse: {request!r}")
     server = SimpleNamespace(server_name="127.0.0.1", effective_port=PORT)
     return environ_of(request, server, None, ("127.0.0.1", 40000))
+
+
+def _http_layer(raw: bytes, n: int) -> int:
+    """The HTTP layer's work for one keep-alive connection's `n` requests: parse, environ."""
+    from mocksrv.http1 import Parser
+    from mocksrv.httpwsgi import environ_of
+
+    parser = Parser(max_body=1 << 30, send=None, idle_timeout=60)
+    server = SimpleNamespace(server_name="127.0.0.1", effective_port=PORT)
+    for _ in range(n):
+        parser.feed(raw)
+        environ_of(parser.ready.popleft(), server, None, ("127.0.0.1", 40000))
+    print("answers: ok")
+    return 0
 
 
 def _wait_idle(app: Any) -> None:

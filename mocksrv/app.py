@@ -44,6 +44,18 @@ class MocksrvApp:
     def runtime(self) -> Runtime:
         return self._runtime
 
+    def body_cap(self, environ: dict[str, Any]) -> int:
+        """The HTTP server's hook: the most body bytes to read for a request, from its head's
+        environ alone (method, path, headers): the admin API's cap under /__admin, else the cap
+        of the API the request routes to. A body over it is not read; the request then comes
+        with the refusal marked, and the API answers it in its own shape."""
+        runtime = self._runtime
+        if environ.get("PATH_INFO", "").startswith("/__admin") and runtime.admin is not None:
+            return int(getattr(runtime.admin, "max_body", runtime.settings.max_body_bytes))
+        call = Call.from_environ(environ, runtime)
+        cap = getattr(runtime.route(call), "body_cap", None)
+        return int(cap(call)) if cap is not None else runtime.settings.max_body_bytes
+
     def replace_runtime(self, runtime: Runtime) -> Runtime:
         with self._swap_lock:
             old, self._runtime = self._runtime, runtime

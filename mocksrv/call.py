@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote
 
 from mocksrv import sigv4
-from mocksrv.http import Response
+from mocksrv.http import BODY_REFUSED, Response
 
 if TYPE_CHECKING:
     from mocksrv.runtime import Runtime
@@ -76,6 +77,11 @@ class BodyTooLarge(Exception):
     """The request body exceeds the configured cap."""
 
 
+def _seekable(stream: Any) -> bool:
+    seekable = getattr(stream, "seekable", None)
+    return bool(seekable is not None and seekable())
+
+
 @dataclass
 class Call:
     """The request as received, and what the handling service recorded about it."""
@@ -101,6 +107,7 @@ class Call:
     fields: dict[str, Any] = field(default_factory=dict)
     response: Response | None = None
     _body: bytes | None = None
+    _stream: IO[bytes] | None = None  # a large body handed on as the server's file (`payload`)
 
     @classmethod
     def from_environ(cls, environ: dict[str, Any], runtime: Runtime) -> Call:
@@ -124,12 +131,7 @@ class Call:
         """The raw body bytes, read once; raises BodyTooLarge past `limit`."""
         if self._body is None:
             limit = limit if limit is not None else self.runtime.settings.max_body_bytes
-            try:
-                length = int(self.headers.get("content-length") or 0)
-            except ValueError:
-                length = 0
-            if length > limit:
-                raise BodyTooLarge(f"Request body of {length} bytes exceeds the {limit}-byte limit")
+            length = self._length(limit)
             stream = self.environ["wsgi.input"]
             data = stream.read(length) if length else b""
             if not length and self.headers.get("transfer-encoding", "").lower() == "chunked":
@@ -139,9 +141,48 @@ class Call:
             self._body = data
         return self._body
 
-    def peek_body(self) -> bytes:
-        """The body if a service read it, else b"" (never reads the stream)."""
-        return self._body or b""
+    def check_body(self, limit: int | None = None) -> None:
+        """The body cap alone: raises BodyTooLarge past `limit`, reads nothing."""
+        if self._body is None:
+            self._length(limit if limit is not None else self.runtime.settings.max_body_bytes)
+
+    def _length(self, limit: int) -> int:
+        try:
+            length = int(self.headers.get("content-length") or 0)
+        except ValueError:
+            length = 0
+        if length > limit:
+            raise BodyTooLarge(f"Request body of {length} bytes exceeds the {limit}-byte limit")
+        refused = self.environ.get(BODY_REFUSED)
+        if refused is not None:  # over the server's cap as it arrived (chunked): never read
+            raise BodyTooLarge(f"Request body exceeds the {refused}-byte limit")
+        return length
+
+    def payload(self) -> bytes | IO[bytes]:
+        """The body to hash and hand on whole: its bytes when it is in memory, else the server's
+        file of a large body, rewound (so a large body never becomes one bytes object here)."""
+        if self._body is not None:
+            return self._body
+        stream = self.environ["wsgi.input"]
+        if stream.__class__ is io.BytesIO or not _seekable(stream):  # its cap was checked before
+            self._body = stream.read()  # a BytesIO hands over its bytes object, no copy
+            return self._body
+        stream.seek(0)
+        self._stream = stream
+        return stream
+
+    def peek_body(self, limit: int) -> tuple[bytes, int]:
+        """The first `limit` bytes of the body a service read and its size; (b"", 0) if none
+        read (the stream is never read for this otherwise)."""
+        data = self._body
+        if data is not None:
+            return (data if len(data) <= limit else data[:limit]), len(data)
+        stream = self._stream
+        if stream is None or stream.closed:
+            return b"", 0
+        size = stream.seek(0, io.SEEK_END)
+        stream.seek(0)
+        return stream.read(limit), size
 
     def query(self) -> dict[str, str]:
         return dict(parse_qsl(self.query_string, keep_blank_values=True))
@@ -156,7 +197,7 @@ class Call:
                 raw_path=self.raw_path,
                 query_string=self.query_string,
                 headers=self.headers,
-                body=self.body(),
+                body=self.payload(),
                 keyring=self.runtime.keyring,
                 policy=policy,
             )

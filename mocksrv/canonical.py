@@ -1,11 +1,12 @@
 """The canonical parts of a SigV4 request (URI, query string, SignedHeaders list, the canonical
-request text), memoised where clients repeat themselves. `mocksrv.sigv4` builds on these and
-re-exports canonical_uri and canonical_query (callers use `sigv4.canonical_uri`)."""
+request text, the payload hash), memoised where clients repeat themselves. `mocksrv.sigv4` builds
+on these and re-exports canonical_uri, canonical_query and payload_sha256."""
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 from urllib.parse import quote, unquote
 
 # caches keyed by client text hold short keys only: the bound is by bytes, not just by count
@@ -102,3 +103,15 @@ def canonical_query(query_string: str, *, drop: tuple[str, ...] = ()) -> str:
         pairs.append((quote(key, safe="-_.~"), quote(value, safe="-_.~")))
     pairs.sort()
     return "&".join(f"{k}={v}" for k, v in pairs)
+
+
+def payload_sha256(body: bytes | IO[bytes]) -> str:
+    """The SHA-256 of a body: bytes, or a file read in chunks from where it stands (and left
+    there), so a large body is hashed without a copy of it in memory."""
+    if body.__class__ is bytes:
+        return hashlib.sha256(body).hexdigest()
+    stream: Any = body
+    start = stream.tell()
+    digest = hashlib.file_digest(stream, "sha256").hexdigest()
+    stream.seek(start)
+    return digest

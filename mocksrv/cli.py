@@ -1,4 +1,4 @@
-"""Command line: `mocksrv serve | validate | schema | ca | scenarios | run`."""
+"""Command line: `mocksrv serve | validate | schema | ca | scenarios | run | record | conform`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from mocksrv import __version__
 from mocksrv.errors import MocksrvError, ScenarioError
-from mocksrv.launch import banner, load_app, settings_from
+from mocksrv.launch import banner, load_app, release_large_blocks, settings_from
 from mocksrv.settings import DEFAULT_HOST, DEFAULT_PORT
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -158,9 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "scenarios", help="list the bundled scenarios (usable by name) and their purpose"
     )
+    from mocksrv.conform.command import add_conform_parser
+    from mocksrv.record.command import add_record_parser, add_target_options
     from mocksrv.run import add_run_parser
 
     add_run_parser(sub, _add_server_options)
+    add_record_parser(sub, _port)
+    add_conform_parser(sub, add_target_options)
     return parser
 
 
@@ -173,6 +177,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    release_large_blocks()
     try:
         workers = worker_count(args.workers)
     except ValueError:

@@ -9,6 +9,9 @@
   the connection back to the loop.
 - Deadlines: idle keep-alive `idle_timeout`; a request head within 10 s of its first byte in all; a
   body must keep moving (see `mocksrv.http1`). Malformed framing gets a 4xx/5xx answer, then close.
+- Bodies: past 64 KiB the app's `body_cap(environ)` hook (the head's environ, no body) gives the
+  request's cap; a body over it is not read, the app answers the request marked as refused, and
+  the connection then closes. Large bodies are spooled to a temporary file, closed after the answer.
 - At the open-connection cap, the longest-idle connection is closed to admit a new one.
 """
 
@@ -22,6 +25,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from mocksrv.http1 import BODY_TIMEOUT, HEAD, HEAD_TIMEOUT, IDLE, BadRequest, Parser, Request
@@ -79,6 +83,7 @@ class Conn:
             server.idle_timeout,
             server.head_timeout,
             server.body_timeout,
+            server.cap_of if server.body_cap is not None else None,
         )
         self.closing = 0.0  # when set: the deadline of a lingering close
         self.last = time.monotonic()
@@ -104,8 +109,10 @@ class LeanServer:
         max_workers: int = 1000,
         max_connections: int | None = None,
         reuse_port: bool = False,
+        body_cap: Callable[[dict[str, Any]], int] | None = None,
     ) -> None:
         self.app = app
+        self.body_cap = body_cap  # the app's hook: a request's body cap from its head's environ
         self.idle_timeout = idle_timeout
         self.head_timeout = HEAD_TIMEOUT  # tests shorten these
         self.body_timeout = BODY_TIMEOUT
@@ -130,6 +137,14 @@ class LeanServer:
         self._all: set[Conn] = set()
         self._lock = threading.Lock()
         self._closed = False
+
+    def cap_of(self, head: Request) -> int:
+        """The body cap of a request (its head alone), asked of the app once past 64 KiB."""
+        try:
+            return int(self.body_cap(environ_of(head, self, None, None)))  # type: ignore[misc]
+        except Exception:  # the transport must not fail on the app's bug: the server's own cap
+            log.exception("the app's body cap failed; using %d bytes", self.max_body)
+            return self.max_body
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -280,10 +295,7 @@ class LeanServer:
 
     def _drop(self, conn: Conn) -> None:
         self._unregister(conn)
-        with self._lock:
-            self._all.discard(conn)
-        with contextlib.suppress(OSError):
-            conn.sock.close()
+        self._forget(conn)
 
     # -- workers ---------------------------------------------------------------------------
 
@@ -308,6 +320,7 @@ class LeanServer:
     def _forget(self, conn: Conn) -> None:
         with self._lock:
             self._all.discard(conn)
+        conn.parser.close()  # a body in progress (memory or file) goes now, not at a later gc
         with contextlib.suppress(OSError):
             conn.sock.close()
 
@@ -321,6 +334,8 @@ class LeanServer:
                     self._send_all(sock, error_bytes(item.status, str(item)))
                     return self._close_after_error(conn)
                 if not self._answer(conn, item):
+                    if item.refused_body is not None:  # the client may still be sending it
+                        return self._close_after_error(conn)
                     return self._forget(conn)
             if parser.failed:  # e.g. an Upgrade request: served, then close
                 return self._forget(conn)
@@ -339,7 +354,11 @@ class LeanServer:
         if conn.parser.failed and not conn.parser.ready:  # the last request before a close
             req.keep_alive = False
         environ = environ_of(req, self, conn.sock, conn.addr)
-        data, keep = respond(self.app, req, environ)
+        try:
+            data, keep = respond(self.app, req, environ)
+        finally:
+            if req.body.__class__ is not bytes:  # a spooled body: its file goes with the request
+                req.body.close()  # type: ignore[union-attr]
         self._send_all(conn.sock, data)
         return keep
 

@@ -16,6 +16,7 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from mocksrv.http import BODY_REFUSED, FIELD_REFUSED
 from mocksrv.http1 import Request
 
 log = logging.getLogger("mocksrv.http")
@@ -46,6 +47,14 @@ def http_date() -> str:
 
 
 def environ_of(req: Request, server: Any, sock: Any, addr: Any) -> dict[str, Any]:
+    """The WSGI environ of a request; `wsgi.input` is the body's bytes in a BytesIO, or the
+    temporary file of a large body (seekable), and a refused body or header field is marked."""
+    body = req.body
+    if body.__class__ is bytes:
+        stream: Any = io.BytesIO(body)
+        size = len(body)
+    else:
+        stream, size = body, req.size
     raw = req.target.decode("latin-1")
     if raw.startswith(("http://", "https://")):  # absolute form: keep the path only
         rest = raw.split("://", 1)[1]
@@ -66,7 +75,7 @@ def environ_of(req: Request, server: Any, sock: Any, addr: Any) -> dict[str, Any
         "REMOTE_PORT": str(addr[1]) if addr else "",
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": getattr(server, "url_scheme", "http"),
-        "wsgi.input": io.BytesIO(req.body),
+        "wsgi.input": stream,
         "wsgi.errors": sys.stderr,
         "wsgi.multithread": True,
         "wsgi.multiprocess": False,
@@ -76,9 +85,11 @@ def environ_of(req: Request, server: Any, sock: Any, addr: Any) -> dict[str, Any
     }
     environ.update(req.fields)
     environ.pop("HTTP_TRANSFER_ENCODING", None)
-    environ["CONTENT_LENGTH"] = (
-        str(len(req.body)) if req.body else environ.get("CONTENT_LENGTH", "")
-    )
+    environ["CONTENT_LENGTH"] = str(size) if size else environ.get("CONTENT_LENGTH", "")
+    if req.refused_body is not None:
+        environ[BODY_REFUSED] = req.refused_body
+    if req.refused_field is not None:
+        environ[FIELD_REFUSED] = req.refused_field
     return environ
 
 

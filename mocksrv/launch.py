@@ -4,6 +4,7 @@ and the start-up banner (shared by `mocksrv serve` and `mocksrv run`)."""
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import secrets
 from pathlib import Path
@@ -43,6 +44,19 @@ def settings_from(args: argparse.Namespace) -> Settings:
         ca_dir=Path(args.ca_dir) if args.ca_dir else None,
         scenario_roots=list(args.scenario_root),
     )
+
+
+def release_large_blocks() -> None:
+    """Every allocation of 128 KiB or more gets its own mapping, given back to the system when
+    freed (glibc's `M_MMAP_THRESHOLD`, fixed). By default glibc raises that threshold after
+    freeing a large block, up to 32 MiB, and keeps freed blocks under it in its heaps: each
+    large upload (moto reads an object in 16 MiB blocks) then left 16-80 MB in use for good.
+    Only in mocksrv's own processes (`serve`, `run`), not in a test process using the plugin."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # the C library of this process
+    except (OSError, AttributeError):  # not glibc (macOS): nothing to set
+        return
+    mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
 
 
 def load_scenarios(settings: Settings) -> Any:

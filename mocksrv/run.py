@@ -105,7 +105,7 @@ def junit_xml(report: dict[str, Any], command: list[str], rc: int, seconds: floa
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from mocksrv.launch import load_app, rate_limit_lines, settings_from
+    from mocksrv.launch import load_app, rate_limit_lines, release_large_blocks, settings_from
     from mocksrv.server import ServerThread
     from mocksrv.toolkit.plugin import toolkit_of
 
@@ -116,6 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("mocksrv run: give the command after --, e.g. mocksrv run -- pytest", file=sys.stderr)
         return 2
     settings = settings_from(args)
+    release_large_blocks()
     app = load_app(settings)
     server = ServerThread(app, settings).start()
     started = time.monotonic()

@@ -40,7 +40,7 @@ def make_server(app: MocksrvApp, settings: Settings, *, reuse_port: bool = False
     else:
         from mocksrv.httpserver import LeanServer
 
-        options = _lean_options(settings) | {"reuse_port": reuse_port}
+        options = _lean_options(app, settings) | {"reuse_port": reuse_port}
         plain = LeanServer(app, settings.host, settings.port, **options)
     if settings.tls_port is None:
         return plain
@@ -52,7 +52,7 @@ def make_server(app: MocksrvApp, settings: Settings, *, reuse_port: bool = False
 
     context = server_context(ensure_certs(settings.ca_dir))
     try:
-        options = _lean_options(settings) | {"reuse_port": reuse_port}
+        options = _lean_options(app, settings) | {"reuse_port": reuse_port}
         tls = TLSServer(app, settings.host, settings.tls_port, context, **options)
     except BaseException:
         plain.close()
@@ -60,11 +60,13 @@ def make_server(app: MocksrvApp, settings: Settings, *, reuse_port: bool = False
     return Listeners(plain, tls)
 
 
-def _lean_options(settings: Settings) -> dict[str, Any]:
+def _lean_options(app: Any, settings: Settings) -> dict[str, Any]:
     return {
         "idle_timeout": IDLE_TIMEOUT,
         "max_body": settings.max_s3_body_bytes,
         "threads": settings.threads,
+        # each request's body cap from its head (a test may wrap the app in one without it)
+        "body_cap": getattr(app, "body_cap", None),
     }
 
 

@@ -11,11 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
 from mocksrv.canonical import CACHE_KEY_CHARS, HeaderLookup, canonical_request_text, signed_list
 from mocksrv.canonical import canonical_query as canonical_query  # re-exported: sigv4.canonical_*
 from mocksrv.canonical import canonical_uri as canonical_uri
+from mocksrv.canonical import payload_sha256 as payload_sha256  # re-exported too
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -240,7 +241,7 @@ def verify(
     raw_path: str,
     query_string: str,
     headers: HeaderLookup,
-    body: bytes,
+    body: bytes | IO[bytes],
     keyring: Keyring,
     policy: VerifyPolicy,
     now: datetime | None = None,
@@ -315,12 +316,15 @@ def _check_signature(
         raise SigV4Failure("mismatch", MSG_MISMATCH, debug if debug_on else {}, debug)
 
 
-def _payload_hash(claimed: str | None, body: bytes) -> str:
+def _payload_hash(claimed: str | None, body: bytes | IO[bytes]) -> str:
     """The payload hash to sign with: the client's `x-amz-content-sha256` when it matches the
     body, the body's own hash when the header is absent; unsigned markers are signed as sent."""
     if claimed is None or claimed.startswith(_UNSIGNED):
-        return claimed or (hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256)
-    if not equal_digest(claimed, hashlib.sha256(body).hexdigest()):
+        if claimed or not body:
+            return claimed or EMPTY_SHA256
+        # bytes hashed inline: the hot paths (AGCOD, Prime) pay no call for a file's case
+        return hashlib.sha256(body).hexdigest() if body.__class__ is bytes else payload_sha256(body)
+    if not equal_digest(claimed, payload_sha256(body)):
         raise SigV4Failure(
             "mismatch",
             "The provided 'x-amz-content-sha256' header does not match what was computed.",

@@ -1,7 +1,7 @@
 """The one request pipeline every API's service runs; each API fills in its steps.
 
-    route -> precheck -> body cap -> authenticate -> authorize -> throttle -> parse -> faults
-          -> operate
+    route -> header cap -> precheck -> body cap -> authenticate -> authorize -> throttle -> parse
+          -> faults -> operate
 
 A step answers with the API's own wire error by raising it (an instance of `wire_error`), which
 `render_error` turns into the API's error shape; nothing else is caught here, so a bug reaches the
@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from mocksrv import sigv4
 from mocksrv.call import BodyTooLarge, Call
-from mocksrv.http import Response
+from mocksrv.http import FIELD_REFUSED, MAX_FIELD, Response
 from mocksrv.state.engine import StoreError
 
 
@@ -55,6 +55,8 @@ class ApiService:
     reads_body: ClassVar[bool] = True  # False: the API takes no body (it is never read)
     # the wire error a request gets when its state change cannot be committed (StoreError)
     internal_error: ClassVar[str] = "InternalError"
+    # True: a large body stays in the server's file (`call.payload()`), never read whole here
+    streams_body: ClassVar[bool] = False
     # the optional steps this service runs: set per class (the ones it fills in), and an
     # instance may leave out more (`leave_out`, for a step its scenario turns off)
     _fills: frozenset[str] = frozenset()
@@ -88,12 +90,17 @@ class ApiService:
         try:
             route = self.route(call)
             call.operation = route.operation
+            if FIELD_REFUSED in call.environ:  # the server dropped a header field over its cap
+                name = call.environ[FIELD_REFUSED]
+                raise self.field_too_large(
+                    f"Request header field {name} exceeds the {MAX_FIELD}-byte limit", name
+                )
             if "precheck" in fills:
                 self.precheck(call, route)
             if self.reads_body:
                 limit = self.body_limit(call) if "body_limit" in fills else None
                 try:
-                    call.body(limit)
+                    call.check_body(limit) if self.streams_body else call.body(limit)
                 except BodyTooLarge as exc:
                     raise self.body_too_large(str(exc), limit) from None
             # the default authenticate is `signed`, called directly (one call fewer per request)
@@ -132,6 +139,19 @@ class ApiService:
 
     def body_too_large(self, message: str, limit: int | None) -> Exception:
         raise NotImplementedError
+
+    def field_too_large(self, message: str, name: str) -> Exception:
+        """The API's error for a header field the server dropped as too large."""
+        raise NotImplementedError
+
+    def body_cap(self, call: Call) -> int:
+        """The most body bytes the HTTP server reads for this request, from its head alone (the
+        app's `body_cap` hook asks): the API's body limit, else the server's default."""
+        if self.reads_body and "body_limit" in self._fills:
+            limit = self.body_limit(call)
+            if limit is not None:
+                return limit
+        return int(call.runtime.settings.max_body_bytes)
 
     def authenticate(self, call: Call, route: Route) -> Any:
         """What the later steps get as `ident`; by default the SigV4-verified identity and the

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Request, Response
 from mocksrv import __version__
 from mocksrv.clock import parse_instant
 from mocksrv.errors import ScenarioError
+from mocksrv.http import BODY_REFUSED, FIELD_REFUSED, MAX_FIELD
 from mocksrv.toolkit import expectations, guard
 from mocksrv.toolkit.plugin import STARTED
 
@@ -78,11 +79,18 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> Respon
     return json_response({"error": {"code": code, "message": message, **extra}}, status)
 
 
-def _too_large(environ: dict[str, Any]) -> bool:
+def _too_large(environ: dict[str, Any]) -> tuple[int, str, str] | None:
+    """A body over the cap (declared, or refused by the server as it arrived) or a header field
+    the server dropped as too large: the admin's answer (status, code, message), else None."""
+    if FIELD_REFUSED in environ:
+        message = f"request header field {environ[FIELD_REFUSED]} exceeds {MAX_FIELD} bytes"
+        return 431, "RequestHeaderFieldsTooLarge", message
+    message = f"admin request bodies are limited to {MAX_BODY} bytes"
     try:
-        return int(environ.get("CONTENT_LENGTH") or 0) > MAX_BODY
+        declared = int(environ.get("CONTENT_LENGTH") or 0) > MAX_BODY
     except ValueError:
-        return False  # werkzeug reads no body from a bad length
+        declared = False  # werkzeug reads no body from a bad length
+    return (413, "PayloadTooLarge", message) if declared or BODY_REFUSED in environ else None
 
 
 class AdminApp:
@@ -117,9 +125,9 @@ class AdminApp:
             if refused.status == 401:
                 resp.headers["WWW-Authenticate"] = guard.REALM
             return resp(environ, start_response)
-        if _too_large(environ):
-            message = f"admin request bodies are limited to {MAX_BODY} bytes"
-            return error_response(413, "PayloadTooLarge", message)(environ, start_response)
+        over = _too_large(environ)
+        if over is not None:
+            return error_response(*over)(environ, start_response)
         ctx = Ctx(_Request(environ), app, app.runtime, self.toolkit)
         ctx.authenticated = authenticated
         return self.dispatch(ctx)(environ, start_response)

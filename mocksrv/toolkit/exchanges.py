@@ -45,7 +45,7 @@ class Exchanges:
         response = call.response
         if response is None:
             return
-        req_body, req_size = _cut(call.peek_body(), BODY_BYTES)
+        req_body, req_size = call.peek_body(BODY_BYTES)
         res_body, res_size = _cut(response.get_data(), BODY_BYTES)
         # a large body or a long path: copy the headers now, so the environ (holding the body
         # and the path three times over) is not kept
@@ -108,7 +108,7 @@ def exchange_of(call: Call) -> dict[str, Any] | None:
     response = call.response
     if response is None:
         return None
-    req_body, req_size = _cut(call.peek_body(), BODY_BYTES)
+    req_body, req_size = call.peek_body(BODY_BYTES)
     res_body, res_size = _cut(response.get_data(), BODY_BYTES)
     computed = _cut_text(call.signature_computed) if call.signature_computed else None
     item = (call.headers.items(), req_body, req_size, response.status_code, response.headers,

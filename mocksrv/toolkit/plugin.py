@@ -110,6 +110,13 @@ class LazyAdmin:
         self._app: Any = None
         self._lock = threading.Lock()
 
+    @property
+    def max_body(self) -> int:
+        """The admin API's body cap (bytes), for the HTTP server's cap hook (`app.body_cap`)."""
+        from mocksrv.toolkit.admin import MAX_BODY
+
+        return MAX_BODY
+
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if self._app is None:
             with self._lock:

@@ -7,6 +7,7 @@ to S3 over the listener with the CA as its bundle.
 
 from __future__ import annotations
 
+import concurrent.futures
 import http.client
 import os
 import shutil
@@ -16,17 +17,20 @@ import stat
 import subprocess
 import sys
 import time
+from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
 
 from tests.support.paths import ROOT
+from tests.support.signing import Signer
 
 MOCKSRV = [sys.executable, "-m", "mocksrv"]
 AGCOD_KEY, AGCOD_SECRET = "AKIAMOCKSRVAGCOD0001", "MockSrvAgcodDemoSecretKey000000000000001"
 PRIME_KEY, PRIME_SECRET = "AKIAMOCKSRVPRIME0001", "MockSrvPrimeDemoSecretKey000000000000001"
 VERIFY = "/v1/customer/benefit/PRIME_3P_PARTNER_BENEFIT/offer-code/123456789/verify"
+CLIENT_TIMEOUT = 5.0  # seconds for a client's connect, handshake and each read
 
 
 def tool(name: str) -> str:
@@ -277,3 +281,60 @@ def test_stalled_handshakes_and_slow_tls_clients_lock_nobody_out(tls_server, tmp
     finally:
         for s in stalled + slow:
             s.close()
+
+
+def partial_client_hello() -> bytes:
+    """The first half of a real ClientHello (the ssl module's client, on memory buffers)."""
+    client = ssl.create_default_context().wrap_bio(
+        ssl.MemoryBIO(), outgoing := ssl.MemoryBIO(), server_hostname="localhost"
+    )
+    with pytest.raises(ssl.SSLWantReadError):
+        client.do_handshake()
+    hello = outgoing.read()
+    return hello[: len(hello) // 2]
+
+
+def verify_over_tls(port: int, ctx: ssl.SSLContext) -> tuple[int, bytes]:
+    """A Prime verify signed by botocore, on a new connection (so a new handshake)."""
+    signer = Signer(PRIME_KEY, PRIME_SECRET, "execute-api", "us-east-1")
+    headers = signer.headers(
+        "GET", f"https://localhost:{port}{VERIFY}", {"x-amz-marketplace": "US"}
+    )
+    headers.pop("host", None)
+    conn = http.client.HTTPSConnection("localhost", port, context=ctx, timeout=CLIENT_TIMEOUT)
+    try:
+        conn.request("GET", VERIFY, headers={**headers, "x-amz-request-id": "tls"})
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def test_stalled_and_partial_handshakes_do_not_hold_up_new_clients(tls_server, tmp_path):
+    """Issue 19, D21: 1,000 silent connections and 200 that sent half a ClientHello; 100 new
+    HTTPS verify calls (10 at a time) all succeed, each within the client's timeout (5 s; the
+    handshake deadline is 10 s). Latencies: bench/tls_handshakes.py."""
+    port = tls_port(tls_server)
+    hello = partial_client_hello()
+    held = []
+    try:
+        for n in range(1200):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            if n >= 1000:
+                s.sendall(hello)
+            held.append(s)
+        ctx = _context(tmp_path)
+        with concurrent.futures.ThreadPoolExecutor(10) as pool:
+            outcomes = list(pool.map(lambda _: _attempt(port, ctx), range(100)))
+    finally:
+        for s in held:
+            s.close()
+    failed = [o for o in outcomes if o != (200, b'{"message":"SUCCESS"}')]
+    assert not failed, f"{len(failed)} of 100 failed, first: {failed[0]}"
+
+
+def _attempt(port: int, ctx: ssl.SSLContext) -> Any:
+    try:
+        return verify_over_tls(port, ctx)
+    except OSError as exc:  # a timeout (the handshake waited behind stalled ones) or a reset
+        return repr(exc)

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from mocksrv.scenario.loader import Path_
 from mocksrv.scenario.model import Problems, ScenarioModel
+from mocksrv.services import recorded
 
 REGIONS = {"NA": "us-east-1", "EU": "eu-west-1", "FE": "us-west-2"}
 # marketplace -> (AGCOD region, currency, time zone of the marketplace's local midnight)
@@ -142,11 +144,35 @@ _CARD = {
         "activation_request_id": {"type": "string"},
     },
 }
+# the operations and the body field that names each one's request (GetAvailableFunds: none)
+OPERATIONS = {
+    "CreateGiftCard": "creationRequestId",
+    "CancelGiftCard": "creationRequestId",
+    "GetAvailableFunds": None,
+    "ActivateGiftCard": "activationRequestId",
+    "DeactivateGiftCard": "activationRequestId",
+    "ActivationStatusCheck": "statusCheckRequestId",
+}
+_RECORDED = recorded.section_schema(
+    {
+        "operation": {"enum": list(OPERATIONS)},
+        "partner_id": {"type": "string", "description": "The request body's partnerId."},
+        "request_id": {
+            "type": "string",
+            "description": "The body's creationRequestId (activationRequestId, "
+            "statusCheckRequestId); absent for GetAvailableFunds.",
+        },
+    },
+    ["operation", "partner_id"],
+    "per operation, partnerId and request id; answered after the signature, rate limit and "
+    "body checks, before the partner and mock-id rules",
+)
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
         "decisions": _DECISIONS,
+        "recorded": _RECORDED,
         "amount_limits": _LIMITS,
         "rate_limit": _RATE,
         "partners": {"type": "array", "items": _PARTNER},
@@ -211,6 +237,8 @@ class AgcodConfig:
     decisions: Decisions
     partners: dict[str, Partner]  # by access key
     cards: list[PhysicalCard]
+    # (operation, partnerId, request id or "") -> replies
+    recorded: recorded.Table = field(default_factory=dict)
 
 
 def _limits(currency: str, production: bool, *tables: dict[str, Any]) -> Limits:
@@ -267,7 +295,20 @@ def parse(model: ScenarioModel, problems: Problems) -> AgcodConfig:
                 c["card_number"], c["partner_id"], status, amount, c.get("activation_request_id")
             )
         )
+    cfg.recorded = recorded.parse(raw.get("recorded") or [], "agcod", _recorded_key, problems)
     return cfg
+
+
+def _recorded_key(entry: dict[str, Any], path: Path_, problems: Problems) -> tuple[str, ...] | None:
+    operation = entry["operation"]
+    named = OPERATIONS[operation]
+    if named is None and "request_id" in entry:
+        problems.add(path + ("request_id",), f"{operation} has no request id")
+        return None
+    if named is not None and "request_id" not in entry:
+        problems.add(path, f"{operation} needs request_id (the body's {named})")
+        return None
+    return (operation, entry["partner_id"], entry.get("request_id", ""))
 
 
 def _partner(

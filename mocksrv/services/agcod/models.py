@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
+from mocksrv.services import recorded
 from mocksrv.services.agcod import rules
 from mocksrv.services.agcod.config import AgcodConfig, Partner
 from mocksrv.services.agcod.exceptions import AgcodError
@@ -175,6 +176,8 @@ class AgcodStore(Protocol):
 
     def snapshot(self, now: datetime) -> dict[str, Any]: ...
 
+    def recorded_reply(self, key: tuple[str, ...]) -> recorded.Reply | None: ...
+
 
 class MemoryAgcodStore:
     """The memory engine's AGCOD store: this process's dicts, every change under one lock."""
@@ -191,6 +194,11 @@ class MemoryAgcodStore:
             for c in config.cards
             if c.activation_request_id
         }
+        self.replays = recorded.Replays(config.recorded)
+
+    def recorded_reply(self, key: tuple[str, ...]) -> recorded.Reply | None:
+        """The next recorded reply (`agcod.recorded`) for this request, if there is one."""
+        return self.replays.next(key)
 
     # -- digital cards ------------------------------------------------------------------------
 
@@ -291,7 +299,10 @@ class MemoryAgcodStore:
             physical = list(self._physical.values())
         from mocksrv.services.agcod.views import snapshot
 
-        return snapshot(self.config, cards, funds, physical, now)
+        out = snapshot(self.config, cards, funds, physical, now)
+        if self.replays.table:
+            out["recorded"] = self.replays.snapshot()
+        return out
 
 
 def owner(config: AgcodConfig, card: GiftCard) -> str:

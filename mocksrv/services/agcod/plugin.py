@@ -22,9 +22,10 @@ def _store(config: AgcodConfig, runtime: Runtime) -> Any:
 
 
 def _tables() -> tuple[str, ...]:
+    from mocksrv.services import recorded
     from mocksrv.services.agcod.sqlstore import TABLES
 
-    return TABLES
+    return TABLES + recorded.TABLES
 
 
 def _install(runtime: Runtime, config: AgcodConfig, store: Any) -> None:

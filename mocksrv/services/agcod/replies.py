@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from mocksrv.services.agcod.config import OPERATIONS
 from mocksrv.services.agcod.exceptions import AgcodError, AwsError
 from mocksrv.services.agcod.models import CardState, GiftCard
 from mocksrv.services.agcod.shapes import to_json, to_xml
@@ -21,13 +22,7 @@ MEMBERS: dict[str, tuple[str, ...]] = {
     "DeactivateGiftCard": ("activationRequestId", "cardInfo", "status"),
     "ActivationStatusCheck": ("cardInfo", "status", "statusCheckRequestId"),
 }  # fmt: skip
-REQUEST_ID = {
-    "CreateGiftCard": "creationRequestId",
-    "CancelGiftCard": "creationRequestId",
-    "ActivateGiftCard": "activationRequestId",
-    "DeactivateGiftCard": "activationRequestId",
-    "ActivationStatusCheck": "statusCheckRequestId",
-}
+REQUEST_ID = {op: name for op, name in OPERATIONS.items() if name}
 # the null-filled agcodResponse of every operation, built once
 _NULL_RESPONSES = {
     op: {"__type": f"{op}Response:{CORAL_NS}", **dict.fromkeys(members)}

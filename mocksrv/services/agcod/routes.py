@@ -90,6 +90,9 @@ class AgcodService(ApiService):
     def body_too_large(self, message: str, limit: int | None) -> Exception:
         return bad_input(f"Request body exceeds {limit} bytes")
 
+    def field_too_large(self, message: str, name: str) -> Exception:
+        return bad_input(message)
+
     def authenticate(self, call: Call, route: Route) -> Partner:
         ident, auth = self.signed(call)
         partner = self.config.partners.get(ident.access_key)
@@ -127,6 +130,10 @@ class AgcodService(ApiService):
     def operate(
         self, call: Call, route: Route, partner: Partner, fields: dict[str, Any]
     ) -> Response:
+        if self.config.recorded:
+            replay = self._recorded(call, route.operation, fields)
+            if replay is not None:
+                return replay
         body = self.handlers[route.operation](call, partner, fields)
         call.outcome = call.outcome or "SUCCESS"
         return self._send(body, 200, _wants_json(call))
@@ -182,6 +189,19 @@ class AgcodService(ApiService):
         )
         self.rejections.rejected(partner.rate_source, rate, partner.access_key, operation, fix)
         raise AwsError(THROTTLING, THROTTLE_MESSAGE, self.decisions.throttle_status)
+
+    def _recorded(self, call: Call, operation: str, fields: dict[str, Any]) -> Response | None:
+        """A reply `agcod.recorded` pins for this operation, partnerId and request id."""
+        id_name = replies.REQUEST_ID.get(operation)
+        partner_id = fields.get("partnerId")
+        request_id = fields.get(id_name) if id_name else ""
+        if partner_id is None or request_id is None:
+            return None
+        reply = self.backend.recorded_reply((operation, partner_id, request_id))
+        if reply is None:
+            return None
+        call.outcome = "recorded"
+        return reply.response()
 
     def _check_target(self, call: Call, operation: str) -> None:
         target = call.headers.get("x-amz-target", "")

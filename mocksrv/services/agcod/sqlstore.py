@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from mocksrv.services import recorded
 from mocksrv.services.agcod import rules
 from mocksrv.services.agcod.config import AgcodConfig, Partner
 from mocksrv.services.agcod.exceptions import AgcodError
@@ -82,12 +83,18 @@ class SqlAgcodStore:
         self.engine = engine
         self.tenant = tenant
         self._declared = physical_cards(config)  # what each physical card is, by 16 digits
+        self.replays = recorded.SqlReplays(config.recorded, engine, tenant, "agcod")
+
+    def recorded_reply(self, key: tuple[str, ...]) -> recorded.Reply | None:
+        """The next recorded reply (`agcod.recorded`) for this request, if there is one."""
+        return self.replays.next(key)
 
     # -- life cycle (called by the state's install, inside its transaction) -------------------
 
     def clear(self, tx: Tx) -> None:
         for table in ("agcod_cards", "agcod_funds", "agcod_physical", "agcod_activations"):
             tx.run(f"DELETE FROM {table} WHERE tenant=?", (self.tenant,))
+        self.replays.clear(tx)
 
     def seed(self, tx: Tx) -> None:
         """The scenario's starting funds and physical cards."""
@@ -304,7 +311,10 @@ class SqlAgcodStore:
                     Decimal(amount) if amount is not None else None, activation,
                 )
             )  # fmt: skip
-        return snapshot(self.config, cards, funds, states, now)
+        out = snapshot(self.config, cards, funds, states, now)
+        if self.replays.table:
+            out["recorded"] = self.replays.snapshot()
+        return out
 
 
 def _text(amount: Decimal | None) -> str | None:

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from mocksrv.scenario.loader import Path_
 from mocksrv.scenario.model import Problems, ScenarioModel
+from mocksrv.services import recorded
 
 OUTCOMES = (
     "SUCCESS",
@@ -69,10 +71,22 @@ _CODE = {
         },
     },
 }
+OPERATIONS = ("verify", "redeem", "auth-code")
+_RECORDED = recorded.section_schema(
+    {
+        "operation": {"enum": list(OPERATIONS)},
+        "benefit_id": {"type": "string", "description": "A benefit of prime.benefits."},
+        "offer_code": {"type": "string", "minLength": 1},
+    },
+    ["operation", "benefit_id", "offer_code"],
+    "per operation, benefit and offer code; answered after the signature, header, benefit and "
+    "rate checks, in place of the code's rules and pinned replies",
+)
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
+        "recorded": _RECORDED,
         "marketplaces": {
             "type": "object",
             "description": "Marketplace -> SigV4 region the caller must sign for.",
@@ -140,6 +154,8 @@ class PrimeConfig:
     burst: float | None = None
     auth_code_ttl: int = AUTH_CODE_TTL
     redemption_max_age: int = REDEMPTION_MAX_AGE
+    # (operation, benefit id, offer code) -> replies
+    recorded: recorded.Table = field(default_factory=dict)
 
 
 def parse(model: ScenarioModel, problems: Problems) -> PrimeConfig:
@@ -170,6 +186,18 @@ def parse(model: ScenarioModel, problems: Problems) -> PrimeConfig:
                 problems.add(cpath + ("code",), f"duplicate offer code {c['code']!r}")
             benefit.codes[c["code"]] = _parse_code(c, cpath, problems, set(ERRORS))
         cfg.benefits[benefit.id] = benefit
+    benefits = cfg.benefits
+
+    def recorded_key(entry: dict[str, Any], path: Path_, problems: Problems) -> recorded.Key:
+        if entry["benefit_id"] not in benefits:
+            problems.add(
+                path + ("benefit_id",),
+                f"unknown benefit {entry['benefit_id']!r}: declare it in prime.benefits (a "
+                "recorded reply is answered after the benefit check)",
+            )
+        return (entry["operation"], entry["benefit_id"], entry["offer_code"])
+
+    cfg.recorded = recorded.parse(raw.get("recorded") or [], "prime", recorded_key, problems)
     for ii, ident in enumerate(model.raw.get("identities") or []):
         for bid in ident.get("benefits") or []:
             if ident["api"] == "prime" and bid not in cfg.benefits:

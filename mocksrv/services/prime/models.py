@@ -12,6 +12,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from mocksrv.clock import iso, later
+from mocksrv.services import recorded
 from mocksrv.services.prime.config import OfferCode, PrimeConfig
 
 SUCCESS = "SUCCESS"
@@ -120,6 +121,8 @@ class PrimeStore(Protocol):
 
     def snapshot(self, now: datetime) -> dict[str, object]: ...
 
+    def recorded_reply(self, key: tuple[str, ...]) -> recorded.Reply | None: ...
+
 
 def new_auth_code() -> str:
     return secrets.token_hex(16).upper()
@@ -140,6 +143,11 @@ class MemoryPrimeStore:
         self._reply_index: dict[tuple[str, str], int] = {}
         self._auth_codes: dict[str, tuple[str, str, datetime]] = {}
         self._calls: dict[tuple[str, str], dict[str, int]] = {}
+        self.replays = recorded.Replays(config.recorded)
+
+    def recorded_reply(self, key: tuple[str, ...]) -> recorded.Reply | None:
+        """The next recorded reply (`prime.recorded`) for this request, if there is one."""
+        return self.replays.next(key)
 
     def _answer(self, key: tuple[str, str], at: datetime, tz: ZoneInfo) -> Reply:
         """The reply of one call (lock held): a pinned one, else the rules' outcome."""
@@ -183,7 +191,7 @@ class MemoryPrimeStore:
 
     def snapshot(self, now: datetime) -> dict[str, object]:
         with self._lock:
-            return snapshot(
+            out = snapshot(
                 self._codes,
                 {k: list(v) for k, v in self._uses.items()},
                 dict(self._reply_index),
@@ -191,6 +199,9 @@ class MemoryPrimeStore:
                 list(self._auth_codes.items()),
                 now,
             )
+        if self.replays.table:
+            out["recorded"] = self.replays.snapshot()
+        return out
 
 
 def snapshot(

@@ -22,9 +22,10 @@ def _store(config: PrimeConfig, runtime: Runtime) -> Any:
 
 
 def _tables() -> tuple[str, ...]:
+    from mocksrv.services import recorded
     from mocksrv.services.prime.sqlstore import TABLES
 
-    return TABLES
+    return TABLES + recorded.TABLES
 
 
 def _install(runtime: Runtime, config: PrimeConfig, store: Any) -> None:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from mocksrv.clock import later
+from mocksrv.services import recorded
 from mocksrv.services.prime.config import PrimeConfig
 from mocksrv.services.prime.models import (
     SUCCESS,
@@ -61,10 +62,16 @@ class SqlPrimeStore:
         self.engine = engine
         self.tenant = tenant
         self._codes = codes_of(config)
+        self.replays = recorded.SqlReplays(config.recorded, engine, tenant, "prime")
+
+    def recorded_reply(self, key: tuple[str, ...]) -> recorded.Reply | None:
+        """The next recorded reply (`prime.recorded`) for this request, if there is one."""
+        return self.replays.next(key)
 
     def clear(self, tx: Tx) -> None:
         for table in ("prime_uses", "prime_replies", "prime_calls", "prime_auth"):
             tx.run(f"DELETE FROM {table} WHERE tenant=?", (self.tenant,))
+        self.replays.clear(tx)
 
     def seed(self, tx: Tx) -> None:
         """The uses the scenario declares (`redemptions`)."""
@@ -158,7 +165,10 @@ class SqlPrimeStore:
             ordered = dict(sorted(stats.items(), key=lambda kv: (":" in kv[0], kv[0])))
             stats.clear()
             stats.update(ordered)
-        return snapshot(self._codes, uses, replies, calls, auth, now)
+        out = snapshot(self._codes, uses, replies, calls, auth, now)
+        if self.replays.table:
+            out["recorded"] = self.replays.snapshot()
+        return out
 
 
 __all__ = ["SqlPrimeStore", "count"]

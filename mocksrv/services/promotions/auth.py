@@ -90,7 +90,7 @@ def _s3_error(call: Call, failure: sigv4.SigV4Failure, policy: sigv4.VerifyPolic
     if kind == "mismatch" and "x-amz-content-sha256" in failure.message:
         return exc.XAmzContentSHA256Mismatch(
             ClientComputedContentSHA256=call.headers.get("x-amz-content-sha256", ""),
-            S3ComputedContentSHA256=hashlib.sha256(call.body()).hexdigest(),
+            S3ComputedContentSHA256=sigv4.payload_sha256(call.payload()),
         )
     if kind == "mismatch":
         fields = {"AWSAccessKeyId": key}

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mocksrv.credentials import DEFAULT_DURATION, MAX_DURATION
+from mocksrv.scenario.loader import Path_
 from mocksrv.scenario.model import Problems, ScenarioModel
+from mocksrv.services import recorded
 
 _TRUSTED = {
     "type": "string",
@@ -111,10 +113,25 @@ _PROMOTION = {
         },
     },
 }
+_RECORDED = recorded.section_schema(
+    {
+        "operation": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9]{1,64}$",
+            "description": "The S3 operation: PutObject, GetObject, HeadObject, ...",
+        },
+        "bucket": _BUCKET,
+        "key": {"type": "string", "description": "The object key (absent: a bucket operation)."},
+    },
+    ["operation", "bucket"],
+    "per S3 operation, bucket and key; answered after the signature and the client's "
+    "permissions, in place of S3 (an upload answered this way is not stored or processed)",
+)
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
+        "recorded": _RECORDED,
         "region": {"type": "string", "description": f"Bucket region (default {DEFAULT_REGION})."},
         "max_report_errors": {
             "type": "integer",
@@ -202,6 +219,8 @@ class PromotionsConfig:
     buckets: dict[str, str] = field(default_factory=dict)  # environment -> bucket
     clients: dict[str, Client] = field(default_factory=dict)  # by client name
     promotions: dict[str, Promotion] = field(default_factory=dict)  # by promotion id
+    # (operation, bucket, key or "") -> replies
+    recorded: recorded.Table = field(default_factory=dict)
 
     def environment_of(self, bucket: str) -> str | None:
         return next((env for env, b in self.buckets.items() if b == bucket), None)
@@ -225,6 +244,14 @@ def parse(model: ScenarioModel, problems: Problems) -> PromotionsConfig:
         client = _parse_client(model, c, ("promotions", "clients", ci), problems, cfg)
         if client is not None:
             cfg.clients[client.name] = client
+    buckets = set(cfg.buckets.values())
+
+    def recorded_key(entry: dict[str, Any], path: Path_, problems: Problems) -> recorded.Key:
+        if entry["bucket"] not in buckets:
+            problems.add(path + ("bucket",), "not a bucket of promotions.environments")
+        return (entry["operation"], entry["bucket"], entry.get("key", ""))
+
+    cfg.recorded = recorded.parse(raw.get("recorded") or [], "promotions", recorded_key, problems)
     return cfg
 
 

@@ -90,6 +90,11 @@ class EntityTooLarge(S3Error):
     message = "Your proposed upload exceeds the maximum allowed size"
 
 
+class RequestHeaderSectionTooLarge(S3Error):
+    status = 400
+    message = "Your request header section exceeds the maximum allowed size."
+
+
 class InternalError(S3Error):
     status = 500
     message = "We encountered an internal error. Please try again."

@@ -73,6 +73,9 @@ class LandingService(ApiService):
                 "url": url, "newlyAssigned": fresh}  # fmt: skip
         return Response(json.dumps(body), status=200, content_type="application/json")
 
+    def field_too_large(self, message: str, name: str) -> Exception:
+        return exc.BadRequest(message)
+
     def render_error(self, call: Call, err: Any, route: Route | None) -> Response:
         body = json.dumps({"error": {"code": err.error_code, "message": err.message}})
         return Response(body, status=err.status, content_type="application/json")

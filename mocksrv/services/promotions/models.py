@@ -8,9 +8,10 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from mocksrv.clock import ScenarioClock, iso
+from mocksrv.services import recorded
 from mocksrv.services.promotions import pipeline
 from mocksrv.services.promotions.access import CompiledPolicy, client_policy
 from mocksrv.services.promotions.config import Client, PromotionsConfig
@@ -39,8 +40,11 @@ class PromotionsStore(Protocol):
     config: PromotionsConfig
     policies: dict[str, CompiledPolicy]
     s3: MotoS3
+    replays: recorded.Replays
 
-    def dispatch(self, environ: dict[str, Any], body: bytes) -> tuple[int, list, bytes]: ...
+    def dispatch(
+        self, environ: dict[str, Any], body: bytes | IO[bytes]
+    ) -> tuple[int, list, bytes]: ...
 
     def written(self, op: str, bucket: str, key: str, query: dict[str, str], data: bytes,
                 upload: Upload | None) -> None: ...  # fmt: skip
@@ -48,6 +52,8 @@ class PromotionsStore(Protocol):
     def claim(self, env: str, promotion_id: str, member: str) -> tuple[str | None, bool]: ...
 
     def snapshot(self) -> dict[str, Any]: ...
+
+    def recorded_reply(self, key: tuple[str, ...]) -> recorded.Reply | None: ...
 
 
 class MemoryPromotionsStore:
@@ -68,6 +74,7 @@ class MemoryPromotionsStore:
         self._queue: queue.Queue[Upload | None] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._busy = 0
+        self.replays = recorded.Replays(config.recorded)
         with self.inventory.lock:  # every configured pool shows in the admin view from the start
             for promo in config.promotions.values():
                 for env in config.buckets:
@@ -76,7 +83,7 @@ class MemoryPromotionsStore:
 
     # -- S3 requests (the service's calls) ---------------------------------------------------
 
-    def dispatch(self, environ: dict[str, Any], body: bytes) -> tuple[int, list, bytes]:
+    def dispatch(self, environ: dict[str, Any], body: bytes | IO[bytes]) -> tuple[int, list, bytes]:
         return self.s3.dispatch(environ, body)
 
     def written(self, op: str, bucket: str, key: str, query: dict[str, str], data: bytes,
@@ -87,6 +94,10 @@ class MemoryPromotionsStore:
 
     def start(self) -> None:
         pass
+
+    def recorded_reply(self, key: tuple[str, ...]) -> recorded.Reply | None:
+        """The next recorded reply (`promotions.recorded`) for this request, if there is one."""
+        return self.replays.next(key)
 
     def submit(self, upload: Upload) -> None:
         """Queue an upload for processing right after the S3 write succeeded. The previous
@@ -210,7 +221,7 @@ class MemoryPromotionsStore:
         """Admin view: inventory per promotion, warnings, recent reports, buckets and policies."""
         with self._lock:
             reports = list(self._history)
-        return {
+        out = {
             "buckets": dict(self.config.buckets),
             "accountId": self.s3.account_id,
             "inventory": self.inventory.snapshot(),
@@ -221,6 +232,9 @@ class MemoryPromotionsStore:
                 c.name: client_policy(c, self.config) for c in self.config.clients.values()
             },
         }
+        if self.replays.table:
+            out["recorded"] = self.replays.snapshot()
+        return out
 
     def close(self) -> None:
         worker = self._worker

@@ -35,9 +35,10 @@ def _sql_store(config: PromotionsConfig, runtime: Runtime) -> Any:
 
 
 def _tables() -> tuple[str, ...]:
+    from mocksrv.services import recorded
     from mocksrv.services.promotions import replica, sqlinventory, sqlstore
 
-    return sqlinventory.TABLES + sqlstore.TABLES + replica.TABLES
+    return sqlinventory.TABLES + sqlstore.TABLES + replica.TABLES + recorded.TABLES
 
 
 def _install(runtime: Runtime, config: PromotionsConfig, store: Any) -> None:

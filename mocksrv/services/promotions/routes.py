@@ -28,6 +28,12 @@ UPLOAD_STEPS = ("CreateMultipartUpload", "UploadPart", "UploadPartCopy", "AbortM
 _ERROR_CODE = re.compile(rb"<Code>([A-Za-z0-9.]+)</Code>")
 
 
+def _anonymous(call: Call) -> bool:
+    """Neither signed nor presigned: S3 refuses it (AccessDenied) whatever its body."""
+    query = call.query_string
+    return not call.headers.get("authorization") and not ("X-Amz-" in query or "AWSAccess" in query)
+
+
 def principal_key(ident: sigv4.Identity) -> str:
     """The access key whose policy applies: an assumed-role session acts as its role's client."""
     return str(ident.extra.get("policy_of") or ident.access_key)
@@ -40,6 +46,7 @@ class PromotionsService(ApiService):
     api = "promotions"
     scope = "s3"
     wire_error = exc.S3Error
+    streams_body = True  # an object's bytes go to moto from the server's file, not as one copy
 
     def __init__(self, store: PromotionsStore, policy: sigv4.VerifyPolicy, max_body: int) -> None:
         super().__init__(policy)
@@ -66,11 +73,8 @@ class PromotionsService(ApiService):
         return Route(target.operation, {"target": target, "copy_source": copy_source})
 
     def precheck(self, call: Call, route: Route) -> None:
-        query = call.query_string
-        if not call.headers.get("authorization") and not (
-            "X-Amz-" in query or "AWSAccess" in query
-        ):
-            raise exc.AccessDenied()  # anonymous: refused before its body is read
+        if _anonymous(call):
+            raise exc.AccessDenied()  # refused before its body is read
         if any(has_control(value) for _, value in call.headers.items()):
             # moto echoes some headers (x-amz-meta-*) back: a CR there would split the answer
             raise exc.InvalidArgument("Header values may not contain control characters")
@@ -78,8 +82,14 @@ class PromotionsService(ApiService):
     def body_limit(self, call: Call) -> int:
         return self.max_body
 
+    def body_cap(self, call: Call) -> int:
+        return 0 if _anonymous(call) else self.max_body  # anonymous: refused, so none is read
+
     def body_too_large(self, message: str, limit: int | None) -> Exception:
         return exc.EntityTooLarge()
+
+    def field_too_large(self, message: str, name: str) -> Exception:
+        return exc.RequestHeaderSectionTooLarge()
 
     def authenticate(self, call: Call, route: Route) -> sigv4.Identity:
         return authenticate(call, self.policy, self.store.config.region)
@@ -89,8 +99,13 @@ class PromotionsService(ApiService):
 
     def operate(self, call: Call, route: Route, ident: sigv4.Identity, _: Any) -> Response:
         target: S3Target = route.params["target"]
+        if self.store.replays.table:
+            reply = self.store.recorded_reply((target.operation, target.bucket, target.key))
+            if reply is not None:
+                call.outcome = "recorded"
+                return reply.response()
         try:
-            status, headers, data = self.store.dispatch(call.environ, call.body())
+            status, headers, data = self.store.dispatch(call.environ, call.payload())
         except StoreError:
             raise
         except Exception:  # a moto bug must still answer in S3's shape, never a traceback

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 log = logging.getLogger("mocksrv")
 
@@ -73,7 +73,13 @@ class MotoS3:
     def _start(self, backend: Any) -> None:
         from moto.moto_server.werkzeug_app import create_backend_app
 
-        self._app = create_backend_app("s3")
+        app = create_backend_app("s3")
+        # moto turns Flask's debug mode on; in it Flask patches each request's `files` with a
+        # closure over the request, a cycle that holds the body moto read until a later gc.
+        # Exceptions still propagate (to dispatch's caller, which answers InternalError).
+        app.debug = False
+        app.config["PROPAGATE_EXCEPTIONS"] = True
+        self._app = app
         self._create_buckets(backend)
         log.info("moto S3 started (account %s): %s", self.account_id, ", ".join(self.buckets))
 
@@ -166,16 +172,20 @@ class MotoS3:
             return upload.key_name, meta, bytes(fkey.value) if fkey is not None else None
 
     def dispatch(
-        self, environ: dict[str, Any], body: bytes
+        self, environ: dict[str, Any], body: bytes | IO[bytes]
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        """Run one request through moto's S3 app; returns status, headers, buffered body."""
+        """Run one request through moto's S3 app; returns status, headers, buffered body. A
+        large body is the server's file: moto reads it (into one bytes object of its own)."""
         environ = dict(environ)
         environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = self.account_id
         if environ.get("REQUEST_URI"):  # moto decodes keys from RAW_URI once; else twice
             environ["RAW_URI"] = environ["REQUEST_URI"]
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body))
+        if isinstance(body, bytes):
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+        else:  # rewound by Call.payload; CONTENT_LENGTH is the server's count of it
+            environ["wsgi.input"] = body
         captured: dict[str, Any] = {}
 
         def start_response(

@@ -15,9 +15,10 @@ import os
 import socket
 import threading
 import time
-from typing import Any
+from typing import IO, Any
 
 from mocksrv.clock import ScenarioClock, iso
+from mocksrv.services import recorded
 from mocksrv.services.promotions import pipeline
 from mocksrv.services.promotions.access import CompiledPolicy, client_policy
 from mocksrv.services.promotions.config import PromotionsConfig
@@ -79,6 +80,11 @@ class SqlPromotionsStore:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
+        self.replays = recorded.SqlReplays(config.recorded, engine, tenant, "promotions")
+
+    def recorded_reply(self, key: tuple[str, ...]) -> recorded.Reply | None:
+        """The next recorded reply (`promotions.recorded`) for this request, if there is one."""
+        return self.replays.next(key)
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -86,6 +92,7 @@ class SqlPromotionsStore:
         for table in ("promo_uploads", "promo_processed", "promo_reports", "promo_prod"):
             tx.run(f"DELETE FROM {table} WHERE tenant=?", (self.tenant,))
         self.inventory.clear(tx)
+        self.replays.clear(tx)
         Replica.clear(tx, self.tenant)
 
     def seed(self, tx: Tx) -> None:
@@ -120,7 +127,7 @@ class SqlPromotionsStore:
 
     # -- S3 requests (the service's calls) ---------------------------------------------------
 
-    def dispatch(self, environ: dict[str, Any], body: bytes) -> tuple[int, list, bytes]:
+    def dispatch(self, environ: dict[str, Any], body: bytes | IO[bytes]) -> tuple[int, list, bytes]:
         self.replica.sync()
         return self.s3.dispatch(environ, body)
 
@@ -354,7 +361,7 @@ class SqlPromotionsStore:
                 )
             ]
             pending = tx.one("SELECT count(*) FROM promo_uploads WHERE tenant=?", (self.tenant,))
-        return {
+        out = {
             "buckets": dict(self.config.buckets),
             "accountId": self.s3.account_id,
             "inventory": self.inventory.snapshot(),
@@ -363,8 +370,11 @@ class SqlPromotionsStore:
             "pending": int(pending[0]) if pending else 0,
             "policies": {
                 c.name: client_policy(c, self.config) for c in self.config.clients.values()
-            },  # fmt: skip
+            },
         }
+        if self.replays.table:
+            out["recorded"] = self.replays.snapshot()
+        return out
 
 
 def _upload_id(data: bytes) -> str:

@@ -92,6 +92,9 @@ class StsService(ApiService):
     def body_too_large(self, message: str, limit: int | None) -> Exception:
         return exc.ValidationError(f"Request body exceeds {limit} bytes")
 
+    def field_too_large(self, message: str, name: str) -> Exception:
+        return exc.ValidationError(message)  # a Decision (docs/sts.md): STS's own 400
+
     def authenticate(self, call: Call, route: Route) -> tuple[sigv4.Identity, Session | None]:
         ident = self.signed(call)[0]
         token = call.headers.get("x-amz-security-token")

@@ -1,0 +1,1 @@
+"""`mocksrv record`: a recording proxy in front of a real service."""
