@@ -4,7 +4,6 @@ journal, faults, expectations and the admin API into every runtime."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -127,22 +126,17 @@ class DurableKit:
 
 
 class LazyAdmin:
-    """The admin WSGI app, imported and built on its first request (werkzeug's routing and the
-    OpenAPI document are not needed to start serving the APIs)."""
+    """`runtime.admin`: hands a request to the admin app (Flask, imported and built on the first
+    admin request: starting to serve the APIs needs neither) with this runtime's toolkit."""
 
     def __init__(self, kit: Toolkit) -> None:
         self.toolkit = kit
-        self._app: Any = None
-        self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if self._app is None:
-            with self._lock:
-                if self._app is None:
-                    from mocksrv.toolkit.admin import AdminApp
+        from mocksrv.toolkit.admin import KIT_KEY, admin_wsgi
 
-                    self._app = AdminApp(self.toolkit)
-        return self._app(environ, start_response)
+        environ[KIT_KEY] = self.toolkit
+        return admin_wsgi(environ, start_response)
 
 
 def toolkit_of(runtime: Runtime) -> Toolkit:
