@@ -111,6 +111,12 @@ def _add_ca_dir_option(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="another Host name the admin API accepts (repeatable; loopback names always are)",
     )
+    p.add_argument(
+        "--metrics-open",
+        action="store_true",
+        default=None,
+        help="serve GET /__admin/metrics (Prometheus) without the admin token, on any bind",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

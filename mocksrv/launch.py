@@ -31,6 +31,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return Settings(
         admin_token=token,
         admin_hosts=list(args.admin_host),
+        metrics_open=bool(getattr(args, "metrics_open", False)),
         host=args.host,
         port=args.port,
         log_level=args.log_level,

@@ -175,14 +175,16 @@ def _guard() -> None:
 
 
 def _open(runtime: Runtime) -> bool:
-    """Operations any caller may use (the answers hold no data): GET of health, readiness, the
-    dashboard page and its files; metrics too when `--metrics-open` says so."""
+    """Operations any caller may use on any bind, whatever the Host (their answers hold no data
+    of the sandbox): health, readiness, the dashboard page and its files; the metrics too when
+    `--metrics-open` says so."""
     from mocksrv.toolkit.admin_meta import DASHBOARD_ASSETS, OPEN
 
     endpoint = (request.endpoint or "").rpartition(".")[2]
     if endpoint == "dashboard_asset":
         return (request.view_args or {}).get("asset") in DASHBOARD_ASSETS
-    return endpoint in OPEN or (endpoint == "metrics" and runtime.settings.metrics_open)
+    metric = endpoint in ("metrics", "traffic")
+    return endpoint in OPEN or (metric and runtime.settings.metrics_open)
 
 
 # --- error handlers: every failure in the API's own JSON shape ---------------------------------

@@ -16,7 +16,7 @@ from mocksrv.toolkit.admin import AdminError, Ctx, json_response
 from mocksrv.toolkit.plugin import STARTED
 
 # operations any caller may use, on any bind: their answers say nothing about the sandbox's data
-OPEN = frozenset({"dashboard"})
+OPEN = frozenset({"health", "ready", "dashboard"})
 
 
 def index(ctx: Ctx) -> dict[str, Any]:
@@ -59,6 +59,19 @@ def ready(ctx: Ctx) -> Response:
     if _detailed(ctx):
         body["checks"] = checks
     return json_response(body, 200 if ok else 503)
+
+
+def metrics(ctx: Ctx) -> Response:
+    """Prometheus text: behind the token like the rest, unless `--metrics-open`."""
+    from mocksrv.toolkit.metrics import CONTENT_TYPE, render
+
+    text = render(ctx.kit.metrics, ctx.runtime, ctx.kit, STARTED)
+    return Response(text, content_type=CONTENT_TYPE)
+
+
+def traffic(ctx: Ctx) -> dict[str, Any]:
+    """The dashboard's chart: requests per second and latency per API, the last ten minutes."""
+    return ctx.kit.metrics.traffic()
 
 
 def version(ctx: Ctx) -> dict[str, Any]:
@@ -115,6 +128,9 @@ GET = ["GET"]
 ROUTES: list[tuple[str, list[str], Any]] = [
     ("", GET, index),
     ("/health", GET, health),
+    ("/ready", GET, ready),
+    ("/metrics", GET, metrics),
+    ("/metrics/traffic", GET, traffic),
     ("/version", GET, version),
     ("/openapi.yaml", GET, openapi),
     ("/dashboard", GET, dashboard),

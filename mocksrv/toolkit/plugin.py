@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mocksrv.api import Extension
 from mocksrv.toolkit import expectations, faults
 from mocksrv.toolkit.exchanges import Exchanges
 from mocksrv.toolkit.journal import DEFAULT_CAPACITY, Journal
+from mocksrv.toolkit.metrics import Metrics
 from mocksrv.toolkit.schema import sections
 
 if TYPE_CHECKING:
@@ -27,12 +28,14 @@ STARTED = time.time()
 
 @dataclass
 class Toolkit:
-    """The toolkit state of one runtime: journal (and its recent exchanges), expectations, faults."""
+    """The toolkit state of one runtime: journal (and its recent exchanges), expectations, faults,
+    and the metrics (shared by every runtime of the app)."""
 
     journal: Journal
     expectations: expectations.ExpectationSet
     faults: faults.FaultSet
     exchanges: Exchanges
+    metrics: Metrics = field(default_factory=Metrics)
 
     def reset_journal(self) -> None:
         self.journal.clear()
@@ -89,6 +92,7 @@ def _install(runtime: Runtime, parsed: Sections) -> None:
     kit.journal.listen_if = lambda: bool(kit.expectations.items)
     runtime.recorders.append(kit.journal.record)
     runtime.recorders.append(kit.exchanges.record)
+    runtime.recorders.append(kit.metrics.record)
     runtime.faults = kit.faults
     runtime.transport_fault = transport.apply
     runtime.admin = LazyAdmin(kit)
