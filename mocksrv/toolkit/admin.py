@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from mocksrv.toolkit.plugin import Toolkit
 
 log = logging.getLogger("mocksrv")
+REQUEST_LOG = logging.getLogger("mocksrv.requests")
 APP_KEY = "mocksrv.app"  # environ key: the MocksrvApp, set by the app before calling the admin
 KIT_KEY = "mocksrv.toolkit"  # environ key: the toolkit of the runtime that took the request
 MAX_BODY = 1024 * 1024  # admin request bodies: 413 above this (Flask's MAX_CONTENT_LENGTH)
@@ -124,6 +125,7 @@ def create_admin_app() -> Flask:
     app.json = _Json(app)
     app.register_blueprint(blueprint(), url_prefix=PREFIX)
     app.before_request(_guard)
+    app.after_request(_log_request)
     app.register_error_handler(AdminError, _admin_error)
     app.register_error_handler(guard.Refused, _refused)
     app.register_error_handler(ScenarioError, _invalid_scenario)
@@ -185,6 +187,18 @@ def _open(runtime: Runtime) -> bool:
         return (request.view_args or {}).get("asset") in DASHBOARD_ASSETS
     metric = endpoint in ("metrics", "traffic")
     return endpoint in OPEN or (metric and runtime.settings.metrics_open)
+
+
+def _log_request(response: Response) -> Response:
+    """Admin calls in the request log at `debug` only: the dashboard polls twice a second."""
+    if REQUEST_LOG.isEnabledFor(logging.DEBUG):
+        from mocksrv.logs import quoted
+
+        REQUEST_LOG.debug(
+            "api=admin method=%s path=%s status=%d",
+            request.method, quoted(request.path), response.status_code,
+        )  # fmt: skip
+    return response
 
 
 # --- error handlers: every failure in the API's own JSON shape ---------------------------------

@@ -80,7 +80,7 @@ def _unique(problems: Problems, section: str, names: list[str]) -> None:
 
 
 def _install(runtime: Runtime, parsed: Sections) -> None:
-    from mocksrv.toolkit import transport
+    from mocksrv.toolkit import requestlog, transport
 
     kit = Toolkit(
         Journal(parsed.capacity),
@@ -93,6 +93,7 @@ def _install(runtime: Runtime, parsed: Sections) -> None:
     runtime.recorders.append(kit.journal.record)
     runtime.recorders.append(kit.exchanges.record)
     runtime.recorders.append(kit.metrics.record)
+    runtime.recorders.append(requestlog.record)
     runtime.faults = kit.faults
     runtime.transport_fault = transport.apply
     runtime.admin = LazyAdmin(kit)
