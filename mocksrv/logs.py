@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import re
 import sys
 import threading
 import time
@@ -30,49 +31,51 @@ MAX_PENDING = 100_000  # request lines held between two writes at most; more are
 Item = tuple[float, str, str, str, str, int, float, str, str, str, str]
 
 
-def request_fields(item: Item) -> list[tuple[str, Any]]:
-    _, api, op, ident, outcome, status, latency, rid, method, path, detail = item
-    fields: list[tuple[str, Any]] = [
-        ("api", api), ("operation", op), ("identity", ident), ("outcome", outcome),
-        ("status", status), ("latency_ms", round(latency * 1000, 3)), ("request_id", rid),
-        ("method", method), ("path", path),
-    ]  # fmt: skip
-    if detail:
-        fields.append(("signature", detail))
-    return fields
+_PLAIN = re.compile(r"[!#-~]+").fullmatch  # printable ASCII, no space, no double quote
+_MS = [f"{i:03d}" for i in range(1000)]  # milliseconds as written, made once
 
 
 def quoted(value: Any) -> str:
     """logfmt: bare when plain, else a JSON string (quotes, spaces and control characters
-    escaped: a client's path cannot forge a line)."""
+    escaped: a client's path cannot forge a line); "-" when empty."""
     if not isinstance(value, str):
         return str(value)
-    if not value:
-        return "-"
-    if value.isprintable() and " " not in value and '"' not in value and value.isascii():
-        return value
-    return _quote(value)
+    return value if _PLAIN(value) else _quote(value) if value else "-"
 
 
 def request_message(item: Item) -> str:
-    """The message of a request line in text: `api=prime operation=verify ... path=/v1/...`."""
-    return " ".join(f"{k}={quoted(v)}" for k, v in request_fields(item))
+    """The message of a request line in text: `api=prime operation=verify ... path=/v1/...`.
+    Written out by hand: this runs once per request."""
+    _, api, op, ident, outcome, status, latency, rid, method, path, detail = item
+    plain = op + ident + outcome + path  # the API, method and request id are always plain
+    if plain.isascii() and plain.isprintable() and " " not in plain and '"' not in plain:
+        line = (
+            f"api={api or '-'} operation={op or '-'} identity={ident or '-'} "
+            f"outcome={outcome or '-'} status={status} latency_ms={latency * 1000:.3f} "
+            f"request_id={rid} method={method} path={path}"
+        )
+    else:
+        q = quoted
+        line = (
+            f"api={q(api)} operation={q(op)} identity={q(ident)} outcome={q(outcome)} "
+            f"status={status} latency_ms={latency * 1000:.3f} request_id={rid} "
+            f"method={q(method)} path={q(path)}"
+        )
+    return f"{line} signature={_quote(detail)}" if detail else line
 
 
-def request_json(item: Item) -> str:
-    fields = dict(request_fields(item))
-    out = {
-        "time": _iso(item[0]),
-        "level": "INFO",
-        "logger": REQUESTS,
-        "message": f"{fields['api'] or '-'} {fields['operation'] or '-'} {fields['status']} "
-        f"{fields['outcome'] or '-'}",
-        **{_CAMEL.get(k, k): v for k, v in fields.items() if v != ""},
-    }
-    return json.dumps(out, ensure_ascii=True, separators=(",", ":"))
-
-
-_CAMEL = {"latency_ms": "latencyMs", "request_id": "requestId"}  # as the journal names them
+def request_json(item: Item, stamp: str) -> str:
+    """A request line as one JSON object (keys as the journal names them); `stamp` its time."""
+    _, api, op, ident, outcome, status, latency, rid, method, path, detail = item
+    message = _quote(f"{api or '-'} {op or '-'} {status} {outcome or '-'}")
+    line = (
+        f'{{"time":"{stamp}","level":"INFO","logger":"{REQUESTS}","message":{message},'
+        f'"api":{_quote(api)},"operation":{_quote(op)},'
+        + (f'"identity":{_quote(ident)},' if ident else "")
+        + f'"outcome":{_quote(outcome)},"status":{status},"latencyMs":{latency * 1000:.3f},'
+        f'"requestId":"{rid}","method":{_quote(method)},"path":{_quote(path)}'
+    )
+    return f'{line},"signature":{_quote(detail)}}}' if detail else line + "}"
 
 
 def _iso(wall: float) -> str:
@@ -140,7 +143,14 @@ class LineHandler(logging.StreamHandler):
         pending, lines = self._pending, []
         while pending:
             item = pending.popleft()
-            lines.append(request_json(item) if self.json else self._text(item))
+            if self.json:
+                lines.append(request_json(item, self._stamp_of(item[0])))
+            else:
+                wall = item[0]
+                if int(wall) != self._second:
+                    self._prefix(wall)
+                stamp = f"{self._stamp},{_MS[int(wall * 1000) % 1000]}"
+                lines.append(f"{stamp} INFO {REQUESTS}: {request_message(item)}")
         if self.dropped:
             lines.append(f"{self._prefix(time.time())} WARNING mocksrv: {self.dropped} request "
                          "log lines dropped (the log could not keep up)")  # fmt: skip
@@ -148,16 +158,21 @@ class LineHandler(logging.StreamHandler):
         if lines:
             self.stream.write("\n".join(lines) + "\n")
 
-    def _text(self, item: Item) -> str:
-        return f"{self._prefix(item[0])} INFO {REQUESTS}: {request_message(item)}"
-
     def _prefix(self, wall: float) -> str:
         """`asctime` as logging.Formatter writes it (local time, milliseconds after a comma)."""
         second = int(wall)
         if second != self._second:
             self._second = second
             self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
-        return f"{self._stamp},{int((wall - second) * 1000):03d}"
+        return f"{self._stamp},{_MS[int(wall * 1000) % 1000]}"
+
+    def _stamp_of(self, wall: float) -> str:
+        """The JSON lines' time: UTC, ISO 8601 with milliseconds."""
+        second = int(wall)
+        if second != self._second:
+            self._second = second
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._stamp}.{_MS[int(wall * 1000) % 1000]}Z"
 
 
 SINK: LineHandler | None = None

@@ -4,6 +4,7 @@ the dashboard's files."""
 from __future__ import annotations
 
 import functools
+import json
 import time
 from importlib import resources
 from typing import Any
@@ -107,8 +108,42 @@ DASHBOARD_HEADERS = {
 
 
 def dashboard(ctx: Ctx) -> Response:
-    """The dashboard page; its data comes from this admin API, polled by the page."""
-    return _asset("index.html")
+    """The dashboard page; its data comes from this admin API, polled by the page. To a caller who
+    may read that data without a token (loopback, no token configured, a Host naming the server)
+    the page comes with a first helping of it, so its first paint shows data."""
+    text = _asset_bytes("index.html").decode("utf-8")
+    data = _initial_data(ctx)
+    if data is not None:
+        # JSON inside <script>: no "<", ">" or "&" left that could end the element
+        safe = json.dumps(data, default=str).replace("<", "\\u003c").replace(">", "\\u003e")
+        safe = safe.replace("&", "\\u0026")
+        text = text.replace(
+            "<!--initial-data-->",
+            f'<script type="application/json" id="initial-data">{safe}</script>',
+        )
+    return Response(text, content_type=DASHBOARD_ASSETS["index.html"], headers=DASHBOARD_HEADERS)
+
+
+def _initial_data(ctx: Ctx) -> dict[str, Any] | None:
+    from mocksrv.toolkit import admin_views
+    from mocksrv.toolkit.journal import Filters
+
+    try:
+        guard.check(ctx.request.environ, ctx.runtime.settings)
+    except guard.Refused:
+        return None
+    if guard.token_required(ctx.runtime.settings):  # a browser's page load never sends the token
+        return None
+    journal = ctx.kit.journal
+    entries = journal.query(Filters(limit=200))
+    return {
+        "version": __version__,
+        "clock": ctx.runtime.clock.to_json(),
+        "scenarios": admin_views.list_scenarios(ctx),
+        "identities": admin_views.identities(ctx),
+        "journal": {**journal.stats(), "count": len(entries), "entries": entries},
+        "traffic": ctx.kit.metrics.traffic(),
+    }
 
 
 def dashboard_asset(ctx: Ctx) -> Response:
@@ -119,8 +154,12 @@ def dashboard_asset(ctx: Ctx) -> Response:
 
 
 def _asset(name: str) -> Response:
-    data = resources.files("mocksrv.toolkit").joinpath("dashboard", name).read_bytes()
+    data = _asset_bytes(name)
     return Response(data, content_type=DASHBOARD_ASSETS[name], headers=DASHBOARD_HEADERS)
+
+
+def _asset_bytes(name: str) -> bytes:
+    return resources.files("mocksrv.toolkit").joinpath("dashboard", name).read_bytes()
 
 
 GET = ["GET"]

@@ -28,6 +28,9 @@ _NBUCKETS = len(BOUNDS) + 1
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
+_EPOCH = time.time() - time.perf_counter()  # perf_counter + _EPOCH: wall-clock seconds
+
+
 class _Counts:
     """What every runtime of an app shares (see `Metrics.adopt`)."""
 
@@ -36,10 +39,17 @@ class _Counts:
         # (api, operation, outcome, status) -> [count, latency sum, count per bucket...]
         self.series: dict[tuple[str, str, str, int], list[Any]] = {}
         self.faults: dict[tuple[str, str], int] = {}
-        # (slot, {api: [requests, latency sum, latency max]}), newest last
-        self.traffic: deque[tuple[int, dict[str, list[float]]]] = deque(maxlen=POINTS)
-        self.slot = -1
-        self.now: dict[str, list[float]] = {}
+        # the chart: at the first request of each STEP, the totals per API so far, newest last
+        self.marks: deque[tuple[int, dict[str, tuple[int, float]]]] = deque(maxlen=POINTS + 1)
+        self.step_ends = 0.0  # perf_counter time at which the current step ends
+
+    def totals(self) -> dict[str, tuple[int, float]]:
+        """Requests and latency sum per API so far (under the lock)."""
+        out: dict[str, tuple[int, float]] = {}
+        for (api, *_), row in self.series.items():
+            n, total = out.get(api, (0, 0.0))
+            out[api] = (n + row[0], total + row[1])
+        return out
 
 
 class Metrics:
@@ -53,48 +63,50 @@ class Metrics:
         self.counts = other.counts
 
     def record(self, call: Call) -> None:
-        latency = time.perf_counter() - call.started
-        api = call.api
-        key = (api, call.operation, call.outcome, call.status)
-        slot = int(time.time() // STEP)
+        now = time.perf_counter()
+        latency = now - call.started
+        key = (call.api, call.operation, call.outcome, call.status)
         c = self.counts
         with c.lock:
+            if now >= c.step_ends:  # the first request of a step: where the chart's step begins
+                slot = int((now + _EPOCH) // STEP)
+                c.step_ends = (slot + 1) * STEP - _EPOCH
+                c.marks.append((slot, c.totals()))
             row = c.series.get(key)
             if row is None:
                 row = c.series[key] = _new_row(c.series, key)
             row[0] += 1
             row[1] += latency
             row[2 + bisect_left(BOUNDS, latency)] += 1
-            if slot != c.slot:
-                c.slot, c.now = slot, {}
-                c.traffic.append((slot, c.now))
-            point = c.now.get(api)
-            if point is None:
-                c.now[api] = [1, latency, latency]
-            else:
-                point[0] += 1
-                point[1] += latency
-                if latency > point[2]:
-                    point[2] = latency
-            fault = call.environ.get(FAULT_KEY)
-            if fault is not None:
-                c.faults[(api, fault)] = c.faults.get((api, fault), 0) + 1
+        fault = call.environ.get(FAULT_KEY)
+        if fault is not None:
+            with c.lock:
+                c.faults[(call.api, fault)] = c.faults.get((call.api, fault), 0) + 1
 
     def traffic(self) -> dict[str, Any]:
-        """Requests per second and latency per API for each STEP of the last POINTS steps."""
+        """Requests per second and mean latency per API for each STEP of the last POINTS.
+
+        Requests between two marks belong to the step of the first (no request started a step
+        in between), so each step's count is the difference of the totals at its mark and at
+        the next one (or now)."""
         c = self.counts
-        last = int(time.time() // STEP)
+        last = int((time.perf_counter() + _EPOCH) // STEP)
         with c.lock:
-            kept = {slot: {a: list(p) for a, p in apis.items()} for slot, apis in c.traffic}
+            marks = [*c.marks, (last + 1, c.totals())]
+        steps: dict[int, dict[str, tuple[int, float]]] = {}
+        for (slot, before), (_, after) in zip(marks, marks[1:], strict=False):
+            steps[slot] = {
+                api: (n - before.get(api, (0, 0.0))[0], total - before.get(api, (0, 0.0))[1])
+                for api, (n, total) in after.items()
+            }
         slots = range(last - POINTS + 1, last + 1)
-        apis = sorted({a for apis in kept.values() for a in apis})
+        apis = sorted({api for step in steps.values() for api, (n, _) in step.items() if n})
         series = {}
         for api in apis:
-            points = [kept.get(s, {}).get(api) for s in slots]
+            points = [steps.get(s, {}).get(api, (0, 0.0)) for s in slots]
             series[api or "none"] = {
-                "requestsPerSecond": [round(p[0] / STEP, 3) if p else 0 for p in points],
-                "meanLatencyMs": [round(p[1] / p[0] * 1000, 3) if p else None for p in points],
-                "maxLatencyMs": [round(p[2] * 1000, 3) if p else None for p in points],
+                "requestsPerSecond": [round(n / STEP, 3) for n, _ in points],
+                "meanLatencyMs": [round(t / n * 1000, 3) if n else None for n, t in points],
             }
         return {"stepSeconds": STEP, "end": (last + 1) * STEP, "points": POINTS, "apis": series}
 
