@@ -18,15 +18,16 @@ INFO = logging.INFO
 def record(call: Call) -> None:
     """A runtime recorder: the call's line, handed to the log's writer thread (`serve` and
     `run`) or, in a process that set up logging itself, to the `mocksrv.requests` logger."""
-    if not LOG.isEnabledFor(INFO):
-        return
-    item = (
-        time.time(), call.api, call.operation, call.identity, call.outcome, call.status,
-        time.perf_counter() - call.started, call.request_id, call.method, call.path,
-        call.signature_detail,
-    )  # fmt: skip
     sink = logs.SINK
-    if sink is not None:
-        sink.put(item)
-    else:
-        LOG.info("%s", logs.request_message(item))
+    if sink is None:
+        if LOG.isEnabledFor(INFO):
+            LOG.info("%s", logs.request_message(_item(call)))
+    elif sink.requests:  # the configured level lets request lines through
+        sink.put(_item(call))
+
+
+def _item(call: Call) -> logs.Item:
+    return (
+        call.started, time.perf_counter(), call.api, call.operation, call.identity, call.outcome,
+        call.status, call.request_id, call.method, call.path, call.signature_detail,
+    )  # fmt: skip

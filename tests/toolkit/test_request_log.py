@@ -56,24 +56,32 @@ def test_text_lines(tmp_path):
     lines = {}
     for name, r in sent.items():
         rid = r.headers["x-amzn-RequestId"]
-        found = [ln for ln in err.splitlines() if f" request_id={rid} " in ln]
+        found = [ln for ln in err.splitlines() if f" request_id={rid}" in ln]
         assert len(found) == 1, (name, err)
         lines[name] = found[0]
     pattern = (
         r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO mocksrv\.requests: api=agcod "
-        r"operation=GetAvailableFunds identity=(\S+) outcome=(\S+) status=(\d+) "
-        r"latency_ms=[\d.]+ request_id=\S+ method=POST path=/GetAvailableFunds(?: signature=(\".*\"))?"
+        r"operation=GetAvailableFunds identity=(\S*) outcome=(\S+) status=(\d+) "
+        r"latency_ms=[\d.]+ request_id=[0-9a-f-]{36}( method=POST path=/GetAvailableFunds)?"
+        r"(?: signature=(\".*\"))?"
     )
     parsed = {name: re.fullmatch(pattern, line) for name, line in lines.items()}
     assert all(parsed.values()), lines
     groups = {name: m.groups() for name, m in parsed.items() if m}
-    assert groups["success"] == ("agcod-sandbox", "SUCCESS", "200", None)
-    assert groups["throttle"] == ("agcod-sandbox", "ThrottlingException", "400", None)
-    ident, outcome, status, detail = groups["wrong"]
+    assert groups["success"] == ("agcod-sandbox", "SUCCESS", "200", None, None)  # no path
+    where = " method=POST path=/GetAvailableFunds"  # errors carry the method and path
+    assert groups["throttle"] == ("agcod-sandbox", "ThrottlingException", "400", where, None)
+    ident, outcome, status, _, detail = groups["wrong"]
     assert (ident, outcome, status) == ("agcod-production", "signature:mismatch", "403")
     assert json.loads(detail).startswith("key AKIAMOCKSRVAGCOD0002 (agcod-production), scope ")
-    assert groups["unsigned"] == ("-", "signature:missing", "403", '"no Authorization header"')
-    ident, outcome, _, detail = groups["skew"]
+    assert groups["unsigned"] == (
+        "",
+        "signature:missing",
+        "403",
+        where,
+        '"no Authorization header"',
+    )
+    ident, outcome, _, _, detail = groups["skew"]
     assert (ident, outcome) == ("agcod-production", "signature:skew")
     assert "Signature expired" in json.loads(detail)
     assert not [s for s in SECRETS if s in err]  # never a secret, signatures neither
@@ -97,6 +105,7 @@ def test_json_lines():
         and got["unsigned"]["signature"] == "no Authorization header"
     )
     assert "Signature expired" in got["skew"]["signature"]
+    assert "path" not in got["success"] and got["throttle"]["path"] == "/GetAvailableFunds"
     for r in got.values():
         assert r["api"] == "agcod" and r["operation"] == "GetAvailableFunds"
         assert r["level"] == "INFO" and r["time"].endswith("Z")

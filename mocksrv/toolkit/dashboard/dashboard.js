@@ -77,6 +77,10 @@ function message(text, ok) {
 // --- panels ---------------------------------------------------------------------------------
 const render = {
   overview(scen, ids) {
+    // drawn again only when something changed: a poll must not undo a "copied" or a selection
+    const key = JSON.stringify([scen.active, ids]);
+    if (key === state.overviewKey) return;
+    state.overviewKey = key;
     $("scenarios-active").replaceChildren(...scen.active.map((s) => el("li", s.name + "  (" + s.source + ")")));
     const shown = ids.identities.some((i) => i.secret_key);
     $("secrets-note").textContent = shown ? "" : "Secret keys are shown to an authenticated admin only.";
@@ -86,6 +90,10 @@ const render = {
   },
 
   journal(j) {
+    const newest = j.entries.length ? j.entries[0].requestId : "";
+    const key = [j.size, j.dropped, newest, j.entries.length, state.selected, $("journal-api").value].join(" ");
+    if (key === state.journalKey) return;
+    state.journalKey = key;
     $("journal-stats").textContent = j.size + " kept of " + j.capacity + (j.dropped ? ", " + j.dropped + " dropped" : "");
     const apis = new Set([...$("journal-api").options].map((o) => o.value));
     fill("journal", j.entries.map((e) => {
