@@ -79,18 +79,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logs.configure(args.log_level, args.log_format)
     app = load_app(settings)
     server = listen(app, settings)
-    print(
-        banner(app, server_url(server, settings.host), tls_url(server, settings.host)), flush=True
-    )
-    if getattr(args, "admin_token_generated", False):
-        print(f"Admin API token (generated; send 'Authorization: Bearer <token>'): "
-              f"{settings.admin_token}", flush=True)  # fmt: skip
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    try:
+    try:  # a signal from here on, even while the banner is printed, is a clean stop
+        print(
+            banner(app, server_url(server, settings.host), tls_url(server, settings.host)),
+            flush=True,
+        )
+        if getattr(args, "admin_token_generated", False):
+            print(f"Admin API token (generated; send 'Authorization: Bearer <token>'): "
+                  f"{settings.admin_token}", flush=True)  # fmt: skip
         server.run()
     except KeyboardInterrupt:
         print("mocksrv stopped", flush=True)
@@ -169,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MocksrvError as exc:
         print(f"mocksrv: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C while starting up (later, serve and run stop cleanly)
+        return 130
     except BrokenPipeError:  # `mocksrv schema | head`: the reader has all it wanted
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # nothing more to write at exit either
