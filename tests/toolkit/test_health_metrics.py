@@ -202,3 +202,24 @@ def test_traffic_series_counts_requests_per_api(server_factory):
     assert len(prime["requestsPerSecond"]) == traffic["points"]
     assert round(sum(prime["requestsPerSecond"]) * traffic["stepSeconds"]) == 10
     assert any(v is not None and v > 0 for v in prime["meanLatencyMs"])
+
+
+def test_counters_stay_exact_under_concurrent_requests(server_factory):
+    from concurrent.futures import ThreadPoolExecutor
+
+    srv = server_factory()
+    before = scrape(srv.url)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(lambda _: verify(srv.url).status_code, range(200)))
+    assert codes == [200] * 200
+    after = scrape(srv.url)
+    labels = {"api": "prime", "operation": "verify", "outcome": "SUCCESS", "status": "200"}
+    rise = sample(after, "mocksrv_requests_total", **labels) - sample(
+        before, "mocksrv_requests_total", **labels
+    )
+    assert rise == 200
+    count = "mocksrv_request_duration_seconds_count"
+    assert sample(after, count, api="prime", operation="verify") == 200
+    traffic = requests.get(f"{srv.url}/__admin/metrics/traffic", timeout=10).json()
+    prime = traffic["apis"]["prime"]["requestsPerSecond"]
+    assert round(sum(prime) * traffic["stepSeconds"]) == 200
