@@ -5,91 +5,26 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mocksrv import __version__
+from mocksrv import __version__, options
 from mocksrv.errors import MocksrvError, ScenarioError
-from mocksrv.launch import banner, load_app, release_large_blocks, settings_from
-from mocksrv.settings import DEFAULT_HOST, DEFAULT_PORT
-
-LOG_LEVELS = ("debug", "info", "warning", "error")
-
-
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 0-65535, not {port}")
-    return port
+from mocksrv.launch import (
+    banner,
+    listen,
+    load_app,
+    release_large_blocks,
+    restore_sigint,
+    settings_from,
+)
 
 
-def _add_server_options(p: argparse.ArgumentParser, port: int = DEFAULT_PORT) -> None:
-    p.add_argument("--host", default=DEFAULT_HOST, help=f"bind address (default {DEFAULT_HOST})")
-    p.add_argument(
-        "--port",
-        type=_port,
-        default=port,
-        help=f"port; 0 = any free port (default {port})",
-    )
-    p.add_argument(
-        "--scenario",
-        action="append",
-        default=[],
-        metavar="FILE|DIR|NAME",
-        help="scenario file, directory of *.yaml or bundled scenario name (see `mocksrv "
-        "scenarios`); repeatable, later ones extend earlier ones (default: the embedded default)",
-    )
-    p.add_argument(
-        "--scenario-root",
-        action="append",
-        default=[],
-        metavar="DIR",
-        help="a directory the admin API may also load scenario files from (repeatable)",
-    )
-    p.add_argument("--log-level", choices=LOG_LEVELS, default="info")
-    p.add_argument(
-        "--sigv4-debug",
-        action="store_true",
-        default=None,
-        help="signature mismatches return and log the canonical request and string-to-sign",
-    )
-    p.add_argument(
-        "--server",
-        choices=("builtin", "waitress"),
-        default="builtin",
-        help="HTTP server: mocksrv's own (default) or waitress (not hardened; for comparison)",
-    )
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=8,
-        help="worker threads kept ready (built-in server, more on demand) or waitress's (default 8)",
-    )
-    p.add_argument(
-        "--tls-port",
-        type=_port,
-        default=None,
-        metavar="PORT",
-        help="also serve HTTPS on PORT (0 = any free port) with a certificate for the real AGCOD, "
-        "Prime, S3 and STS host names, issued by mocksrv's local CA (see `mocksrv ca`)",
-    )
-    _add_ca_dir_option(p)
-    p.add_argument(
-        "--state",
-        default=None,
-        metavar="PATH",
-        help="keep all state in the SQLite database PATH (created if missing) and restore it on "
-        "start; default: memory only",
-    )
-
-
-def _add_ca_dir_option(p: argparse.ArgumentParser) -> None:
+def _add_ca_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--ca-dir",
         default=None,
@@ -97,20 +32,7 @@ def _add_ca_dir_option(p: argparse.ArgumentParser) -> None:
         help="where the local CA and server certificate live (default: $MOCKSRV_CA_DIR, "
         "else ~/.local/share/mocksrv/ca); created 0700 on first use",
     )
-    p.add_argument(
-        "--admin-token",
-        default=None,
-        metavar="TOKEN",
-        help="bearer token the admin API requires (default: $MOCKSRV_ADMIN_TOKEN; generated and "
-        "printed when listening on anything but loopback)",
-    )
-    p.add_argument(
-        "--admin-host",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="another Host name the admin API accepts (repeatable; loopback names always are)",
-    )
+    p.add_argument("--tls-port", type=options.port, default=None, help="port shown in the hints")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,10 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mocksrv",
         description="Offline sandbox for Amazon partner APIs: AGCOD, Prime offer codes, Promotions.",
     )
-    parser.add_argument("--version", action="version", version=f"mocksrv {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"mocksrv {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="start the server")
-    _add_server_options(serve)
+    serve = sub.add_parser(
+        "serve",
+        help="start the server",
+        description="Start the server. Every option can also be set by the environment "
+        "variable in brackets; a flag on the command line beats it.",
+    )
+    options.add(serve, options.SERVER)
     validate = sub.add_parser("validate", help="validate scenario files")
     validate.add_argument(
         "files",
@@ -140,8 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ca",
         help="print the local CA certificate's path (created on first use) and how to trust it",
     )
-    _add_ca_dir_option(ca)
-    ca.add_argument("--tls-port", type=_port, default=None, help="port shown in the hints")
+    _add_ca_options(ca)
     sub.add_parser(
         "scenarios", help="list the bundled scenarios (usable by name) and their purpose"
     )
@@ -149,41 +75,35 @@ def build_parser() -> argparse.ArgumentParser:
     from mocksrv.record.command import add_record_parser, add_target_options
     from mocksrv.run import add_run_parser
 
-    add_run_parser(sub, _add_server_options)
-    add_record_parser(sub, _port)
+    add_run_parser(sub)
+    add_record_parser(sub, options.port)
     add_conform_parser(sub, add_target_options)
     return parser
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from mocksrv.server import make_server, server_url, tls_url
-    from mocksrv.tls import TLSError
+    from mocksrv import logs
+    from mocksrv.server import server_url, tls_url
 
+    restore_sigint()
     settings = settings_from(args)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(args.log_level, args.log_format)
     release_large_blocks()
     app = load_app(settings)
-    try:
-        server = make_server(app, settings)
-    except TLSError as exc:
-        raise MocksrvError(str(exc)) from None
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise MocksrvError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from None
-    print(
-        banner(app, server_url(server, settings.host), tls_url(server, settings.host)), flush=True
-    )
-    if getattr(args, "admin_token_generated", False):
-        print(f"Admin API token (generated; send 'Authorization: Bearer <token>'): "
-              f"{settings.admin_token}", flush=True)  # fmt: skip
+    server = listen(app, settings)
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    try:
+    try:  # a signal from here on, even while the banner is printed, is a clean stop
+        print(
+            banner(app, server_url(server, settings.host), tls_url(server, settings.host)),
+            flush=True,
+        )
+        if getattr(args, "admin_token_generated", False):
+            print(f"Admin API token (generated; send 'Authorization: Bearer <token>'): "
+                  f"{settings.admin_token}", flush=True)  # fmt: skip
         server.run()
     except KeyboardInterrupt:
         print("mocksrv stopped", flush=True)
@@ -192,6 +112,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         app.runtime.close()
         if app.runtime.state is not None:
             app.runtime.state.close()
+        logging.shutdown()
     return 0
 
 
@@ -248,6 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = COMMANDS.get(args.command) or args.handler
     try:
+        if args.command in ("serve", "run"):
+            extra = options.RUN if args.command == "run" else []
+            defaults = options.RUN_DEFAULTS if args.command == "run" else None
+            options.resolve(args, [*options.SERVER, *extra], os.environ, defaults)
         return int(handler(args))
     except ScenarioError as exc:
         print("mocksrv: invalid scenario:", file=sys.stderr)
@@ -257,3 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MocksrvError as exc:
         print(f"mocksrv: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C while starting up (later, serve and run stop cleanly)
+        return 130
+    except BrokenPipeError:  # `mocksrv schema | head`: the reader has all it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing more to write at exit either
+        return 141  # as a shell reports a command ended by SIGPIPE

@@ -16,9 +16,12 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from mocksrv.histogram import Histogram
 
 log = logging.getLogger("mocksrv")
 SCHEMA_VERSION = "1"
@@ -37,6 +40,7 @@ class StateDB:
         self.objects = path.with_name(path.name + ".objects")
         self._lock = threading.RLock()
         self._local = threading.local()
+        self.commits = Histogram()  # seconds per write transaction, BEGIN to COMMIT (metrics)
         self._lockfile = self._exclusive(path)
         try:
             self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -145,6 +149,7 @@ class StateDB:
             return
         with self._lock:
             c = self._conn
+            started = time.perf_counter()
             c.execute("BEGIN IMMEDIATE")
             try:
                 for sql, params in statements:
@@ -153,6 +158,16 @@ class StateDB:
                 c.execute("ROLLBACK")
                 raise
             c.execute("COMMIT")
+            self.commits.observe(time.perf_counter() - started)
+
+    def reachable(self) -> bool:
+        """The database answers a read (for /__admin/ready)."""
+        try:
+            with self._lock:
+                self._conn.execute("SELECT count(*) FROM meta").fetchone()
+        except sqlite3.Error:
+            return False
+        return True
 
     def close(self) -> None:
         with self._lock:

@@ -27,6 +27,7 @@ def reset(app: MocksrvApp, *, keep_journal: bool = False) -> Runtime:
     new = old.registry.build(old.settings, old.scenarios, old.state)
     if keep_journal:
         _carry_journal(old, new, new_scope=True, same_scenarios=True)
+    _carry_metrics(old, new)
     app.replace_runtime(new)
     return new
 
@@ -123,6 +124,7 @@ def switch(
         new = old.registry.build(old.settings, scenarios, old.state)
         if keep_journal:
             _carry_journal(old, new, new_scope=True)
+    _carry_metrics(old, new)
     app.replace_runtime(new)
     return {
         "active": [sc.source for sc in scenarios],
@@ -150,3 +152,11 @@ def _carry_journal(
             dst.expectations.observe(entry)
     if new_scope:
         dst.journal.new_scope()
+
+
+def _carry_metrics(old: Runtime, new: Runtime) -> None:
+    """The metrics count on across runtimes: Prometheus counters only ever rise."""
+    from mocksrv.toolkit.plugin import toolkit_of
+
+    if old.admin is not None and new.admin is not None:
+        toolkit_of(new).metrics.adopt(toolkit_of(old).metrics)
