@@ -23,9 +23,10 @@ VOLUME ["/scenarios", "/state", "/ca"]
 # The image listens on 0.0.0.0, so the admin API needs a bearer token: pass your own with
 #   docker run -e MOCKSRV_ADMIN_TOKEN=... (clients send "Authorization: Bearer $MOCKSRV_ADMIN_TOKEN")
 # or read the one generated at start-up from the log ("Admin API token (generated; ...): ...").
-# The health check asks for the dashboard redirect (GET / for HTML), which needs no token.
+# The health check asks GET /__admin/health (open without the token) on the port and address the
+# server was given (--port, MOCKSRV_PORT or 4599; read from its command line and environment).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-    CMD ["python", "-c", "import http.client,sys; c=http.client.HTTPConnection('127.0.0.1', 4599, timeout=2); c.request('GET', '/', headers={'Accept': 'text/html'}); sys.exit(0 if c.getresponse().status == 302 else 1)"]
+    CMD ["python", "-m", "mocksrv.healthcheck"]
 
 ENTRYPOINT ["mocksrv"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "4599"]

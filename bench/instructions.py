@@ -16,7 +16,12 @@ The kinds `http-verify` and `http-create` (not in the default set) count the HTT
 for the same requests instead: mocksrv's parser (llhttp) and `environ_of`, no app.
 
 Usage: .venv/bin/python bench/instructions.py BASELINE_DIR [--count 2000] [--kinds verify,create]
+       .venv/bin/python bench/instructions.py --observability [--count 2000]
 Needs valgrind (`apt-get install valgrind`). Takes about 40 s per tree and kind on two cores.
+
+`--observability` compares this tree with itself: verify with the request log at `info` (written
+to /dev/null through mocksrv's own log set-up, as `serve` does) against `warning`, and with the
+metrics recorder against the same app without it.
 """
 
 from __future__ import annotations
@@ -42,7 +47,9 @@ PORT = 8080  # the Host the requests are signed for; nothing listens on it
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("baseline", type=Path, help="another mocksrv source tree (e.g. main before)")
+    ap.add_argument("baseline", type=Path, nargs="?", help="another mocksrv source tree")
+    ap.add_argument("--observability", action="store_true",
+                    help="this tree only: the request log and the metrics, each on against off")  # fmt: skip
     ap.add_argument("--count", type=int, default=2000, help="requests measured per run")
     ap.add_argument("--kinds", default=",".join(KINDS), help="comma-separated: " + ", ".join(KINDS))
     args = ap.parse_args()
@@ -50,7 +57,12 @@ def main() -> int:
     unknown = sorted(set(kinds) - set(KINDS) - set(HTTP_KINDS))
     if unknown:
         ap.error(f"unknown kinds {unknown}; known: {', '.join(KINDS + HTTP_KINDS)}")
-    if not (args.baseline / "mocksrv" / "__init__.py").is_file():
+    if args.observability:
+        print("| verify | on | off | on / off |\n|---|---|---|---|")
+        for what, (on, off) in observability(args.count).items():
+            print(f"| {what} | {on:,.0f} | {off:,.0f} | {on / off:.3f}x |")
+        return 0
+    if args.baseline is None or not (args.baseline / "mocksrv" / "__init__.py").is_file():
         ap.error(f"{args.baseline}: not a mocksrv source tree")
     per = compare(args.baseline, kinds, args.count)
     print("| request | this tree | baseline | this / baseline |\n|---|---|---|---|")
@@ -79,7 +91,26 @@ def compare(baseline: Path, kinds: list[str], count: int) -> dict[str, dict[str,
     }
 
 
-def _count(tree: Path, kind: str, n: int, prepared: int) -> int:
+# the worker's set-ups (OBSERVE): "log=info" configures logging as `serve --log-level info` does,
+# "log=warning" as with warning; "metrics=off" takes the metrics recorder out of the runtime
+VARIANTS = {
+    "request log at info vs warning": ("log=info", "log=warning"),
+    "metrics vs none": ("log=warning", "log=warning,metrics=off"),
+}
+
+
+def observability(count: int) -> dict[str, tuple[float, float]]:
+    """Instructions per verify of this tree, (on, off) for each of VARIANTS."""
+    setups = sorted({v for pair in VARIANTS.values() for v in pair})
+    jobs = [(v, n) for v in setups for n in (1, 1 + count)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        found = dict(zip(jobs, pool.map(
+            lambda j: _count(ROOT, "verify", j[1], count + 1, observe=j[0]), jobs), strict=True))  # fmt: skip
+    per = {v: (found[(v, 1 + count)] - found[(v, 1)]) / count for v in setups}
+    return {what: (per[on], per[off]) for what, (on, off) in VARIANTS.items()}
+
+
+def _count(tree: Path, kind: str, n: int, prepared: int, observe: str = "") -> int:
     """Instructions of one worker process (valgrind's `Collected` total, every thread)."""
     cmd = [
         "valgrind",
@@ -92,7 +123,7 @@ def _count(tree: Path, kind: str, n: int, prepared: int) -> int:
         str(n),
         str(prepared),
     ]
-    env = dict(os.environ, PYTHONPATH=str(tree), PYTHONHASHSEED="0")
+    env = dict(os.environ, PYTHONPATH=str(tree), PYTHONHASHSEED="0", OBSERVE=observe)
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
     found = re.search(r"Collected : (\d+)", out.stderr)
     if out.returncode != 0 or found is None or "answers: ok" not in out.stdout:
@@ -121,6 +152,7 @@ def worker(kind: str, n: int, prepared: int) -> int:
         from mocksrv.scenario.loader import load_files  # type: ignore[no-redef]
 
     app = create_app(Settings(), load_files([str(HERE / "scenario.yaml")]))
+    flush = _observe(app, os.environ.get("OBSERVE", ""))
     requests = _requests(sign, kind, WARM_UP + prepared)
     statuses: list[str] = []
 
@@ -141,9 +173,27 @@ def worker(kind: str, n: int, prepared: int) -> int:
         b"".join(app(env, start_response))
     if kind == "s3-put":  # the uploads' processing runs on a worker thread: count all of it
         _wait_idle(app)
+    flush()  # the request log's lines still waiting for the writer thread: counted too
     bad = [s for s in statuses if not s.startswith("200")]
     print("answers: ok" if not bad else f"answers: {len(bad)} not 200, first {bad[0]}")
     return 0
+
+
+def _observe(app: Any, setup: str) -> Callable[[], None]:
+    """Apply an OBSERVE set-up (VARIANTS) to the app; returns what flushes the log at the end."""
+    parts = dict(p.split("=", 1) for p in setup.split(",") if p)
+    flush: Callable[[], None] = lambda: None  # noqa: E731
+    if "log" in parts:
+        from mocksrv import logs
+
+        handler = logs.configure(parts["log"], "text", open(os.devnull, "w"))  # noqa: SIM115
+        flush = handler.flush
+    if parts.get("metrics") == "off":
+        from mocksrv.toolkit.plugin import toolkit_of
+
+        metrics = toolkit_of(app.runtime).metrics
+        app.runtime.recorders.remove(metrics.record)
+    return flush
 
 
 def _requests(sign: Any, kind: str, count: int) -> list[bytes]:

@@ -13,6 +13,11 @@ INSTRUCTION_ROWS = (
     ("s3-put", "S3 PutObject 1 KiB (with its processing)"),
     ("s3-get", "S3 GetObject ~1 KiB"),
 )
+# bench/instructions.py VARIANTS: the row's label and its target (on / off at most)
+OBSERVABILITY_ROWS = {
+    "request log at info vs warning": ("request log at info vs warning", 1.05),
+    "metrics vs none": ("metrics vs none", 1.03),
+}
 
 
 def _get(d: dict[str, Any], *path: str) -> Any:
@@ -130,6 +135,15 @@ def rows(res: dict[str, Any]) -> list[dict[str, Any]]:
         if kind in per:
             m, b = per[kind]["this"], per[kind]["baseline"]
             add(f"{label} CPU instructions per request vs baseline", round(m), round(b), "baseline mocksrv", "<= 1.05x", _verdict(_ratio(m, b), "<=", 1.05))  # fmt: skip
+
+    ob = res.get("observability") or {}
+    why = ob.get("error") or ob.get("skipped")
+    if why:
+        add("request log and metrics: CPU instructions per verify", None, None, "-", "-", f"not measured ({why})")  # fmt: skip
+    for what, (label, limit) in OBSERVABILITY_ROWS.items():
+        got = (ob.get("per_request") or {}).get(what)
+        if got:
+            add(f"{label}: CPU instructions per verify", round(got["on"]), round(got["off"]), "the same app without it", f"<= {limit}x", _verdict(_ratio(got["on"], got["off"]), "<=", limit))  # fmt: skip
 
     sb = res.get("state") or {}
     mem, dur = _get(sb, "create_memory", "rps"), _get(sb, "create_state", "rps")

@@ -33,8 +33,10 @@ from load import LOADGEN, have_wrk  # noqa: E402
 from peers import wiremock_jar  # noqa: E402
 from procs import BENCH, LOGS, ROOT, all_cores, pin_self, stop_all  # noqa: E402
 
-# instructions last: it runs valgrind on both cores, after every timed section
-SECTIONS = ("startup", "http", "s3", "promo", "mixed", "soak", "state", "instructions")
+# instructions and observability last: they run valgrind on both cores, after every timed section
+SECTIONS = (
+    "startup", "http", "s3", "promo", "mixed", "soak", "state", "instructions", "observability",
+)  # fmt: skip
 NOISE = (
     "Measured on a shared 2-core machine: server pinned to CPU 0, load generator to CPU 1 "
     "(taskset). Other work on the machine adds noise; compare ratios from the same run only."
@@ -58,7 +60,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--baseline", type=Path, default=None,
                    help="another mocksrv source tree (e.g. a checkout of main) measured in the http section")  # fmt: skip
     p.add_argument("--instructions-count", type=int, default=1000,
-                   help="with --baseline: requests counted per kind in the instructions section (1000)")  # fmt: skip
+                   help="requests counted per kind in the instructions and observability sections (1000)")  # fmt: skip
     p.add_argument("--only", default="", help=f"comma list of sections: {','.join(SECTIONS)}")
     p.add_argument("--note", action="append", default=[], help="extra note for the results file")
     p.add_argument("--out", type=Path, default=BENCH / "results", help="results directory")
@@ -118,6 +120,16 @@ def _instructions(baseline: Path | None, count: int) -> dict[str, Any]:
     return {"count": count, "per_request": per}
 
 
+def _observability(count: int) -> dict[str, Any]:
+    """CPU instructions per verify with the request log at info against warning, and with the
+    metrics against none (bench/instructions.py --observability): this tree only."""
+    if shutil.which("valgrind") is None:
+        return {"skipped": "valgrind is not installed (apt-get install valgrind)"}
+    with all_cores():
+        per = instructions.observability(count)
+    return {"count": count, "per_request": {k: {"on": on, "off": off} for k, (on, off) in per.items()}}
+
+
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -150,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         "state": lambda: state_bench.state_rows(opts, args.state_cards),
         "soak": lambda: soak.soak(args.soak_seconds),
         "instructions": lambda: _instructions(args.baseline, args.instructions_count),
+        "observability": lambda: _observability(args.instructions_count),
     }
     results: dict[str, Any] = {"meta": meta(args, stem)}
     t0 = time.perf_counter()

@@ -25,9 +25,8 @@ apt_install() {
   fi
 }
 apt_install wrk "using the Python load generator"
-case " $* " in *" --baseline"*)  # the instructions section counts with valgrind
-  apt_install valgrind "the instructions rows are not measured";;
-esac
+# the instructions (with --baseline) and observability sections count with valgrind
+apt_install valgrind "the instructions and observability rows are not measured"
 if ! ls "$here"/.cache/wiremock/node_modules/wiremock/build/wiremock-standalone-*.jar >/dev/null 2>&1; then
   command -v npm >/dev/null || { echo "bench: npm is required to fetch WireMock" >&2; exit 2; }
   npm install --no-audit --no-fund --prefix "$here/.cache/wiremock" wiremock >/dev/null

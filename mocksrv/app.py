@@ -127,6 +127,7 @@ class MocksrvApp:
             response = handler(call)
         except Exception:  # last resort: never a traceback on the wire
             log.exception("unhandled error in %s %s", call.method, path)
+            call.outcome = "InternalError"
             response = Response(
                 b'{"message":"mocksrv internal error; see the server log"}',
                 status=500,

@@ -104,6 +104,7 @@ class Call:
     signature_failed: bool = False
     # on a signature mismatch: the canonical request and string-to-sign the server computed
     signature_computed: dict[str, str] | None = None
+    signature_detail: str = ""  # on a signature failure: what did not match (the request log)
     fields: dict[str, Any] = field(default_factory=dict)
     response: Response | None = None
     _body: bytes | None = None
@@ -205,6 +206,9 @@ class Call:
             self.signature_failed = True
             self.outcome = f"signature:{failure.kind}"
             self.signature_computed = failure.computed or None
+            self.signature_detail = describe_failure(failure)
+            if failure.identity is not None:  # the key is known: whose call failed
+                self.identity = failure.identity.name
             if failure.debug:
                 self.runtime.log_signature_debug(self, failure)
             raise
@@ -216,3 +220,24 @@ class Call:
         self.response = response
         response.headers["x-amzn-RequestId"] = self.request_id
         return response
+
+
+def describe_failure(failure: sigv4.SigV4Failure) -> str:
+    """What did not match, for the request log: the key and whose it is, the scope, the time
+    skew. Never a secret, nor the signature."""
+    auth = failure.auth
+    if failure.kind == "missing":
+        return "no Authorization header"
+    if failure.kind == "malformed" or auth is None:
+        return failure.message.split(" Authorization=", 1)[0]
+    who = f"key {auth.access_key}"
+    if failure.identity is not None:
+        who += f" ({failure.identity.name})"
+    scope = f"scope {auth.date}/{auth.region}/{auth.service}"
+    if failure.kind == "unknown_key":
+        return f"unknown {who}"
+    if failure.kind == "mismatch" and not failure.computed:  # the payload hash
+        return f"{who}: {failure.message}"
+    if failure.kind == "mismatch":
+        return f"{who}, {scope}: the signature does not match the request as received"
+    return f"{who}, {scope}: {failure.message}"

@@ -5,104 +5,26 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mocksrv import __version__
+from mocksrv import __version__, options
 from mocksrv.errors import MocksrvError, ScenarioError
-from mocksrv.launch import banner, load_app, release_large_blocks, settings_from
-from mocksrv.settings import DEFAULT_HOST, DEFAULT_PORT
-
-LOG_LEVELS = ("debug", "info", "warning", "error")
-
-
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 0-65535, not {port}")
-    return port
+from mocksrv.launch import (
+    banner,
+    listen,
+    load_app,
+    release_large_blocks,
+    restore_sigint,
+    settings_from,
+)
 
 
-def _add_server_options(p: argparse.ArgumentParser, port: int = DEFAULT_PORT) -> None:
-    p.add_argument("--host", default=DEFAULT_HOST, help=f"bind address (default {DEFAULT_HOST})")
-    p.add_argument(
-        "--port",
-        type=_port,
-        default=port,
-        help=f"port; 0 = any free port (default {port})",
-    )
-    p.add_argument(
-        "--scenario",
-        action="append",
-        default=[],
-        metavar="FILE|DIR|NAME",
-        help="scenario file, directory of *.yaml or bundled scenario name (see `mocksrv "
-        "scenarios`); repeatable, later ones extend earlier ones (default: the embedded default)",
-    )
-    p.add_argument(
-        "--scenario-root",
-        action="append",
-        default=[],
-        metavar="DIR",
-        help="a directory the admin API may also load scenario files from (repeatable)",
-    )
-    p.add_argument("--log-level", choices=LOG_LEVELS, default="info")
-    p.add_argument(
-        "--sigv4-debug",
-        action="store_true",
-        default=None,
-        help="signature mismatches return and log the canonical request and string-to-sign",
-    )
-    p.add_argument(
-        "--server",
-        choices=("builtin", "waitress"),
-        default="builtin",
-        help="HTTP server: mocksrv's own (default) or waitress (not hardened; for comparison)",
-    )
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=8,
-        help="worker threads kept ready (built-in server, more on demand) or waitress's (default 8)",
-    )
-    p.add_argument(
-        "--tls-port",
-        type=_port,
-        default=None,
-        metavar="PORT",
-        help="also serve HTTPS on PORT (0 = any free port) with a certificate for the real AGCOD, "
-        "Prime, S3 and STS host names, issued by mocksrv's local CA (see `mocksrv ca`)",
-    )
-    _add_ca_dir_option(p)
-    _add_state_options(p)
-
-
-def _add_state_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--workers",
-        default="1",
-        metavar="N|auto",
-        help="serve with N processes on the same ports (auto: one per core); they share the "
-        "--state, or a private SQLite database made for the run (default 1: one process, state "
-        "in memory unless --state)",
-    )
-    p.add_argument(
-        "--state",
-        default=None,
-        metavar="FILE|URL",
-        help="keep all state in the SQLite database FILE (created if missing) or the PostgreSQL "
-        "database at URL (postgresql://...); processes and servers given the same state share "
-        "it; default: memory only",
-    )
-
-
-def _add_ca_dir_option(p: argparse.ArgumentParser) -> None:
+def _add_ca_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--ca-dir",
         default=None,
@@ -110,20 +32,7 @@ def _add_ca_dir_option(p: argparse.ArgumentParser) -> None:
         help="where the local CA and server certificate live (default: $MOCKSRV_CA_DIR, "
         "else ~/.local/share/mocksrv/ca); created 0700 on first use",
     )
-    p.add_argument(
-        "--admin-token",
-        default=None,
-        metavar="TOKEN",
-        help="bearer token the admin API requires (default: $MOCKSRV_ADMIN_TOKEN; generated and "
-        "printed when listening on anything but loopback)",
-    )
-    p.add_argument(
-        "--admin-host",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="another Host name the admin API accepts (repeatable; loopback names always are)",
-    )
+    p.add_argument("--tls-port", type=options.port, default=None, help="port shown in the hints")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,10 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mocksrv",
         description="Offline sandbox for Amazon partner APIs: AGCOD, Prime offer codes, Promotions.",
     )
-    parser.add_argument("--version", action="version", version=f"mocksrv {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"mocksrv {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="start the server")
-    _add_server_options(serve)
+    serve = sub.add_parser(
+        "serve",
+        help="start the server",
+        description="Start the server. Every option can also be set by the environment "
+        "variable in brackets; a flag on the command line beats it.",
+    )
+    options.add(serve, options.SERVER)
     validate = sub.add_parser("validate", help="validate scenario files")
     validate.add_argument(
         "files",
@@ -153,8 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ca",
         help="print the local CA certificate's path (created on first use) and how to trust it",
     )
-    _add_ca_dir_option(ca)
-    ca.add_argument("--tls-port", type=_port, default=None, help="port shown in the hints")
+    _add_ca_options(ca)
     sub.add_parser(
         "scenarios", help="list the bundled scenarios (usable by name) and their purpose"
     )
@@ -162,50 +75,40 @@ def build_parser() -> argparse.ArgumentParser:
     from mocksrv.record.command import add_record_parser, add_target_options
     from mocksrv.run import add_run_parser
 
-    add_run_parser(sub, _add_server_options)
-    add_record_parser(sub, _port)
+    add_run_parser(sub)
+    add_record_parser(sub, options.port)
     add_conform_parser(sub, add_target_options)
     return parser
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from mocksrv.server import make_server, server_url, tls_url
-    from mocksrv.supervisor import worker_count
-    from mocksrv.tls import TLSError
+    from mocksrv import logs
+    from mocksrv.server import server_url, tls_url
 
+    restore_sigint()
     settings = settings_from(args)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(args.log_level, args.log_format)
     release_large_blocks()
-    try:
-        workers = worker_count(args.workers)
-    except ValueError:
-        raise MocksrvError(
-            f"--workers must be a number of at least 1, or auto: {args.workers!r}"
-        ) from None
+    from mocksrv.supervisor import serve_workers, worker_count
+
+    workers = worker_count(args.workers)
     if workers > 1:
-        return _serve_workers(args, settings, workers)
+        return serve_workers(args, settings, workers)
     app = load_app(settings)
-    try:
-        server = make_server(app, settings)
-    except TLSError as exc:
-        raise MocksrvError(str(exc)) from None
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise MocksrvError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from None
-    print(
-        banner(app, server_url(server, settings.host), tls_url(server, settings.host)), flush=True
-    )
-    if getattr(args, "admin_token_generated", False):
-        print(f"Admin API token (generated; send 'Authorization: Bearer <token>'): "
-              f"{settings.admin_token}", flush=True)  # fmt: skip
+    server = listen(app, settings)
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    try:
+    try:  # a signal from here on, even while the banner is printed, is a clean stop
+        print(
+            banner(app, server_url(server, settings.host), tls_url(server, settings.host)),
+            flush=True,
+        )
+        if getattr(args, "admin_token_generated", False):
+            print(f"Admin API token (generated; send 'Authorization: Bearer <token>'): "
+                  f"{settings.admin_token}", flush=True)  # fmt: skip
         server.run()
     except KeyboardInterrupt:
         print("mocksrv stopped", flush=True)
@@ -213,60 +116,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server.close()
         app.runtime.close()
         app.runtime.engine.close()
+        logging.shutdown()
     return 0
-
-
-def _serve_workers(args: argparse.Namespace, settings: Any, workers: int) -> int:
-    """`serve --workers N`: the supervisor installs the scenarios and keeps N workers."""
-    from mocksrv.launch import load_scenarios
-    from mocksrv.server import server_url
-    from mocksrv.state.engine import StateError
-    from mocksrv.supervisor import Supervisor
-
-    if settings.server != "builtin":
-        raise MocksrvError("--workers needs the built-in server, not waitress")
-    supervisor = Supervisor(settings, load_scenarios(settings), workers)
-    try:
-        app = supervisor.prepare()
-    except StateError as exc:
-        supervisor.stop()
-        raise MocksrvError(str(exc)) from None
-    except OSError as exc:
-        supervisor.stop()
-        reason = exc.strerror or str(exc)
-        raise MocksrvError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from None
-    try:
-        supervisor.start()
-    except RuntimeError as exc:
-        supervisor.stop()
-        raise MocksrvError(str(exc)) from None
-    settings = supervisor.settings
-    url = server_url(_Ports(settings.port), settings.host)
-    https = server_url(_Ports(settings.tls_port), settings.host).replace("http:", "https:") if (
-        settings.tls_port is not None
-    ) else None  # fmt: skip
-    print(banner(app, url, https), flush=True)
-    print(f"Workers: {workers} processes sharing {app.runtime.engine.describe()}", flush=True)
-    if getattr(args, "admin_token_generated", False):
-        print(f"Admin API token (generated; send 'Authorization: Bearer <token>'): "
-              f"{settings.admin_token}", flush=True)  # fmt: skip
-
-    def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        supervisor.run()
-    except KeyboardInterrupt:
-        print("mocksrv stopped", flush=True)
-    finally:
-        supervisor.stop()
-    return 0
-
-
-class _Ports:
-    def __init__(self, port: int | None) -> None:
-        self.effective_port = port
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -322,6 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = COMMANDS.get(args.command) or args.handler
     try:
+        if args.command in ("serve", "run"):
+            extra = options.RUN if args.command == "run" else []
+            defaults = options.RUN_DEFAULTS if args.command == "run" else None
+            options.resolve(args, [*options.SERVER, *extra], os.environ, defaults)
         return int(handler(args))
     except ScenarioError as exc:
         print("mocksrv: invalid scenario:", file=sys.stderr)
@@ -331,3 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MocksrvError as exc:
         print(f"mocksrv: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C while starting up (later, serve and run stop cleanly)
+        return 130
+    except BrokenPipeError:  # `mocksrv schema | head`: the reader has all it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing more to write at exit either
+        return 141  # as a shell reports a command ended by SIGPIPE

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import os
 import secrets
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +16,11 @@ from mocksrv.settings import Settings
 
 
 def admin_token(args: argparse.Namespace) -> tuple[str | None, bool]:
-    """The admin token from --admin-token or MOCKSRV_ADMIN_TOKEN; off loopback one is generated
-    when neither is given. Returns (token, generated)."""
+    """The admin token from --admin-token or MOCKSRV_ADMIN_TOKEN (`options.resolve` read it);
+    off loopback one is generated when neither is given. Returns (token, generated)."""
     from mocksrv.toolkit.guard import is_loopback
 
-    token = args.admin_token or os.environ.get("MOCKSRV_ADMIN_TOKEN") or None
+    token = args.admin_token or None
     if token is None and not is_loopback(args.host):
         return secrets.token_urlsafe(24), True
     return token, False
@@ -32,6 +32,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return Settings(
         admin_token=token,
         admin_hosts=list(args.admin_host),
+        metrics_open=bool(args.metrics_open),
         host=args.host,
         port=args.port,
         log_level=args.log_level,
@@ -57,6 +58,29 @@ def release_large_blocks() -> None:
     except (OSError, AttributeError):  # not glibc (macOS): nothing to set
         return
     mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
+
+
+def listen(app: Any, settings: Settings) -> Any:
+    """Bind the listeners (`server.make_server`); one line, never a traceback, if it cannot."""
+    from mocksrv.server import make_server
+    from mocksrv.tls import TLSError
+
+    try:
+        return make_server(app, settings)
+    except TLSError as exc:
+        app.runtime.close()
+        raise MocksrvError(str(exc)) from None
+    except (OSError, ValueError) as exc:
+        app.runtime.close()
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise MocksrvError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from None
+
+
+def restore_sigint() -> None:
+    """A server started in the background of a script inherits SIGINT ignored (shells do that to
+    background jobs): take it back, so Ctrl-C and `kill -INT` stop it as in the foreground."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def load_scenarios(settings: Settings) -> Any:
@@ -93,7 +117,7 @@ def banner(app: Any, url: str, https: str | None = None) -> str:
     from mocksrv.sigv4 import Identity
 
     runtime = app.runtime
-    lines = [f"mocksrv {__version__} listening on {url}"]
+    lines = [listening_line(runtime.settings.host, url)]
     if https:
         lines.append(f"HTTPS on {https} (real host names; CA: `mocksrv ca`)")
     lines += ["", "Endpoints:"]
@@ -113,6 +137,42 @@ def banner(app: Any, url: str, https: str | None = None) -> str:
     lines += ["", "Rate limits:"] + [f"  {line}" for line in rate_limit_lines(runtime) or ["none"]]
     lines.append(f"\nScenario: {', '.join(sc.source for sc in runtime.scenarios)}")
     return "\n".join(lines)
+
+
+def listening_line(host: str, url: str) -> str:
+    """The banner's first line: the bind address, and the URLs that reach it. Bound to one
+    address, that is the URL; bound to every address (the Docker image), loopback first, then
+    this machine's own addresses and name."""
+    from mocksrv.toolkit.guard import is_wildcard
+
+    if not is_wildcard(host):
+        return f"mocksrv {__version__} listening on {url}"
+    port = url.rsplit(":", 1)[1]
+    v6 = ":" in host
+    shown, loopback = ("[::]", "[::1]") if v6 else (host or "0.0.0.0", "127.0.0.1")
+    family = "IPv6 address, and IPv4 where the system maps it" if v6 else "IPv4 address"
+    urls = [f"http://{name}:{port}" for name in (loopback, *_own_names(v6))]
+    return (
+        f"mocksrv {__version__} listening on {shown}:{port} (every {family}); "
+        f"reach it at {', '.join(urls)}"
+    )
+
+
+def _own_names(v6: bool) -> list[str]:
+    """This machine's name and its non-loopback addresses (no network traffic: the resolver's
+    answer for its own name, typically /etc/hosts)."""
+    import ipaddress
+    import socket
+
+    name = socket.gethostname()
+    family = socket.AF_INET6 if v6 else socket.AF_INET
+    try:
+        found = {str(info[4][0]) for info in socket.getaddrinfo(name, None, family)}
+    except OSError:
+        found = set()
+    addresses = sorted(a for a in found if not ipaddress.ip_address(a.split("%")[0]).is_loopback)
+    shown = [f"[{a}]" if v6 else a for a in addresses]
+    return ([name] if name and name != "localhost" else []) + shown
 
 
 def rate_limit_lines(runtime: Any) -> list[str]:

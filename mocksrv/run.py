@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +19,9 @@ if TYPE_CHECKING:
 ENV_SAFE = re.compile(r"[^A-Z0-9]+")
 
 
-def add_run_parser(sub: Any, add_server_options: Callable[..., None]) -> None:
+def add_run_parser(sub: Any) -> None:
+    from mocksrv import options
+
     p = sub.add_parser(
         "run",
         help="serve on a free port, run COMMAND with the endpoint in its environment, "
@@ -28,12 +29,11 @@ def add_run_parser(sub: Any, add_server_options: Callable[..., None]) -> None:
         description="Start mocksrv, run COMMAND with AWS_ENDPOINT_URL, MOCKSRV_URL and MOCKSRV_* "
         "credential variables, verify expectations, stop. Exit status: COMMAND's if it failed, "
         "1 if an expectation is unmet or the JUnit report cannot be written, else 0. A pytest "
-        "COMMAND using mocksrv's plugin attaches to this server.",
+        "COMMAND using mocksrv's plugin attaches to this server. Every option can also be set "
+        "by the environment variable in brackets; a flag on the command line beats it.",
     )
-    add_server_options(p, port=0)
+    options.add(p, [*options.SERVER, *options.RUN], options.RUN_DEFAULTS)
     p.set_defaults(handler=cmd_run)
-    p.add_argument("--junit-xml", metavar="FILE", help="write the expectations as JUnit XML")
-    p.add_argument("--timeout", type=float, default=None, help="kill COMMAND after N seconds")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
 
 
@@ -105,7 +105,15 @@ def junit_xml(report: dict[str, Any], command: list[str], rc: int, seconds: floa
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from mocksrv.launch import load_app, rate_limit_lines, release_large_blocks, settings_from
+    from mocksrv import logs
+    from mocksrv.launch import (
+        listen,
+        load_app,
+        rate_limit_lines,
+        release_large_blocks,
+        restore_sigint,
+        settings_from,
+    )
     from mocksrv.server import ServerThread
     from mocksrv.toolkit.plugin import toolkit_of
 
@@ -115,10 +123,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not command:
         print("mocksrv run: give the command after --, e.g. mocksrv run -- pytest", file=sys.stderr)
         return 2
+    restore_sigint()
     settings = settings_from(args)
+    logs.configure(args.log_level, args.log_format)
     release_large_blocks()
     app = load_app(settings)
-    server = ServerThread(app, settings).start()
+    server = ServerThread(app, settings, listen(app, settings)).start()
     started = time.monotonic()
     try:
         print(f"mocksrv run: serving on {server.url}; running: {' '.join(command)}", flush=True)

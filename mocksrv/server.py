@@ -137,9 +137,9 @@ def tls_url(server: Any, host: str) -> str | None:
 class ServerThread:
     """The server on a background thread, for `mocksrv run`, the pytest plugin and tests."""
 
-    def __init__(self, app: MocksrvApp, settings: Settings) -> None:
+    def __init__(self, app: MocksrvApp, settings: Settings, server: Any = None) -> None:
         self.app = app
-        self.server = make_server(app, settings)
+        self.server = server if server is not None else make_server(app, settings)
         self.url = server_url(self.server, settings.host)
         self.tls_url = tls_url(self.server, settings.host)
         self.port = int(self.server.effective_port)

@@ -55,10 +55,10 @@ class SigV4Failure(Exception):
         computed: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.debug = debug or {}
+        self.kind, self.message, self.debug = kind, message, debug or {}
         self.computed = computed or debug or {}  # for the dashboard, whatever the debug switch
+        self.identity: Identity | None = None  # whose key signed, when the key is known
+        self.auth: ParsedAuth | None = None
 
 
 class ParsedAuth(NamedTuple):
@@ -264,22 +264,28 @@ def verify(
         raise _date_failure(amz_date) from None
     ident = keyring.lookup(auth.access_key, policy, headers.get("x-amz-security-token"))
     if ident is None:
-        raise SigV4Failure("unknown_key", MSG_UNKNOWN_KEY)
-    if (
-        auth.date != amz_date[:8]
-        or auth.service != policy.service
-        or (ident.regions and auth.region not in ident.regions)
-    ):
-        raise _scope_failure(auth, amz_date, ident, policy)
-    if policy.skew_seconds and (
-        now is not None or abs(time.time() - signed_at.timestamp()) > policy.skew_seconds
-    ):
-        _check_skew(signed_at, amz_date, now or datetime.now(UTC), policy.skew_seconds)
-    payload_hash = _payload_hash(headers.get("x-amz-content-sha256"), body)
-    canonical_request = canonical_request_text(
-        method, raw_path, query_string, headers, signed, policy.normalize_path, payload_hash
-    )
-    _check_signature(keyring, ident, auth, amz_date, canonical_request, policy.debug)
+        failure = SigV4Failure("unknown_key", MSG_UNKNOWN_KEY)
+        failure.auth = auth
+        raise failure
+    try:  # a failure from here on knows whose key signed (no cost unless one is raised)
+        if (
+            auth.date != amz_date[:8]
+            or auth.service != policy.service
+            or (ident.regions and auth.region not in ident.regions)
+        ):
+            raise _scope_failure(auth, amz_date, ident, policy)
+        if policy.skew_seconds and (
+            now is not None or abs(time.time() - signed_at.timestamp()) > policy.skew_seconds
+        ):
+            _check_skew(signed_at, amz_date, now or datetime.now(UTC), policy.skew_seconds)
+        payload_hash = _payload_hash(headers.get("x-amz-content-sha256"), body)
+        canonical_request = canonical_request_text(
+            method, raw_path, query_string, headers, signed, policy.normalize_path, payload_hash
+        )
+        _check_signature(keyring, ident, auth, amz_date, canonical_request, policy.debug)
+    except SigV4Failure as failure:
+        failure.identity, failure.auth = ident, auth
+        raise
     return ident, auth
 
 

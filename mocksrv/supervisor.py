@@ -24,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from mocksrv.errors import MocksrvError
 from mocksrv.scenario.loader import Scenario
 from mocksrv.settings import Settings
 
@@ -32,16 +33,57 @@ RESTART_PAUSE = 0.5  # seconds between restarts of a worker that keeps dying
 
 
 def worker_count(text: str) -> int:
-    """`--workers N` or `auto` (the number of cores this process may use)."""
+    """`--workers N` or `auto` (the number of cores this process may use); MocksrvError else."""
     if text == "auto":
         try:
             return max(1, len(os.sched_getaffinity(0)))
         except AttributeError:  # not on Linux
             return os.cpu_count() or 1
-    count = int(text)
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
     if count < 1:
-        raise ValueError("--workers must be at least 1 (or auto)")
+        raise MocksrvError(f"--workers must be a number of at least 1, or auto: {text!r}")
     return count
+
+
+def serve_workers(args: Any, settings: Settings, workers: int) -> int:
+    """`serve --workers N`: install the scenarios, start N workers, print the banner once they
+    listen, keep them until a signal."""
+    from mocksrv.launch import banner, load_scenarios
+    from mocksrv.state.engine import StateError
+
+    if settings.server != "builtin":
+        raise MocksrvError("--workers needs the built-in server, not waitress")
+    supervisor = Supervisor(settings, load_scenarios(settings), workers)
+    try:
+        app = supervisor.prepare()
+        supervisor.start()
+    except (StateError, RuntimeError) as exc:
+        supervisor.stop()
+        raise MocksrvError(str(exc)) from None
+    except OSError as exc:
+        supervisor.stop()
+        reason = exc.strerror or str(exc)
+        raise MocksrvError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from None
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        print(banner(app, *supervisor.urls()), flush=True)
+        print(f"Workers: {workers} processes sharing {app.runtime.engine.describe()}", flush=True)
+        if getattr(args, "admin_token_generated", False):
+            print(f"Admin API token (generated; send 'Authorization: Bearer <token>'): "
+                  f"{settings.admin_token}", flush=True)  # fmt: skip
+        supervisor.run()
+    except KeyboardInterrupt:
+        print("mocksrv stopped", flush=True)
+    finally:
+        supervisor.stop()
+    return 0
 
 
 def _reserve(host: str, port: int) -> socket.socket:
@@ -165,6 +207,15 @@ class Supervisor:
             engine.close()
         return 0
 
+    def urls(self) -> tuple[str, str | None]:
+        """The plain and HTTPS URLs the banner shows (the ports every worker listens on)."""
+        from mocksrv.server import server_url
+
+        s = self.settings
+        plain = server_url(_Ports(s.port), s.host)
+        tls = server_url(_Ports(s.tls_port), s.host) if s.tls_port is not None else None
+        return plain, tls.replace("http:", "https:", 1) if tls else None
+
     # -- supervise -------------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -216,6 +267,13 @@ class Supervisor:
         self._ready_r = self._ready_w = -1
         if self.private is not None:
             shutil.rmtree(self.private, ignore_errors=True)
+
+
+class _Ports:
+    """What `server.server_url` reads of a server: the port."""
+
+    def __init__(self, port: int | None) -> None:
+        self.effective_port = port
 
 
 def _exit_text(status: int) -> str:

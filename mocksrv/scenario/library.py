@@ -65,6 +65,11 @@ def resolve(name_or_path: str) -> str:
 
 
 def unknown_message(name_or_path: str) -> str:
-    """Why `name_or_path` is neither a file nor a bundled scenario, with the names there are."""
+    """Why `name_or_path` is neither a file nor a bundled scenario, with the names there are
+    (and the closest one, for a misspelt name)."""
+    import difflib
+
     names = ", ".join(bundled()) or "none"
-    return f"no such file, and no bundled scenario of that name (bundled: {names})"
+    close = difflib.get_close_matches(Path(name_or_path).name, list(bundled()), n=1, cutoff=0.75)
+    hint = f"; did you mean {close[0]!r}?" if close and "/" not in name_or_path else ""
+    return f"no such file, and no bundled scenario of that name{hint} (bundled: {names})"

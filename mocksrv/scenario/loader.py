@@ -172,13 +172,13 @@ def read_file(path: str | os.PathLike[str]) -> Scenario:
     p = Path(path)
     try:
         if p.stat().st_size > MAX_FILE_BYTES:  # refused unread (a FIFO or device reads capped)
-            raise ScenarioError([f"{p}:0: (file): larger than {MAX_FILE_BYTES} bytes"])
+            raise ScenarioError([f"{p}: larger than {MAX_FILE_BYTES} bytes"])
         with p.open("rb") as fh:
             raw = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise ScenarioError([f"{p}:0: (file): cannot read: {exc.strerror}"]) from None
+        raise ScenarioError([f"{p}: cannot read: {exc.strerror}"]) from None
     if len(raw) > MAX_FILE_BYTES:
-        raise ScenarioError([f"{p}:0: (file): larger than {MAX_FILE_BYTES} bytes"])
+        raise ScenarioError([f"{p}: larger than {MAX_FILE_BYTES} bytes"])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -234,7 +234,7 @@ def load_files(paths: list[str], checks: Checks) -> list[Scenario]:
     all files, schema and semantic, are raised together."""
     files = expand_paths(paths)
     if not files:
-        raise ScenarioError([f"{', '.join(paths)}:0: (file): no scenario files found"])
+        raise ScenarioError([f"{', '.join(paths)}: no scenario files found"])
     reader = _Reader()
     for f in files:
         reader.add(f, ())
@@ -282,7 +282,7 @@ class _Reader:
         if key in self._seen:
             return
         if not path.exists():
-            self.problems.append(f"{path}:0: (file): {unknown_message(str(path))}")
+            self.problems.append(f"{path}: {unknown_message(str(path))}")
             return
         try:
             sc = read_file(path)

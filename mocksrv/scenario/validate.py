@@ -63,4 +63,4 @@ class Validator:
 def problem_order(problem: str) -> tuple[str, int]:
     where = problem.split(": ", 1)[0]
     file, _, line = where.rpartition(":")
-    return (file, int(line) if line.isdigit() else 0)
+    return (file, int(line)) if line.isdigit() else (where, 0)  # `file: ...`: the whole file

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -63,6 +64,8 @@ class Engine(Protocol):
 
     def describe(self) -> str: ...
 
+    def reachable(self) -> bool: ...
+
     def cache(self, key: Any, make: Callable[[], T], keep: Callable[[T], bool] = ...) -> T: ...
 
     def close(self) -> None: ...
@@ -81,6 +84,9 @@ class MemoryEngine:
 
     def describe(self) -> str:
         return "memory (this process only)"
+
+    def reachable(self) -> bool:
+        return True
 
     def cache(
         self, key: Any, make: Callable[[], T], keep: Callable[[T], bool] = lambda _: True
@@ -193,6 +199,9 @@ class SqlEngine:
         self._closed = False
         self._caches: dict[Any, Any] = {}
         self._cache_lock = threading.Lock()
+        from mocksrv.histogram import Histogram
+
+        self.commits = Histogram()  # seconds per write transaction, BEGIN to COMMIT (metrics)
 
     def describe(self) -> str:
         return self._where
@@ -244,6 +253,7 @@ class SqlEngine:
         with self._driver.write_lock():
             conn = self._take()
             healthy = True
+            started = time.perf_counter()
             try:
                 cur = conn.cursor()
                 self._driver.begin(cur, True)
@@ -261,6 +271,7 @@ class SqlEngine:
                 except self._driver.errors as exc:
                     healthy = self._rollback(conn)
                     raise self._failure(exc, "commit failed") from None
+                self.commits.observe(time.perf_counter() - started)
             except self._driver.errors as exc:
                 healthy = self._rollback(conn)
                 raise self._failure(exc, "state operation failed") from None
@@ -287,6 +298,15 @@ class SqlEngine:
             raise StoreError(f"state read failed: {exc}") from None
         finally:
             self._give(conn, healthy)
+
+    def reachable(self) -> bool:
+        """The state answers a read (for /__admin/ready)."""
+        try:
+            with self.read() as tx:
+                tx.one("SELECT count(*) FROM meta")
+        except (StoreError, Conflict):
+            return False
+        return True
 
     def _failure(self, exc: Exception, what: str) -> Exception:
         if self._driver.retryable(exc):

@@ -1,27 +1,28 @@
-"""The admin API under /__admin/: a flat table of small JSON operations (plain werkzeug)."""
+"""The admin API under /__admin/ and the dashboard: a Flask app over the current runtime's toolkit."""
 
 from __future__ import annotations
 
-import functools
-import inspect
 import json
 import logging
 import math
-import time
+import threading
 from collections.abc import Callable, Iterable, Mapping
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
-from werkzeug.routing import Map, Rule
-from werkzeug.wrappers import Request, Response
+from flask import Blueprint, Flask, Request, Response, current_app, g, request
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import (
+    HTTPException,
+    MethodNotAllowed,
+    NotFound,
+    RequestEntityTooLarge,
+)
+from werkzeug.routing import RequestRedirect
 
-from mocksrv import __version__
 from mocksrv.clock import parse_instant
 from mocksrv.errors import ScenarioError
 from mocksrv.http import BODY_REFUSED, FIELD_REFUSED, MAX_FIELD
 from mocksrv.toolkit import expectations, guard
-from mocksrv.toolkit.plugin import STARTED
 
 if TYPE_CHECKING:
     from mocksrv.app import MocksrvApp
@@ -29,13 +30,12 @@ if TYPE_CHECKING:
     from mocksrv.toolkit.plugin import Toolkit
 
 log = logging.getLogger("mocksrv")
+REQUEST_LOG = logging.getLogger("mocksrv.requests")
 APP_KEY = "mocksrv.app"  # environ key: the MocksrvApp, set by the app before calling the admin
+KIT_KEY = "mocksrv.toolkit"  # environ key: the toolkit of the runtime that took the request
+MAX_BODY = 1024 * 1024  # admin request bodies: 413 above this (Flask's MAX_CONTENT_LENGTH)
+PREFIX = "/__admin"
 Handler = Callable[["Ctx"], Any]
-MAX_BODY = 1024 * 1024  # admin request bodies: 413 above this
-
-
-class _Request(Request):
-    max_content_length = MAX_BODY
 
 
 class AdminError(Exception):
@@ -47,11 +47,12 @@ class AdminError(Exception):
 
 
 class Ctx:
-    """One admin request: the parsed request, the app, its current runtime and toolkit."""
+    """One admin request: the parsed request, the app, its current runtime and toolkit (kept on
+    Flask's `g` by the guard, handed to each operation)."""
 
     def __init__(self, request: Request, app: MocksrvApp, runtime: Runtime, kit: Toolkit):
         self.request, self.app, self.runtime, self.kit = request, app, runtime, kit
-        self.args: Mapping[str, Any] = {}
+        self.args: Mapping[str, Any] = request.view_args or {}
         self.authenticated = False  # the request carried the valid admin token
 
     def body(self, required: bool = False) -> dict[str, Any]:
@@ -70,177 +71,192 @@ class Ctx:
         return data
 
 
+def json_text(data: Any) -> str:
+    return json.dumps(data, indent=2, default=str) + "\n"
+
+
 def json_response(data: Any, status: int = 200) -> Response:
-    body = json.dumps(data, indent=2, default=str) + "\n"
-    return Response(body, status=status, content_type="application/json")
+    return Response(json_text(data), status=status, content_type="application/json")
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> Response:
     return json_response({"error": {"code": code, "message": message, **extra}}, status)
 
 
-def _too_large(environ: dict[str, Any]) -> tuple[int, str, str] | None:
-    """A body over the cap (declared, or refused by the server as it arrived) or a header field
-    the server dropped as too large: the admin's answer (status, code, message), else None."""
-    if FIELD_REFUSED in environ:
+class _Json(DefaultJSONProvider):
+    """What an operation returns (a dict or list) as the admin API has always written it."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return json.dumps(obj, indent=2, default=str)
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        return json_response(args[0] if len(args) == 1 else list(args))
+
+
+# --- the Flask app -----------------------------------------------------------------------------
+def blueprint(name: str = "admin") -> Blueprint:
+    """Every admin route, relative to where the blueprint is mounted (`/__admin`); it can be
+    registered again under another prefix with another name."""
+    from mocksrv.toolkit import admin_meta, admin_views
+
+    bp = Blueprint(name, __name__)
+    for path, methods, handler in (*admin_meta.ROUTES, *admin_views.ROUTES):
+        bp.add_url_rule(
+            path,
+            endpoint=handler.__name__,
+            view_func=_view(handler),
+            methods=methods,
+            strict_slashes=False,
+            provide_automatic_options=False,  # OPTIONS is a 405 like any method not listed
+        )
+    return bp
+
+
+def _view(handler: Handler) -> Callable[..., Any]:
+    def view(**_: Any) -> Any:
+        return handler(g.ctx)
+
+    view.__name__ = handler.__name__
+    return view
+
+
+def create_admin_app() -> Flask:
+    app = Flask(__name__, static_folder=None, template_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.json = _Json(app)
+    app.register_blueprint(blueprint(), url_prefix=PREFIX)
+    app.before_request(_guard)
+    app.after_request(_log_request)
+    app.register_error_handler(AdminError, _admin_error)
+    app.register_error_handler(guard.Refused, _refused)
+    app.register_error_handler(ScenarioError, _invalid_scenario)
+    app.register_error_handler(404, _no_route)
+    app.register_error_handler(405, _no_route)
+    app.register_error_handler(413, _too_large)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _internal_error)
+    return app
+
+
+_APP: Flask | None = None
+_APP_LOCK = threading.Lock()
+
+
+def admin_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """The admin app for every runtime of this process (built on its first request)."""
+    global _APP
+    if _APP is None:
+        with _APP_LOCK:
+            if _APP is None:
+                _APP = create_admin_app()
+    return _APP(environ, start_response)
+
+
+# --- the guard: who may call what, before any operation ----------------------------------------
+def _guard() -> None:
+    environ = request.environ
+    app, kit = environ.get(APP_KEY), environ.get(KIT_KEY)
+    if app is None or kit is None:  # mounted outside MocksrvApp: nothing to control
+        raise AdminError("admin API called outside a mocksrv app", 500, "InternalError")
+    runtime = app.runtime
+    if _open(runtime):  # health, readiness and the dashboard's files need no token
+        authenticated = guard.bearer_ok(environ, runtime.settings)
+    else:
+        authenticated = guard.check(environ, runtime.settings)
+    if FIELD_REFUSED in environ:  # a header field the server dropped as too large
         message = f"request header field {environ[FIELD_REFUSED]} exceeds {MAX_FIELD} bytes"
-        return 431, "RequestHeaderFieldsTooLarge", message
-    message = f"admin request bodies are limited to {MAX_BODY} bytes"
-    try:
-        declared = int(environ.get("CONTENT_LENGTH") or 0) > MAX_BODY
-    except ValueError:
-        declared = False  # werkzeug reads no body from a bad length
-    return (413, "PayloadTooLarge", message) if declared or BODY_REFUSED in environ else None
+        raise AdminError(message, 431, "RequestHeaderFieldsTooLarge")
+    length = request.content_length
+    # over the cap by its declared length, or refused by the server as the body arrived
+    if BODY_REFUSED in environ or (
+        length is not None and length > current_app.config["MAX_CONTENT_LENGTH"]
+    ):
+        raise RequestEntityTooLarge()
+    g.ctx = ctx = Ctx(request, app, runtime, kit)
+    ctx.authenticated = authenticated
+    routing = request.routing_exception
+    if isinstance(routing, RequestRedirect):  # `//` in the path: refused as before, not redirected
+        raise AdminError(str(routing))
+    if routing is None:
+        guard.check_json(environ)
+        if request.method in ("POST", "PUT"):
+            ctx.body()  # every write takes a JSON object (or nothing), whatever it reads
 
 
-class AdminApp:
-    """`runtime.admin`: a WSGI app over the toolkit of one runtime."""
+def _open(runtime: Runtime) -> bool:
+    """Operations any caller may use on any bind, whatever the Host (their answers hold no data
+    of the sandbox): health, readiness, the dashboard page and its files; the metrics too when
+    `--metrics-open` says so."""
+    from mocksrv.toolkit.admin_meta import DASHBOARD_ASSETS, OPEN
 
-    def __init__(self, toolkit: Toolkit) -> None:
-        from mocksrv.toolkit import admin_views
-
-        self.toolkit = toolkit
-        self.routes: dict[str, Handler] = {}
-        rules = []
-        for path, methods, handler in admin_views.ROUTES:
-            endpoint = f"{handler.__name__}"
-            self.routes[endpoint] = handler
-            rules.append(Rule(path, methods=methods, endpoint=endpoint, strict_slashes=False))
-        self.url_map = Map(rules)
-
-    def __call__(
-        self, environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Iterable[bytes]:
-        app = environ.get(APP_KEY)
-        if app is None:  # mounted outside MocksrvApp: nothing to control
-            error = {"code": "InternalError", "message": "admin API called outside a mocksrv app"}
-            return json_response({"error": error}, 500)(environ, start_response)
-        try:
-            if _dashboard_file(environ):  # the page and its script hold no data: no token needed
-                authenticated = False
-            else:
-                authenticated = guard.check(environ, app.runtime.settings)
-        except guard.Refused as refused:
-            resp = error_response(refused.status, refused.code, refused.message)
-            if refused.status == 401:
-                resp.headers["WWW-Authenticate"] = guard.REALM
-            return resp(environ, start_response)
-        over = _too_large(environ)
-        if over is not None:
-            return error_response(*over)(environ, start_response)
-        ctx = Ctx(_Request(environ), app, app.runtime, self.toolkit)
-        ctx.authenticated = authenticated
-        return self.dispatch(ctx)(environ, start_response)
-
-    def dispatch(self, ctx: Ctx) -> Response:
-        try:
-            endpoint, ctx.args = self.url_map.bind_to_environ(ctx.request.environ).match()
-            guard.check_json(ctx.request.environ)
-            if ctx.request.method in ("POST", "PUT"):
-                ctx.body()  # every write takes a JSON object (or nothing), whatever it reads
-            result = self.routes[endpoint](ctx)
-        except AdminError as err:
-            return error_response(err.status, err.code, err.message, **err.extra)
-        except guard.Refused as refused:
-            return error_response(refused.status, refused.code, refused.message)
-        except ScenarioError as err:
-            problems = err.problems
-            message = "invalid scenario: " + "; ".join(problems[:5])
-            return json_response(
-                {"error": {"code": "InvalidScenario", "message": message, "problems": problems}},
-                400,
-            )
-        except (NotFound, MethodNotAllowed) as err:
-            code = "NotFound" if isinstance(err, NotFound) else "MethodNotAllowed"
-            message = f"{ctx.request.method} {ctx.request.path}: {err.name}; see GET /__admin/"
-            resp = error_response(err.code or 400, code, message)
-            if isinstance(err, MethodNotAllowed) and err.valid_methods:
-                resp.headers["Allow"] = ", ".join(sorted(set(err.valid_methods) - {"HEAD"}))
-            return resp
-        except RequestEntityTooLarge:
-            message = f"admin request bodies are limited to {MAX_BODY} bytes"
-            return error_response(413, "PayloadTooLarge", message)
-        except HTTPException as err:
-            return json_response({"error": {"code": "BadRequest", "message": str(err)}}, 400)
-        except Exception:  # never a traceback on the admin API either
-            log.exception("admin %s %s failed", ctx.request.method, ctx.request.path)
-            error = {"code": "InternalError", "message": "admin operation failed; see the log"}
-            return json_response({"error": error}, 500)
-        if isinstance(result, Response):
-            return result
-        return json_response(result)
+    endpoint = (request.endpoint or "").rpartition(".")[2]
+    if endpoint == "dashboard_asset":
+        return (request.view_args or {}).get("asset") in DASHBOARD_ASSETS
+    metric = endpoint in ("metrics", "traffic")
+    return endpoint in OPEN or (metric and runtime.settings.metrics_open)
 
 
-def health(ctx: Ctx) -> dict[str, Any]:
-    return {
-        "status": "ok",
-        "version": __version__,
-        "uptimeSeconds": round(time.time() - STARTED, 3),  # since the process loaded mocksrv
-    }
+def _log_request(response: Response) -> Response:
+    """Admin calls in the request log at `debug` only: the dashboard polls twice a second."""
+    if REQUEST_LOG.isEnabledFor(logging.DEBUG):
+        from mocksrv.logs import quoted
+
+        REQUEST_LOG.debug(
+            "api=admin method=%s path=%s status=%d",
+            request.method, quoted(request.path), response.status_code,
+        )  # fmt: skip
+    return response
 
 
-def version(ctx: Ctx) -> dict[str, Any]:
-    return {"version": __version__, "name": "mocksrv"}
+# --- error handlers: every failure in the API's own JSON shape ---------------------------------
+def _admin_error(err: AdminError) -> Response:
+    return error_response(err.status, err.code, err.message, **err.extra)
 
 
-def openapi(ctx: Ctx) -> Response:
-    return Response(openapi_text(ctx.runtime.registry.spellings), content_type="application/yaml")
+def _refused(refused: guard.Refused) -> Response:
+    resp = error_response(refused.status, refused.code, refused.message)
+    if refused.status == 401:
+        resp.headers["WWW-Authenticate"] = guard.REALM
+    return resp
 
 
-@functools.cache
-def openapi_text(apis: tuple[str, ...]) -> str:
-    """The OpenAPI document with `match.api` listing the registered APIs' names (and aliases)."""
-    text = resources.files("mocksrv.toolkit").joinpath("openapi.yaml").read_text("utf-8")
-    return text.replace("[API_NAMES]", "[" + ", ".join(apis) + "]")
+def _invalid_scenario(err: ScenarioError) -> Response:
+    problems = err.problems
+    message = "invalid scenario: " + "; ".join(problems[:5])
+    return error_response(400, "InvalidScenario", message, problems=problems)
 
 
-# The dashboard's files: a fixed list (no path from the request reaches the file system).
-DASHBOARD_ASSETS = {
-    "index.html": "text/html; charset=utf-8",
-    "dashboard.js": "text/javascript; charset=utf-8",
-    "dashboard.css": "text/css; charset=utf-8",
-}
-DASHBOARD_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-        "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-cache",
-}
+def _no_route(err: HTTPException) -> Response:
+    code = "MethodNotAllowed" if isinstance(err, MethodNotAllowed) else "NotFound"
+    message = f"{request.method} {request.path}: {err.name}; see GET /__admin/"
+    resp = error_response(err.code or 400, code, message)
+    if isinstance(err, MethodNotAllowed) and err.valid_methods:
+        resp.headers["Allow"] = ", ".join(sorted(set(err.valid_methods) - {"HEAD"}))
+    return resp
 
 
-def _dashboard_file(environ: dict[str, Any]) -> bool:
-    """A GET of the dashboard page or one of its files (served without the admin token; every
-    call the page makes for data goes through the token check)."""
-    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-        return False
-    path = str(environ.get("PATH_INFO", "")).rstrip("/")
-    if path == "/__admin/dashboard":
-        return True
-    return path.startswith("/__admin/dashboard/") and path.rsplit("/", 1)[1] in DASHBOARD_ASSETS
+def _too_large(err: RequestEntityTooLarge) -> Response:
+    return error_response(
+        413, "PayloadTooLarge", f"admin request bodies are limited to {MAX_BODY} bytes"
+    )
 
 
-def dashboard(ctx: Ctx) -> Response:
-    """The dashboard page; its data comes from this admin API, polled by the page."""
-    return _asset("index.html")
+def _http_error(err: HTTPException) -> Response:
+    if isinstance(err, NotFound | MethodNotAllowed):
+        return _no_route(err)
+    return error_response(400, "BadRequest", str(err))
 
 
-def dashboard_asset(ctx: Ctx) -> Response:
-    name = ctx.args["asset"]
-    if name not in DASHBOARD_ASSETS:
-        raise AdminError(f"no dashboard file {name!r}", status=404, code="NotFound")
-    return _asset(name)
+def _internal_error(err: Exception) -> Response:  # never a traceback on the admin API either
+    log.error("admin %s %s failed", request.method, request.path, exc_info=err)
+    return error_response(500, "InternalError", "admin operation failed; see the log")
 
 
-def _asset(name: str) -> Response:
-    data = resources.files("mocksrv.toolkit").joinpath("dashboard", name).read_bytes()
-    return Response(data, content_type=DASHBOARD_ASSETS[name], headers=DASHBOARD_HEADERS)
-
-
+# --- small helpers the operations share --------------------------------------------------------
 def snapshot(store: Any, runtime: Runtime) -> Any:
     """A store's state view: `snapshot(now)` or `snapshot()`, whichever it offers."""
+    import inspect
+
     view = getattr(store, "snapshot", None)
     if view is None:
         return {"message": "this API offers no state view"}
@@ -295,4 +311,4 @@ def validate(spec: Any, schema: dict[str, Any], what: str) -> None:
         raise AdminError(f"invalid {what}: {where}: {err.message}")
 
 
-__all__ = ["APP_KEY", "AdminApp", "AdminError", "Ctx"]
+__all__ = ["APP_KEY", "KIT_KEY", "AdminError", "Ctx", "admin_wsgi", "blueprint", "create_admin_app"]

@@ -12,16 +12,11 @@ from mocksrv.toolkit import control, guard
 from mocksrv.toolkit.admin import (
     AdminError,
     Ctx,
-    dashboard,
-    dashboard_asset,
-    health,
     instant,
     new_expectation,
     number,
-    openapi,
     snapshot,
     validate,
-    version,
 )
 from mocksrv.toolkit.journal import Filters
 from mocksrv.toolkit.matching import canonical_api
@@ -33,16 +28,6 @@ FORBIDDEN_PATHS = (
     "or files inside those directories, may be loaded"
 )
 ADVANCE_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
-
-
-def index(ctx: Ctx) -> dict[str, Any]:
-    return {
-        "name": "mocksrv admin API",
-        "openapi": "/__admin/openapi.yaml",
-        "endpoints": [
-            f"{' '.join(sorted(set(m) - {'HEAD', 'OPTIONS'}))} {p}" for p, m, _ in ROUTES
-        ],
-    }
 
 
 def _flag(body: dict[str, Any], key: str) -> bool:
@@ -339,35 +324,30 @@ def delete_fault(ctx: Ctx) -> dict[str, Any]:
 
 
 GET, POST, PUT, DELETE = ["GET"], ["POST"], ["PUT", "POST"], ["DELETE"]
+# paths below the blueprint's mount point (/__admin); admin_meta's routes come first
 ROUTES: list[tuple[str, list[str], Any]] = [
-    ("/__admin", GET, index),
-    ("/__admin/health", GET, health),
-    ("/__admin/version", GET, version),
-    ("/__admin/openapi.yaml", GET, openapi),
-    ("/__admin/dashboard", GET, dashboard),
-    ("/__admin/dashboard/<asset>", GET, dashboard_asset),
-    ("/__admin/reset", POST, reset),
-    ("/__admin/identities", GET, identities),
-    ("/__admin/scenarios", GET, list_scenarios),
-    ("/__admin/scenarios", POST, load_scenarios),
-    ("/__admin/clock", GET, get_clock),
-    ("/__admin/clock", PUT, set_clock),
-    ("/__admin/clock/advance", POST, advance_clock),
-    ("/__admin/clock/freeze", POST, freeze_clock),
-    ("/__admin/clock/unfreeze", POST, unfreeze_clock),
-    ("/__admin/state", GET, all_state),
-    ("/__admin/state/<api>", GET, api_state),
-    ("/__admin/actions", GET, list_actions),
-    ("/__admin/actions/<api>/<action>", POST, run_action),
-    ("/__admin/journal", GET, get_journal),
-    ("/__admin/journal", DELETE, clear_journal),
-    ("/__admin/journal/<request_id>", GET, journal_exchange),
-    ("/__admin/expectations", GET, list_expectations),
-    ("/__admin/expectations", POST, add_expectation),
-    ("/__admin/expectations", DELETE, clear_expectations),
-    ("/__admin/expectations/verify", ["GET", "POST"], verify_expectations),
-    ("/__admin/faults", GET, list_faults),
-    ("/__admin/faults", POST, add_fault),
-    ("/__admin/faults", DELETE, clear_faults),
-    ("/__admin/faults/<fault_id>", DELETE, delete_fault),
+    ("/reset", POST, reset),
+    ("/identities", GET, identities),
+    ("/scenarios", GET, list_scenarios),
+    ("/scenarios", POST, load_scenarios),
+    ("/clock", GET, get_clock),
+    ("/clock", PUT, set_clock),
+    ("/clock/advance", POST, advance_clock),
+    ("/clock/freeze", POST, freeze_clock),
+    ("/clock/unfreeze", POST, unfreeze_clock),
+    ("/state", GET, all_state),
+    ("/state/<api>", GET, api_state),
+    ("/actions", GET, list_actions),
+    ("/actions/<api>/<action>", POST, run_action),
+    ("/journal", GET, get_journal),
+    ("/journal", DELETE, clear_journal),
+    ("/journal/<request_id>", GET, journal_exchange),
+    ("/expectations", GET, list_expectations),
+    ("/expectations", POST, add_expectation),
+    ("/expectations", DELETE, clear_expectations),
+    ("/expectations/verify", ["GET", "POST"], verify_expectations),
+    ("/faults", GET, list_faults),
+    ("/faults", POST, add_fault),
+    ("/faults", DELETE, clear_faults),
+    ("/faults/<fault_id>", DELETE, delete_fault),
 ]

@@ -31,6 +31,7 @@ def reset(app: MocksrvApp, *, keep_journal: bool = False) -> Runtime:
     elif keep_journal:
         _carry_journal(old, new, new_scope=True, same_scenarios=True)
     new.start()
+    _carry_metrics(old, new)
     app.replace_runtime(new)
     return new
 
@@ -136,6 +137,7 @@ def switch(
         kit = "retally" if keep_state or keep_journal else "clear"
         install(new, keep=kept, keep_clock=keep_state, journal=journal, kit=kit)
     new.start()
+    _carry_metrics(old, new)
     app.replace_runtime(new)
     return {
         "active": [sc.source for sc in scenarios],
@@ -163,3 +165,11 @@ def _carry_journal(
             dst.expectations.observe(entry)
     if new_scope:
         dst.journal.new_scope()
+
+
+def _carry_metrics(old: Runtime, new: Runtime) -> None:
+    """The metrics count on across runtimes: Prometheus counters only ever rise."""
+    from mocksrv.toolkit.plugin import toolkit_of
+
+    if old.admin is not None and new.admin is not None:
+        toolkit_of(new).metrics.adopt(toolkit_of(old).metrics)

@@ -4,15 +4,15 @@ journal, faults, expectations and the admin API into every runtime."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mocksrv.api import Extension
 from mocksrv.toolkit import expectations, faults
 from mocksrv.toolkit.exchanges import Exchanges
 from mocksrv.toolkit.journal import DEFAULT_CAPACITY, Journal
+from mocksrv.toolkit.metrics import Metrics
 from mocksrv.toolkit.schema import sections
 
 if TYPE_CHECKING:
@@ -28,12 +28,14 @@ STARTED = time.time()
 
 @dataclass
 class Toolkit:
-    """The toolkit state of one runtime: journal (and its recent exchanges), expectations, faults."""
+    """The toolkit state of one runtime: journal (and its recent exchanges), expectations, faults,
+    and the metrics (shared by every runtime of the app)."""
 
     journal: Journal
     expectations: expectations.ExpectationSet
     faults: faults.FaultSet
     exchanges: Exchanges
+    metrics: Metrics = field(default_factory=Metrics)
 
     def reset_journal(self) -> None:
         self.journal.clear()
@@ -78,7 +80,7 @@ def _unique(problems: Problems, section: str, names: list[str]) -> None:
 
 
 def _install(runtime: Runtime, parsed: Sections) -> None:
-    from mocksrv.toolkit import transport
+    from mocksrv.toolkit import requestlog, transport
 
     if runtime.engine.shared:
         from mocksrv.toolkit import shared_sets
@@ -96,19 +98,19 @@ def _install(runtime: Runtime, parsed: Sections) -> None:
         kit.journal.listen_if = lambda: bool(kit.expectations.items)
         runtime.recorders.append(kit.journal.record)
         runtime.recorders.append(kit.exchanges.record)
+    runtime.recorders.append(kit.metrics.record)
+    runtime.recorders.append(requestlog.record)
     runtime.faults = kit.faults
     runtime.transport_fault = transport.apply
     runtime.admin = LazyAdmin(kit)
 
 
 class LazyAdmin:
-    """The admin WSGI app, imported and built on its first request (werkzeug's routing and the
-    OpenAPI document are not needed to start serving the APIs)."""
+    """`runtime.admin`: hands a request to the admin app (Flask, imported and built on the first
+    admin request: starting to serve the APIs needs neither) with this runtime's toolkit."""
 
     def __init__(self, kit: Toolkit) -> None:
         self.toolkit = kit
-        self._app: Any = None
-        self._lock = threading.Lock()
 
     @property
     def max_body(self) -> int:
@@ -118,13 +120,10 @@ class LazyAdmin:
         return MAX_BODY
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if self._app is None:
-            with self._lock:
-                if self._app is None:
-                    from mocksrv.toolkit.admin import AdminApp
+        from mocksrv.toolkit.admin import KIT_KEY, admin_wsgi
 
-                    self._app = AdminApp(self.toolkit)
-        return self._app(environ, start_response)
+        environ[KIT_KEY] = self.toolkit
+        return admin_wsgi(environ, start_response)
 
 
 def toolkit_of(runtime: Runtime) -> Toolkit:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -15,37 +14,51 @@ from pathlib import Path
 import requests
 import yaml
 
+from tests.support.cli import Serve, free_port
 from tests.support.paths import ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def healthcheck_command() -> list[str]:
     text = (ROOT / "Dockerfile").read_text()
     match = re.search(r"HEALTHCHECK [^\n]*\\\n\s*CMD (\[.*\])", text)
     assert match, "the Dockerfile has a HEALTHCHECK with an exec-form CMD"
-    return list(json.loads(match.group(1)))
-
-
-def test_the_healthcheck_passes_on_a_running_server_and_fails_without_one(server_factory):
-    # as in the image: bound to every address (tests connect to 127.0.0.1 only)
-    srv = server_factory(host="0.0.0.0")
-    _check_health(srv.port)
-
-
-def _check_health(port: int) -> None:
-    cmd = healthcheck_command()
+    cmd = list(json.loads(match.group(1)))
     assert cmd[0] == "python"
-    script = cmd[2].replace("4599", str(port))
-    ok = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=30)
-    assert ok.returncode == 0, ok.stderr
-    down = cmd[2].replace("4599", str(free_port()))
-    failed = subprocess.run([sys.executable, "-c", down], capture_output=True, timeout=30)
-    assert failed.returncode != 0
+    return [sys.executable, *cmd[1:]]
+
+
+def healthcheck(pid: int) -> subprocess.CompletedProcess[str]:
+    """The image's health check, pointed at `pid` (in the container: process 1, the server)."""
+    return subprocess.run([*healthcheck_command(), "--pid", str(pid)], capture_output=True,
+                          text=True, timeout=30, cwd=ROOT)  # fmt: skip
+
+
+def test_the_healthcheck_follows_the_configured_port_and_fails_without_a_server():
+    # as in the image: every address, the token required (tests connect to 127.0.0.1 only)
+    by_flag = Serve("--host", "0.0.0.0", port=str(free_port()))
+    by_env = Serve(env={"MOCKSRV_HOST": "0.0.0.0", "MOCKSRV_PORT": str(free_port()),
+                        "MOCKSRV_ADMIN_TOKEN": "docker"}, port=None)  # fmt: skip
+    try:
+        for srv in (by_flag, by_env):
+            done = healthcheck(srv.proc.pid)
+            assert done.returncode == 0, done.stderr
+    finally:
+        by_flag.stop()
+        by_env.stop()
+    stray = Serve(port="0")  # picks its port at start-up: nothing to probe
+    try:
+        assert "picks a free port" in healthcheck(stray.proc.pid).stderr
+    finally:
+        stray.stop()
+    # a process configured as `serve --port P` with nothing listening there: unhealthy
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "serve",
+                             "--port", str(free_port())])  # fmt: skip
+    try:
+        done = healthcheck(idle.pid)
+        assert done.returncode == 1 and "Connection refused" in done.stderr, done.stderr
+    finally:
+        idle.kill()
+        idle.wait()
 
 
 def test_the_compose_command_starts_a_demo_server(tmp_path: Path):

@@ -4,7 +4,9 @@ tests of the command line itself; other tests start a server as tests/README.md 
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -13,6 +15,14 @@ import time
 from tests.support.paths import ROOT
 
 PY = sys.executable
+
+
+def free_port() -> int:
+    """A port free right now (for the command lines that must name one: the Dockerfile's, an
+    environment variable's)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def mocksrv_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -30,11 +40,18 @@ class Serve:
     """
 
     def __init__(
-        self, *args: str, env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        port: str | None = "0",
+        prefix: tuple[str, ...] = (),
     ) -> None:
-        # prefix: a command the server runs under (nsenter into a test's small file system)
+        """`port=None` leaves `--port` out (the port then comes from MOCKSRV_PORT or the
+        default); `prefix` is a command the server runs under (nsenter into a small file
+        system)."""
+        ports = ["--port", port] if port is not None else []
         self.proc = subprocess.Popen(
-            [*prefix, PY, "-m", "mocksrv", "serve", "--port", "0", *args],
+            [*prefix, PY, "-m", "mocksrv", "serve", *ports, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -54,7 +71,8 @@ class Serve:
         if not self.lines or " listening on " not in self.lines[0]:
             self.proc.kill()
             raise AssertionError("\n".join(self.lines) + self.proc.stderr.read())
-        self.url = self.lines[0].split(" listening on ")[1].strip()
+        # the first URL: loopback's, also when bound to every address (then more follow)
+        self.url = re.search(r"http://[^\s,]+", self.lines[0]).group(0)  # type: ignore[union-attr]
         if "--host" in args and not (env or {}).get("MOCKSRV_ADMIN_TOKEN"):
             self.lines.append(self.proc.stdout.readline().rstrip("\n"))  # the token line
         self._err: list[str] = []

@@ -320,10 +320,12 @@ def test_no_admin_input_gives_a_500(mocksrv):
         *methods, path = line.split(" ")
         path = path.replace("<api>", "\x00nothing").replace("<fault_id>", "%ff")
         path = path.replace("<request_id>", "%00x").replace("<asset>", "..%2fadmin.py")
-        # the dashboard page itself is the one HTML answer
+        # the dashboard page itself is the one HTML answer, the metrics the one plain text
         kinds = ("application/json", "application/yaml")
         if path == "/__admin/dashboard":
             kinds = ("text/html",)
+        if path == "/__admin/metrics":
+            kinds = ("text/plain; version=0.0.4",)
         for method in methods:
             for body in BODIES:
                 r = requests.request(

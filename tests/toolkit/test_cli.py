@@ -150,7 +150,7 @@ def test_serve_missing_file():
     r = run("serve", "--port", "0", "--scenario", "does-not-exist.yaml")
     assert r.returncode == 2
     assert (
-        "does-not-exist.yaml:0: (file): no such file, and no bundled scenario of that name "
+        "does-not-exist.yaml: no such file, and no bundled scenario of that name "
         "(bundled: agcod-regions, " in r.stderr
     )
 

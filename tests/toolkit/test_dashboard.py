@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,18 +18,10 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect, sync_playwright
 
+from tests.support.browser import CHROMIUM_ARGS, chromium_path
 from tests.support.promotions import s3_client, upload, wait_report
 from tests.support.signing import Signer
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PROD = Signer(
     "AKIAMOCKSRVAGCOD0002", "MockSrvAgcodDemoSecretKey000000000000002", "AGCODService", "us-east-1"
 )
@@ -44,12 +35,6 @@ NEW_KEY = (
     "new-promo-codes/clientname=clientname/marketplace=US/offertype=student-promo-deal/"
     "promotionid=PROMO-0001/clientname_new_codes_20260601_0101.csv"
 )
-
-
-def chromium_path() -> str:
-    path = os.environ.get("MOCKSRV_CHROMIUM") or shutil.which("chromium")
-    assert path, "headless Chromium is needed: run tests/tools/install-browser.sh (as root)"
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -176,7 +176,7 @@ def test_dns_rebinding_host_is_refused_on_the_admin_api_only(local, host):
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "[::1]"])
 def test_own_host_names_are_accepted(local, host):
-    r = admin(local, "GET", "/health", headers={"Host": f"{host}:{local.port}"})
+    r = admin(local, "GET", "/version", headers={"Host": f"{host}:{local.port}"})
     assert r.status_code == 200
 
 
@@ -185,13 +185,13 @@ def test_token_required_when_configured(guarded):
     assert r.status_code == 401
     assert r.headers["WWW-Authenticate"].startswith("Bearer")
     assert "secret" not in r.text
-    bad = admin(guarded, "GET", "/health", headers={"Authorization": "Bearer nope"})
+    bad = admin(guarded, "GET", "/version", headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401
     good = admin(guarded, "GET", "/identities", headers={"Authorization": f"Bearer {TOKEN}"})
     assert good.status_code == 200
     assert all(i["secret_key"] for i in good.json()["identities"])
     # with the token, any Host is fine (a compose service name); a browser never has the token
-    named = admin(guarded, "GET", "/health",
+    named = admin(guarded, "GET", "/version",
                   headers={"Authorization": f"Bearer {TOKEN}", "Host": "mocksrv:4599"})  # fmt: skip
     assert named.status_code == 200
 
@@ -243,7 +243,7 @@ def test_serve_takes_the_token_from_the_environment():
     srv = Serve("--host", "0.0.0.0", env={"MOCKSRV_ADMIN_TOKEN": TOKEN})
     try:
         assert srv.token() is None  # given, so neither generated nor printed
-        assert requests.get(f"{srv.url}/__admin/health", timeout=10).status_code == 401
+        assert requests.get(f"{srv.url}/__admin/version", timeout=10).status_code == 401
         from mocksrv.toolkit.client import Mocksrv
 
         handle = Mocksrv(srv.url, token=TOKEN)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -98,8 +99,16 @@ def test_agcod_and_s3(mocksrv_prime, mocksrv_agcod, mocksrv_s3, mocksrv_journal)
 def partner_venv(tmp_path_factory) -> Path:
     """A venv holding the built wheel and pytest: built once per run, pip's cache reused."""
     where = tmp_path_factory.mktemp("partner-venv")
+    # built from a copy of what the image copies: setuptools writes build/ and *.egg-info beside
+    # the sources, and another test worker may be building this checkout at the same time
+    source = where / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, source / name)
+    for name in ("mocksrv", "scenarios"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(ROOT), "-w", str(where)],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(source), "-w", str(where)],
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     wheel = next(where.glob("mocksrv-*.whl"))

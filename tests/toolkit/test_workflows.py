@@ -168,8 +168,9 @@ def test_unknown_name_lists_the_bundled_ones(tmp_path):
     done = mocksrv("validate", "agcod-sandbox-tset-plan", cwd=tmp_path)
     assert done.returncode == 1
     assert done.stdout.startswith(
-        "agcod-sandbox-tset-plan:0: (file): no such file, and no bundled scenario of that name "
-        "(bundled: agcod-regions, agcod-sandbox-realistic, agcod-sandbox-test-plan, "
+        "agcod-sandbox-tset-plan: no such file, and no bundled scenario of that name; did you "
+        "mean 'agcod-sandbox-test-plan'? (bundled: agcod-regions, agcod-sandbox-realistic, "
+        "agcod-sandbox-test-plan, "
     )
 
 
@@ -210,7 +211,7 @@ def test_admin_loads_bundled_names_on_a_plain_serve(server_factory):
 
 def test_run_help_names_the_real_default_port(tmp_path):
     done = mocksrv("run", "--help", cwd=tmp_path)
-    assert "port; 0 = any free port (default 0)" in done.stdout
+    assert "port; 0 = any free port [MOCKSRV_PORT; default 0]" in done.stdout
     assert "4599" not in done.stdout
 
 

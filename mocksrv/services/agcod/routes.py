@@ -99,10 +99,15 @@ class AgcodService(ApiService):
         if partner is None:
             call.signature_failed = True
             call.outcome = "signature:unknown_key"
+            call.signature_detail = f"key {ident.access_key} ({ident.name}) is no AGCOD partner's"
             raise AwsError(AUTH_ERRORS["unknown_key"], sigv4.MSG_UNKNOWN_KEY, 403)
         if auth.region != partner.signing_region:
             call.signature_failed = True
             call.outcome = "signature:scope_region"
+            call.signature_detail = (
+                f"key {ident.access_key} ({ident.name}): signed for region {auth.region}, "
+                f"the partner's is {partner.signing_region}"
+            )
             text = f"Credential should be scoped to a valid region, not '{auth.region}'."
             raise AwsError(AUTH_DEFAULT, text, 403)
         return partner

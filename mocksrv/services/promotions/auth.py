@@ -138,6 +138,11 @@ def _presigned(call: Call, query: dict[str, str], policy: sigv4.VerifyPolicy) ->
     if not sigv4.equal_digest(query["X-Amz-Signature"].lower(), expected):
         call.signature_failed = True
         call.outcome = "signature:mismatch"
+        call.identity = ident.name
+        call.signature_detail = (
+            f"key {scope[0]} ({ident.name}), presigned URL scope {'/'.join(scope[1:4])}: the "
+            "signature does not match the request as received"
+        )
         call.signature_computed = {"canonicalRequest": canonical, "stringToSign": string_to_sign}
         raise exc.SignatureDoesNotMatch(AWSAccessKeyId=scope[0])
     call.identity = ident.name

@@ -75,9 +75,12 @@ function message(text, ok) {
 }
 
 // --- panels ---------------------------------------------------------------------------------
-const panels = {
-  async overview() {
-    const [scen, ids] = await Promise.all([api("GET", "/scenarios"), api("GET", "/identities")]);
+const render = {
+  overview(scen, ids) {
+    // drawn again only when something changed: a poll must not undo a "copied" or a selection
+    const key = JSON.stringify([scen.active, ids]);
+    if (key === state.overviewKey) return;
+    state.overviewKey = key;
     $("scenarios-active").replaceChildren(...scen.active.map((s) => el("li", s.name + "  (" + s.source + ")")));
     const shown = ids.identities.some((i) => i.secret_key);
     $("secrets-note").textContent = shown ? "" : "Secret keys are shown to an authenticated admin only.";
@@ -86,9 +89,11 @@ const panels = {
       (i.regions || []).join(", ")])));
   },
 
-  async journal() {
-    const filter = $("journal-api").value;
-    const j = await api("GET", "/journal?limit=200" + (filter ? "&api=" + encodeURIComponent(filter) : ""));
+  journal(j) {
+    const newest = j.entries.length ? j.entries[0].requestId : "";
+    const key = [j.size, j.dropped, newest, j.entries.length, state.selected, $("journal-api").value].join(" ");
+    if (key === state.journalKey) return;
+    state.journalKey = key;
     $("journal-stats").textContent = j.size + " kept of " + j.capacity + (j.dropped ? ", " + j.dropped + " dropped" : "");
     const apis = new Set([...$("journal-api").options].map((o) => o.value));
     fill("journal", j.entries.map((e) => {
@@ -98,11 +103,70 @@ const panels = {
       const at = el("span", time(e.time).slice(11)); at.title = e.time + " (scenario " + e.scenarioTime + ")";
       const tr = row([at, request, e.api, e.operation, e.identity, e.outcome, e.status,
         e.latencyMs + " ms"], "clickable" + (e.requestId === state.selected ? " selected" : ""));
-      if (e.signature_failed) tr.cells[5].className = "bad";
+      const cls = ["time", "request", "api", "operation", "identity", "outcome", "num status", "num latency"];
+      cls.forEach((c, i) => { tr.cells[i].className = c; });
+      if (e.signature_failed || e.status >= 500) tr.cells[5].classList.add("bad");
       tr.dataset.requestId = e.requestId;
       tr.addEventListener("click", () => openExchange(e.requestId));
       return tr;
     }), "no requests yet: send one to this server");
+  },
+
+  traffic(t) {
+    const names = Object.keys(t.apis);
+    const series = (key) => names.map((api) => [api, t.apis[api][key]]);
+    const rates = series("requestsPerSecond"), lat = series("meanLatencyMs");
+    $("rate-max").textContent = "(top " + chart("traffic-rate", rates, t) + ")";
+    $("latency-max").textContent = "(top " + chart("traffic-latency", lat, t) + " ms)";
+    const recent = (values) => values.slice(-6).reduce((a, b) => a + b, 0) / 6;  // the last 30 s
+    $("traffic-legend").replaceChildren(...names.map((api) => {
+      const item = el("li", null, "api-" + api);
+      item.appendChild(el("span", "", "swatch"));
+      const rps = recent(t.apis[api].requestsPerSecond);
+      item.appendChild(el("span", api + " " + rps.toFixed(1) + " req/s"));
+      return item;
+    }));
+    const total = names.reduce((n, api) => n + Math.round(t.apis[api].requestsPerSecond.reduce((a, b) => a + b, 0) * t.stepSeconds), 0);
+    $("traffic-now").textContent = names.length ? total + " requests" : "no requests yet";
+  },
+};
+
+// One SVG line per API over the window (x: time, y: 0 to the top value), broken where a value is
+// null (no request, so no latency); returns the top value.
+function chart(id, series, t) {
+  const svg = $(id);
+  const top = Math.max(1, ...series.flatMap(([, values]) => values.filter((v) => v !== null)));
+  const step = 600 / Math.max(1, t.points - 1);
+  svg.replaceChildren(...series.map(([api, values]) => {
+    const line = document.createElementNS(svg.namespaceURI, "path");  // the SVG namespace
+    let d = "", gap = true;
+    values.forEach((v, i) => {
+      if (v === null) { gap = true; return; }
+      // a lone point is a dot: a zero-length stroke with round caps (dashboard.css)
+      d += (gap ? "M" : "L") + (i * step).toFixed(1) + " " + (118 - v / top * 112).toFixed(1) + (gap ? " l0.01 0 " : " ");
+      gap = false;
+    });
+    line.setAttribute("d", d.trim() || "M0 118");
+    line.setAttribute("class", "api-" + api);
+    line.setAttribute("vector-effect", "non-scaling-stroke");
+    line.dataset.api = api;
+    line.dataset.requests = String(Math.round(t.apis[api].requestsPerSecond.reduce((a, b) => a + b, 0) * t.stepSeconds));
+    return line;
+  }));
+  return top >= 10 ? top.toFixed(0) : top.toFixed(1);
+}
+
+const panels = {
+  async overview() {
+    const [scen, ids, traffic] = await Promise.all([api("GET", "/scenarios"), api("GET", "/identities"),
+      api("GET", "/metrics/traffic")]);
+    render.overview(scen, ids);
+    render.traffic(traffic);
+  },
+
+  async journal() {
+    const filter = $("journal-api").value;
+    render.journal(await api("GET", "/journal?limit=200" + (filter ? "&api=" + encodeURIComponent(filter) : "")));
   },
 
   async agcod() {
@@ -149,7 +213,14 @@ const panels = {
     const s = await api("GET", "/state/promotions");
     fill("promo-inventory", s.inventory.map((i) => row([i.environment, i.promotionId, i.available,
       i.assigned, i.redeemed, i.members])));
-    $("promo-warnings").textContent = s.warnings.map((w) => w.environment + ": " + w.message).join("  ·  ");
+    const warnings = $("promo-warnings");
+    warnings.hidden = !s.warnings.length;
+    warnings.replaceChildren(...s.warnings.map((w) => {
+      const item = el("p");
+      item.appendChild(el("strong", "Low inventory (" + w.environment + "): "));
+      item.appendChild(document.createTextNode(w.message));
+      return item;
+    }));
     fill("promo-reports", s.reports.slice().reverse().map((r) => {
       const reasons = Object.entries(r.reasons).map(([k, v]) => k + " " + v).join(", ") ||
         (r.fileErrors && r.fileErrors.length ? r.fileErrors.map((e) => e.reason || e).join(", ") : "");
@@ -241,6 +312,7 @@ function wireControls() {
     act(() => api("POST", "/faults", spec), "fault added");
   });
   $("journal-api").addEventListener("change", refresh);
+  $("exchange-close").addEventListener("click", () => { $("exchange").hidden = true; state.selected = null; refresh(); });
 }
 
 // --- navigation, login and the poll loop ----------------------------------------------------
@@ -271,6 +343,23 @@ async function refresh() {
   } finally { state.busy = false; }
 }
 
+// What the server put in the page (when the caller may see the data without a token): painted
+// before any request, so the first paint, and a one-shot screenshot, show data.
+function paintInitial() {
+  const node = $("initial-data");
+  if (!node) return false;
+  let d;
+  try { d = JSON.parse(node.textContent); } catch (e) { return false; }
+  $("version").textContent = "v" + d.version;
+  $("clock-now").textContent = time(d.clock.now);
+  $("clock-frozen").textContent = d.clock.frozen ? "frozen" : "running";
+  render.overview(d.scenarios, d.identities);
+  render.traffic(d.traffic);
+  render.journal(d.journal);
+  $("status").textContent = "live"; $("status").className = "status live";
+  return true;
+}
+
 async function start() {
   for (const b of document.querySelectorAll("#tabs button")) b.addEventListener("click", () => show(b.dataset.panel));
   $("login").addEventListener("submit", async (ev) => {
@@ -283,10 +372,13 @@ async function start() {
     } catch (e) { $("login-error").textContent = "that token was refused"; }
   });
   wireControls();
-  try { $("version").textContent = "v" + (await api("GET", "/version")).version; } catch (e) { /* shown by refresh */ }
+  const painted = paintInitial();
   const wanted = location.hash.slice(1);
   show(panels[wanted] ? wanted : "overview");
   state.timer = setInterval(refresh, POLL_MS);
+  if (!painted) {
+    try { $("version").textContent = "v" + (await api("GET", "/version")).version; } catch (e) { /* shown by refresh */ }
+  }
 }
 
-document.addEventListener("DOMContentLoaded", start);
+start();  // a deferred script: the document is parsed, the first paint has not happened yet
