@@ -122,7 +122,7 @@ class ApiService:
             call.outcome = call.outcome or self.outcome_of(err)
             return self.render_error(call, err, route)
         except StoreError:  # nothing was committed, so nothing is reported done
-            call.outcome = "state:unavailable"
+            call.outcome = self.internal_error
             return self.render_named_error(call, self.internal_error, route)
 
     # -- the steps: routing and rendering are the API's own; the others have defaults ---------

@@ -225,6 +225,8 @@ class SqlEngine:
     # -- connections -------------------------------------------------------------------------
 
     def _take(self) -> Any:
+        if self._closed:
+            raise StoreError(f"the state {self._where} is closed")
         try:
             return self._pool.get_nowait()
         except queue.Empty:
@@ -311,7 +313,7 @@ class SqlEngine:
     def _failure(self, exc: Exception, what: str) -> Exception:
         if self._driver.retryable(exc):
             return Conflict(str(exc))
-        log.error("state %s: %s: %s", self._where, what, exc)
+        log.error("state %s: %s: %s", self._where, what, exc, exc_info=exc)
         return StoreError(f"{what}: {exc}")
 
     def _rollback(self, conn: Any) -> bool:
