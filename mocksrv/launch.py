@@ -113,7 +113,7 @@ def load_app(settings: Settings) -> Any:
         raise
 
 
-def banner(app: Any, url: str, https: str | None = None) -> str:
+def banner(app: Any, url: str, https: str | None = None, workers: int = 1) -> str:
     from mocksrv.sigv4 import Identity
 
     runtime = app.runtime
@@ -135,7 +135,9 @@ def banner(app: Any, url: str, https: str | None = None) -> str:
             f"secret {ident.secret_key}"
         )
     lines += ["", "Rate limits:"] + [f"  {line}" for line in rate_limit_lines(runtime) or ["none"]]
-    lines.append(f"\nScenario: {', '.join(sc.source for sc in runtime.scenarios)}")
+    shared = f"{workers} processes sharing " if workers > 1 else ""
+    lines.append(f"\nState: {shared}{runtime.engine.describe()}")
+    lines.append(f"Scenario: {', '.join(sc.source for sc in runtime.scenarios)}")
     return "\n".join(lines)
 
 
