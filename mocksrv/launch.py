@@ -122,9 +122,7 @@ def banner(app: Any, url: str, https: str | None = None, workers: int = 1) -> st
         lines.append(f"HTTPS on {https} (real host names; CA: `mocksrv ca`)")
     lines += ["", "Endpoints:"]
     for service in runtime.services:
-        describe = getattr(service, "describe", None)
-        if describe:
-            lines.extend(f"  {line}" for line in describe(url))
+        lines.extend(f"  {line}" for line in service.describe(url))
     if runtime.admin is not None:
         lines.append(f"  admin API          {url}/__admin/")
     lines += ["", "Credentials (scenario demo values):"]
@@ -179,4 +177,4 @@ def _own_names(v6: bool) -> list[str]:
 
 def rate_limit_lines(runtime: Any) -> list[str]:
     """The active rate limits of every API, one line each (for the banners)."""
-    return [line for s in runtime.services for line in getattr(s, "rate_limits", list)()]
+    return [line for s in runtime.services for line in s.rate_limits()]

@@ -17,6 +17,7 @@ import threading
 import time
 from typing import IO, Any
 
+from mocksrv.api import StoreBase
 from mocksrv.clock import ScenarioClock, iso
 from mocksrv.services import recorded
 from mocksrv.services.promotions import pipeline
@@ -61,7 +62,7 @@ def _holder() -> str:
 HOLDER = _holder()
 
 
-class SqlPromotionsStore:
+class SqlPromotionsStore(StoreBase):
     """The promotions emulation's state for one tenant, in a SQL engine."""
 
     def __init__(
@@ -352,7 +353,7 @@ class SqlPromotionsStore:
         return {"client": client.name, "prodEnabled": enabled,
                 "policy": client_policy(client, self.config)}  # fmt: skip
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, now: Any = None) -> dict[str, Any]:
         with self.engine.read() as tx:
             reports = [
                 json.loads(r[0])
