@@ -7,17 +7,53 @@ defaults, identity APIs, fault error names, keep-state, admin state views) is de
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from mocksrv.runtime import Runtime
     from mocksrv.scenario.model import Problems, ScenarioModel
 
 Parse = Callable[["ScenarioModel", "Problems"], Any]
+# an API's run-time operations for POST /__admin/actions/<api>/<name>: name -> (run, help)
+Actions = Mapping[str, tuple[Callable[[dict[str, Any]], Any], str]]
+
+
+class Store(Protocol):
+    """What the runtime and the admin API call on every API's store (memory or SQL)."""
+
+    def snapshot(self, now: datetime) -> Any:
+        """The admin state view (`GET /__admin/state/<api>`), as of the scenario clock's now."""
+        ...
+
+    def admin_actions(self) -> Actions: ...
+
+    def start(self) -> None:
+        """Start background work, once the runtime's scenarios are the active ones."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class StoreBase:
+    """The parts of `Store` most stores have nothing to do for."""
+
+    def admin_actions(self) -> Actions:
+        return {}
+
+    def start(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _no_errors() -> Iterable[str]:
+    return ()
+
+
+def _no_tables() -> tuple[str, ...]:
     return ()
 
 
@@ -48,6 +84,8 @@ class Api(NamedTuple):
     alias_operations: Mapping[str, str] = MappingProxyType({})
     free_errors: tuple[str, ...] = ()  # operations whose injected errors are free names
     aws_tools: bool = False  # `mocksrv run` gives plain AWS tools its first identity's keys
+    # the CREATE statements of its SQL store (read only when a SQL state is opened)
+    tables: Callable[[], tuple[str, ...]] = _no_tables
 
     @property
     def spellings(self) -> tuple[str, ...]:
@@ -68,6 +106,7 @@ class Extension(NamedTuple):
     schemas: Callable[[tuple[str, ...]], dict[str, Any]]  # section -> schema, given API names
     parse: Callable[[ScenarioModel, Problems, Any], Any]  # (model, problems, the registry)
     install: Callable[[Runtime, Any], None]
+    tables: Callable[[], tuple[str, ...]] = _no_tables
 
 
 def wire_errors(module: str) -> Callable[[], set[str]]:

@@ -14,6 +14,7 @@ from mocksrv.registry import REGISTRY, Registry
 from mocksrv.runtime import Runtime
 from mocksrv.scenario.loader import Scenario
 from mocksrv.settings import Settings
+from mocksrv.state.engine import MEMORY, Engine
 
 log = logging.getLogger("mocksrv")
 
@@ -61,8 +62,58 @@ class MocksrvApp:
         old.close()
         return old
 
+    def current(self) -> Runtime:
+        """The runtime, brought up to date with a shared engine's control: other scenarios
+        (built again from the texts the engine keeps), a moved clock, faults or expectations
+        changed by another process. One small read per request on a SQL engine."""
+        runtime = self._runtime
+        if not runtime.engine.shared:
+            return runtime
+        from mocksrv.state.engine import StoreError
+        from mocksrv.state.install import versions
+
+        try:
+            found = versions(runtime.engine, runtime.tenant)
+        except StoreError:
+            return runtime  # the engine is unreachable: the request's own step will say so
+        if found is None or found == runtime.versions:
+            return runtime
+        with self._swap_lock:
+            runtime = self._runtime
+            if found.generation != runtime.versions.generation:
+                return self._rebuild(runtime, found)
+            if found.clock != runtime.versions.clock:
+                from mocksrv.state.install import stored_clock
+
+                state = stored_clock(runtime.engine, runtime.tenant)
+                if state is not None:
+                    runtime.clock.load(state)
+            if found.kit != runtime.versions.kit:
+                for part in runtime.parts.values():
+                    part.reload()
+            runtime.versions = found
+            return runtime
+
+    def _rebuild(self, old: Runtime, found: Any) -> Runtime:
+        """Another process made other scenarios active: this runtime is built on them (lock
+        held)."""
+        from mocksrv.state.install import stored_clock, stored_scenarios
+
+        scenarios = stored_scenarios(old.engine, old.tenant) or old.scenarios
+        new = old.registry.build(old.settings, scenarios, old.engine, tenant=old.tenant)
+        state = stored_clock(old.engine, old.tenant)
+        if state is not None:
+            new.clock.load(state)
+        new.versions = found
+        new.start()
+        self._runtime = new
+        old.close()
+        return new
+
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         runtime = self._runtime
+        if runtime.engine.shared:
+            runtime = self.current()
         path = environ.get("PATH_INFO", "")
         if path.startswith("/__admin") and runtime.admin is not None:
             environ["mocksrv.app"] = self  # the admin API swaps runtimes (reset, scenarios)
@@ -94,14 +145,45 @@ class MocksrvApp:
 def create_app(
     settings: Settings | None = None,
     scenarios: list[Scenario] | None = None,
-    state: Any = None,
+    state: Engine | None = None,
     *,
     registry: Registry = REGISTRY,
+    install: bool = True,
+    start: bool = True,
 ) -> MocksrvApp:
-    """Application factory: tests pass their own settings and scenarios (and a state database,
-    or a registry with an API of their own)."""
+    """Application factory: tests pass their own settings and scenarios (and a state engine,
+    or a registry with an API of their own).
+
+    On a shared engine `install` makes `scenarios` the active ones (the state of each API whose
+    scenario section is unchanged is kept); a worker process of a server that installed them
+    already passes False and runs what the engine says is active. `start=False` leaves the
+    runtime's background work (the promotions processor) unstarted: a supervisor about to fork."""
     settings = settings or Settings()
-    return MocksrvApp(registry.build(settings, scenarios, state))
+    engine = state or MEMORY
+    if not engine.shared:
+        runtime = registry.build(settings, scenarios, engine)
+        if start:
+            runtime.start()
+        return MocksrvApp(runtime)
+    from mocksrv.state import install as control
+
+    control.prepare(engine, registry.tables())
+    if not install:
+        scenarios = control.stored_scenarios(engine, "") or scenarios
+    runtime = registry.build(settings, scenarios, engine)
+    if install:
+        outcome = control.install(runtime)
+        log.info(
+            "state %s: %s", engine.describe(), ", ".join(f"{a} {o}" for a, o in outcome.items())
+        )
+    else:
+        runtime.versions = control.versions(engine, "") or runtime.versions
+        clock = control.stored_clock(engine, "")
+        if clock is not None:
+            runtime.clock.load(clock)
+    if start:
+        runtime.start()
+    return MocksrvApp(runtime)
 
 
 __all__ = ["MocksrvApp", "create_app", "sigv4"]

@@ -89,6 +89,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     logs.configure(args.log_level, args.log_format)
     release_large_blocks()
+    from mocksrv.supervisor import serve_workers, worker_count
+
+    workers = worker_count(args.workers)
+    if workers > 1:
+        return serve_workers(args, settings, workers)
     app = load_app(settings)
     server = listen(app, settings)
 
@@ -110,8 +115,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         server.close()
         app.runtime.close()
-        if app.runtime.state is not None:
-            app.runtime.state.close()
+        app.runtime.engine.close()
         logging.shutdown()
     return 0
 

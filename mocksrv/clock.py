@@ -33,21 +33,46 @@ class ScenarioClock:
     writers serialise on a lock.
     """
 
-    def __init__(self, start: datetime | None = None, frozen: bool = False) -> None:
+    def __init__(
+        self, start: datetime | None = None, frozen: bool = False, *, wall: bool = False
+    ) -> None:
         self._lock = threading.Lock()
-        self._state = _stamped(clamp(start or datetime.now(UTC)), frozen)
-        self.on_change: Callable[[ScenarioClock], None] | None = None  # durable state
+        # a clock shared by several processes (or machines) runs on the wall clock; one
+        # process's on the monotonic clock, which no clock adjustment moves
+        self._source = time.time if wall else time.monotonic
+        self._state = self._stamped(clamp(start or datetime.now(UTC)), frozen)
+        self.on_change: Callable[[ScenarioClock], None] | None = None  # shared state
 
     def now(self) -> datetime:
         base, mono, frozen, _ = self._state
         if frozen:
             return base
-        return later(base, time.monotonic() - mono)
+        return later(base, self._source() - mono)
 
     def seconds(self) -> float:
         """`now()` as POSIX seconds, without building a datetime (the rate limiter's hot path)."""
         _, mono, frozen, at = self._state
-        return at if frozen else at + (time.monotonic() - mono)
+        return at if frozen else at + (self._source() - mono)
+
+    def _stamped(self, base: datetime, frozen: bool) -> tuple[datetime, float, bool, float]:
+        """A clock state: the instant, the source's time it was taken, frozen, and the instant
+        as POSIX seconds (kept, so `seconds()` does no datetime arithmetic)."""
+        return (base, self._source(), frozen, base.timestamp())
+
+    def state(self) -> dict[str, object]:
+        """What another process needs to run the same clock: the instant at a wall time."""
+        with self._lock:
+            return {"at": self.now().isoformat(), "wall": time.time(), "frozen": self.frozen}
+
+    def load(self, state: dict[str, object]) -> None:
+        """Take the clock `state()` gave (another process's, or one stored before a restart):
+        a running clock went on since its wall time."""
+        at = parse_instant(str(state["at"]))
+        frozen = bool(state["frozen"])
+        if not frozen:
+            at = later(at, max(0.0, time.time() - float(str(state["wall"]))))
+        with self._lock:
+            self._state = self._stamped(clamp(at), frozen)
 
     @property
     def frozen(self) -> bool:
@@ -55,7 +80,7 @@ class ScenarioClock:
 
     def set(self, instant: datetime) -> None:
         with self._lock:
-            self._state = _stamped(clamp(instant.astimezone(UTC)), self._state[2])
+            self._state = self._stamped(clamp(instant.astimezone(UTC)), self._state[2])
         self._changed()
 
     def advance(self, seconds: float) -> datetime:
@@ -63,18 +88,18 @@ class ScenarioClock:
             now = self.now() + timedelta(seconds=seconds)
             if now != clamp(now):
                 raise ValueError(f"{iso(now)} is outside the scenario clock's range")
-            self._state = _stamped(now, self._state[2])
+            self._state = self._stamped(now, self._state[2])
         self._changed()
         return now
 
     def freeze(self) -> None:
         with self._lock:
-            self._state = _stamped(self.now(), True)
+            self._state = self._stamped(self.now(), True)
         self._changed()
 
     def unfreeze(self) -> None:
         with self._lock:
-            self._state = _stamped(self.now(), False)
+            self._state = self._stamped(self.now(), False)
         self._changed()
 
     def _changed(self) -> None:
@@ -83,12 +108,6 @@ class ScenarioClock:
 
     def to_json(self) -> dict[str, object]:
         return {"now": iso(self.now()), "frozen": self.frozen}
-
-
-def _stamped(base: datetime, frozen: bool) -> tuple[datetime, float, bool, float]:
-    """A clock state: the instant, the monotonic time it was taken, frozen, and the instant as
-    POSIX seconds (kept, so `seconds()` does no datetime arithmetic)."""
-    return (base, time.monotonic(), frozen, base.timestamp())
 
 
 def iso(dt: datetime) -> str:

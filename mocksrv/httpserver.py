@@ -108,6 +108,7 @@ class LeanServer:
         threads: int = 8,
         max_workers: int = 1000,
         max_connections: int | None = None,
+        reuse_port: bool = False,
         body_cap: Callable[[dict[str, Any]], int] | None = None,
     ) -> None:
         self.app = app
@@ -119,7 +120,10 @@ class LeanServer:
         nofile = raise_nofile_limit()
         self.max_connections = max_connections or max(64, nofile - 128)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.socket = socket.create_server((host, port), family=family, backlog=4096)
+        # reuse_port: several processes listen on one port, the kernel spreads connections
+        self.socket = socket.create_server(
+            (host, port), family=family, backlog=4096, reuse_port=reuse_port
+        )
         self.socket.setblocking(False)
         self.effective_port = self.socket.getsockname()[1]
         self.server_name = host

@@ -40,7 +40,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         threads=max(1, args.threads),
         server=args.server,
         scenario_paths=list(args.scenario),
-        state_path=Path(args.state) if args.state else None,
+        state=args.state or None,
         tls_port=args.tls_port,
         ca_dir=Path(args.ca_dir) if args.ca_dir else None,
         scenario_roots=list(args.scenario_root),
@@ -83,27 +83,37 @@ def restore_sigint() -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def load_app(settings: Settings) -> Any:
-    from mocksrv.app import create_app
+def load_scenarios(settings: Settings) -> Any:
+    """The scenarios the command line names (None: the embedded default)."""
     from mocksrv.registry import load_files
 
-    scenarios = load_files(settings.scenario_paths) if settings.scenario_paths else None
-    if settings.state_path is None:
+    return load_files(settings.scenario_paths) if settings.scenario_paths else None
+
+
+def load_app(settings: Settings) -> Any:
+    from mocksrv.app import create_app
+
+    scenarios = load_scenarios(settings)
+    if settings.state is None:
         return create_app(settings, scenarios)
-    from mocksrv.state.db import StateError, open_db
+    from mocksrv.state.engine import StateError
+    from mocksrv.state.open import open_engine
 
     try:
-        db = open_db(settings.state_path)
+        engine = open_engine(settings.state)
     except StateError as exc:
         raise MocksrvError(str(exc)) from None
     try:
-        return create_app(settings, scenarios, state=db)
+        return create_app(settings, scenarios, state=engine)
+    except StateError as exc:
+        engine.close()
+        raise MocksrvError(str(exc)) from None
     except BaseException:
-        db.close()
+        engine.close()
         raise
 
 
-def banner(app: Any, url: str, https: str | None = None) -> str:
+def banner(app: Any, url: str, https: str | None = None, workers: int = 1) -> str:
     from mocksrv.sigv4 import Identity
 
     runtime = app.runtime
@@ -112,9 +122,7 @@ def banner(app: Any, url: str, https: str | None = None) -> str:
         lines.append(f"HTTPS on {https} (real host names; CA: `mocksrv ca`)")
     lines += ["", "Endpoints:"]
     for service in runtime.services:
-        describe = getattr(service, "describe", None)
-        if describe:
-            lines.extend(f"  {line}" for line in describe(url))
+        lines.extend(f"  {line}" for line in service.describe(url))
     if runtime.admin is not None:
         lines.append(f"  admin API          {url}/__admin/")
     lines += ["", "Credentials (scenario demo values):"]
@@ -125,7 +133,9 @@ def banner(app: Any, url: str, https: str | None = None) -> str:
             f"secret {ident.secret_key}"
         )
     lines += ["", "Rate limits:"] + [f"  {line}" for line in rate_limit_lines(runtime) or ["none"]]
-    lines.append(f"\nScenario: {', '.join(sc.source for sc in runtime.scenarios)}")
+    shared = f"{workers} processes sharing " if workers > 1 else ""
+    lines.append(f"\nState: {shared}{runtime.engine.describe()}")
+    lines.append(f"Scenario: {', '.join(sc.source for sc in runtime.scenarios)}")
     return "\n".join(lines)
 
 
@@ -167,4 +177,4 @@ def _own_names(v6: bool) -> list[str]:
 
 def rate_limit_lines(runtime: Any) -> list[str]:
     """The active rate limits of every API, one line each (for the banners)."""
-    return [line for s in runtime.services for line in getattr(s, "rate_limits", list)()]
+    return [line for s in runtime.services for line in s.rate_limits()]

@@ -159,10 +159,19 @@ SERVER = [
     ),  # fmt: skip
     Option(
         "--state",
-        "keep all state in the SQLite database PATH (created if missing) and "
-        "restore it on start (none: memory only)",
+        "keep all state in the SQLite database FILE (created if missing) or the PostgreSQL "
+        "database at URL (postgresql://...); processes and servers given the same state share it "
+        "(none: memory only)",
         None,
-        metavar="PATH",
+        metavar="FILE|URL",
+    ),  # fmt: skip
+    Option(
+        "--workers",
+        "serve with N processes on the same ports (auto: one per core); they share the given "
+        "state, or a private SQLite database made for the run (1: one process, in memory unless a "
+        "state is given)",
+        "1",
+        metavar="N|auto",
     ),  # fmt: skip
 ]
 RUN = [

@@ -20,6 +20,7 @@ from mocksrv.services.agcod.plugin import API as AGCOD
 from mocksrv.services.prime.plugin import API as PRIME
 from mocksrv.services.promotions.plugin import API as PROMOTIONS
 from mocksrv.services.sts.plugin import API as STS
+from mocksrv.state.engine import MEMORY, Engine
 from mocksrv.toolkit.plugin import EXTENSION as TOOLKIT
 
 if TYPE_CHECKING:
@@ -119,26 +120,40 @@ class Registry:
 
     # -- runtimes ----------------------------------------------------------------------------
 
+    def tables(self) -> list[str]:
+        """The CREATE statements of every API's and extension's SQL store."""
+        return [t for api in self.apis for t in api.tables()] + [
+            t for ext in self.extensions for t in ext.tables()
+        ]
+
     def build(
         self,
         settings: Settings,
         scenarios: list[Scenario] | None = None,
-        state: Any = None,
+        engine: Engine = MEMORY,
         *,
         carried: dict[str, Any] | None = None,
         clock: Any = None,
         model: ScenarioModel | None = None,
+        tenant: str = "",
     ) -> Runtime:
         """A runtime on `scenarios`: configs parsed once, a store per API (a fresh one, or the one
-        `carried` over a keep-state switch), fresh services over them; with a state database,
-        what it holds is restored into the fresh stores. `model` is the scenarios' model when the
-        caller has built it already (a keep-state switch compares it first)."""
+        `carried` over a keep-state switch), fresh services over them. On a SQL engine the stores
+        are views of the engine's rows (`mocksrv.state.install` makes the scenarios the active
+        ones). `model` is the scenarios' model when the caller has built it already (a
+        keep-state switch compares it first)."""
         scenarios = scenarios if scenarios is not None else [loader.load_default()]
         model = model if model is not None else self.model(merge_scenarios(scenarios))
         problems = Problems(model.merged)
         configs = self.parse(model, problems)
         problems.raise_if_any()
-        runtime = Runtime(settings, scenarios, model, registry=self, clock=clock)
+        runtime = Runtime(
+            settings, scenarios, model, registry=self, clock=clock, engine=engine, tenant=tenant
+        )
+        if engine.shared:
+            from mocksrv.state.install import save_clock
+
+            runtime.clock.on_change = lambda _: save_clock(runtime)
         carried = carried or {}
         for api in self.apis:
             store = carried.get(api.name)
@@ -148,10 +163,6 @@ class Registry:
             api.install(runtime, configs[api.name], store)
         for ext in self.extensions:
             ext.install(runtime, configs[ext.name])
-        if state is not None:
-            from mocksrv.state.bind import attach
-
-            attach(runtime, state, fresh=[a for a in self.names if a not in carried])
         return runtime
 
     def unchanged(self, old: ScenarioModel, new: ScenarioModel) -> list[str]:

@@ -13,8 +13,11 @@ from mocksrv.http import Response
 from mocksrv.scenario.loader import Scenario
 from mocksrv.scenario.model import ScenarioModel
 from mocksrv.settings import Settings
+from mocksrv.state.engine import MEMORY, Engine
+from mocksrv.state.install import Versions
 
 if TYPE_CHECKING:
+    from mocksrv.api import Store
     from mocksrv.call import Call
     from mocksrv.registry import Registry
 
@@ -38,6 +41,14 @@ class Service(Protocol):
         """True if the path alone identifies this API (checked before the scope)."""
         ...
 
+    def describe(self, url: str) -> list[str]:
+        """Its lines of the start-up banner's endpoints."""
+        ...
+
+    def rate_limits(self) -> list[str]:
+        """Its active rate limits, a line each, for the banners."""
+        ...
+
     def __call__(self, call: Call) -> Response: ...
 
 
@@ -52,13 +63,21 @@ class Runtime:
         *,
         registry: Registry,
         clock: ScenarioClock | None = None,
+        engine: Engine = MEMORY,
+        tenant: str = "",
     ) -> None:
         self.settings = settings
         self.scenarios = scenarios
         self.model = model
         self.registry = registry  # the registered APIs (mocksrv.registry), for the toolkit
+        self.engine = engine  # where the stores keep their data (mocksrv.state)
+        self.tenant = tenant
+        # the versions of the shared control this runtime was built or brought up to
+        self.versions = Versions(0, 0, 0)
         # a keep-state switch hands the clock over whole: it is state, like the stores
-        self.clock = clock or ScenarioClock(model.clock_start, frozen=model.clock_frozen)
+        self.clock = clock or ScenarioClock(
+            model.clock_start, frozen=model.clock_frozen, wall=engine.shared
+        )
         self.keyring = sigv4.Keyring(model.identities)
         self.services: list[Service] = []
         self.by_scope: dict[str, Service] = {}
@@ -67,16 +86,26 @@ class Runtime:
         self.transport_fault: Callable[..., Any] | None = None
         self.recorders: list[Callable[[Call], None]] = []
         self.faults: Any = NoFaults()
-        self.stores: dict[str, Any] = {}  # each API's store (its data), by API name
-        self.state: Any = None  # the durable state database (mocksrv.state), or None
-        # run-time state beside the stores that `serve --state` keeps: `restore(found)`, `watch(sink)`
-        self.durable: list[Any] = []
+        self.stores: dict[str, Store] = {}  # each API's store (its data), by API name
+        # what else a SQL engine keeps for this runtime (the toolkit's journal and specs)
+        self.parts: dict[str, Any] = {}
 
     @property
     def sigv4_debug(self) -> bool:
         if self.settings.sigv4_debug is not None:
             return self.settings.sigv4_debug
         return self.model.sigv4_debug
+
+    def token_buckets(self, api: str) -> Any:
+        """The rate limiter an API's service takes tokens from: this process's, or (a SQL
+        state) the engine's, shared by every process."""
+        if self.engine.shared:
+            from mocksrv.state.buckets import SqlTokenBuckets
+
+            return SqlTokenBuckets(self.engine, self.tenant, api, self.clock)
+        from mocksrv.ratelimit import TokenBuckets
+
+        return TokenBuckets(self.clock)
 
     def add_service(self, service: Service, *, fallback: bool = False) -> None:
         self.services.append(service)
@@ -107,13 +136,20 @@ class Runtime:
             failure.debug.get("stringToSign", ""),
         )
 
+    def start(self) -> None:
+        """Start what the stores run in the background (the promotions processor of a SQL
+        engine), once the runtime's scenarios are the active ones; take the engine's faults and
+        expectations added at run time."""
+        for part in self.parts.values():
+            part.reload()
+        for store in self.stores.values():
+            store.start()
+
     def close(self) -> None:
         """Close the stores this runtime still owns (those carried to a new one were handed
         over); services hold no resources."""
         for store in self.stores.values():
-            close = getattr(store, "close", None)
-            if close is not None:
-                close()
+            store.close()
 
 
 def not_found(call: Call) -> Response:

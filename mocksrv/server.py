@@ -32,14 +32,16 @@ def _channel_class() -> Any:
     return Channel
 
 
-def make_server(app: MocksrvApp, settings: Settings) -> Any:
-    """Bind the listening sockets now (port 0 picks a free port) and return the server."""
+def make_server(app: MocksrvApp, settings: Settings, *, reuse_port: bool = False) -> Any:
+    """Bind the listening sockets now (port 0 picks a free port) and return the server.
+    `reuse_port`: one of several processes listening on the same ports (`serve --workers`)."""
     if settings.server == "waitress":
         plain = _waitress(app, settings)
     else:
         from mocksrv.httpserver import LeanServer
 
-        plain = LeanServer(app, settings.host, settings.port, **_lean_options(app, settings))
+        options = _lean_options(app, settings) | {"reuse_port": reuse_port}
+        plain = LeanServer(app, settings.host, settings.port, **options)
     if settings.tls_port is None:
         return plain
     if settings.server == "waitress":
@@ -50,7 +52,7 @@ def make_server(app: MocksrvApp, settings: Settings) -> Any:
 
     context = server_context(ensure_certs(settings.ca_dir))
     try:
-        options = _lean_options(app, settings)
+        options = _lean_options(app, settings) | {"reuse_port": reuse_port}
         tls = TLSServer(app, settings.host, settings.tls_port, context, **options)
     except BaseException:
         plain.close()

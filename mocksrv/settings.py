@@ -22,7 +22,8 @@ class Settings:
     threads: int = 8  # worker threads kept ready (the built-in server starts more on demand)
     server: str = "builtin"  # "builtin" (mocksrv.httpserver) or "waitress"
     scenario_paths: list[str] = field(default_factory=list)
-    state_path: Path | None = None  # durable state database (mocksrv.state); None: memory only
+    # the state engine: a SQLite file or a postgresql:// URL (mocksrv.state); None: memory only
+    state: str | None = None
     tls_port: int | None = None  # an HTTPS listener beside the plain one (mocksrv.tls)
     ca_dir: Path | None = None  # the local CA's directory; None: mocksrv.tls.default_ca_dir()
     # more directories the admin API may load scenario files from (besides scenario_paths)

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from mocksrv import sigv4
 from mocksrv.call import BodyTooLarge, Call
 from mocksrv.http import FIELD_REFUSED, MAX_FIELD, Response
+from mocksrv.state.engine import StoreError
 
 
 class Route:
@@ -52,6 +53,8 @@ class ApiService:
     # the API's error family (a class or a tuple of classes), rendered by render_error
     wire_error: ClassVar[type[Exception] | tuple[type[Exception], ...]]
     reads_body: ClassVar[bool] = True  # False: the API takes no body (it is never read)
+    # the wire error a request gets when its state change cannot be committed (StoreError)
+    internal_error: ClassVar[str] = "InternalError"
     # True: a large body stays in the server's file (`call.payload()`), never read whole here
     streams_body: ClassVar[bool] = False
     # the optional steps this service runs: set per class (the ones it fills in), and an
@@ -64,6 +67,14 @@ class ApiService:
     def claims(self, call: Call) -> bool:
         """True if the path alone identifies this API (checked before the SigV4 scope)."""
         return False
+
+    def describe(self, url: str) -> list[str]:
+        """Its lines of the start-up banner's endpoints (none by default)."""
+        return []
+
+    def rate_limits(self) -> list[str]:
+        """Its active rate limits, a line each, for the banners (none by default)."""
+        return []
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -118,6 +129,9 @@ class ApiService:
         except self.wire_error as err:
             call.outcome = call.outcome or self.outcome_of(err)
             return self.render_error(call, err, route)
+        except StoreError:  # nothing was committed, so nothing is reported done
+            call.outcome = self.internal_error
+            return self.render_named_error(call, self.internal_error, route)
 
     # -- the steps: routing and rendering are the API's own; the others have defaults ---------
 

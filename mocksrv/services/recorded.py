@@ -22,7 +22,6 @@ from mocksrv.scenario.model import Problems
 TOKEN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 # set by the server from the body and the connection, never by a recorded reply
 FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
-ROW_KIND = "recorded"  # state rows: key (JSON list) -> replies played so far
 
 REPLY_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -117,42 +116,76 @@ def _reply(raw: dict[str, Any], path: Path_, problems: Problems) -> Reply:
     return Reply(int(raw["status"]), kept, body)
 
 
+TABLES = (
+    "CREATE TABLE IF NOT EXISTS recorded_played (tenant TEXT NOT NULL, api TEXT NOT NULL, "
+    "key TEXT NOT NULL, played {bigint} NOT NULL, PRIMARY KEY (tenant, api, key))",
+)
+
+
 class Replays:
-    """Which recorded reply each key plays next (state, kept by the API's store)."""
+    """Which recorded reply each key plays next (state, kept by the API's store: this process's
+    memory here, the engine's rows in `SqlReplays`)."""
 
     def __init__(self, table: Table) -> None:
         self.table = table
         self._played: dict[Key, int] = {}
         self._lock = threading.Lock()
 
-    def next(self, key: Key, sink: Any) -> Reply | None:
-        """The key's next reply (None: nothing recorded for it); the position is written to
-        `sink` (a store's state sink) when it is durable."""
+    def next(self, key: Key) -> Reply | None:
+        """The key's next reply (None: nothing recorded for it)."""
         replies = self.table.get(key)
         if replies is None:
             return None
         with self._lock:
             played = self._played.get(key, 0)
             self._played[key] = played + 1
-            if sink.durable:
-                sink.put(ROW_KIND, json.dumps(list(key)), played + 1)
         return replies[min(played, len(replies) - 1)]
 
-    def restore(self, name: str, value: Any) -> None:
-        """One state row of kind ROW_KIND."""
-        try:
-            key = tuple(json.loads(name))
-        except ValueError:
-            return
-        if key in self.table:
-            with self._lock:
-                self._played[key] = int(value)
+    def played(self) -> dict[Key, int]:
+        with self._lock:
+            return dict(self._played)
 
     def snapshot(self) -> list[dict[str, Any]]:
         """For the admin state view: each key, its replies and how many were played."""
-        with self._lock:
-            played = dict(self._played)
+        played = self.played()
         return [
             {"key": list(key), "replies": len(replies), "played": played.get(key, 0)}
             for key, replies in self.table.items()
         ]
+
+
+class SqlReplays(Replays):
+    """The positions as rows of a SQL state: every process plays the same next reply."""
+
+    def __init__(self, table: Table, engine: Any, tenant: str, api: str) -> None:
+        super().__init__(table)
+        self.engine, self.tenant, self.api = engine, tenant, api
+
+    def clear(self, tx: Any) -> None:
+        tx.run("DELETE FROM recorded_played WHERE tenant=? AND api=?", (self.tenant, self.api))
+
+    def next(self, key: Key) -> Reply | None:
+        replies = self.table.get(key)
+        if replies is None:
+            return None
+        with self.engine.write() as tx:
+            row = tx.one(
+                "INSERT INTO recorded_played VALUES (?, ?, ?, 1) ON CONFLICT (tenant, api, key) "
+                "DO UPDATE SET played = recorded_played.played + 1 RETURNING played",
+                (self.tenant, self.api, json.dumps(list(key))),
+            )
+        played = int(row[0]) - 1 if row else 0
+        return replies[min(played, len(replies) - 1)]
+
+    def played(self) -> dict[Key, int]:
+        with self.engine.read() as tx:
+            rows = tx.all(
+                "SELECT key, played FROM recorded_played WHERE tenant=? AND api=?",
+                (self.tenant, self.api),
+            )
+        return {tuple(json.loads(k)): int(n) for k, n in rows}
+
+
+def replays(table: Table, engine: Any, tenant: str, api: str) -> Replays:
+    """The replay positions of one API's store, on its engine."""
+    return SqlReplays(table, engine, tenant, api) if engine.shared else Replays(table)

@@ -52,8 +52,8 @@ def health(ctx: Ctx) -> dict[str, Any]:
 def ready(ctx: Ctx) -> Response:
     """Ready: a scenario is loaded and the state database (with `--state`) answers; 503 if not."""
     checks = {"scenario": "ok" if ctx.runtime.scenarios else "none loaded"}
-    state = ctx.runtime.state
-    if state is not None:
+    state = ctx.runtime.engine
+    if state.shared:
         checks["state"] = "ok" if state.reachable() else "unreachable"
     ok = all(v == "ok" for v in checks.values())
     body: dict[str, Any] = {"status": "ready" if ok else "not ready"}

@@ -22,11 +22,15 @@ def reset(app: MocksrvApp, *, keep_journal: bool = False) -> Runtime:
     over and a new journal scope starts: the pytest plugin's per-test reset under `mocksrv run`.
     """
     old = app.runtime
-    if old.state is not None:
-        old.state.forget()
-    new = old.registry.build(old.settings, old.scenarios, old.state)
-    if keep_journal:
+    new = old.registry.build(old.settings, old.scenarios, old.engine, tenant=old.tenant)
+    if new.engine.shared:
+        from mocksrv.state.install import install
+
+        journal, kit = ("scope", "tallies") if keep_journal else ("clear", "clear")
+        install(new, keep=[], keep_clock=False, journal=journal, kit=kit)
+    elif keep_journal:
         _carry_journal(old, new, new_scope=True, same_scenarios=True)
+    new.start()
     _carry_metrics(old, new)
     app.replace_runtime(new)
     return new
@@ -107,23 +111,32 @@ def switch(
     unchanged, under fresh services built on the new scenarios; `keep_journal` alone keeps only
     the journal and starts a new journal scope (the plugin's per-test scenario switch)."""
     old = app.runtime
-    if old.state is not None and not keep_state:
-        old.state.forget()
+    engine, shared = old.engine, old.engine.shared
     kept: list[str] = []
     if keep_state:
         model = old.registry.model(merge_scenarios(scenarios))
         kept = old.registry.unchanged(old.model, model)
-        carried = {name: old.stores[name] for name in kept}
+        # a SQL engine keeps the rows: the new runtime's stores are views of them
+        carried = {} if shared else {name: old.stores[name] for name in kept}
         new = old.registry.build(
-            old.settings, scenarios, old.state, carried=carried, clock=old.clock, model=model
-        )
-        for name in kept:
+            old.settings, scenarios, engine, carried=carried, clock=old.clock, model=model,
+            tenant=old.tenant,
+        )  # fmt: skip
+        for name in carried:
             old.stores.pop(name)  # closing the old runtime must not close a kept store
-        _carry_journal(old, new)
+        if not shared:
+            _carry_journal(old, new)
     else:
-        new = old.registry.build(old.settings, scenarios, old.state)
-        if keep_journal:
+        new = old.registry.build(old.settings, scenarios, engine, tenant=old.tenant)
+        if keep_journal and not shared:
             _carry_journal(old, new, new_scope=True)
+    if shared:
+        from mocksrv.state.install import install
+
+        journal = "keep" if keep_state else "scope" if keep_journal else "clear"
+        kit = "retally" if keep_state or keep_journal else "clear"
+        install(new, keep=kept, keep_clock=keep_state, journal=journal, kit=kit)
+    new.start()
     _carry_metrics(old, new)
     app.replace_runtime(new)
     return {

@@ -91,30 +91,7 @@ class Exchanges:
     def get(self, request_id: str) -> dict[str, Any] | None:
         with self._lock:
             item = self._items.get(request_id)
-        if item is None:
-            return None
-        headers, req_body, req_size, status, res_headers, res_body, res_size, computed, _ = item
-        if isinstance(headers, dict):  # the environ
-            from mocksrv.call import Headers
-
-            headers = Headers(headers).items()
-        out: dict[str, Any] = {
-            "request": {
-                "headers": _headers(headers),
-                "body": _text(req_body),
-                "bodyBytes": req_size,
-                "bodyTruncated": req_size > len(req_body),
-            },
-            "response": {
-                "status": status,
-                "headers": _headers(list(res_headers.items())),
-                "body": _text(_SECRET_XML.sub(rb"\1\3...\4", res_body)),
-                "bodyBytes": res_size,
-                "bodyTruncated": res_size > len(res_body),
-            },
-            "signature": computed or None,
-        }
-        return out
+        return _format(item) if item is not None else None
 
     def stats(self) -> dict[str, int]:
         with self._lock:
@@ -123,6 +100,45 @@ class Exchanges:
                 "bytes": self._bytes,
                 "capacityBytes": self.total_bytes,
             }
+
+
+def exchange_of(call: Call) -> dict[str, Any] | None:
+    """What `Exchanges.get` would answer for `call`, formatted now (a SQL state keeps it with
+    the journal row; the environ cannot outlive the request there)."""
+    response = call.response
+    if response is None:
+        return None
+    req_body, req_size = call.peek_body(BODY_BYTES)
+    res_body, res_size = _cut(response.get_data(), BODY_BYTES)
+    computed = _cut_text(call.signature_computed) if call.signature_computed else None
+    item = (call.headers.items(), req_body, req_size, response.status_code, response.headers,
+            res_body, res_size, computed, 0)  # fmt: skip
+    return _format(item)
+
+
+def _format(item: tuple[Any, ...]) -> dict[str, Any]:
+    headers, req_body, req_size, status, res_headers, res_body, res_size, computed, _ = item
+    if isinstance(headers, dict):  # the environ
+        from mocksrv.call import Headers
+
+        headers = Headers(headers).items()
+    out: dict[str, Any] = {
+        "request": {
+            "headers": _headers(headers),
+            "body": _text(req_body),
+            "bodyBytes": req_size,
+            "bodyTruncated": req_size > len(req_body),
+        },
+        "response": {
+            "status": status,
+            "headers": _headers(list(res_headers.items())),
+            "body": _text(_SECRET_XML.sub(rb"\1\3...\4", res_body)),
+            "bodyBytes": res_size,
+            "bodyTruncated": res_size > len(res_body),
+        },
+        "signature": computed or None,
+    }
+    return out
 
 
 def _cut_text(computed: dict[str, str] | None) -> dict[str, str] | None:

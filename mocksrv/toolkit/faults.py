@@ -181,9 +181,14 @@ class FaultSet:
     def _fire(self, view: dict[str, Any]) -> Fault | None:
         with self._lock:
             for fault in self._order:
-                if fault.matcher.matches(view) and fault.triggers():
+                if fault.matcher.matches(view) and self.triggers(fault):
                     return fault
         return None
+
+    def triggers(self, fault: Fault) -> bool:
+        """Does `fault` fire for this matching call (its counters are this process's; a SQL
+        state's set counts in the engine)."""
+        return fault.triggers()
 
     def intercept(self, call: Call, render_error: Callable[[str], Response]) -> Response | None:
         """Return the injected response, or None to let the service go on."""

@@ -261,3 +261,10 @@ class Filters:
             return True
         at = datetime.fromtimestamp(raw[2], UTC)
         return at.replace(microsecond=at.microsecond // 1000 * 1000) >= self._since
+
+    def accepts(self, entry: dict[str, Any]) -> bool:
+        """The same test on a formatted entry (a SQL state's journal keeps them formatted)."""
+        for key, want in self.equal.items():
+            if entry.get(key) != want:
+                return False
+        return not (self.since and entry["time"] < self.since)

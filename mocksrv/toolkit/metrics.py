@@ -174,11 +174,11 @@ def render(metrics: Metrics, runtime: Runtime, kit: Toolkit, started: float) -> 
     out.append(f"mocksrv_journal_bytes {stats['bytes']}")
     _family(out, "mocksrv_journal_capacity", "gauge", "Entries the journal keeps at most.")
     out.append(f"mocksrv_journal_capacity {stats['capacity']}")
-    state = runtime.state
-    if state is not None:
+    state = runtime.engine
+    if state.shared:
         name = "mocksrv_state_commit_duration_seconds"
         _family(out, name, "histogram", "State database write transactions, BEGIN to COMMIT.")
-        counts, total = state.commits.read()
+        counts, total = state.commits.read()  # type: ignore[attr-defined]
         _histogram(out, name, {}, counts, total)
     return "\n".join(out) + "\n"
 

@@ -82,52 +82,27 @@ def _unique(problems: Problems, section: str, names: list[str]) -> None:
 def _install(runtime: Runtime, parsed: Sections) -> None:
     from mocksrv.toolkit import requestlog, transport
 
-    kit = Toolkit(
-        Journal(parsed.capacity),
-        expectations.ExpectationSet(parsed.expectations),
-        faults.FaultSet(runtime.registry, parsed.faults),
-        Exchanges(),
-    )
-    kit.journal.listeners.append(kit.expectations.observe)
-    kit.journal.listen_if = lambda: bool(kit.expectations.items)
-    runtime.recorders.append(kit.journal.record)
-    runtime.recorders.append(kit.exchanges.record)
+    if runtime.engine.shared:
+        from mocksrv.toolkit import shared_sets
+
+        kit = shared_sets.build(runtime, parsed)
+        runtime.recorders.append(kit.journal.record)
+    else:
+        kit = Toolkit(
+            Journal(parsed.capacity),
+            expectations.ExpectationSet(parsed.expectations),
+            faults.FaultSet(runtime.registry, parsed.faults),
+            Exchanges(),
+        )
+        kit.journal.listeners.append(kit.expectations.observe)
+        kit.journal.listen_if = lambda: bool(kit.expectations.items)
+        runtime.recorders.append(kit.journal.record)
+        runtime.recorders.append(kit.exchanges.record)
     runtime.recorders.append(kit.metrics.record)
     runtime.recorders.append(requestlog.record)
     runtime.faults = kit.faults
     runtime.transport_fault = transport.apply
     runtime.admin = LazyAdmin(kit)
-    runtime.durable.append(DurableKit(kit, runtime.registry))
-
-
-class DurableKit:
-    """The faults and expectations added at run time, kept by `serve --state` (under the
-    pseudo-API `runtime`, beside the clock)."""
-
-    def __init__(self, kit: Toolkit, apis: faults.Apis) -> None:
-        self.kit = kit
-        self.apis = apis
-
-    def restore(self, found: dict[tuple[str, str], Any]) -> None:
-        for spec in found.get(("faults", "runtime"), []):
-            try:
-                self.kit.faults.add(spec)
-            except ValueError as exc:
-                log.warning("state: a saved fault no longer applies (%s): %s", exc, spec)
-        for spec in found.get(("expectations", "runtime"), []):
-            try:
-                index = len(self.kit.expectations.items)
-                item = expectations.build(spec, index, "admin", self.apis)
-            except ValueError as exc:
-                log.warning("state: a saved expectation no longer applies (%s): %s", exc, spec)
-                continue
-            self.kit.expectations.add(item, [])  # restored before any request: no history
-
-    def watch(self, sink: Any) -> None:
-        self.kit.faults.on_change = lambda f: sink.put("faults", "runtime", f.runtime_specs())
-        self.kit.expectations.on_change = lambda e: sink.put(
-            "expectations", "runtime", e.runtime_specs()
-        )
 
 
 class LazyAdmin:
@@ -158,4 +133,12 @@ def toolkit_of(runtime: Runtime) -> Toolkit:
     return kit
 
 
-EXTENSION = Extension(name="toolkit", schemas=sections, parse=_parse, install=_install)
+def _tables() -> tuple[str, ...]:
+    from mocksrv.toolkit.shared import TABLES
+
+    return TABLES
+
+
+EXTENSION = Extension(
+    name="toolkit", schemas=sections, parse=_parse, install=_install, tables=_tables
+)

@@ -40,13 +40,18 @@ class Serve:
     """
 
     def __init__(
-        self, *args: str, env: dict[str, str] | None = None, port: str | None = "0"
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        port: str | None = "0",
+        prefix: tuple[str, ...] = (),
     ) -> None:
         """`port=None` leaves `--port` out (the port then comes from MOCKSRV_PORT or the
-        default)."""
+        default); `prefix` is a command the server runs under (nsenter into a small file
+        system)."""
         ports = ["--port", port] if port is not None else []
         self.proc = subprocess.Popen(
-            [PY, "-m", "mocksrv", "serve", *ports, *args],
+            [*prefix, PY, "-m", "mocksrv", "serve", *ports, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from mocksrv.app import create_app
 from mocksrv.server import ServerThread
 from mocksrv.settings import Settings
-from mocksrv.state.db import open_db
+from mocksrv.state.open import open_engine
 from tests.support.cli import Serve
 from tests.support.signing import PRIME_KEY, PRIME_SECRET, Signer
 
@@ -80,7 +80,7 @@ def test_health_and_ready_are_open_on_any_bind_and_every_other_admin_path_needs_
 
 
 def test_ready_is_503_when_the_state_database_does_not_answer(tmp_path):
-    db = open_db(tmp_path / "state.db")
+    db = open_engine(str(tmp_path / "state.db"))
     settings = Settings(host="127.0.0.1", port=0)
     server = ServerThread(create_app(settings, None, state=db), settings).start()
     try:
@@ -156,7 +156,7 @@ def test_faults_expectations_and_resets(server_factory):
 
 
 def test_state_commit_latency_is_measured(tmp_path):
-    db = open_db(tmp_path / "state.db")
+    db = open_engine(str(tmp_path / "state.db"))
     settings = Settings(host="127.0.0.1", port=0)
     server = ServerThread(create_app(settings, None, state=db), settings).start()
     try:

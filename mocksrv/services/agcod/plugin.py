@@ -12,9 +12,20 @@ if TYPE_CHECKING:
 
 
 def _store(config: AgcodConfig, runtime: Runtime) -> Any:
-    from mocksrv.services.agcod.models import AgcodBackend
+    if runtime.engine.shared:
+        from mocksrv.services.agcod.sqlstore import SqlAgcodStore
 
-    return AgcodBackend(config)
+        return SqlAgcodStore(config, runtime.engine, runtime.tenant)
+    from mocksrv.services.agcod.models import MemoryAgcodStore
+
+    return MemoryAgcodStore(config)
+
+
+def _tables() -> tuple[str, ...]:
+    from mocksrv.services import recorded
+    from mocksrv.services.agcod.sqlstore import TABLES
+
+    return TABLES + recorded.TABLES
 
 
 def _install(runtime: Runtime, config: AgcodConfig, store: Any) -> None:
@@ -22,7 +33,9 @@ def _install(runtime: Runtime, config: AgcodConfig, store: Any) -> None:
     from mocksrv.services.common import verify_policy
 
     policy = verify_policy(runtime, SCOPE, API)
-    runtime.add_service(AgcodService(config, store, policy, runtime.clock))
+    runtime.add_service(
+        AgcodService(config, store, policy, runtime.clock, runtime.token_buckets("agcod"))
+    )
 
 
 API = Api(
@@ -37,4 +50,5 @@ API = Api(
     errors=wire_errors("mocksrv.services.agcod.exceptions"),
     throttle_error="ThrottlingException",
     internal_error="GeneralError",
+    tables=_tables,
 )

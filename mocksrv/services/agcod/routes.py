@@ -10,7 +10,7 @@ from typing import Any
 from mocksrv import sigv4
 from mocksrv.call import Call
 from mocksrv.http import Response
-from mocksrv.ratelimit import RejectionLog, TokenBuckets
+from mocksrv.ratelimit import RejectionLog
 from mocksrv.services.agcod import replies, rules
 from mocksrv.services.agcod.config import AgcodConfig, Partner
 from mocksrv.services.agcod.exceptions import (
@@ -24,7 +24,7 @@ from mocksrv.services.agcod.exceptions import (
     mock_error,
     named_error,
 )
-from mocksrv.services.agcod.models import ACTIVATED, AWAITING, AgcodBackend
+from mocksrv.services.agcod.models import ACTIVATED, AWAITING, AgcodStore
 from mocksrv.services.agcod.shapes import FIELDS, bad_input, parse_body
 from mocksrv.services.base import ApiService, Route
 
@@ -40,15 +40,21 @@ class AgcodService(ApiService):
     api = "agcod"
     scope = SCOPE
     wire_error = (AgcodError, AwsError)
+    internal_error = "GeneralError"
 
     def __init__(
-        self, config: AgcodConfig, backend: AgcodBackend, policy: sigv4.VerifyPolicy, clock: Any
+        self,
+        config: AgcodConfig,
+        backend: AgcodStore,
+        policy: sigv4.VerifyPolicy,
+        clock: Any,
+        buckets: Any,
     ) -> None:
         super().__init__(policy)
         self.config = config
         self.decisions = config.decisions
         self.backend = backend
-        self.buckets = TokenBuckets(clock)
+        self.buckets = buckets
         self.rejections = RejectionLog(clock)
         self.handlers: dict[str, Handler] = {
             "CreateGiftCard": self._create,

@@ -12,9 +12,20 @@ if TYPE_CHECKING:
 
 
 def _store(config: PrimeConfig, runtime: Runtime) -> Any:
-    from mocksrv.services.prime.models import PrimeBackend
+    if runtime.engine.shared:
+        from mocksrv.services.prime.sqlstore import SqlPrimeStore
 
-    return PrimeBackend(config)
+        return SqlPrimeStore(config, runtime.engine, runtime.tenant)
+    from mocksrv.services.prime.models import MemoryPrimeStore
+
+    return MemoryPrimeStore(config)
+
+
+def _tables() -> tuple[str, ...]:
+    from mocksrv.services import recorded
+    from mocksrv.services.prime.sqlstore import TABLES
+
+    return TABLES + recorded.TABLES
 
 
 def _install(runtime: Runtime, config: PrimeConfig, store: Any) -> None:
@@ -22,7 +33,9 @@ def _install(runtime: Runtime, config: PrimeConfig, store: Any) -> None:
     from mocksrv.services.prime.routes import PrimeService
 
     policy = verify_policy(runtime, "execute-api", API)
-    runtime.add_service(PrimeService(config, store, policy, runtime.clock))
+    runtime.add_service(
+        PrimeService(config, store, policy, runtime.clock, runtime.token_buckets("prime"))
+    )
 
 
 API = Api(
@@ -37,4 +50,5 @@ API = Api(
     errors=wire_errors("mocksrv.services.prime.exceptions"),
     throttle_error="TooManyRequests",
     internal_error="InternalServerError",
+    tables=_tables,
 )

@@ -16,11 +16,11 @@ from mocksrv import sigv4
 from mocksrv.call import Call
 from mocksrv.clock import later
 from mocksrv.http import Response, has_control
-from mocksrv.ratelimit import RejectionLog, TokenBuckets
+from mocksrv.ratelimit import RejectionLog
 from mocksrv.services.base import Answer, ApiService, Route
 from mocksrv.services.prime import exceptions as exc
 from mocksrv.services.prime.config import OUTCOMES, PrimeConfig
-from mocksrv.services.prime.models import PrimeBackend, Reply
+from mocksrv.services.prime.models import PrimeStore, Reply
 
 PREFIX = "/v1/customer/benefit/"
 JSON = "application/json"
@@ -118,14 +118,20 @@ class PrimeService(ApiService):
     api = "prime"
     scope = "execute-api"
     wire_error = exc.PrimeError
+    internal_error = "InternalServerError"
 
     def __init__(
-        self, config: PrimeConfig, backend: PrimeBackend, policy: sigv4.VerifyPolicy, clock: Any
+        self,
+        config: PrimeConfig,
+        backend: PrimeStore,
+        policy: sigv4.VerifyPolicy,
+        clock: Any,
+        buckets: Any,
     ) -> None:
         super().__init__(policy)
         self.config = config
         self.backend = backend
-        self.buckets = TokenBuckets(clock)
+        self.buckets = buckets
         self.rejections = RejectionLog(clock)
         # recorded replies come first; without any, the answers cost nothing more
         self.routes = compile_routes(ENDPOINTS, _ReplayFirst(self) if config.recorded else self)

@@ -6,9 +6,6 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
-
-from mocksrv.state.sink import NULL_SINK, Sink
 
 AVAILABLE, ASSIGNED, REDEEMED, PENDING = 0, 1, 2, 3
 RECENT_ASSIGNMENTS = 50  # per pool, in the admin state view
@@ -23,7 +20,7 @@ class Pool:
     queue: deque[str] = field(default_factory=deque)
     members: dict[str, str] = field(default_factory=dict)  # member -> assigned code
     counts: list[int] = field(default_factory=lambda: [0, 0, 0])
-    name: str = ""  # "env|promotion": the prefix of its rows in durable state
+    name: str = ""  # "env|promotion"
 
     def summary(self) -> dict[str, int]:
         return {"available": self.counts[0], "assigned": self.counts[1], "redeemed": self.counts[2]}
@@ -36,8 +33,6 @@ class Inventory:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self._pools: dict[tuple[str, str], Pool] = {}
-        self.sink: Sink = NULL_SINK  # durable state (serve --state), else memory only
-        self._seq = 0  # upload order of codes, kept with each code in durable state
 
     def pool(self, env: str, promotion: str) -> Pool:
         """The pool, created on first use; call with `lock` held."""
@@ -52,19 +47,6 @@ class Inventory:
         pool.state.update(dict.fromkeys(staged, AVAILABLE))
         pool.queue.extend(staged)
         pool.counts[AVAILABLE] += len(staged)
-        if self.sink.durable:
-            first, self._seq = self._seq, self._seq + len(staged)
-            prefix = pool.name + "|"
-            self.sink.put_many(
-                "code", ((prefix + c, [AVAILABLE, first + i]) for i, c in enumerate(staged))
-            )
-
-    def rollback_new(self, pool: Pool, staged: list[str]) -> None:
-        """Forget the staged codes of a rejected file (lock held)."""
-        state = pool.state
-        for code in staged:
-            if state.get(code) == PENDING:
-                del state[code]
 
     def commit_redeemed(self, pool: Pool, staged: dict[str, int]) -> None:
         """Mark accepted redeemed codes REDEEMED (lock held)."""
@@ -73,9 +55,6 @@ class Inventory:
             counts[state[code]] -= 1
             state[code] = REDEEMED
             counts[REDEEMED] += 1
-        if self.sink.durable:
-            prefix = pool.name + "|"
-            self.sink.put_many("code", ((prefix + c, [REDEEMED, -1]) for c in staged))
 
     def claim(self, env: str, promotion: str, member: str) -> tuple[str | None, bool]:
         """The member's code: the one given before, else the next available. (code, is_new)."""
@@ -91,35 +70,8 @@ class Inventory:
                     pool.counts[AVAILABLE] -= 1
                     pool.counts[ASSIGNED] += 1
                     pool.members[member] = code
-                    if self.sink.durable:
-                        with self.sink.batch():
-                            self.sink.put("code", f"{pool.name}|{code}", [ASSIGNED, -1])
-                            self.sink.put("member", f"{pool.name}|{member}", code)
                     return code, True
             return None, False
-
-    def restore(self, rows: list[tuple[str, str, Any]]) -> None:
-        """Pools from durable state: each code's state, the queue in upload order, members."""
-        queued: dict[tuple[str, str], list[tuple[int, str]]] = {}
-        with self.lock:
-            for kind, name, value in rows:
-                env, promotion, item = name.split("|", 2)
-                pool = self.pool(env, promotion)
-                if kind == "member":
-                    pool.members[item] = value
-                    continue
-                state, seq = value
-                before = pool.state.get(item)  # a code the scenario preloads is counted already
-                if before is not None and before != PENDING:
-                    pool.counts[before] -= 1
-                pool.state[item] = state
-                pool.counts[state] += 1
-                if state == AVAILABLE and before is None:
-                    queued.setdefault((env, promotion), []).append((seq, item))
-                    self._seq = max(self._seq, seq + 1)
-            for key, items in queued.items():
-                items.sort()
-                self._pools[key].queue.extend(code for _, code in items)
 
     def summary(self, env: str, promotion: str) -> dict[str, int]:
         with self.lock:

@@ -8,8 +8,9 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any, Protocol
 
+from mocksrv.api import StoreBase
 from mocksrv.clock import ScenarioClock, iso
 from mocksrv.services import recorded
 from mocksrv.services.promotions import pipeline
@@ -18,7 +19,6 @@ from mocksrv.services.promotions.config import Client, PromotionsConfig
 from mocksrv.services.promotions.inventory import Inventory
 from mocksrv.services.promotions.reports import Report
 from mocksrv.services.promotions.s3 import MotoS3, ObjectGone
-from mocksrv.state.sink import NULL_SINK, Sink
 
 log = logging.getLogger("mocksrv")
 HISTORY = 500  # reports kept for the admin view
@@ -35,8 +35,31 @@ class Upload:
     received_at: str
 
 
-class PromotionsStore:
-    """Everything the promotions emulation keeps; `snapshot()` is the admin view."""
+class PromotionsStore(Protocol):
+    """What the promotions services and the admin API call on a store (memory or SQL)."""
+
+    config: PromotionsConfig
+    policies: dict[str, CompiledPolicy]
+    s3: MotoS3
+    replays: recorded.Replays
+
+    def dispatch(
+        self, environ: dict[str, Any], body: bytes | IO[bytes]
+    ) -> tuple[int, list, bytes]: ...
+
+    def written(self, op: str, bucket: str, key: str, query: dict[str, str], data: bytes,
+                upload: Upload | None) -> None: ...  # fmt: skip
+
+    def claim(self, env: str, promotion_id: str, member: str) -> tuple[str | None, bool]: ...
+
+    def snapshot(self, now: Any = None) -> dict[str, Any]: ...
+
+    def recorded_reply(self, key: tuple[str, ...]) -> recorded.Reply | None: ...
+
+
+class MemoryPromotionsStore(StoreBase):
+    """The memory engine's promotions store: inventory, processed files, reports, the worker;
+    `snapshot()` is the admin view."""
 
     def __init__(self, config: PromotionsConfig, clock: ScenarioClock) -> None:
         self.config = config
@@ -52,9 +75,6 @@ class PromotionsStore:
         self._queue: queue.Queue[Upload | None] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._busy = 0
-        self._sink: Sink = NULL_SINK
-        self._report_seq = 0
-        self._restored_uploads: list[Upload] = []
         self.replays = recorded.Replays(config.recorded)
         with self.inventory.lock:  # every configured pool shows in the admin view from the start
             for promo in config.promotions.values():
@@ -62,57 +82,29 @@ class PromotionsStore:
                     pool = self.inventory.pool(env, promo.id)
                     self.inventory.commit_new(pool, promo.preload.get(env, []))
 
-    # -- durable state ----------------------------------------------------------------------
+    # -- S3 requests (the service's calls) ---------------------------------------------------
 
-    @property
-    def sink(self) -> Sink:
-        return self._sink
+    def dispatch(self, environ: dict[str, Any], body: bytes | IO[bytes]) -> tuple[int, list, bytes]:
+        return self.s3.dispatch(environ, body)
 
-    @sink.setter
-    def sink(self, sink: Sink) -> None:
-        """Bind durable state; uploads that were waiting when the server stopped go on now."""
-        self._sink = self.inventory.sink = self.s3.sink = sink
-        waiting, self._restored_uploads = self._restored_uploads, []
-        for upload in waiting:
+    def written(self, op: str, bucket: str, key: str, query: dict[str, str], data: bytes,
+                upload: Upload | None) -> None:  # fmt: skip
+        """A client's write succeeded (moto holds it): queue the upload it completes."""
+        if upload is not None:
             self.submit(upload)
 
-    def restore(self, rows: list[tuple[str, str, Any]]) -> None:
-        clients = {c.name: c for c in self.config.clients.values()}
-        inventory, objects = [], []
-        for kind, key, value in rows:
-            if kind in ("code", "member"):
-                inventory.append((kind, key, value))
-            elif kind == "object":
-                objects.append((key, value))
-            elif kind == recorded.ROW_KIND:
-                self.replays.restore(key, value)
-            elif kind == "processed":
-                env, promotion, name = key.split("|", 2)
-                self._processed[(env, promotion, name)] = (value[0], value[1])
-            elif kind == "report":
-                self._history.append(value)
-                self._report_seq = max(self._report_seq, int(key) + 1)
-            elif kind == "upload" and value[1] in clients:
-                bucket, _, object_key = key.partition("/")
-                env, client, received = value
-                self._restored_uploads.append(
-                    Upload(bucket, object_key, env, clients[client], received)
-                )
-        self.inventory.restore(inventory)
-        self.s3.restore(objects)
+    def start(self) -> None:
+        pass
 
     def recorded_reply(self, key: tuple[str, ...]) -> recorded.Reply | None:
         """The next recorded reply (`promotions.recorded`) for this request, if there is one."""
-        return self.replays.next(key, self._sink)
+        return self.replays.next(key)
 
     def submit(self, upload: Upload) -> None:
         """Queue an upload for processing right after the S3 write succeeded. The previous
         report of the same key goes first, so a report present always answers the last upload."""
         stale = Report(upload.bucket, upload.key, upload.environment, "", "", 0)
         self.s3.delete_objects(upload.bucket, [stale.json_key, stale.errors_key])
-        if self._sink.durable:  # processed after a restart if the server stops first
-            row = [upload.environment, upload.client.name, upload.received_at]
-            self._sink.put("upload", f"{upload.bucket}/{upload.key}", row)
         with self._lock:
             self._busy += 1
             if self._worker is None:
@@ -128,9 +120,7 @@ class PromotionsStore:
             if upload is None:
                 return
             try:
-                with self._sink.batch():  # the codes, the report and the dequeueing together
-                    self.process(upload)
-                    self._sink.delete("upload", f"{upload.bucket}/{upload.key}")
+                self.process(upload)
             except ObjectGone:  # the runtime closed under the upload
                 log.info("processing %s stopped: the server state was reset", upload.key)
             except Exception:  # never lose the worker; the error is logged with the key
@@ -163,7 +153,6 @@ class PromotionsStore:
                     with self._lock:
                         done = (report.processed_at or iso(self.clock.now()), report.status)
                         self._processed[done_key] = done
-                    self._sink.put("processed", "|".join(done_key), list(done))
         if promo is not None and report.inventory is None:
             report.inventory = self.inventory.summary(upload.environment, promo.id)
         report.processed_at = report.processed_at or iso(self.clock.now())
@@ -191,11 +180,6 @@ class PromotionsStore:
         summary["reportKey"] = report.json_key
         with self._lock:
             self._history.append(summary)
-            seq, self._report_seq = self._report_seq, self._report_seq + 1
-        if self._sink.durable:
-            self._sink.put("report", f"{seq:012d}", summary)
-            if seq >= HISTORY:
-                self._sink.delete("report", f"{seq - HISTORY:012d}")
         log.info("processed s3://%s/%s: %s", report.bucket, report.key, report.status)
 
     def claim(self, env: str, promotion_id: str, member: str) -> tuple[str | None, bool]:
@@ -220,28 +204,12 @@ class PromotionsStore:
             return self._busy == 0
 
     def admin_actions(self) -> dict[str, tuple[Callable[[dict[str, Any]], Any], str]]:
-        """Run-time operations for POST /__admin/actions/promotions/<name>."""
-        return {
-            "enable-prod": (
-                lambda body: self.set_prod_enabled(body, True),
-                'Amazon enables Prod for a client: {"client": "<ClientName>"}; Devo keeps its state',
-            ),
-            "disable-prod": (
-                lambda body: self.set_prod_enabled(body, False),
-                'Prod writes are AccessDenied again: {"client": "<ClientName>"}',
-            ),
-        }
+        return admin_actions(self.set_prod_enabled)
 
     def set_prod_enabled(self, body: dict[str, Any], enabled: bool) -> dict[str, Any]:
         """Switch a client's prod access in place (its policy is rebuilt; no other state moves).
         A reset or scenario switch goes back to the scenario's `prod_enabled`."""
-        name = body.get("client")
-        client = self.config.clients.get(name) if isinstance(name, str) else None
-        if client is None:
-            known = ", ".join(sorted(self.config.clients)) or "none"
-            raise LookupError(f'give {{"client": <ClientName>}}, one of: {known}')
-        if enabled and "prod" not in self.config.buckets:
-            raise ValueError("the scenario has no prod bucket in promotions.environments")
+        client = prod_switch(self.config, body, enabled)
         client.prod_enabled = enabled
         self.policies[client.access_key] = CompiledPolicy(client_policy(client, self.config))
         return {
@@ -250,7 +218,7 @@ class PromotionsStore:
             "policy": client_policy(client, self.config),
         }
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, now: Any = None) -> dict[str, Any]:
         """Admin view: inventory per promotion, warnings, recent reports, buckets and policies."""
         with self._lock:
             reports = list(self._history)
@@ -275,3 +243,31 @@ class PromotionsStore:
             self._queue.put(None)
             worker.join(timeout=5)
         self.s3.close()
+
+
+def admin_actions(
+    switch: Callable[[dict[str, Any], bool], Any],
+) -> dict[str, tuple[Callable[[dict[str, Any]], Any], str]]:
+    """Run-time operations for POST /__admin/actions/promotions/<name>."""
+    return {
+        "enable-prod": (
+            lambda body: switch(body, True),
+            'Amazon enables Prod for a client: {"client": "<ClientName>"}; Devo keeps its state',
+        ),
+        "disable-prod": (
+            lambda body: switch(body, False),
+            'Prod writes are AccessDenied again: {"client": "<ClientName>"}',
+        ),
+    }
+
+
+def prod_switch(config: PromotionsConfig, body: dict[str, Any], enabled: bool) -> Client:
+    """The client an enable-prod or disable-prod action names (LookupError, ValueError)."""
+    name = body.get("client")
+    client = config.clients.get(name) if isinstance(name, str) else None
+    if client is None:
+        known = ", ".join(sorted(config.clients)) or "none"
+        raise LookupError(f'give {{"client": <ClientName>}}, one of: {known}')
+    if enabled and "prod" not in config.buckets:
+        raise ValueError("the scenario has no prod bucket in promotions.environments")
+    return client

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from typing import Any
 
 from mocksrv.services.promotions.config import (
     NEW_PREFIX,
@@ -207,19 +209,20 @@ def _row_problem(report: Report, promo: Promotion, line: int, row: str, kind: st
         )
 
 
-def run_rows(
-    report: Report, promo: Promotion, inventory: Inventory, read: Reader, env: str
-) -> None:
-    """Stream the rows, then commit everything accepted, or nothing on a file-level error."""
+def check_rows(
+    report: Report, promo: Promotion, pool: Pool, read: Reader, lock: Any = None
+) -> tuple[str, list[str]]:
+    """Stream the rows and check each against `pool` (holding `lock` per batch, if given);
+    returns the file's kind and the codes to apply: all its accepted ones, or none when a
+    file-level error came up (the staged new codes are taken out of the pool again)."""
     started = time.perf_counter()
+    guard = lock if lock is not None else contextlib.nullcontext()
     staged_new: list[str] = []
     staged_redeemed: dict[str, int] = {}
     first = 0
-    with inventory.lock:
-        pool = inventory.pool(env, promo.id)
     try:
         for batch in lines(read, report):
-            with inventory.lock:
+            with guard:
                 if report.kind == "new":
                     staged_new.extend(process_new(report, promo, pool, batch, first))
                 else:
@@ -228,21 +231,36 @@ def run_rows(
             report.rows = first
     except ObjectGone:
         report.file_error("object_gone")
+    staged = staged_new if report.kind == "new" else list(staged_redeemed)
+    if report.file_errors:
+        with guard:
+            for code in staged_new:
+                if pool.state.get(code) == PENDING:
+                    del pool.state[code]
+        report.discard_rows()
+        staged = []
+    else:
+        report.accepted = len(staged)
+    report.duration_ms = (time.perf_counter() - started) * 1000
+    return report.kind, staged
+
+
+def run_rows(
+    report: Report, promo: Promotion, inventory: Inventory, read: Reader, env: str
+) -> None:
+    """Check the rows, then commit everything accepted (the memory engine's inventory)."""
     with inventory.lock:
-        if report.file_errors:
-            inventory.rollback_new(pool, staged_new)
-            report.discard_rows()
-        elif report.kind == "new":
-            inventory.commit_new(pool, staged_new)
-            report.accepted = len(staged_new)
-        else:
-            inventory.commit_redeemed(pool, staged_redeemed)
-            report.accepted = len(staged_redeemed)
+        pool = inventory.pool(env, promo.id)
+    kind, staged = check_rows(report, promo, pool, read, inventory.lock)
+    with inventory.lock:
+        if staged and kind == "new":
+            inventory.commit_new(pool, staged)
+        elif staged:
+            inventory.commit_redeemed(pool, dict.fromkeys(staged, 0))
         report.inventory = pool.summary()
     available = report.inventory["available"]
     if available < promo.threshold:
         report.warnings.append(low_inventory(promo, available))
-    report.duration_ms = (time.perf_counter() - started) * 1000
 
 
 def low_inventory(promo: Promotion, available: int) -> dict[str, str]:

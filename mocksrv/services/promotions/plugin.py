@@ -14,9 +14,31 @@ if TYPE_CHECKING:
 
 
 def _store(config: PromotionsConfig, runtime: Runtime) -> Any:
-    from mocksrv.services.promotions.models import PromotionsStore
+    if runtime.engine.shared:
+        return _sql_store(config, runtime)
+    from mocksrv.services.promotions.models import MemoryPromotionsStore
 
-    return PromotionsStore(config, runtime.clock)
+    return MemoryPromotionsStore(config, runtime.clock)
+
+
+def _sql_store(config: PromotionsConfig, runtime: Runtime) -> Any:
+    from mocksrv.services.promotions.s3 import MotoS3
+    from mocksrv.services.promotions.sqlstore import SqlPromotionsStore
+
+    buckets = list(config.buckets.values())
+    moto = runtime.engine.cache(  # this process's copy of the tenant's S3, across runtimes
+        ("promotions.moto", runtime.tenant),
+        lambda: MotoS3(config.region, buckets),
+        keep=lambda m: m.region == config.region and m.buckets == buckets,
+    )
+    return SqlPromotionsStore(config, runtime.clock, runtime.engine, runtime.tenant, moto)
+
+
+def _tables() -> tuple[str, ...]:
+    from mocksrv.services import recorded
+    from mocksrv.services.promotions import replica, sqlinventory, sqlstore
+
+    return sqlinventory.TABLES + sqlstore.TABLES + replica.TABLES + recorded.TABLES
 
 
 def _install(runtime: Runtime, config: PromotionsConfig, store: Any) -> None:
@@ -47,4 +69,5 @@ API = Api(
     alias_operations={"landing": "Landing"},
     free_errors=("Landing",),  # the landing page has no published error set
     aws_tools=True,  # aws s3 cp, boto3 and the like sign as the promotions client
+    tables=_tables,
 )

@@ -18,9 +18,13 @@ from mocksrv.services.promotions.access import S3Target, classify
 from mocksrv.services.promotions.auth import authenticate
 from mocksrv.services.promotions.config import NEW_PREFIX, REDEEMED_PREFIX
 from mocksrv.services.promotions.models import PromotionsStore, Upload
+from mocksrv.state.engine import StoreError
 
 log = logging.getLogger("mocksrv")
 WRITES = ("PutObject", "CopyObject", "CompleteMultipartUpload", "PostObject")
+# writes that change a multipart upload (a SQL engine commits them too: any process may get
+# the next part); AbortMultipartUpload answers 204
+UPLOAD_STEPS = ("CreateMultipartUpload", "UploadPart", "UploadPartCopy", "AbortMultipartUpload")
 _ERROR_CODE = re.compile(rb"<Code>([A-Za-z0-9.]+)</Code>")
 
 
@@ -101,15 +105,17 @@ class PromotionsService(ApiService):
                 call.outcome = "recorded"
                 return reply.response()
         try:
-            status, headers, data = self.store.s3.dispatch(call.environ, call.payload())
+            status, headers, data = self.store.dispatch(call.environ, call.payload())
+        except StoreError:
+            raise
         except Exception:  # a moto bug must still answer in S3's shape, never a traceback
             log.exception("moto failed on %s %s", call.method, call.raw_path[:200])
             raise exc.InternalError() from None
         call.outcome = "OK" if status < 300 else self._moto_error(data, status)
-        if status == 200 and target.operation in WRITES:
-            if target.key:
-                self.store.s3.persist(target.bucket, target.key)
-            self._queue(call, ident, target)
+        op = target.operation
+        if status < 300 and (op in WRITES and target.key or op in UPLOAD_STEPS):
+            upload = self._upload(call, ident, target) if op in WRITES else None
+            self.store.written(op, target.bucket, target.key, call.query(), data, upload)
         resp = Response(data, status=status, headers=headers)
         if call.method == "HEAD":
             length = next((v for k, v in headers if k.lower() == "content-length"), None)
@@ -144,13 +150,13 @@ class PromotionsService(ApiService):
         match = _ERROR_CODE.search(data[:2048])
         return match.group(1).decode() if match else f"HTTP{status}"
 
-    def _queue(self, call: Call, ident: sigv4.Identity, target: S3Target) -> None:
+    def _upload(self, call: Call, ident: sigv4.Identity, target: S3Target) -> Upload | None:
+        """The upload a write completes, if it is a promo-code file of a client."""
         key = target.key
         if not key.startswith((NEW_PREFIX, REDEEMED_PREFIX)) or key.endswith("/"):
-            return
+            return None
         env = self.store.config.environment_of(target.bucket)
         client = self.store.config.client_for_key(principal_key(ident))
         if env is None or client is None:
-            return
-        received = iso(call.runtime.clock.now())
-        self.store.submit(Upload(target.bucket, key, env, client, received))
+            return None
+        return Upload(target.bucket, key, env, client, iso(call.runtime.clock.now()))

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import IO, Any
-
-from mocksrv.state.sink import NULL_SINK, Sink
 
 log = logging.getLogger("mocksrv")
 
@@ -35,15 +32,13 @@ class MotoS3:
     registry is swapped for this runtime's own registry while the lock is held.
     """
 
-    def __init__(self, region: str, buckets: list[str]) -> None:
+    def __init__(self, region: str, buckets: list[str], account_id: str | None = None) -> None:
         self.region = region
         self.buckets = buckets
-        self.account_id = "9" + "".join(str(secrets.randbelow(10)) for _ in range(11))
+        self.account_id = account_id or "9" + "".join(str(secrets.randbelow(10)) for _ in range(11))
         self._registry: dict[str, tuple[str, str]] = {}
         self._app: Any = None
         self._closed = False
-        self.sink: Sink = NULL_SINK  # durable state: each object's bytes and its metadata
-        self._saved: list[tuple[str, Any]] = []  # objects to put back when moto starts
 
     @contextmanager
     def session(self) -> Iterator[Any]:
@@ -64,6 +59,17 @@ class MotoS3:
             finally:
                 s3_backends.bucket_accounts = saved
 
+    def adopt_account(self, account_id: str) -> None:
+        """The account id the engine keeps for this tenant (before moto holds anything of it;
+        a different one later means a new S3 world: the old one is dropped)."""
+        if account_id == self.account_id:
+            return
+        with MOTO_LOCK:
+            if self._app is not None:
+                self._drop()
+                self._app = None
+            self.account_id = account_id
+
     def _start(self, backend: Any) -> None:
         from moto.moto_server.werkzeug_app import create_backend_app
 
@@ -74,52 +80,96 @@ class MotoS3:
         app.debug = False
         app.config["PROPAGATE_EXCEPTIONS"] = True
         self._app = app
-        for bucket in self.buckets:
-            backend.create_bucket(bucket, self.region)
-        saved, self._saved = self._saved, []
-        for name, meta in saved:
-            self._put_back(backend, name, meta)
+        self._create_buckets(backend)
         log.info("moto S3 started (account %s): %s", self.account_id, ", ".join(self.buckets))
 
-    # -- durable state ------------------------------------------------------------------------
+    def _create_buckets(self, backend: Any) -> None:
+        for bucket in self.buckets:
+            backend.create_bucket(bucket, self.region)
 
-    def restore(self, objects: list[tuple[str, Any]]) -> None:
-        """Objects from durable state, put back into moto when it starts (on first use)."""
-        self._saved = objects
+    # -- a copy of S3 kept elsewhere (a SQL engine: `replica`), all with the session held ------
 
-    def _put_back(self, backend: Any, name: str, meta: dict[str, Any]) -> None:
-        bucket, _, key = name.partition("/")
-        data = self.sink.read_blob(meta["file"])
-        if data is None or bucket not in self.buckets:
-            log.warning("state: the bytes of s3://%s are missing; object not restored", name)
+    def empty(self, backend: Any) -> None:
+        """Every object and upload dropped; the scenario's buckets empty again."""
+        for name in list(backend.buckets):
+            bucket = backend.buckets[name]
+            for fkey in list(bucket.keys.values()):
+                if hasattr(fkey, "dispose"):
+                    fkey.dispose()
+            for upload in bucket.multiparts.values():
+                upload.dispose()
+            bucket.keys.clear()
+            bucket.multiparts.clear()
+
+    def forget(self, backend: Any, bucket: str, key: str) -> None:
+        try:
+            backend.delete_object(bucket, key)
+        except Exception:  # absent already
+            log.debug("no s3://%s/%s to forget", bucket, key)
+
+    def put_back(
+        self, backend: Any, bucket: str, key: str, data: bytes, etag: str, meta: dict[str, Any]
+    ) -> None:
+        if bucket not in self.buckets:
             return
-        fkey = backend.put_object(bucket, key, data, etag=meta["etag"], disable_notification=True)
-        fkey.set_metadata(dict(meta["metadata"]))
-        fkey.last_modified = datetime.fromisoformat(meta["lastModified"])
+        fkey = backend.put_object(bucket, key, data, etag=etag, disable_notification=True)
+        fkey.set_metadata(dict(meta.get("metadata") or {}))
+        if meta.get("lastModified"):
+            fkey.last_modified = datetime.fromisoformat(meta["lastModified"]).replace(tzinfo=None)
 
-    def persist(self, bucket: str, key: str) -> None:
-        """Keep an object just written (its bytes in a file, its metadata in a row)."""
-        if not self.sink.durable:
+    def set_upload(
+        self, backend: Any, bucket: str, upload_id: str, key: str, meta: dict[str, Any] | None
+    ) -> None:
+        from moto.s3.models import FakeMultipart
+        from moto.utilities.utils import CaseInsensitiveDict
+
+        found = backend.buckets.get(bucket)
+        if found is None:
             return
+        if meta is None:
+            old = found.multiparts.pop(upload_id, None)
+            if old is not None:
+                old.dispose()
+            return
+        if upload_id in found.multiparts:
+            return
+        upload = FakeMultipart(
+            key, CaseInsensitiveDict(meta.get("metadata") or {}), self.account_id, self.region,
+            storage=meta.get("storage"),
+        )  # fmt: skip
+        upload.id = upload_id
+        found.multiparts[upload_id] = upload
+
+    def set_part(self, backend: Any, bucket: str, upload_id: str, part: int, data: bytes) -> None:
+        found = backend.buckets.get(bucket)
+        upload = found.multiparts.get(upload_id) if found is not None else None
+        if upload is not None:
+            upload.set_part(part, data)
+
+    def snapshot_object(self, bucket: str, key: str) -> tuple[bytes, str, dict[str, Any]] | None:
+        """What moto holds for `bucket/key`: bytes, ETag and metadata (None: no object)."""
         fkey = self.get_object(bucket, key)
         if fkey is None:
-            return
-        with MOTO_LOCK:
-            etag = fkey.etag.strip('"')
-            meta = {"metadata": dict(fkey.metadata), "lastModified": fkey.last_modified.isoformat()}
-        name = f"{bucket}/{key}"
-        file = hashlib.sha256(name.encode()).hexdigest()[:40] + "." + etag
-        self.sink.write_blob(file, self._chunks(fkey))
-        self.sink.put("object", name, {"file": file, "etag": etag, **meta})
+            return None
+        with MOTO_LOCK:  # FakeKey.value takes the key's own lock
+            meta = {
+                "metadata": dict(fkey.metadata),
+                "lastModified": fkey.last_modified.replace(tzinfo=UTC).isoformat(),
+            }
+            return bytes(fkey.value), fkey.etag.strip('"'), meta
 
-    def _chunks(self, fkey: Any) -> Iterator[bytes]:
-        offset = 0
-        while True:
-            chunk = self.read(fkey, offset)
-            if not chunk:
-                return
-            offset += len(chunk)
-            yield chunk
+    def snapshot_upload(
+        self, bucket: str, upload_id: str, part: int | None
+    ) -> tuple[str, dict[str, Any], bytes | None] | None:
+        """A multipart upload's key, metadata and one part's bytes (None: the upload is gone)."""
+        with self.session() as backend:
+            found = backend.buckets.get(bucket)
+            upload = found.multiparts.get(upload_id) if found is not None else None
+            if upload is None:
+                return None
+            meta = {"metadata": dict(upload.metadata), "storage": upload.storage}
+            fkey = upload.parts.get(part) if part is not None else None
+            return upload.key_name, meta, bytes(fkey.value) if fkey is not None else None
 
     def dispatch(
         self, environ: dict[str, Any], body: bytes | IO[bytes]
@@ -179,7 +229,6 @@ class MotoS3:
         with self.session() as backend:
             fkey = backend.put_object(bucket, key, data, disable_notification=True)
             fkey.set_metadata({"Content-Type": content_type})
-        self.persist(bucket, key)
 
     def delete_objects(self, bucket: str, keys: list[str]) -> None:
         with self.session() as backend:
@@ -188,9 +237,6 @@ class MotoS3:
                     backend.delete_object(bucket, key)
                 except Exception:  # absent: nothing to delete
                     log.debug("no %s to delete", key)
-        if self.sink.durable:
-            for key in keys:
-                self.sink.delete("object", f"{bucket}/{key}")
 
     def close(self) -> None:
         with MOTO_LOCK:
@@ -199,18 +245,22 @@ class MotoS3:
             self._closed = True
             if self._app is None:
                 return
-            from moto.s3.models import FakeKey, FakeMultipart, s3_backends
+            self._drop()
 
-            for partition in list(s3_backends.get(self.account_id, {}).keys()):
-                backend = s3_backends[self.account_id][partition]
-                for bucket in backend.buckets.values():
-                    for fkey in bucket.keys.values():
-                        if isinstance(fkey, FakeKey):
-                            fkey.dispose()
-                    for part in bucket.multiparts.values():
-                        part.dispose()
-            mine = self.account_id
-            for cls in (FakeKey, FakeMultipart):
-                tracked = getattr(cls, "instances_tracked", [])
-                tracked[:] = [o for o in tracked if getattr(o, "account_id", None) != mine]
-            s3_backends.pop(self.account_id, None)
+    def _drop(self) -> None:
+        """This S3 world's objects disposed and its backend gone from moto (lock held)."""
+        from moto.s3.models import FakeKey, FakeMultipart, s3_backends
+
+        for partition in list(s3_backends.get(self.account_id, {}).keys()):
+            backend = s3_backends[self.account_id][partition]
+            for bucket in backend.buckets.values():
+                for fkey in bucket.keys.values():
+                    if isinstance(fkey, FakeKey):
+                        fkey.dispose()
+                for part in bucket.multiparts.values():
+                    part.dispose()
+        mine = self.account_id
+        for cls in (FakeKey, FakeMultipart):
+            tracked = getattr(cls, "instances_tracked", [])
+            tracked[:] = [o for o in tracked if getattr(o, "account_id", None) != mine]
+        s3_backends.pop(self.account_id, None)

@@ -7,15 +7,20 @@ import os
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
+from mocksrv.api import StoreBase
 from mocksrv.clock import iso
 from mocksrv.services.sts.config import Role, StsConfig
 from mocksrv.services.sts.tokens import Claims, open_token, seal
 from mocksrv.sigv4 import Identity
-from mocksrv.state.sink import NULL_SINK, Sink
+from mocksrv.state.engine import MEMORY, Engine, Tx
 
 MAX_SESSIONS = 10000  # the record's bound: beyond it, the sessions that expire first go
+TABLES = (
+    "CREATE TABLE IF NOT EXISTS sts_sessions (tenant TEXT NOT NULL, access_key TEXT NOT NULL, "
+    "expires TEXT NOT NULL, role_arn TEXT NOT NULL, name TEXT NOT NULL, caller TEXT NOT NULL, "
+    "PRIMARY KEY (tenant, access_key))",
+)
 MAX_OPENED = 4096  # opened tokens kept (about 1 KiB each); the cache starts again when full
 _KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
@@ -45,11 +50,6 @@ def _random_key() -> str:
     return "ASIA" + "".join(_KEY_CHARS[b % 32] for b in os.urandom(16))
 
 
-def _session_row(s: Session) -> list[str]:
-    """The record of an issued session (no secret, no token: a token verifies without it)."""
-    return [s.expires.isoformat(), s.role.arn, s.session_name, s.caller_arn]
-
-
 def _identity(session: Session) -> Identity:
     role = session.role
     return Identity(
@@ -61,16 +61,24 @@ def _identity(session: Session) -> Identity:
     )
 
 
-class SessionStore:
+class SessionStore(StoreBase):
     """Sessions: issued as self-contained tokens (`tokens.py`), opened on use without a lookup;
-    and a record of those issued here since start-up (or the last reset), for the state view."""
+    and a record of those issued since start-up (or the last reset), for the state view: this
+    process's, or on a SQL state every process's (a row per session, no secret, no token)."""
 
-    def __init__(self, config: StsConfig) -> None:
+    def __init__(self, config: StsConfig, engine: Engine = MEMORY, tenant: str = "") -> None:
         self.config = config
-        self._issued: dict[str, Session] = {}  # the record, by access key
+        self.engine = engine
+        self.tenant = tenant
+        self._issued: dict[str, Session] = {}  # the record, by access key (memory engine)
         self._opened: dict[str, Identity] = {}  # tokens already opened: the AES-GCM work once
         self._lock = threading.Lock()
-        self.sink: Sink = NULL_SINK  # durable state (serve --state), else memory only
+
+    def clear(self, tx: Tx) -> None:
+        tx.run("DELETE FROM sts_sessions WHERE tenant=?", (self.tenant,))
+
+    def seed(self, tx: Tx) -> None:
+        pass  # no session exists before AssumeRole
 
     def issue(
         self, role: Role, session_name: str, duration: int, caller_arn: str, now: datetime
@@ -83,26 +91,48 @@ class SessionStore:
         token = seal(role.token_key, claims)
         session = Session(claims.access_key, claims.secret_key, token, expires, role,
                           session_name, caller_arn)  # fmt: skip
-        with self._lock, self.sink.batch():
+        if self.engine.shared:
+            self._record(session)
+            return session
+        with self._lock:
             if len(self._issued) >= MAX_SESSIONS:
                 oldest = min(self._issued.values(), key=lambda s: s.expires)
                 del self._issued[oldest.access_key]
-                self.sink.delete("session", oldest.access_key)
             self._issued[session.access_key] = session
-            if self.sink.durable:
-                self.sink.put("session", session.access_key, _session_row(session))
         return session
 
-    def restore(self, rows: list[tuple[str, str, Any]]) -> None:
-        """The record from durable state (rows of older versions also held the secret and the
-        token first); a session whose role the scenario no longer has is dropped."""
-        with self._lock:
-            for kind, key, value in rows:
-                expires, role_arn, name, caller = value[-4:]
-                role = self.config.roles.get(role_arn)
-                if kind == "session" and role is not None:
-                    expiry = datetime.fromisoformat(expires)
-                    self._issued[key] = Session(key, "", "", expiry, role, name, caller)
+    def _record(self, session: Session) -> None:
+        with self.engine.write() as tx:
+            tx.run(
+                "INSERT INTO sts_sessions VALUES (?, ?, ?, ?, ?, ?)",
+                (self.tenant, session.access_key, session.expires.isoformat(),
+                 session.role.arn, session.session_name, session.caller_arn),
+            )  # fmt: skip
+            count = tx.one("SELECT count(*) FROM sts_sessions WHERE tenant=?", (self.tenant,))
+            if count is not None and int(count[0]) > MAX_SESSIONS:
+                tx.run(
+                    "DELETE FROM sts_sessions WHERE tenant=? AND access_key IN (SELECT "
+                    "access_key FROM sts_sessions WHERE tenant=? ORDER BY expires LIMIT ?)",
+                    (self.tenant, self.tenant, int(count[0]) - MAX_SESSIONS),
+                )
+
+    def _sessions(self) -> list[Session]:
+        if not self.engine.shared:
+            with self._lock:
+                return list(self._issued.values())
+        with self.engine.read() as tx:
+            rows = tx.all(
+                "SELECT access_key, expires, role_arn, name, caller FROM sts_sessions "
+                "WHERE tenant=? ORDER BY expires",
+                (self.tenant,),
+            )
+        out = []
+        for key, expires, role_arn, name, caller in rows:
+            role = self.config.roles.get(role_arn)
+            if role is not None:
+                out.append(Session(key, "", "", datetime.fromisoformat(expires), role, name,
+                                   caller))  # fmt: skip
+        return out
 
     def identity(self, access_key: str, token: str) -> Identity | None:
         """The session of this key, if the token opens under one of the scenario's roles and
@@ -129,8 +159,7 @@ class SessionStore:
 
     def snapshot(self, now: datetime) -> dict[str, object]:
         """Admin view: roles and the sessions issued here (no secrets, no tokens)."""
-        with self._lock:
-            sessions = list(self._issued.values())
+        sessions = self._sessions()
         return {
             "roles": [
                 {"arn": r.arn, "trusted": list(r.trusted), "externalId": r.external_id is not None,

@@ -15,7 +15,13 @@ if TYPE_CHECKING:
 def _store(config: StsConfig, runtime: Runtime) -> Any:
     from mocksrv.services.sts.models import SessionStore
 
-    return SessionStore(config)
+    return SessionStore(config, runtime.engine, runtime.tenant)
+
+
+def _tables() -> tuple[str, ...]:
+    from mocksrv.services.sts.models import TABLES
+
+    return TABLES
 
 
 def _install(runtime: Runtime, config: StsConfig, store: Any) -> None:
@@ -41,4 +47,5 @@ API = Api(
     errors=wire_errors("mocksrv.services.sts.exceptions"),
     throttle_error="Throttling",
     internal_error="InternalFailure",
+    tables=_tables,
 )

@@ -50,6 +50,7 @@ class StsService(ApiService):
     api = "sts"
     scope = "sts"
     wire_error = exc.StsError
+    internal_error = "InternalFailure"
     namespace = NAMESPACE
 
     def __init__(self, store: SessionStore, policy: sigv4.VerifyPolicy) -> None:

@@ -1,4 +1,4 @@
-"""Durable state (`serve --state PATH`): everything survives a restart, also a SIGKILL under load.
+"""Durable state (`serve --state FILE`): everything survives a restart and a SIGKILL.
 
 Each test runs `mocksrv serve --state` as a child process (SIGKILL needs one: tests.support.cli
 .Serve), talks to it with botocore-signed requests and boto3, kills or stops it, starts it again on
@@ -7,79 +7,23 @@ the same state and audits.
 
 from __future__ import annotations
 
-import json
-import random
-import sqlite3
-import subprocess
-import sys
-import threading
 import time
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
-from botocore.exceptions import ClientError
 
 from tests.support.cli import Serve
 from tests.support.paths import ROOT
 from tests.support.promotions import DEVO, NEW, file_name, s3_client, wait_report
-from tests.support.signing import Signer
-
-PROD = Signer(
-    "AKIAMOCKSRVAGCOD0002", "MockSrvAgcodDemoSecretKey000000000000002", "AGCODService", "us-east-1"
-)
-PRIME = Signer(
-    "AKIAMOCKSRVPRIME0001", "MockSrvPrimeDemoSecretKey000000000000001", "execute-api", "us-east-1"
-)
-JSON = {"content-type": "application/json", "accept": "application/json"}
-START_FUNDS = Decimal("10000.00")  # MocksProd in the embedded default
-PRIME_URL = "{}/v1/customer/benefit/PRIME_3P_PARTNER_BENEFIT/offer-code/{}/{}"
+from tests.support.state import START_FUNDS, agcod_state, cancel, create, funds, prime
 
 
 @pytest.fixture
 def state(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path / "state.db"
-
-
-def create(url: str, rid: str, amount: str = "5", session: Any = requests) -> requests.Response:
-    body = json.dumps(
-        {
-            "creationRequestId": rid,
-            "partnerId": "MocksProd",
-            "value": {"currencyCode": "USD", "amount": amount},
-        }
-    ).encode()
-    headers = PROD.headers("POST", url + "/CreateGiftCard", JSON, body)
-    return session.post(url + "/CreateGiftCard", data=body, headers=headers, timeout=30)
-
-
-def cancel(url: str, rid: str, session: Any = requests) -> requests.Response:
-    body = json.dumps({"creationRequestId": rid, "partnerId": "MocksProd"}).encode()
-    headers = PROD.headers("POST", url + "/CancelGiftCard", JSON, body)
-    return session.post(url + "/CancelGiftCard", data=body, headers=headers, timeout=30)
-
-
-def prime(url: str, code: str, op: str, session: Any = requests) -> requests.Response:
-    method = "GET" if op in ("verify", "auth-code") else "POST"
-    full = PRIME_URL.format(url, code, op)
-    headers = PRIME.headers(method, full, {"x-amz-marketplace": "US"}, b"")
-    headers["x-amz-request-id"] = uuid.uuid4().hex
-    return session.request(method, full, headers=headers, timeout=30)
-
-
-def agcod_state(url: str) -> dict[str, Any]:
-    return dict(requests.get(url + "/__admin/state/agcod", timeout=10).json())
-
-
-def funds(url: str) -> Decimal:
-    partners = agcod_state(url)["partners"]
-    return Decimal(
-        str(next(p for p in partners if p["partnerId"] == "MocksProd")["availableFunds"])
-    )
 
 
 def test_cards_funds_and_replays_survive_sigkill(state):
@@ -210,132 +154,7 @@ def test_reset_forgets_the_state_and_a_changed_section_starts_that_api_fresh(sta
     finally:
         err = srv.stop()
     assert "agcod fresh (its scenario section changed)" in err
-    assert "prime restored" in err
-
-
-def test_a_state_in_use_or_damaged_is_a_clear_error(state, tmp_path):
-    srv = Serve("--state", str(state))
-    try:
-        second = subprocess.run(
-            [sys.executable, "-m", "mocksrv", "serve", "--port", "0", "--state", str(state)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            cwd=ROOT,
-        )
-        assert second.returncode == 2
-        assert "is in use by another mocksrv process" in second.stderr
-        assert "Traceback" not in second.stderr
-    finally:
-        srv.stop()
-    junk = tmp_path / "junk.db"
-    junk.write_bytes(b"this is not sqlite" * 100)
-    bad = subprocess.run(
-        [sys.executable, "-m", "mocksrv", "serve", "--port", "0", "--state", str(junk)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=ROOT,
-    )
-    assert bad.returncode == 2 and "is not a mocksrv state database" in bad.stderr
-    assert "Traceback" not in bad.stderr
-
-
-def test_the_database_is_sqlite_in_wal_mode(state):
-    Serve("--state", str(state)).stop()
-    with sqlite3.connect(state) as db:
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == "1"
-
-
-def _mixed_worker(url: str, n: int, stop: threading.Event, acked: dict[str, Any]) -> None:
-    rnd = random.Random(n)
-    session = requests.Session()
-    s3 = s3_client(url)
-    i = 0
-    while not stop.is_set():
-        i += 1
-        op = rnd.random()
-        try:
-            if op < 0.55:
-                rid = f"MocksProdT{n:02d}x{i:05d}"
-                r = create(url, rid, rnd.choice(["1", "2.5", "10"]), session)
-                if r.status_code == 200:
-                    acked["cards"][rid] = r.json()["gcClaimCode"]
-            elif op < 0.65 and acked["cards"]:
-                rid = rnd.choice(list(acked["cards"]))
-                if cancel(url, rid, session).status_code == 200:
-                    acked["cancelled"].add(rid)
-            elif op < 0.85:
-                prime(url, "123456789", "verify", session)
-            else:
-                key = NEW + file_name()
-                body = f"T{n:02d}X{i:05d},new\n".encode()
-                s3.put_object(Bucket=DEVO, Key=key, Body=body)
-                acked["uploads"][key] = body
-        except (requests.RequestException, ClientError, OSError):
-            return  # the server was killed under us
-        except Exception:  # botocore's connection errors once the server is gone
-            return
-
-
-def test_sigkill_under_mixed_load_leaves_a_consistent_state(state):
-    srv = Serve("--state", str(state))
-    acked: dict[str, Any] = {"cards": {}, "cancelled": set(), "uploads": {}}
-    stop = threading.Event()
-    threads = [
-        threading.Thread(target=_mixed_worker, args=(srv.url, n, stop, acked), daemon=True)
-        for n in range(16)
-    ]
-    for t in threads:
-        t.start()
-    time.sleep(2.5)
-    srv.kill()  # in the middle of it all
-    stop.set()
-    for t in threads:
-        t.join(30)
-    assert len(acked["cards"]) >= 16 and acked["uploads"], acked
-
-    srv = Serve("--state", str(state))
-    try:
-        snap = agcod_state(srv.url)
-        cards = {c["creationRequestId"]: c for c in snap["cards"]}
-        # no acknowledged card lost, each with the claim code it was acknowledged with
-        for rid, claim in acked["cards"].items():
-            assert cards[rid]["gcClaimCode"] == claim, rid
-        for rid in acked["cancelled"]:
-            assert cards[rid]["cardStatus"] == "RefundedToPurchaser", rid
-        # funds = start - issued + refunded, over every card the state holds (acknowledged or
-        # in flight at the kill): no card without its debit, no debit without its card
-        issued = sum(
-            Decimal(str(c["amount"])) for c in cards.values() if c["partnerId"] == "MocksProd"
-        )
-        refunded = sum(
-            Decimal(str(c["amount"]))
-            for c in cards.values()
-            if c["partnerId"] == "MocksProd" and c["cardStatus"] == "RefundedToPurchaser"
-        )
-        assert funds(srv.url) == START_FUNDS - issued + refunded
-        # the same creationRequestId replays the same claim code
-        rid, claim = next(iter(acked["cards"].items()))
-        replay = create(srv.url, rid, str(cards[rid]["amount"]))
-        assert replay.json()["gcClaimCode"] == claim
-        # every acknowledged upload is there and gets its report (waiting ones are processed
-        # now): its one code reached the inventory (the partner may not read uploads back)
-        s3 = s3_client(srv.url)
-        for key in acked["uploads"]:
-            report = wait_report(s3, key)
-            assert report["rows"] == {"total": 1, "accepted": 1, "rejected": 0}, report
-        devo = next(
-            i
-            for i in requests.get(srv.url + "/__admin/state/promotions", timeout=5).json()[
-                "inventory"
-            ]
-            if i["environment"] == "devo"
-        )
-        assert devo["available"] >= len(acked["uploads"])  # plus any upload in flight at the kill
-    finally:
-        srv.stop()
+    assert "prime kept" in err
 
 
 def test_sts_sessions_survive_a_restart(state):

@@ -1,0 +1,48 @@
+"""Rate limits shared by every process of a SQL state: one token bucket row per key."""
+
+from __future__ import annotations
+
+from mocksrv.ratelimit import Clock
+from mocksrv.state.engine import Engine, Tx
+
+TABLES = (
+    "CREATE TABLE IF NOT EXISTS rate_buckets (tenant TEXT NOT NULL, name TEXT NOT NULL, "
+    "tokens {real} NOT NULL, last {real} NOT NULL, PRIMARY KEY (tenant, name))",
+)
+
+
+class SqlTokenBuckets:
+    """`TokenBuckets` over the engine: a take is one transaction on the key's row, so a limit
+    holds across processes and replicas."""
+
+    def __init__(self, engine: Engine, tenant: str, api: str, clock: Clock) -> None:
+        self._engine = engine
+        self._tenant = tenant
+        self._api = api
+        self._clock = clock
+
+    def allow(self, key: object, rate: float, burst: float | None = None) -> bool:
+        if rate <= 0:
+            return True
+        cap = burst if burst is not None else rate
+        now = self._clock.seconds()
+        name = f"{self._api}:{key}"
+        with self._engine.write() as tx:
+            row = tx.one(
+                "SELECT tokens, last FROM rate_buckets WHERE tenant=? AND name=?{for_update}",
+                (self._tenant, name),
+            )
+            tokens, last = (float(row[0]), float(row[1])) if row is not None else (cap, now)
+            tokens = min(cap, tokens + max(0.0, now - last) * rate)
+            last = max(last, now)
+            allowed = tokens >= 1.0
+            tx.run(
+                "INSERT INTO rate_buckets VALUES (?, ?, ?, ?) ON CONFLICT (tenant, name) "
+                "DO UPDATE SET tokens=excluded.tokens, last=excluded.last",
+                (self._tenant, name, tokens - 1.0 if allowed else tokens, last),
+            )
+        return allowed
+
+
+def clear(tx: Tx, tenant: str) -> None:
+    tx.run("DELETE FROM rate_buckets WHERE tenant=?", (tenant,))

@@ -1,0 +1,346 @@
+"""The toolkit on a SQL state: the journal, what was sent and answered, expectation tallies,
+fault counters and the faults and expectations added at run time live in the engine, so every
+process sees every process's requests and a fault's `nth` or `times` counts them all.
+
+A request's journal row and its expectation tallies commit together after the answer is built;
+an admin read sees every request whose answer was sent before it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from mocksrv.state.engine import Engine, StoreError, Tx
+from mocksrv.toolkit.exchanges import exchange_of
+from mocksrv.toolkit.expectations import Expectation, ExpectationSet
+from mocksrv.toolkit.faults import Fault, FaultSet
+from mocksrv.toolkit.journal import Filters, entry_of_raw, raw_of
+
+if TYPE_CHECKING:
+    from mocksrv.call import Call
+
+log = logging.getLogger("mocksrv")
+PRUNE_EVERY = 64  # records between trims of a tenant's journal to its capacity
+EXCHANGES_KEPT = 1000  # newest requests whose sent and answered bytes are kept
+TABLES = (
+    "CREATE TABLE IF NOT EXISTS journal (id {serial}, tenant TEXT NOT NULL, "
+    "request_id TEXT NOT NULL, entry TEXT NOT NULL, exchange TEXT)",
+    "CREATE INDEX IF NOT EXISTS journal_tenant ON journal (tenant, id)",
+    "CREATE INDEX IF NOT EXISTS journal_request ON journal (tenant, request_id)",
+    "CREATE TABLE IF NOT EXISTS kit_state (tenant TEXT PRIMARY KEY, scope {bigint} NOT NULL, "
+    "dropped {bigint} NOT NULL, added {bigint} NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS kit_specs (id {serial}, tenant TEXT NOT NULL, "
+    "kind TEXT NOT NULL, spec TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS kit_tallies (tenant TEXT NOT NULL, name TEXT NOT NULL, "
+    "matched {bigint} NOT NULL, samples TEXT NOT NULL, near TEXT NOT NULL, "
+    "PRIMARY KEY (tenant, name))",
+    "CREATE TABLE IF NOT EXISTS kit_faults (tenant TEXT NOT NULL, id TEXT NOT NULL, "
+    "seen {bigint} NOT NULL, fired {bigint} NOT NULL, PRIMARY KEY (tenant, id))",
+)
+
+
+class SharedJournal:
+    """The `Journal` interface over the engine's rows of one tenant."""
+
+    def __init__(self, engine: Engine, tenant: str, capacity: int, kit: SharedKit) -> None:
+        self.engine = engine
+        self.tenant = tenant
+        self.capacity = capacity
+        self.max_bytes = 0  # bounded by entry count; each entry's texts are cut as in memory
+        self.kit = kit
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.listen_if: Callable[[], bool] = lambda: True
+        self._count = 0
+        self._lock = threading.Lock()
+
+    @property
+    def scope_seq(self) -> int:
+        with self.engine.read() as tx:
+            return _scope(tx, self.tenant)
+
+    def record(self, call: Call) -> None:
+        raw, _ = raw_of(call, 0)
+        entry = entry_of_raw(raw)
+        exchange = exchange_of(call)
+        try:
+            with self.engine.write() as tx:
+                row = tx.one(
+                    "INSERT INTO journal (tenant, request_id, entry, exchange) VALUES (?, ?, ?, ?) "
+                    "RETURNING id",
+                    (self.tenant, call.request_id, json.dumps(entry, default=str),
+                     json.dumps(exchange) if exchange is not None else None),
+                )  # fmt: skip
+                entry["seq"] = int(row[0]) if row else 0
+                self.kit.tally(tx, entry)
+                self._trim(tx)
+        except StoreError as exc:  # the answer stands (its change committed); the entry is lost
+            log.error("journal entry of %s not kept: %s", call.request_id, exc)
+
+    def _trim(self, tx: Tx) -> None:
+        with self._lock:
+            self._count += 1
+            if self._count % PRUNE_EVERY:
+                return
+        t = self.tenant
+        cut = tx.one(
+            "SELECT id FROM journal WHERE tenant=? ORDER BY id DESC LIMIT 1 OFFSET ?",
+            (t, self.capacity),
+        )
+        if cut is not None:
+            dropped = tx.run("DELETE FROM journal WHERE tenant=? AND id <= ?", (t, cut[0]))
+            tx.run("UPDATE kit_state SET dropped = dropped + ? WHERE tenant=?", (dropped, t))
+        old = tx.one(
+            "SELECT id FROM journal WHERE tenant=? ORDER BY id DESC LIMIT 1 OFFSET ?",
+            (t, EXCHANGES_KEPT),
+        )
+        if old is not None:
+            tx.run(
+                "UPDATE journal SET exchange=NULL WHERE tenant=? AND id <= ? AND id > ? "
+                "AND exchange IS NOT NULL",
+                (t, old[0], int(old[0]) - 4 * PRUNE_EVERY),
+            )
+
+    def clear(self) -> None:
+        with self.engine.write() as tx:
+            clear_journal(tx, self.tenant)
+
+    def adopt(self, other: Any) -> None:
+        pass  # the rows are the engine's: a new runtime on the same state sees them already
+
+    def new_scope(self) -> None:
+        with self.engine.write() as tx:
+            new_scope(tx, self.tenant)
+
+    def with_history(self, fn: Callable[[list[dict[str, Any]]], None]) -> None:
+        fn(self._entries(current=True))
+
+    def entries(self) -> list[dict[str, Any]]:
+        return self._entries(current=False)
+
+    def _entries(self, current: bool) -> list[dict[str, Any]]:
+        with self.engine.read() as tx:
+            floor = _scope(tx, self.tenant) if current else 0
+            rows = tx.all(
+                "SELECT id, entry FROM journal WHERE tenant=? AND id > ? ORDER BY id",
+                (self.tenant, floor),
+            )
+        return [entry_of(i, e) for i, e in rows]
+
+    def find(self, request_id: str) -> dict[str, Any] | None:
+        with self.engine.read() as tx:
+            row = tx.one(
+                "SELECT id, entry FROM journal WHERE tenant=? AND request_id=? ORDER BY id DESC "
+                "LIMIT 1",
+                (self.tenant, request_id),
+            )
+        return entry_of(*row) if row is not None else None
+
+    def exchange(self, request_id: str) -> dict[str, Any] | None:
+        with self.engine.read() as tx:
+            row = tx.one(
+                "SELECT exchange FROM journal WHERE tenant=? AND request_id=? ORDER BY id DESC "
+                "LIMIT 1",
+                (self.tenant, request_id),
+            )
+        return json.loads(row[0]) if row is not None and row[0] is not None else None
+
+    def stats(self) -> dict[str, int]:
+        with self.engine.read() as tx:
+            row = tx.one(
+                "SELECT count(*), coalesce(sum(length(entry)), 0) FROM journal WHERE tenant=?",
+                (self.tenant,),
+            )
+            dropped = tx.one("SELECT dropped FROM kit_state WHERE tenant=?", (self.tenant,))
+        size, used = (int(row[0]), int(row[1])) if row else (0, 0)
+        return {"size": size, "capacity": self.capacity, "dropped": int(dropped[0]) if dropped
+                else 0, "bytes": used, "maxBytes": self.max_bytes}  # fmt: skip
+
+    def query(self, filters: Filters, *, all_scopes: bool = False) -> list[dict[str, Any]]:
+        """Newest first, stopping at the limit; rows are read in pages of 200."""
+        out: list[dict[str, Any]] = []
+        with self.engine.read() as tx:
+            floor = 0 if all_scopes else _scope(tx, self.tenant)
+            below: int | None = None
+            while True:
+                page = tx.all(
+                    "SELECT id, entry FROM journal WHERE tenant=? AND id > ? AND id < ? "
+                    "ORDER BY id DESC LIMIT 200",
+                    (self.tenant, floor, below if below is not None else 1 << 62),
+                )
+                for seq, text in page:
+                    entry = entry_of(seq, text)
+                    if filters.accepts(entry):
+                        out.append(entry)
+                        if filters.limit is not None and len(out) >= filters.limit:
+                            return out
+                if len(page) < 200:
+                    return out
+                below = int(page[-1][0])
+
+
+def entry_of(seq: Any, text: str) -> dict[str, Any]:
+    entry: dict[str, Any] = json.loads(text)
+    entry["seq"] = int(seq)
+    return entry
+
+
+def _scope(tx: Tx, tenant: str) -> int:
+    row = tx.one("SELECT scope FROM kit_state WHERE tenant=?", (tenant,))
+    return int(row[0]) if row else 0
+
+
+def clear_journal(tx: Tx, tenant: str) -> None:
+    tx.run("DELETE FROM journal WHERE tenant=?", (tenant,))
+    tx.run("UPDATE kit_state SET dropped=0, scope=0 WHERE tenant=?", (tenant,))
+
+
+def new_scope(tx: Tx, tenant: str) -> None:
+    row = tx.one("SELECT max(id) FROM journal WHERE tenant=?", (tenant,))
+    tx.run("UPDATE kit_state SET scope=? WHERE tenant=?", (int(row[0] or 0) if row else 0, tenant))
+
+
+class SharedKit:
+    """Expectation tallies and fault counters of one tenant in the engine; the specs added at
+    run time are rows too, and a change to them makes every process reload (`reload`)."""
+
+    def __init__(self, engine: Engine, tenant: str) -> None:
+        self.engine = engine
+        self.tenant = tenant
+        self.expectations: ExpectationSet | None = None
+        self.faults: FaultSet | None = None
+
+    # -- expectations ------------------------------------------------------------------------
+
+    def tally(self, tx: Tx, entry: dict[str, Any]) -> None:
+        """Count `entry` for every expectation it matches or nearly matches (in `tx`)."""
+        found = self.expectations.items if self.expectations is not None else ()
+        for item in found:
+            matched = item.matcher.matches(entry)
+            near = not matched and item.matcher.is_near(entry)
+            if matched or near:
+                self._count(tx, item, entry, matched)
+
+    def _count(self, tx: Tx, item: Expectation, entry: dict[str, Any], matched: bool) -> None:
+        probe = Expectation(item.name, item.matcher, item.count)
+        row = tx.one(
+            "SELECT matched, samples, near FROM kit_tallies WHERE tenant=? AND name=?{for_update}",
+            (self.tenant, item.name),
+        )
+        if row is not None:
+            probe.matched = int(row[0])
+            probe.samples.extend(json.loads(row[1]))
+            probe.near_misses.extend(json.loads(row[2]))
+        probe.observe(entry)
+        tx.run(
+            "INSERT INTO kit_tallies VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, name) DO UPDATE "
+            "SET matched=excluded.matched, samples=excluded.samples, near=excluded.near",
+            (self.tenant, item.name, probe.matched, json.dumps(list(probe.samples), default=str),
+             json.dumps(list(probe.near_misses), default=str)),
+        )  # fmt: skip
+
+    def load_tallies(self, items: list[Expectation]) -> None:
+        """Each expectation's tally as the engine holds it (before a report)."""
+        with self.engine.read() as tx:
+            rows = {
+                name: (m, s, n)
+                for name, m, s, n in tx.all(
+                    "SELECT name, matched, samples, near FROM kit_tallies WHERE tenant=?",
+                    (self.tenant,),
+                )
+            }
+        for item in items:
+            item.reset()
+            found = rows.get(item.name)
+            if found is not None:
+                item.matched = int(found[0])
+                item.samples.extend(json.loads(found[1]))
+                item.near_misses.extend(json.loads(found[2]))
+
+    def retally(self, tx: Tx, items: list[Expectation], entries: list[dict[str, Any]]) -> None:
+        """Count every kept entry again for `items` (a scenario switch keeping the journal)."""
+        tx.run("DELETE FROM kit_tallies WHERE tenant=?", (self.tenant,))
+        for item in items:
+            for entry in entries:
+                item.observe(entry)
+            tx.run(
+                "INSERT INTO kit_tallies VALUES (?, ?, ?, ?, ?)",
+                (self.tenant, item.name, item.matched, json.dumps(list(item.samples), default=str),
+                 json.dumps(list(item.near_misses), default=str)),
+            )  # fmt: skip
+
+    def retally_one(self, tx: Tx, item: Expectation) -> None:
+        """Store `item`'s tally as it stands (a new expectation, counted on the journal)."""
+        tx.run(
+            "INSERT INTO kit_tallies VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, name) DO NOTHING",
+            (self.tenant, item.name, item.matched, json.dumps(list(item.samples), default=str),
+             json.dumps(list(item.near_misses), default=str)),
+        )  # fmt: skip
+
+    # -- faults --------------------------------------------------------------------------------
+
+    def trigger(self, fault: Fault) -> bool:
+        """`fault.triggers()` on the shared counters: one transaction per matching call."""
+        with self.engine.write() as tx:
+            row = tx.one(
+                "INSERT INTO kit_faults VALUES (?, ?, 1, 0) ON CONFLICT (tenant, id) DO UPDATE "
+                "SET seen = kit_faults.seen + 1 RETURNING seen, fired",
+                (self.tenant, fault.id),
+            )
+            seen, fired = (int(row[0]), int(row[1])) if row else (1, 0)
+            fault.seen, fault.fired = seen - 1, fired
+            # a seeded probability draws the same number for the same call, in any process
+            fault.rng = random.Random(f"{fault.spec.get('seed')}:{seen}")
+            fires = fault.triggers()
+            if fires:
+                tx.run(
+                    "UPDATE kit_faults SET fired = fired + 1 WHERE tenant=? AND id=?",
+                    (self.tenant, fault.id),
+                )
+        return fires
+
+    def load_counters(self, faults: list[Fault]) -> None:
+        with self.engine.read() as tx:
+            rows = {
+                i: (s, f)
+                for i, s, f in tx.all(
+                    "SELECT id, seen, fired FROM kit_faults WHERE tenant=?", (self.tenant,)
+                )
+            }
+        for fault in faults:
+            fault.seen, fault.fired = (int(v) for v in rows.get(fault.id, (0, 0)))
+
+    # -- specs added at run time -------------------------------------------------------------
+
+    def specs(self, kind: str) -> list[dict[str, Any]]:
+        with self.engine.read() as tx:
+            rows = tx.all(
+                "SELECT spec FROM kit_specs WHERE tenant=? AND kind=? ORDER BY id",
+                (self.tenant, kind),
+            )
+        return [json.loads(r[0]) for r in rows]
+
+    def save_specs(
+        self, kind: str, specs: list[dict[str, Any]], bump: Callable[[Tx], None]
+    ) -> None:
+        with self.engine.write() as tx:
+            tx.run("DELETE FROM kit_specs WHERE tenant=? AND kind=?", (self.tenant, kind))
+            tx.many(
+                "INSERT INTO kit_specs (tenant, kind, spec) VALUES (?, ?, ?)",
+                [(self.tenant, kind, json.dumps(s, default=str)) for s in specs],
+            )
+            if kind == "faults":
+                tx.run(
+                    "UPDATE kit_state SET added=? WHERE tenant=?",
+                    (self.faults.added if self.faults is not None else 0, self.tenant),
+                )
+            bump(tx)
+
+    def added(self) -> int:
+        with self.engine.read() as tx:
+            row = tx.one("SELECT added FROM kit_state WHERE tenant=?", (self.tenant,))
+        return int(row[0]) if row else 0

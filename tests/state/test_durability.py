@@ -1,0 +1,227 @@
+"""What was acknowledged is there exactly once: after a full disk (D15), after kill -9 under
+mixed load (one process, and `--workers 2`), after kill -9 right after uploads (D18); and a
+use is one row, not a rewritten list (D22).
+
+Each round runs twice here; `MOCKSRV_SOAK_ROUNDS=20` runs the long loop (docs/scale.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from tests.support.cli import Serve
+from tests.support.promotions import DEVO, NEW, file_name, s3_client, wait_report
+from tests.support.smallfs import SmallFS
+from tests.support.state import (
+    START_FUNDS,
+    agcod_state,
+    audit,
+    create,
+    funds,
+    mixed_load,
+    new_acked,
+    prime,
+)
+
+ROUNDS = range(int(os.environ.get("MOCKSRV_SOAK_ROUNDS", "2")))
+
+
+@pytest.fixture
+def smallfs():
+    fs = SmallFS("64m")  # room for the run; the filler takes the rest
+    yield fs
+    fs.close()
+
+
+def test_a_full_disk_fails_a_create_and_keeps_nothing_of_it(smallfs):
+    state = smallfs.dir / "state.db"
+    srv = Serve("--state", str(state), prefix=smallfs.enter)
+    try:
+        assert create(srv.url, "MocksProdFull1", "10").status_code == 200
+        smallfs.fill()
+        failed = create(srv.url, "MocksProdFull2", "20")
+        # AGCOD's own internal error (F100 GeneralError; HTTP 400 as every F-code by default)
+        assert failed.json()["errorCode"] == "F100", failed.text
+        assert failed.json()["errorType"] == "GeneralError"
+        assert funds(srv.url) == START_FUNDS - 10  # the failed create debited nothing
+        ids = [c["creationRequestId"] for c in agcod_state(srv.url)["cards"]]
+        assert ids == ["MocksProdFull1"]
+        with pytest.raises(ClientError) as put:  # S3's own XML error, not a JSON 500
+            s3_client(srv.url).put_object(Bucket=DEVO, Key=NEW + file_name(), Body=b"F1,new\n")
+        assert put.value.response["Error"]["Code"] == "InternalError"
+        assert put.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+        smallfs.free()
+        # the failed create was never acknowledged: the same id now issues one card, kept
+        again = create(srv.url, "MocksProdFull2", "20")
+        assert again.status_code == 200, again.text
+        claim = again.json()["gcClaimCode"]
+    finally:
+        srv.kill()
+    assert ".tmp" not in smallfs.listing()
+    srv = Serve("--state", str(state), prefix=smallfs.enter)
+    try:
+        assert create(srv.url, "MocksProdFull2", "20").json()["gcClaimCode"] == claim
+        assert funds(srv.url) == START_FUNDS - 30
+    finally:
+        srv.stop()
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        out += [int(c) for c in text]
+    return out
+
+
+def _crash(srv: Serve) -> str:
+    """kill -9 of the server and of every worker it forked (no shutdown at all); its log."""
+    for pid in _children(srv.proc.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 9)
+    return srv.kill()
+
+
+def _audited(srv: Serve, acked: dict, before: str) -> None:
+    """The audit; on a failure, both servers' logs say what happened."""
+    try:
+        audit(srv.url, acked)
+    except BaseException as exc:
+        log = srv.stop()
+        raise AssertionError(f"{exc!r}\n--- before the kill:\n{before[-3000:]}\n"
+                             f"--- after:\n{log[-3000:]}") from exc  # fmt: skip
+    srv.stop()
+
+
+def _load_then_crash(srv: Serve, seconds: float = 2.5, least: int = 16, uploads: int = 1) -> dict:
+    acked = new_acked()
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=mixed_load, args=(srv.url, n, stop, acked), daemon=True)
+        for n in range(16)
+    ]
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    log = _crash(srv)  # in the middle of it all
+    stop.set()
+    for t in threads:
+        t.join(60)
+    assert len(acked["cards"]) >= least and len(acked["uploads"]) >= uploads, acked
+    return acked, log
+
+
+@pytest.mark.parametrize("round_", ROUNDS)
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_kill_9_under_mixed_load_then_audit(tmp_path, workers, round_):
+    state = tmp_path / "state.db"
+    acked, log = _load_then_crash(Serve("--state", str(state), "--workers", workers))
+    _audited(Serve("--state", str(state), "--workers", workers), acked, log)
+
+
+@pytest.mark.parametrize("round_", ROUNDS)
+def test_a_disk_that_fills_up_mid_run_then_audit(smallfs, round_):
+    state = smallfs.dir / "state.db"
+    srv = Serve("--state", str(state), prefix=smallfs.enter)
+    filler = threading.Timer(1.5, smallfs.fill)
+    filler.start()
+    acked, log = _load_then_crash(srv, seconds=3.0, least=1, uploads=0)
+    filler.join()
+    smallfs.free()
+    _audited(Serve("--state", str(state), prefix=smallfs.enter), acked, log)
+
+
+@pytest.mark.parametrize("round_", ROUNDS)
+def test_uploads_acknowledged_right_before_a_kill_are_processed_once(tmp_path, round_):
+    """D18: the uploads waiting at a kill -9 get their report after the restart, once each (the
+    report files of uploads processed while a restart was binding the state were deleted)."""
+    state = tmp_path / "state.db"
+    for attempt in range(4):
+        srv = Serve("--state", str(state))
+        keys = [NEW + file_name() for _ in range(12)]
+
+        def put(n: int, key: str, url: str = srv.url) -> None:
+            body = "".join(f"D18-{round_}-{attempt}-{n}-{i},new\n" for i in range(2000))
+            s3_client(url).put_object(Bucket=DEVO, Key=key, Body=body.encode())
+
+        threads = [threading.Thread(target=put, args=(n, k)) for n, k in enumerate(keys)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        srv.kill()  # most of them not processed yet
+        srv = Serve("--state", str(state))
+        try:
+            s3 = s3_client(srv.url)
+            for key in keys:
+                assert wait_report(s3, key)["rows"]["accepted"] == 2000, key
+            reports = requests.get(srv.url + "/__admin/state/promotions", timeout=10).json()
+            files = [r["file"] for r in reports["reports"]]
+            for key in keys:
+                assert files.count(key.rsplit("/", 1)[1]) == 1, (key, files)
+        finally:
+            srv.kill()
+
+
+def test_a_redeem_writes_one_use_not_the_whole_list(tmp_path):
+    """D22: with 5,000 earlier uses of a code, one more redeem adds a row; it used to rewrite
+    the code's whole list of uses (the log grew by every use's instant each time)."""
+    uses = "\n".join(f'            - "2026-01-01T00:00:{n % 60:02d}.{n:06d}Z"' for n in range(5000))
+    scenario = tmp_path / "uses.yaml"
+    scenario.write_text(
+        "version: 1\nextends: default\nprime:\n  benefits:\n    - id: USES_BENEFIT\n"
+        '      marketplace: US\n      offer_codes:\n        - code: "777777777"\n'
+        "          usage_limit: {uses: 100000, period: lifetime}\n          redemptions:\n"
+        + uses
+        + "\n"
+    )
+    state = tmp_path / "state.db"
+    srv = Serve("--state", str(state), "--scenario", str(scenario))
+    try:
+        assert prime(srv.url, "777777777", "redeem", benefit="USES_BENEFIT").json() == {
+            "message": "SUCCESS"
+        }
+        wal = state.with_name("state.db-wal")
+        with sqlite3.connect(state) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        before = wal.stat().st_size
+        assert prime(srv.url, "777777777", "redeem", benefit="USES_BENEFIT").json() == {
+            "message": "SUCCESS"
+        }
+        grown = wal.stat().st_size - before
+        assert grown < 64 * 1024, grown  # a few pages; the list alone is about 190 KB
+        snap = requests.get(srv.url + "/__admin/state/prime", timeout=10).json()
+        code = next(c for c in snap["offerCodes"] if c["code"] == "777777777")
+        assert len(code["redemptions"]) == 5002
+    finally:
+        srv.stop()
+
+
+def test_funds_stay_exact_across_a_restart_of_two_workers(tmp_path):
+    state = tmp_path / "state.db"
+    srv = Serve("--state", str(state), "--workers", "2")
+    try:
+        results = []
+
+        def issue(n: int) -> None:
+            results.append(create(srv.url, f"MocksProdW{n}", "1.5"))
+
+        threads = [threading.Thread(target=issue, args=(n,)) for n in range(24)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert all(r.status_code == 200 for r in results)
+        assert funds(srv.url) == START_FUNDS - Decimal("36")
+    finally:
+        srv.stop()
