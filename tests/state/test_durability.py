@@ -150,7 +150,7 @@ def test_uploads_acknowledged_right_before_a_kill_are_processed_once(tmp_path, r
         srv = Serve("--state", str(state))
         keys = [NEW + file_name() for _ in range(12)]
 
-        def put(n: int, key: str, url: str = srv.url) -> None:
+        def put(n: int, key: str, url: str = srv.url, attempt: int = attempt) -> None:
             body = "".join(f"D18-{round_}-{attempt}-{n}-{i},new\n" for i in range(2000))
             s3_client(url).put_object(Bucket=DEVO, Key=key, Body=body.encode())
 
