@@ -166,6 +166,13 @@ SERVER = [
         metavar="FILE|URL",
     ),  # fmt: skip
     Option(
+        "--max-tenants",
+        "tenants the server holds at once (POST /__admin/tenants answers 409 beyond)",
+        1000,
+        parse=count,
+        metavar="N",
+    ),  # fmt: skip
+    Option(
         "--workers",
         "serve with N processes on the same ports (auto: one per core); they share the given "
         "state, or a private SQLite database made for the run (1: one process, in memory unless a "
