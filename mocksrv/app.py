@@ -70,18 +70,19 @@ class MocksrvApp:
         signed with; the default tenant's otherwise. None: an admin path names a tenant there is
         none of (answered 404, never served by another tenant)."""
         tenants = self.tenants
-        if not tenants.count and not self.slot.runtime.engine.shared:
-            return self.slot
         path = environ.get("PATH_INFO", "")
         if path.startswith(TENANT_ADMIN):
             if path.count("/") < 4:  # /__admin/tenants/{id}: the tenant itself (default's API)
                 return self.slot
             return tenants.get(path[len(TENANT_ADMIN) :].split("/", 1)[0])
+        query = environ.get("QUERY_STRING", "")
+        if not tenants.count and not self.slot.runtime.engine.shared and "tenant=" not in query:
+            return self.slot  # no tenant: every request is the default tenant's
         key = signing_key(environ)
         if key:
             return tenants.by_key(key) or self.slot
-        named = tenant_param(environ.get("QUERY_STRING", ""))
-        return (tenants.get(named) if named else None) or self.slot
+        named = tenant_param(query)
+        return tenants.get(named) if named else self.slot  # a tenant there is none of: 404
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         slot = self._slot_of(environ)
@@ -123,10 +124,16 @@ TENANT_ADMIN = "/__admin/tenants/"
 
 
 def _no_tenant(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-    """The admin API's own 404 for a tenant path naming no tenant (nothing of any tenant runs)."""
+    """The 404 for a request naming no tenant there is (its admin path, or the `tenant`
+    parameter of an unsigned request such as the landing page's): nothing of any tenant runs,
+    in the admin API's (and the landing page's) error shape."""
     import json
 
-    tenant_id = environ.get("PATH_INFO", "")[len(TENANT_ADMIN) :].split("/", 1)[0]
+    path = environ.get("PATH_INFO", "")
+    if path.startswith(TENANT_ADMIN):
+        tenant_id = path[len(TENANT_ADMIN) :].split("/", 1)[0]
+    else:
+        tenant_id = tenant_param(environ.get("QUERY_STRING", ""))
     body = json.dumps(
         {"error": {"code": "NotFound", "message": f"no tenant {tenant_id[:80]!r}"}}, indent=2
     )

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mocksrv.credentials import tenant_tag
+from mocksrv.errors import TenantError
 from mocksrv.slot import Slot
 
 if TYPE_CHECKING:
@@ -29,14 +30,6 @@ if TYPE_CHECKING:
 
 _KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _ID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
-
-
-class TenantError(Exception):
-    """A tenant cannot be made or found: status, code and message for the admin answer."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 @dataclass

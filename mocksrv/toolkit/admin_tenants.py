@@ -16,7 +16,7 @@ TENANTS_KEY = "mocksrv.tenants"  # environ key: the app's tenants, set by the ap
 MAX_TTL = 30 * 86400  # seconds a tenant may be given at most
 DEFAULT_TTL = 86400  # seconds, when the caller names none: a forgotten tenant does not stay
 MAX_NAME = 64
-FIELDS = ("name", "scenario", "yaml", "ttl_seconds")
+FIELDS = ("name", "scenario", "like", "yaml", "ttl_seconds")
 
 
 def _tenants(ctx: Ctx) -> Any:
@@ -77,31 +77,61 @@ def _name(body: dict[str, Any]) -> str:
 
 
 def _scenarios(ctx: Ctx, body: dict[str, Any]) -> list[Any]:
-    """The tenant's scenarios: bundled names (or files the server may load), then a YAML
-    overlay; without either, the scenarios the server's default tenant runs."""
-    from mocksrv.toolkit import admin_views, control
+    """The tenant's scenarios: bundled names or files the server may load (or those another
+    tenant runs, `like`), then a YAML overlay; without either, the scenarios the server's
+    default tenant runs."""
+    from mocksrv.toolkit import control
 
-    named = body.get("scenario")
-    if isinstance(named, str):
-        named = [named]
-    if named is not None and (
-        not isinstance(named, list) or not named or not all(isinstance(n, str) for n in named)
-    ):
-        raise AdminError("scenario must be a bundled scenario name or a list of them")
-    if named is None:
-        found = list(ctx.runtime.scenarios)
-    else:
-        found = admin_views.named_scenarios(ctx, named)
+    found = _base(ctx, body)
     text = body.get("yaml")
     if text is not None:
         if not isinstance(text, str) or not text:
             raise AdminError("yaml must be the overlay scenario's text as a string")
         found = [*found, *control.from_text(ctx.runtime, text, "tenant-overlay")]
+    if not found:
+        raise AdminError("scenario: [] needs a yaml overlay: a tenant runs at least one scenario")
     problems = ctx.runtime.registry.semantic_problems(found)  # checked as any scenario is
     if problems:
         from mocksrv.errors import ScenarioError
 
         raise ScenarioError(problems)
+    return found
+
+
+def _base(ctx: Ctx, body: dict[str, Any]) -> list[Any]:
+    """What the overlay goes on: `scenario` (an empty list: nothing, the overlay alone), the
+    scenarios of the tenant `like` names ("": the default tenant), else the server's."""
+    named, like = body.get("scenario"), body.get("like")
+    if named is not None and like is not None:
+        raise AdminError("give scenario or like, not both")
+    if like is not None:
+        if not isinstance(like, str):
+            raise AdminError('like must be a tenant id ("" for the default tenant)')
+        slot = _tenants(ctx).get(like) if like else ctx.app
+        if slot is None:
+            raise AdminError(f"like: no tenant {like[:80]!r}", 404, "NotFound")
+        return list(slot.runtime.scenarios)
+    if named is None:
+        return list(ctx.runtime.scenarios)
+    if isinstance(named, str):
+        named = [named]
+    if not isinstance(named, list) or not all(isinstance(n, str) and n for n in named):
+        raise AdminError("scenario must be a scenario name or file, or a list of them")
+    return _named(ctx, named)
+
+
+def _named(ctx: Ctx, named: list[str]) -> list[Any]:
+    """Each entry a scenario by name (the bundled library, the files beside the server's own)
+    or a file the server may load, as for POST /__admin/scenarios."""
+    from mocksrv.toolkit import admin_views, control
+
+    known = control.library(ctx.runtime)
+    found: list[Any] = []
+    for entry in named:
+        if entry in known or ("/" not in entry and not entry.endswith((".yaml", ".yml"))):
+            found += admin_views.named_scenarios(ctx, [entry])  # an unknown name: 404
+        else:
+            found += admin_views.requested(ctx, {"paths": [entry]})
     return found
 
 
@@ -115,7 +145,7 @@ def create_tenant(ctx: Ctx) -> Any:
     name, ttl = _name(body), _ttl(body)
     scenarios = _scenarios(ctx, body)
     settings = ctx.runtime.settings
-    from mocksrv.tenants import TenantError
+    from mocksrv.errors import TenantError
 
     try:
         tenant, runtime = _tenants(ctx).create(scenarios, name, ttl, settings.max_tenants)

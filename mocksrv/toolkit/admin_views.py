@@ -79,7 +79,7 @@ def list_scenarios(ctx: Ctx) -> dict[str, Any]:
     }
 
 
-def _requested(ctx: Ctx, body: dict[str, Any]) -> list[Scenario]:
+def requested(ctx: Ctx, body: dict[str, Any]) -> list[Scenario]:
     given = [k for k in ("paths", "names", "yaml", "reload", "default") if k in body]
     if len(given) != 1:
         raise AdminError("give exactly one of paths, names, yaml, reload: true or default: true")
@@ -127,7 +127,7 @@ def load_scenarios(ctx: Ctx) -> dict[str, Any]:
     keep, keep_journal = _flag(body, "keepState"), _flag(body, "keepJournal")
     if not isinstance(body.get("name", ""), str):
         raise AdminError("name must be a string")
-    scenarios = _requested(ctx, body)
+    scenarios = requested(ctx, body)
     return control.switch(ctx.app, scenarios, keep, keep_journal=keep_journal)
 
 
