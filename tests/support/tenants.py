@@ -40,23 +40,24 @@ def admin(url: str, tenant: str, method: str, path: str, **kw: Any) -> requests.
 
 
 def agcod(
-    url: str, key: tuple[str, str], operation: str, body: dict[str, Any]
+    url: str, key: tuple[str, str], operation: str, body: dict[str, Any], session: Any = None
 ) -> requests.Response:
     """An AGCOD call signed with `key` (botocore SigV4, us-east-1)."""
     data = json.dumps(body).encode()
     headers = {**JSON, "x-amz-target": f"com.amazonaws.agcod.AGCODService.{operation}"}
     return Signer(*key, "AGCODService", "us-east-1").send(
-        "POST", f"{url}/{operation}", headers, data
+        "POST", f"{url}/{operation}", headers, data, session=session
     )
 
 
 def create_card(
-    url: str, key: tuple[str, str], rid: str, amount: float, partner: str = "MocksProd"
-) -> requests.Response:
+    url: str, key: tuple[str, str], rid: str, amount: float, partner: str = "MocksProd",
+    session: Any = None,
+) -> requests.Response:  # fmt: skip
     return agcod(url, key, "CreateGiftCard", {
         "creationRequestId": rid, "partnerId": partner,
         "value": {"currencyCode": "USD", "amount": amount},
-    })  # fmt: skip
+    }, session)  # fmt: skip
 
 
 def prime(
