@@ -198,9 +198,9 @@ def api_state(ctx: Ctx) -> Any:
 def _actions(ctx: Ctx) -> dict[str, dict[str, Any]]:
     out = {}
     for api, store in sorted(ctx.runtime.stores.items()):
-        offered = getattr(store, "admin_actions", None)
-        if offered is not None:
-            out[api] = offered()
+        offered = store.admin_actions()
+        if offered:
+            out[api] = dict(offered)
     return out
 
 

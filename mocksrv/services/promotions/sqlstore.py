@@ -17,6 +17,7 @@ import threading
 import time
 from typing import IO, Any
 
+from mocksrv.api import StoreBase
 from mocksrv.clock import ScenarioClock, iso
 from mocksrv.services import recorded
 from mocksrv.services.promotions import pipeline
@@ -48,20 +49,27 @@ TABLES = (
 )
 
 
-def _holder() -> str:
-    """This process, as a lease holder: host, pid and the pid's start time."""
+def _started(pid: int) -> str | None:
+    """When a process of this machine started (clock ticks since boot), None if it is gone."""
     try:
-        with open(f"/proc/{os.getpid()}/stat") as fh:
-            started = fh.read().rsplit(")", 1)[1].split()[19]
-    except OSError:
-        started = "0"
-    return f"{socket.gethostname()}:{os.getpid()}:{started}"
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
 
 
-HOLDER = _holder()
+HOST = socket.gethostname()
+HOLDER = f"{HOST}:{os.getpid()}:{_started(os.getpid()) or 0}"  # this process, as a lease holder
 
 
-class SqlPromotionsStore:
+def _dead(holder: str) -> bool:
+    """A holder of this machine that no longer runs (its pid is gone or is another process)."""
+    host, _, rest = holder.partition(":")
+    pid, _, started = rest.partition(":")
+    return host == HOST and pid.isdigit() and _started(int(pid)) != started
+
+
+class SqlPromotionsStore(StoreBase):
     """The promotions emulation's state for one tenant, in a SQL engine."""
 
     def __init__(
@@ -105,7 +113,20 @@ class SqlPromotionsStore:
         Replica.seed(tx, self.tenant)
 
     def start(self) -> None:
-        """Bring in what the engine holds: the prod switches; start the processor."""
+        """Bring in what the engine holds: the prod switches; free the leases of processes of
+        this machine that died (a restart after a kill need not wait for them); start the
+        processor."""
+        with self.engine.write() as tx:
+            for (holder,) in tx.all(
+                "SELECT DISTINCT holder FROM promo_uploads WHERE tenant=? AND holder IS NOT NULL",
+                (self.tenant,),
+            ):
+                if _dead(holder):
+                    tx.run(
+                        "UPDATE promo_uploads SET holder=NULL, lease=NULL WHERE tenant=? AND "
+                        "holder=?",
+                        (self.tenant, holder),
+                    )
         with self.engine.read() as tx:
             for client, enabled in tx.all(
                 "SELECT client, enabled FROM promo_prod WHERE tenant=?", (self.tenant,)
@@ -352,7 +373,7 @@ class SqlPromotionsStore:
         return {"client": client.name, "prodEnabled": enabled,
                 "policy": client_policy(client, self.config)}  # fmt: skip
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, now: Any = None) -> dict[str, Any]:
         with self.engine.read() as tx:
             reports = [
                 json.loads(r[0])
