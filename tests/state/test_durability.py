@@ -113,6 +113,13 @@ def _load_then_crash(srv: Serve, seconds: float = 2.5, least: int = 16, uploads:
     for t in threads:
         t.start()
     time.sleep(seconds)
+    # the kill lands in mixed traffic: some cards and uploads acknowledged already (a loaded
+    # machine may take longer to its first S3 answer: moto is imported on the first S3 call)
+    deadline = time.monotonic() + 60
+    while (len(acked["cards"]) < least or len(acked["uploads"]) < uploads) and (
+        time.monotonic() < deadline and any(t.is_alive() for t in threads)
+    ):
+        time.sleep(0.1)
     log = _crash(srv)  # in the middle of it all
     stop.set()
     for t in threads:
