@@ -30,6 +30,9 @@ TABLES = (
     "clock_version {bigint} NOT NULL, kit_version {bigint} NOT NULL, scenarios TEXT NOT NULL, "
     "fingerprints TEXT NOT NULL, clock TEXT NOT NULL)",
 )
+# PostgreSQL's CREATE TABLE IF NOT EXISTS and a first seed are not safe in two transactions at
+# once (two creators collide on the catalog; two seeders on their rows): a lock serialises them
+INSTALLING = ("mocksrv", "install")
 _VERSIONS = "SELECT generation, clock_version, kit_version FROM control WHERE tenant=?"
 TENANT_TABLES = (
     "CREATE TABLE IF NOT EXISTS tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL, "
@@ -69,6 +72,7 @@ def prepare(engine: Engine, ddl: list[str]) -> None:
     from mocksrv.state import buckets
 
     with engine.write() as tx:
+        tx.lock(*INSTALLING)  # replicas started at once: one makes the tables, then the next
         for statement in [*TABLES, *buckets.TABLES, *TENANT_TABLES, *ddl]:
             tx.run(engine_ddl(engine, statement))
         tx.run(
@@ -147,6 +151,7 @@ def install(
     engine, tenant = runtime.engine, runtime.tenant
     prints = {name: fingerprint(runtime, name) for name in [*runtime.stores, CLOCK]}
     with engine.write() as tx:
+        tx.lock(*INSTALLING, tenant)  # the first of several starting replicas seeds, once
         row = tx.one("SELECT fingerprints, generation, clock_version, kit_version, clock "
                      "FROM control WHERE tenant=?", (tenant,))  # fmt: skip
         old = json.loads(row[0]) if row else {}

@@ -146,9 +146,10 @@ def set_clock(ctx: Ctx) -> dict[str, Any]:
             f"now: {body['now']!r} is outside the scenario clock's range "
             f"({iso(FIRST_INSTANT)} to {iso(LAST_INSTANT)})"
         )
-    ctx.runtime.clock.set(at)
-    if "frozen" in body:
-        _freeze(ctx, body["frozen"])
+    frozen = body.get("frozen")
+    if "frozen" in body and not isinstance(frozen, bool):
+        raise AdminError("frozen must be true or false")
+    ctx.runtime.clock.set(at, frozen)  # the instant and frozen in one step
     return ctx.runtime.clock.to_json()
 
 

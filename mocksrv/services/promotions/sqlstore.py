@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 import threading
 import time
 from typing import IO, Any
@@ -23,6 +21,7 @@ from mocksrv.services import recorded
 from mocksrv.services.promotions import pipeline
 from mocksrv.services.promotions.access import CompiledPolicy, client_policy
 from mocksrv.services.promotions.config import PromotionsConfig
+from mocksrv.services.promotions.holders import dead, holder
 from mocksrv.services.promotions.models import HISTORY, Upload
 from mocksrv.services.promotions.replica import Replica
 from mocksrv.services.promotions.reports import Report
@@ -47,26 +46,6 @@ TABLES = (
     "CREATE TABLE IF NOT EXISTS promo_prod (tenant TEXT NOT NULL, client TEXT NOT NULL, "
     "enabled INTEGER NOT NULL, PRIMARY KEY (tenant, client)){norowid}",
 )
-
-
-def _started(pid: int) -> str | None:
-    """When a process of this machine started (clock ticks since boot), None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-HOST = socket.gethostname()
-HOLDER = f"{HOST}:{os.getpid()}:{_started(os.getpid()) or 0}"  # this process, as a lease holder
-
-
-def _dead(holder: str) -> bool:
-    """A holder of this machine that no longer runs (its pid is gone or is another process)."""
-    host, _, rest = holder.partition(":")
-    pid, _, started = rest.partition(":")
-    return host == HOST and pid.isdigit() and _started(int(pid)) != started
 
 
 class SqlPromotionsStore(StoreBase):
@@ -121,7 +100,7 @@ class SqlPromotionsStore(StoreBase):
                 "SELECT DISTINCT holder FROM promo_uploads WHERE tenant=? AND holder IS NOT NULL",
                 (self.tenant,),
             ):
-                if _dead(holder):
+                if dead(holder):
                     tx.run(
                         "UPDATE promo_uploads SET holder=NULL, lease=NULL WHERE tenant=? AND "
                         "holder=?",
@@ -227,7 +206,7 @@ class SqlPromotionsStore(StoreBase):
             bucket, key, env, client, received = row
             tx.run(
                 "UPDATE promo_uploads SET holder=?, lease=? WHERE tenant=? AND bucket=? AND key=?",
-                (HOLDER, now + LEASE, self.tenant, bucket, key),
+                (holder(), now + LEASE, self.tenant, bucket, key),
             )
             if client not in clients:  # the scenario no longer has the client: drop it
                 tx.run(
@@ -242,7 +221,7 @@ class SqlPromotionsStore(StoreBase):
             tx.run(
                 "UPDATE promo_uploads SET lease=? WHERE tenant=? AND bucket=? AND key=? AND "
                 "holder=?",
-                (time.time() + LEASE, self.tenant, upload.bucket, upload.key, HOLDER),
+                (time.time() + LEASE, self.tenant, upload.bucket, upload.key, holder()),
             )
 
     def process(self, upload: Upload) -> Report:
@@ -300,7 +279,7 @@ class SqlPromotionsStore(StoreBase):
         with self.engine.write() as tx:
             gone = tx.run(
                 "DELETE FROM promo_uploads WHERE tenant=? AND bucket=? AND key=? AND holder=?",
-                (self.tenant, upload.bucket, upload.key, HOLDER),
+                (self.tenant, upload.bucket, upload.key, holder()),
             )
             if not gone:  # another processor has it now, or a newer upload replaced it
                 raise StoreError(f"the lease on {upload.key} was lost")
