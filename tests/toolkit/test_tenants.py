@@ -246,4 +246,4 @@ def test_the_landing_page_claims_in_the_tenant_it_names_and_never_in_another(url
         r = requests.get(landing, params={"member": "m3", "tenant": named}, timeout=10)
         assert _error(r, 404, "NotFound") == f"no tenant {named!r}"
     inventory = admin(url, "", "GET", "/state/promotions").json()["inventory"]
-    assert [(i["environment"], i["assigned"]) for i in inventory] == [("devo", 1)]
+    assert [(i["environment"], i["assigned"]) for i in inventory] == [("devo", 1), ("prod", 0)]
