@@ -71,7 +71,7 @@ class _Session:
 
         run_tenant = os.environ.get("MOCKSRV_TENANT", "") if self.in_run else ""
         self.handle = Mocksrv(url, tenant=run_tenant)
-        self.handle.own_expectations_only = self.in_run
+        self.handle.own_expectations_only = self.attached
         worker = _worker(config)
         if self.attached and not (self.in_run and worker is None):
             self.handle = self._tenant(worker or "main", like=run_tenant)
@@ -106,7 +106,7 @@ class _Session:
             pytest.exit(f"mocksrv: cannot make a tenant on {server.url}: {exc}{hint}", 4)
         self.made = info["id"]
         handle = server.for_tenant(info["id"])
-        handle.own_expectations_only = self.in_run
+        handle.own_expectations_only = True  # the scenario's count the session
         server.close()
         self._export(handle)
         return handle
@@ -169,7 +169,7 @@ class _Session:
 
     def _load(self, paths: list[str]) -> None:
         embedded = len(paths) == 1 and paths[0].startswith("<embedded>")
-        self.handle.load(None if embedded else paths or None, keep_journal=self.in_run)
+        self.handle.load(None if embedded else paths or None, keep_journal=self.attached)
         self.loaded = paths
         self.active = list(self.handle.active())
 
@@ -185,7 +185,7 @@ class _Session:
             if paths != self.loaded or self.handle.active() != self.active:
                 self._load(paths)
             else:
-                self.handle.reset(keep_journal=self.in_run)
+                self.handle.reset(keep_journal=self.attached)
         except AdminError as exc:
             pytest.fail(f"mocksrv: {exc}", pytrace=False)
         return self.handle
