@@ -34,6 +34,11 @@ TABLES = (
 # once (two creators collide on the catalog; two seeders on their rows): a lock serialises them
 INSTALLING = ("mocksrv", "install")
 _VERSIONS = "SELECT generation, clock_version, kit_version FROM control WHERE tenant=?"
+TENANT_TABLES = (
+    "CREATE TABLE IF NOT EXISTS tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL, "
+    "created {real} NOT NULL, expires {real}, scenarios TEXT NOT NULL, keys TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS tenant_index (one INTEGER PRIMARY KEY, version {bigint} NOT NULL)",
+)
 
 
 class Part(Protocol):
@@ -68,7 +73,7 @@ def prepare(engine: Engine, ddl: list[str]) -> None:
 
     with engine.write() as tx:
         tx.lock(*INSTALLING)  # replicas started at once: one makes the tables, then the next
-        for statement in [*TABLES, *buckets.TABLES, *ddl]:
+        for statement in [*TABLES, *buckets.TABLES, *TENANT_TABLES, *ddl]:
             tx.run(engine_ddl(engine, statement))
         tx.run(
             "INSERT INTO meta VALUES ('schema', ?) ON CONFLICT (key) DO NOTHING", (SCHEMA_VERSION,)
@@ -187,6 +192,25 @@ def install(
     runtime.versions = new
     outcome[CLOCK] = "kept" if keep_clock else "fresh"
     return outcome
+
+
+def forget(engine: Engine, tenant: str, ddl: list[str]) -> None:
+    """Every row of a deleted tenant, in every table that has a tenant column, in one
+    transaction (its data, journal, control row and its record among the tenants)."""
+    import re
+
+    from mocksrv.state import buckets
+
+    names = {
+        m.group(1)
+        for statement in [*TABLES, *buckets.TABLES, *ddl]
+        if "tenant TEXT" in statement
+        and (m := re.match(r"CREATE TABLE IF NOT EXISTS (\w+)", statement))
+    }
+    with engine.write() as tx:
+        for name in sorted(names):
+            tx.run(f"DELETE FROM {name} WHERE tenant=?", (tenant,))
+        tx.run("DELETE FROM tenants WHERE id=?", (tenant,))
 
 
 def save_clock(runtime: Runtime) -> None:
