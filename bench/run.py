@@ -27,6 +27,7 @@ import instructions  # noqa: E402
 import mixed  # noqa: E402
 import report  # noqa: E402
 import s3_bench  # noqa: E402
+import scale_bench  # noqa: E402
 import soak  # noqa: E402
 import state_bench  # noqa: E402
 import tenants_bench  # noqa: E402
@@ -36,7 +37,8 @@ from procs import BENCH, LOGS, ROOT, all_cores, pin_self, stop_all  # noqa: E402
 
 # instructions and observability last: they run valgrind on both cores, after every timed section
 SECTIONS = (
-    "startup", "http", "s3", "promo", "mixed", "soak", "state", "tenants", "instructions",
+    "startup", "http", "s3", "promo", "mixed", "soak", "state", "scale", "tenants",
+    "instructions",
     "observability",
 )  # fmt: skip
 NOISE = (
@@ -53,8 +55,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--promo-codes", type=int, default=1_000_000, help="codes in the promo file")
     p.add_argument("--mixed-threads", type=int, default=16)
     p.add_argument("--mixed-ops", type=int, default=250, help="operations per mixed client")
-    p.add_argument("--state-cards", type=int, default=100_000,
-                   help="cards in the state database of the --state start-up row (100000)")  # fmt: skip
+    p.add_argument("--state-cards", type=int, default=1_000_000,
+                   help="cards in the SQLite state of the start-up row (1000000)")  # fmt: skip
     p.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto",
                    help="load generator: wrk if installed (auto), or the threaded Python one")  # fmt: skip
     p.add_argument("--soak-seconds", type=float, default=180,
@@ -131,7 +133,10 @@ def _observability(count: int) -> dict[str, Any]:
         return {"skipped": "valgrind is not installed (apt-get install valgrind)"}
     with all_cores():
         per = instructions.observability(count)
-    return {"count": count, "per_request": {k: {"on": on, "off": off} for k, (on, off) in per.items()}}
+    return {
+        "count": count,
+        "per_request": {k: {"on": on, "off": off} for k, (on, off) in per.items()},
+    }
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -164,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         "promo": lambda: s3_bench.promo_million(opts, args.promo_codes),
         "mixed": lambda: mixed.correctness(args.mixed_threads, args.mixed_ops),
         "state": lambda: state_bench.state_rows(opts, args.state_cards),
+        "scale": lambda: scale_bench.scale(opts),
         "soak": lambda: soak.soak(args.soak_seconds),
         "tenants": lambda: tenants_bench.tenant_rows(args.tenants, args.instructions_count),
         "instructions": lambda: _instructions(args.baseline, args.instructions_count),
