@@ -64,13 +64,14 @@ class MocksrvApp:
         cap = getattr(runtime.route(call), "body_cap", None)
         return int(cap(call)) if cap is not None else runtime.settings.max_body_bytes
 
-    def _slot_of(self, environ: dict[str, Any]) -> Slot | None:
+    def _slot_of(self, environ: dict[str, Any], path: str | None = None) -> Slot | None:
         """The tenant a request is for: named in an admin path (`/__admin/tenants/{id}/...`) or
         an unsigned request's `tenant` query parameter, else found by the access key it is
         signed with; the default tenant's otherwise. None: an admin path names a tenant there is
         none of (answered 404, never served by another tenant)."""
         tenants = self.tenants
-        path = environ.get("PATH_INFO", "")
+        if path is None:
+            path = environ.get("PATH_INFO", "")
         if path.startswith(TENANT_ADMIN):
             if path.count("/") < 4:  # /__admin/tenants/{id}: the tenant itself (default's API)
                 return self.slot
@@ -85,13 +86,16 @@ class MocksrvApp:
         return tenants.get(named) if named else self.slot  # a tenant there is none of: 404
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        slot = self._slot_of(environ)
+        path = environ.get("PATH_INFO", "")
+        slot = self._slot_of(environ, path)
         if slot is None:
             return _no_tenant(environ, start_response)
-        runtime = slot.current() if slot.runtime.engine.shared else slot.runtime
-        if runtime is None:  # deleted by another process just now: its keys are unknown
-            slot, runtime = self.slot, self.current()
-        path = environ.get("PATH_INFO", "")
+        runtime = slot.runtime
+        if runtime.engine.shared:
+            current = slot.current()
+            if current is None:  # deleted by another process just now: its keys are unknown
+                slot, current = self.slot, self.current()
+            runtime = current
         if path.startswith("/__admin") and runtime.admin is not None:
             environ["mocksrv.app"] = slot  # the admin API swaps runtimes (reset, scenarios)
             environ["mocksrv.tenants"] = self.tenants

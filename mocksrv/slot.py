@@ -14,17 +14,13 @@ class Slot:
     """`runtime` is the tenant's current runtime; the admin API swaps it (`replace_runtime`)."""
 
     def __init__(self, runtime: Runtime, tenant: Any = None) -> None:
-        self._runtime = runtime
+        self.runtime = runtime  # a plain attribute: read on every request
         self._swap_lock = threading.Lock()
         self.tenant = tenant  # the Tenant record (None: the default tenant)
 
-    @property
-    def runtime(self) -> Runtime:
-        return self._runtime
-
     def replace_runtime(self, runtime: Runtime) -> Runtime:
         with self._swap_lock:
-            old, self._runtime = self._runtime, runtime
+            old, self.runtime = self.runtime, runtime
         old.close()
         return old
 
@@ -33,7 +29,7 @@ class Slot:
         (built again from what the engine keeps), a moved clock, faults or expectations changed
         by another process. One small read per request on a SQL engine; None when the engine
         no longer has this tenant (another process deleted it)."""
-        runtime = self._runtime
+        runtime = self.runtime
         if not runtime.engine.shared:
             return runtime
         from mocksrv.state.engine import StoreError
@@ -48,7 +44,7 @@ class Slot:
         if found == runtime.versions:
             return runtime
         with self._swap_lock:
-            runtime = self._runtime
+            runtime = self.runtime
             if found.generation != runtime.versions.generation:
                 return self._rebuild(runtime, found)
             if found.clock != runtime.versions.clock:
@@ -77,6 +73,6 @@ class Slot:
             new.clock.load(state)
         new.versions = found
         new.start()
-        self._runtime = new
+        self.runtime = new
         old.close()
         return new
