@@ -100,6 +100,17 @@ def resolve(raw: str | os.PathLike[str]) -> Path:
     return path
 
 
+def _private(side: Path) -> None:
+    """`side` made private to the user if it exists. Another process's last connection may
+    remove a WAL or shared-memory file at any moment (SQLite deletes them on a clean close):
+    gone is fine, it is made again with the database's mode."""
+    try:
+        if os.stat(side).st_mode & 0o077:
+            os.chmod(side, 0o600)
+    except FileNotFoundError:
+        pass
+
+
 def open_sqlite(raw: str | os.PathLike[str]) -> SqlEngine:
     """The SQLite engine on the file `raw` (created if missing), in WAL mode, checked."""
     path = resolve(raw)
@@ -116,9 +127,7 @@ def open_sqlite(raw: str | os.PathLike[str]) -> SqlEngine:
         finally:
             conn.close()
         for suffix in ("-wal", "-shm"):  # SQLite gives them the database's mode; make sure
-            side = path.with_name(path.name + suffix)
-            if side.exists() and side.stat().st_mode & 0o077:
-                side.chmod(0o600)
+            _private(path.with_name(path.name + suffix))
     except sqlite3.DatabaseError as exc:
         engine.close()
         raise StateError(f"the state {raw} is not a mocksrv state or is damaged: {exc}") from None
