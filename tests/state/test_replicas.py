@@ -36,6 +36,9 @@ from tests.support.state import (
     new_acked,
     prime,
 )
+from tests.support.tenants import admin as tenant_admin
+from tests.support.tenants import create_card, make
+from tests.support.tenants import keys as tenant_keys
 
 ROUNDS = range(int(os.environ.get("MOCKSRV_SOAK_ROUNDS", "2")))
 _databases = itertools.count(1)
@@ -205,6 +208,35 @@ def test_an_admin_reset_through_the_load_balancer_reaches_every_replica_at_once(
         assert funds(replica.url) == START_FUNDS
     again = create(replicas.url, "MocksProdReset0", "10")  # a new card, not the old one's replay
     assert again.status_code == 200 and funds(replicas.url) == START_FUNDS - 10
+
+
+def test_a_tenant_made_through_the_load_balancer_is_the_same_on_every_replica(replicas):
+    """Issue 21 on replicas: a tenant made through HAProxy signs in on each replica asked
+    directly, its cards and funds are one ledger apart from the default tenant's, a change made
+    through one replica (its clock frozen) is seen on the others, and once deleted its key is
+    unknown on every replica."""
+    tenant = make(replicas.url, name="on-replicas")
+    key = tenant_keys(tenant, "agcod-production")
+    for n, replica in enumerate(replicas.replicas):
+        made = create_card(replica.url, key, f"MocksProdTenant{n}", 5)
+        assert made.status_code == 200, (replica.url, made.text)
+    frozen = {"now": "2027-01-02T03:04:05.000Z", "frozen": True}
+    moved = tenant_admin(replicas.replicas[0].url, tenant["id"], "PUT", "/clock", json=frozen)
+    assert moved.status_code == 200, moved.text
+    for replica in replicas.replicas:
+        ids = tenant_admin(replica.url, tenant["id"], "GET", "/state/agcod").json()["cards"]
+        assert sorted(c["creationRequestId"] for c in ids) == [
+            f"MocksProdTenant{n}" for n in range(3)
+        ], replica.url
+        clock = tenant_admin(replica.url, tenant["id"], "GET", "/clock").json()
+        assert clock["now"] == frozen["now"] and clock["frozen"] is True, replica.url
+        assert agcod_state(replica.url)["cards"] == []  # the default tenant's: untouched
+        assert funds(replica.url) == START_FUNDS
+    gone = requests.delete(f"{replicas.url}/__admin/tenants/{tenant['id']}", timeout=30)
+    assert gone.status_code in (200, 204), gone.text
+    for n, replica in enumerate(replicas.replicas):
+        late = create_card(replica.url, key, f"MocksProdLate{n}", 5)
+        assert (late.status_code, late.json()["__type"]) == (403, "UnrecognizedClientException")
 
 
 def test_uploads_acknowledged_while_the_replicas_switch_scenarios_are_each_processed(replicas):
