@@ -93,15 +93,16 @@ def throughput(opts: Opts) -> dict[str, Any]:
     return out
 
 
-def _sign_files(port: int, opts: Opts) -> dict[str, Any]:
-    """Sign right before the runs: Prime allows 5 min of skew, AGCOD 15 min."""
+def _sign_files(port: int, opts: Opts, tag: str = "R") -> dict[str, Any]:
+    """Sign right before the runs: Prime allows 5 min of skew, AGCOD 15 min. `tag` makes the
+    creationRequestIds distinct from another set's."""
     t0 = time.perf_counter()
     verify = sign.write_requests(
         opts.tmp / "verify.req", [sign.raw("GET", sign.VERIFY_PATH, sign.prime_headers(port))]
     )
     count = create_count(opts.seconds)
-    warm = sign.create_requests(port, max(500, int(2_000 * opts.warmup)), "W")
-    create = sign.create_requests(port, count, "R")
+    warm = sign.create_requests(port, max(500, int(2_000 * opts.warmup)), "W" + tag)
+    create = sign.create_requests(port, count, tag)
     files: dict[str, Any] = {
         "verify": verify,
         "create_warm": sign.write_requests(opts.tmp / "create-warm.req", warm),

@@ -16,8 +16,13 @@ The kinds `http-verify` and `http-create` (not in the default set) count the HTT
 for the same requests instead: mocksrv's parser (llhttp) and `environ_of`, no app.
 
 Usage: .venv/bin/python bench/instructions.py BASELINE_DIR [--count 2000] [--kinds verify,create]
+                                             [--state sqlite]
        .venv/bin/python bench/instructions.py --observability [--count 2000]
 Needs valgrind (`apt-get install valgrind`). Takes about 40 s per tree and kind on two cores.
+
+`--state sqlite` runs both trees' apps on a SQLite state (a new file per run, in a temporary
+folder) instead of in memory: the work of the SQL path, including SQLite's own (the fsyncs of a
+checkpoint are waits, not instructions).
 
 `--observability` compares this tree with itself: verify with the request log at `info` (written
 to /dev/null through mocksrv's own log set-up, as `serve` does) against `warning`, and with the
@@ -52,6 +57,8 @@ def main() -> int:
                     help="this tree only: the request log and the metrics, each on against off")  # fmt: skip
     ap.add_argument("--count", type=int, default=2000, help="requests measured per run")
     ap.add_argument("--kinds", default=",".join(KINDS), help="comma-separated: " + ", ".join(KINDS))
+    ap.add_argument("--state", choices=("memory", "sqlite"), default="memory",
+                    help="where the apps keep their state (memory)")  # fmt: skip
     args = ap.parse_args()
     kinds = [k for k in args.kinds.split(",") if k]
     unknown = sorted(set(kinds) - set(KINDS) - set(HTTP_KINDS))
@@ -64,7 +71,7 @@ def main() -> int:
         return 0
     if args.baseline is None or not (args.baseline / "mocksrv" / "__init__.py").is_file():
         ap.error(f"{args.baseline}: not a mocksrv source tree")
-    per = compare(args.baseline, kinds, args.count)
+    per = compare(args.baseline, kinds, args.count, args.state)
     print("| request | this tree | baseline | this / baseline |\n|---|---|---|---|")
     for kind in kinds:
         this, base = per[kind]["this"], per[kind]["baseline"]
@@ -72,16 +79,19 @@ def main() -> int:
     return 0
 
 
-def compare(baseline: Path, kinds: list[str], count: int) -> dict[str, dict[str, float]]:
+def compare(
+    baseline: Path, kinds: list[str], count: int, state: str = "memory"
+) -> dict[str, dict[str, float]]:
     """Instructions per request of each kind, {"this": ..., "baseline": ...} (bench/run.py's
-    `instructions` section calls this too)."""
+    `instructions` section calls this too); `state` "sqlite" runs the apps on a SQLite state."""
     trees = {"this": ROOT, "baseline": baseline.resolve()}
     jobs = [(t, k, n) for k in kinds for t in trees for n in (1, 1 + count)]
+    setup = "" if state == "memory" else f"state={state}"
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         counts = dict(
             zip(
                 jobs,
-                pool.map(lambda j: _count(trees[j[0]], j[1], j[2], count + 1), jobs),
+                pool.map(lambda j: _count(trees[j[0]], j[1], j[2], count + 1, setup), jobs),
                 strict=True,
             )
         )
@@ -151,7 +161,9 @@ def worker(kind: str, n: int, prepared: int) -> int:
     except ImportError:
         from mocksrv.scenario.loader import load_files  # type: ignore[no-redef]
 
-    app = create_app(Settings(), load_files([str(HERE / "scenario.yaml")]))
+    app = create_app(
+        Settings(), load_files([str(HERE / "scenario.yaml")]), _state(os.environ.get("OBSERVE", ""))
+    )
     flush = _observe(app, os.environ.get("OBSERVE", ""))
     requests = _requests(sign, kind, WARM_UP + prepared)
     statuses: list[str] = []
@@ -177,6 +189,19 @@ def worker(kind: str, n: int, prepared: int) -> int:
     bad = [s for s in statuses if not s.startswith("200")]
     print("answers: ok" if not bad else f"answers: {len(bad)} not 200, first {bad[0]}")
     return 0
+
+
+def _state(setup: str) -> Any:
+    """The engine an OBSERVE set-up asks for ("state=sqlite": a new SQLite file), or None
+    (memory)."""
+    parts = dict(p.split("=", 1) for p in setup.split(",") if p)
+    if parts.get("state") != "sqlite":
+        return None
+    import tempfile
+
+    from mocksrv.state.open import open_engine
+
+    return open_engine(str(Path(tempfile.mkdtemp(prefix="mocksrv-ins-")) / "state.db"))
 
 
 def _observe(app: Any, setup: str) -> Callable[[], None]:

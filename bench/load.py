@@ -55,21 +55,38 @@ def have_wrk() -> bool:
     return LOADGEN["name"] != "python" and shutil.which("wrk") is not None
 
 
-def run_load(port: int, requests_file: Path, seconds: float, connections: int = 16) -> LoadResult:
+def run_load(
+    port: int,
+    requests_file: Path,
+    seconds: float,
+    connections: int = 16,
+    *,
+    threads: int = 1,
+    cpu: str = LOADGEN_CPU,
+) -> LoadResult:
+    """`threads` and `cpu` apply to wrk (the scale section: 2 threads on every core)."""
     if have_wrk():
-        return run_wrk(port, requests_file, seconds, connections)
+        return run_wrk(port, requests_file, seconds, connections, threads=threads, cpu=cpu)
     return run_python(port, requests_file, seconds, connections)
 
 
-def run_wrk(port: int, requests_file: Path, seconds: float, connections: int = 16) -> LoadResult:
-    threads = 1  # one core for the load generator; one wrk thread drives 16 connections
+def run_wrk(
+    port: int,
+    requests_file: Path,
+    seconds: float,
+    connections: int = 16,
+    *,
+    threads: int = 1,
+    cpu: str = LOADGEN_CPU,
+) -> LoadResult:
+    """By default one wrk thread on the load-generator core drives all the connections."""
     cmd = pinned(
         [
             "wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
             "--timeout", "5s", "-s", str(LUA), f"http://{HOST}:{port}/",
             "--", str(requests_file), str(threads),
         ],
-        LOADGEN_CPU,
+        cpu,
     )  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
     stats, sample = None, ""

@@ -62,8 +62,16 @@ def all_cores() -> Iterator[None]:
         os.sched_setaffinity(0, pinned)
 
 
+ALL_CPUS = "all"  # a process free to use every core (the scale section), not pinned
+
+
 def pinned(cmd: Sequence[str], cpu: str) -> list[str]:
-    return ["taskset", "-c", cpu, *cmd] if (os.cpu_count() or 1) > 1 else list(cmd)
+    """`cmd` under `taskset -c cpu`; ALL_CPUS lifts the orchestrator's own pinning (children
+    inherit it) so the process may run on every core."""
+    count = os.cpu_count() or 1
+    if count <= 1:
+        return list(cmd)
+    return ["taskset", "-c", f"0-{count - 1}" if cpu == ALL_CPUS else cpu, *cmd]
 
 
 def mocksrv_cmd(port: int, scenario: Path | None) -> list[str]:
@@ -84,6 +92,7 @@ class Server:
         port: int,
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
+        cpu: str = SERVER_CPU,
     ) -> None:
         self.name, self.port = name, port
         LOGS.mkdir(parents=True, exist_ok=True)
@@ -91,7 +100,7 @@ class Server:
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
-            pinned(cmd, SERVER_CPU),
+            pinned(cmd, cpu),
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -128,6 +137,30 @@ class Server:
 
     def rss_mib(self) -> float:
         return _status_kib(self.pid, "VmRSS") / 1024
+
+    def tree_rss_mib(self) -> float:
+        """RSS of the server and its worker processes (`serve --workers N`), summed."""
+        return sum(_status_kib(p, "VmRSS") for p in self.tree()) / 1024
+
+    def tree(self) -> list[int]:
+        """The server's pid and its descendants' (one level: a supervisor's workers)."""
+        kids: list[int] = []
+        with contextlib.suppress(OSError):
+            for tid in os.listdir(f"/proc/{self.pid}/task"):
+                with open(f"/proc/{self.pid}/task/{tid}/children") as f:
+                    kids += [int(x) for x in f.read().split()]
+        return [self.pid, *kids]
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds used so far by the server and its worker processes."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self.tree():
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / tick
 
     def hwm_mib(self) -> float:
         return _status_kib(self.pid, "VmHWM") / 1024

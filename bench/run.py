@@ -27,6 +27,7 @@ import instructions  # noqa: E402
 import mixed  # noqa: E402
 import report  # noqa: E402
 import s3_bench  # noqa: E402
+import scale_bench  # noqa: E402
 import soak  # noqa: E402
 import state_bench  # noqa: E402
 from load import LOADGEN, have_wrk  # noqa: E402
@@ -35,7 +36,8 @@ from procs import BENCH, LOGS, ROOT, all_cores, pin_self, stop_all  # noqa: E402
 
 # instructions and observability last: they run valgrind on both cores, after every timed section
 SECTIONS = (
-    "startup", "http", "s3", "promo", "mixed", "soak", "state", "instructions", "observability",
+    "startup", "http", "s3", "promo", "mixed", "soak", "state", "scale", "instructions",
+    "observability",
 )  # fmt: skip
 NOISE = (
     "Measured on a shared 2-core machine: server pinned to CPU 0, load generator to CPU 1 "
@@ -51,8 +53,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--promo-codes", type=int, default=1_000_000, help="codes in the promo file")
     p.add_argument("--mixed-threads", type=int, default=16)
     p.add_argument("--mixed-ops", type=int, default=250, help="operations per mixed client")
-    p.add_argument("--state-cards", type=int, default=100_000,
-                   help="cards in the state database of the --state start-up row (100000)")  # fmt: skip
+    p.add_argument("--state-cards", type=int, default=1_000_000,
+                   help="cards in the SQLite state of the start-up row (1000000)")  # fmt: skip
     p.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto",
                    help="load generator: wrk if installed (auto), or the threaded Python one")  # fmt: skip
     p.add_argument("--soak-seconds", type=float, default=180,
@@ -160,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         "promo": lambda: s3_bench.promo_million(opts, args.promo_codes),
         "mixed": lambda: mixed.correctness(args.mixed_threads, args.mixed_ops),
         "state": lambda: state_bench.state_rows(opts, args.state_cards),
+        "scale": lambda: scale_bench.scale(opts),
         "soak": lambda: soak.soak(args.soak_seconds),
         "instructions": lambda: _instructions(args.baseline, args.instructions_count),
         "observability": lambda: _observability(args.instructions_count),
