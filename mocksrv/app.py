@@ -62,26 +62,46 @@ class MocksrvApp:
         old.close()
         return old
 
+    _seen: int | None = None  # the SQLite control signal's `done` this process caught up with
+
     def current(self) -> Runtime:
         """The runtime, brought up to date with a shared engine's control: other scenarios
         (built again from the texts the engine keeps), a moved clock, faults or expectations
-        changed by another process. One small read per request on a SQL engine."""
+        changed by another process. On SQLite the engine's control signal says, from one read
+        of memory shared by every process, whether the control changed since the last look (a
+        query only then); on PostgreSQL each request reads the control row."""
         runtime = self._runtime
         if not runtime.engine.shared:
             return runtime
+        signal = runtime.engine.signal
+        if signal is None:
+            return self._follow(runtime)[0]
+        done = signal.done()
+        if done == self._seen:
+            return runtime
+        begun = signal.begun()  # read after `done`: a change begun since shows as in flight
+        runtime, read = self._follow(runtime)
+        if begun != done:  # a change in flight, or one whose process died: look again next time
+            signal.settle()
+        elif read:
+            self._seen = done
+        return runtime
+
+    def _follow(self, runtime: Runtime) -> tuple[Runtime, bool]:
+        """Read the control row and follow it; (the runtime, whether the row was read)."""
         from mocksrv.state.engine import StoreError
         from mocksrv.state.install import versions
 
         try:
             found = versions(runtime.engine, runtime.tenant)
         except StoreError:
-            return runtime  # the engine is unreachable: the request's own step will say so
+            return runtime, False  # the engine is unreachable: the request's own step says so
         if found is None or found == runtime.versions:
-            return runtime
+            return runtime, True
         with self._swap_lock:
             runtime = self._runtime
             if found.generation != runtime.versions.generation:
-                return self._rebuild(runtime, found)
+                return self._rebuild(runtime, found), True
             if found.clock != runtime.versions.clock:
                 from mocksrv.state.install import stored_clock
 
@@ -92,7 +112,7 @@ class MocksrvApp:
                 for part in runtime.parts.values():
                     part.reload()
             runtime.versions = found
-            return runtime
+            return runtime, True
 
     def _rebuild(self, old: Runtime, found: Any) -> Runtime:
         """Another process made other scenarios active: this runtime is built on them (lock

@@ -1,11 +1,13 @@
 """The shared control of a SQL state: which scenarios are active, their generation, the scenario
 clock, and installing a runtime's scenarios (at start-up, on a reset, on a scenario switch).
 
-Every process serving a state reads one row per request (`versions`): a new `generation` means
+Every process serving a state follows one row (`versions`): a new `generation` means
 other scenarios (rebuild the runtime from the texts stored here), a new `clock` version a moved
 scenario clock, a new `kit` version faults or expectations added or removed at run time. An admin
 change commits its data and the new version together, so the next request any process serves
-after the admin call returned sees it.
+after the admin call returned sees it. On PostgreSQL each request reads the row; on SQLite only
+a request that finds the engine's control signal moved (`mocksrv.state.sqlite.ControlSignal`),
+which every change of the row moves (`Tx.control_changed`).
 """
 
 from __future__ import annotations
@@ -170,6 +172,7 @@ def install(
         )
         gen, clock_v, kit_v = (row[1], row[2], row[3]) if row is not None else (0, 0, 0)
         new = Versions(gen + 1, clock_v + 1, kit_v + 1)
+        tx.control_changed()
         tx.run(
             "INSERT INTO control VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant) DO UPDATE SET "
             "generation=excluded.generation, clock_version=excluded.clock_version, "
@@ -186,6 +189,7 @@ def install(
 def save_clock(runtime: Runtime) -> None:
     """The scenario clock moved (admin API): store it and bump the clock version."""
     with runtime.engine.write() as tx:
+        tx.control_changed()
         tx.run(
             "UPDATE control SET clock=?, clock_version=clock_version+1 WHERE tenant=?",
             (json.dumps(runtime.clock.state()), runtime.tenant),
@@ -197,6 +201,7 @@ def save_clock(runtime: Runtime) -> None:
 
 def bump_kit(runtime: Runtime, tx: Tx) -> None:
     """Faults or expectations changed at run time: every other process reloads them."""
+    tx.control_changed()
     tx.run("UPDATE control SET kit_version=kit_version+1 WHERE tenant=?", (runtime.tenant,))
     row = tx.one(_VERSIONS, (runtime.tenant,))
     if row is not None:
