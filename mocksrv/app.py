@@ -77,9 +77,9 @@ class MocksrvApp:
         if signal is None:
             return self._follow(runtime)[0]
         done = signal.done()
-        if done == self._seen:
-            return runtime
         begun = signal.begun()  # read after `done`: a change begun since shows as in flight
+        if done == self._seen and begun == done:
+            return runtime  # `begun` too: a process killed between a commit and its `end`
         runtime, read = self._follow(runtime)
         if begun != done:  # a change in flight, or one whose process died: look again next time
             signal.settle()

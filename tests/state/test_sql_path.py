@@ -10,6 +10,7 @@ on one SQLite state, signed by botocore):
 
 from __future__ import annotations
 
+import json
 import mmap
 import sqlite3
 import struct
@@ -82,6 +83,30 @@ def test_a_control_change_cut_short_by_a_killed_process_is_settled(tmp_path):
         assert requests.get(b.url + "/__admin/clock", timeout=10).json()["frozen"] is False
     finally:
         a.stop()
+        b.stop()
+
+
+def test_a_control_change_committed_by_a_process_killed_before_its_end_is_seen(tmp_path):
+    """A process killed after its control change committed, before it moved `done`: the
+    signal's `done` is where another process last saw it, `begun` one ahead; that process
+    must read the control row, not trust `done` alone."""
+    state = tmp_path / "state.db"
+    b = Serve("--state", str(state))
+    try:
+        assert requests.get(b.url + "/__admin/clock", timeout=10).json()["frozen"] is False
+        assert requests.get(b.url + "/__admin/clock", timeout=10).json()["frozen"] is False
+        frozen = {"at": "2026-05-15T14:00:00+00:00", "wall": 0.0, "frozen": True}
+        with sqlite3.connect(state) as db:  # what the killed process committed
+            db.execute(
+                "UPDATE control SET clock=?, clock_version=clock_version+1",
+                (json.dumps(frozen),),
+            )
+        db.close()
+        _cut_short(state)  # its `begun`, without its `end`
+        now = requests.get(b.url + "/__admin/clock", timeout=10).json()
+        assert now["frozen"] is True and now["now"].startswith("2026-05-15T14:00:00"), now
+        assert _signal(state)[0] == _signal(state)[1]  # settled: no writer held the lock
+    finally:
         b.stop()
 
 
