@@ -7,14 +7,46 @@ defaults, identity APIs, fault error names, keep-state, admin state views) is de
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from mocksrv.runtime import Runtime
     from mocksrv.scenario.model import Problems, ScenarioModel
 
 Parse = Callable[["ScenarioModel", "Problems"], Any]
+# an API's run-time operations for POST /__admin/actions/<api>/<name>: name -> (run, help)
+Actions = Mapping[str, tuple[Callable[[dict[str, Any]], Any], str]]
+
+
+class Store(Protocol):
+    """What the runtime and the admin API call on every API's store (memory or SQL)."""
+
+    def snapshot(self, now: datetime) -> Any:
+        """The admin state view (`GET /__admin/state/<api>`), as of the scenario clock's now."""
+        ...
+
+    def admin_actions(self) -> Actions: ...
+
+    def start(self) -> None:
+        """Start background work, once the runtime's scenarios are the active ones."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class StoreBase:
+    """The parts of `Store` most stores have nothing to do for."""
+
+    def admin_actions(self) -> Actions:
+        return {}
+
+    def start(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _no_errors() -> Iterable[str]:

@@ -78,9 +78,12 @@ class ScenarioClock:
     def frozen(self) -> bool:
         return self._state[2]
 
-    def set(self, instant: datetime) -> None:
+    def set(self, instant: datetime, frozen: bool | None = None) -> None:
+        """Move to `instant`, frozen or running as `frozen` says (None: as it was), in one step:
+        a clock set and frozen at once shows exactly that instant."""
         with self._lock:
-            self._state = self._stamped(clamp(instant.astimezone(UTC)), self._state[2])
+            keep = self._state[2] if frozen is None else frozen
+            self._state = self._stamped(clamp(instant.astimezone(UTC)), keep)
         self._changed()
 
     def advance(self, seconds: float) -> datetime:

@@ -113,7 +113,7 @@ def load_app(settings: Settings) -> Any:
         raise
 
 
-def banner(app: Any, url: str, https: str | None = None) -> str:
+def banner(app: Any, url: str, https: str | None = None, workers: int = 1) -> str:
     from mocksrv.sigv4 import Identity
 
     runtime = app.runtime
@@ -122,9 +122,7 @@ def banner(app: Any, url: str, https: str | None = None) -> str:
         lines.append(f"HTTPS on {https} (real host names; CA: `mocksrv ca`)")
     lines += ["", "Endpoints:"]
     for service in runtime.services:
-        describe = getattr(service, "describe", None)
-        if describe:
-            lines.extend(f"  {line}" for line in describe(url))
+        lines.extend(f"  {line}" for line in service.describe(url))
     if runtime.admin is not None:
         lines.append(f"  admin API          {url}/__admin/")
     lines += ["", "Credentials (scenario demo values):"]
@@ -135,7 +133,9 @@ def banner(app: Any, url: str, https: str | None = None) -> str:
             f"secret {ident.secret_key}"
         )
     lines += ["", "Rate limits:"] + [f"  {line}" for line in rate_limit_lines(runtime) or ["none"]]
-    lines.append(f"\nScenario: {', '.join(sc.source for sc in runtime.scenarios)}")
+    shared = f"{workers} processes sharing " if workers > 1 else ""
+    lines.append(f"\nState: {shared}{runtime.engine.describe()}")
+    lines.append(f"Scenario: {', '.join(sc.source for sc in runtime.scenarios)}")
     return "\n".join(lines)
 
 
@@ -177,4 +177,4 @@ def _own_names(v6: bool) -> list[str]:
 
 def rate_limit_lines(runtime: Any) -> list[str]:
     """The active rate limits of every API, one line each (for the banners)."""
-    return [line for s in runtime.services for line in getattr(s, "rate_limits", list)()]
+    return [line for s in runtime.services for line in s.rate_limits()]

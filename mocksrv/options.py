@@ -167,9 +167,9 @@ SERVER = [
     ),  # fmt: skip
     Option(
         "--workers",
-        "serve with N processes on the same ports (auto: one per core); they share the --state, "
-        "or a private SQLite database made for the run (1: one process, state in memory unless "
-        "--state)",
+        "serve with N processes on the same ports (auto: one per core); they share the given "
+        "state, or a private SQLite database made for the run (1: one process, in memory unless a "
+        "state is given)",
         "1",
         metavar="N|auto",
     ),  # fmt: skip

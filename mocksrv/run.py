@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,16 +108,8 @@ def junit_xml(report: dict[str, Any], command: list[str], rc: int, seconds: floa
 
 def cmd_run(args: argparse.Namespace) -> int:
     from mocksrv import logs
-    from mocksrv.launch import (
-        listen,
-        load_app,
-        rate_limit_lines,
-        release_large_blocks,
-        restore_sigint,
-        settings_from,
-    )
-    from mocksrv.server import ServerThread
-    from mocksrv.toolkit.plugin import toolkit_of
+    from mocksrv.launch import release_large_blocks, restore_sigint, settings_from
+    from mocksrv.supervisor import worker_count
 
     command = list(args.cmd)
     if command and command[0] == "--":
@@ -127,17 +121,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     logs.configure(args.log_level, args.log_format)
     release_large_blocks()
-    app = load_app(settings)
-    server = ServerThread(app, settings, listen(app, settings)).start()
+    serving = _workers if worker_count(args.workers) > 1 else _in_process
     started = time.monotonic()
-    try:
-        print(f"mocksrv run: serving on {server.url}; running: {' '.join(command)}", flush=True)
+    with serving(settings, worker_count(args.workers)) as (app, url, verify):
+        print(f"mocksrv run: serving on {url}; running: {' '.join(command)}", flush=True)
+        from mocksrv.launch import rate_limit_lines
+
         for line in rate_limit_lines(app.runtime):
             print(f"mocksrv run: rate limit {line}", flush=True)
-        rc = _run_command(command, {**os.environ, **environment(app, server.url)}, args.timeout)
-        report = toolkit_of(app.runtime).expectations.verify()
-    finally:
-        server.stop()
+        rc = _run_command(command, {**os.environ, **environment(app, url)}, args.timeout)
+        report = verify()
     print(report_text(report), flush=True)
     written = not args.junit_xml or write_junit(
         args.junit_xml, junit_xml(report, command, rc, time.monotonic() - started)
@@ -146,6 +139,59 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"mocksrv run: command exited with status {rc}", file=sys.stderr)
         return rc
     return 0 if report["met"] and written else 1
+
+
+Serving = Iterator[tuple[Any, str, Callable[[], dict[str, Any]]]]
+
+
+@contextlib.contextmanager
+def _in_process(settings: Any, workers: int) -> Serving:
+    """The run's server on a thread of this process."""
+    from mocksrv.launch import listen, load_app
+    from mocksrv.server import ServerThread
+    from mocksrv.toolkit.plugin import toolkit_of
+
+    app = load_app(settings)
+    server = ServerThread(app, settings, listen(app, settings)).start()
+    try:
+        yield app, server.url, lambda: toolkit_of(app.runtime).expectations.verify()
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def _workers(settings: Any, workers: int) -> Serving:
+    """`run --workers N`: N worker processes on a private (or the given) state; the
+    expectations are verified on that state, so they count every worker's requests."""
+    from mocksrv.app import create_app
+    from mocksrv.errors import MocksrvError
+    from mocksrv.launch import load_scenarios
+    from mocksrv.state.engine import StateError
+    from mocksrv.state.open import open_engine
+    from mocksrv.supervisor import Supervisor
+    from mocksrv.toolkit.plugin import toolkit_of
+
+    supervisor = Supervisor(settings, load_scenarios(settings), workers)
+    try:
+        app = supervisor.prepare()
+        supervisor.start()
+    except (StateError, RuntimeError, OSError) as exc:
+        supervisor.stop()
+        raise MocksrvError(f"cannot start {workers} workers: {exc}") from None
+
+    def verify() -> dict[str, Any]:
+        assert supervisor.settings.state is not None
+        engine = open_engine(supervisor.settings.state)
+        try:
+            view = create_app(supervisor.settings, None, engine, install=False, start=False)
+            return dict(toolkit_of(view.runtime).expectations.verify())
+        finally:
+            engine.close()
+
+    try:
+        yield app, supervisor.urls()[0], verify
+    finally:
+        supervisor.stop()
 
 
 def write_junit(path: str, data: bytes) -> bool:

@@ -17,6 +17,7 @@ from mocksrv.state.engine import MEMORY, Engine
 from mocksrv.state.install import Versions
 
 if TYPE_CHECKING:
+    from mocksrv.api import Store
     from mocksrv.call import Call
     from mocksrv.registry import Registry
 
@@ -38,6 +39,14 @@ class Service(Protocol):
 
     def claims(self, call: Call) -> bool:
         """True if the path alone identifies this API (checked before the scope)."""
+        ...
+
+    def describe(self, url: str) -> list[str]:
+        """Its lines of the start-up banner's endpoints."""
+        ...
+
+    def rate_limits(self) -> list[str]:
+        """Its active rate limits, a line each, for the banners."""
         ...
 
     def __call__(self, call: Call) -> Response: ...
@@ -77,7 +86,7 @@ class Runtime:
         self.transport_fault: Callable[..., Any] | None = None
         self.recorders: list[Callable[[Call], None]] = []
         self.faults: Any = NoFaults()
-        self.stores: dict[str, Any] = {}  # each API's store (its data), by API name
+        self.stores: dict[str, Store] = {}  # each API's store (its data), by API name
         # what else a SQL engine keeps for this runtime (the toolkit's journal and specs)
         self.parts: dict[str, Any] = {}
 
@@ -134,17 +143,13 @@ class Runtime:
         for part in self.parts.values():
             part.reload()
         for store in self.stores.values():
-            start = getattr(store, "start", None)
-            if start is not None:
-                start()
+            store.start()
 
     def close(self) -> None:
         """Close the stores this runtime still owns (those carried to a new one were handed
         over); services hold no resources."""
         for store in self.stores.values():
-            close = getattr(store, "close", None)
-            if close is not None:
-                close()
+            store.close()
 
 
 def not_found(call: Call) -> Response:

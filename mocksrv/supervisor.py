@@ -73,8 +73,7 @@ def serve_workers(args: Any, settings: Settings, workers: int) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        print(banner(app, *supervisor.urls()), flush=True)
-        print(f"Workers: {workers} processes sharing {app.runtime.engine.describe()}", flush=True)
+        print(banner(app, *supervisor.urls(), workers=workers), flush=True)
         if getattr(args, "admin_token_generated", False):
             print(f"Admin API token (generated; send 'Authorization: Bearer <token>'): "
                   f"{settings.admin_token}", flush=True)  # fmt: skip

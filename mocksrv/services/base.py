@@ -68,6 +68,14 @@ class ApiService:
         """True if the path alone identifies this API (checked before the SigV4 scope)."""
         return False
 
+    def describe(self, url: str) -> list[str]:
+        """Its lines of the start-up banner's endpoints (none by default)."""
+        return []
+
+    def rate_limits(self) -> list[str]:
+        """Its active rate limits, a line each, for the banners (none by default)."""
+        return []
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         # which optional steps an API fills in: the others cost no call per request

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 from mocksrv.state.engine import Engine, StateError, Tx
 
@@ -157,8 +157,9 @@ def install(
             if name in keep:
                 outcome[name] = "kept"
                 continue
-            store.clear(tx)
-            store.seed(tx)
+            part = cast(Part, store)  # a SQL engine's stores are its parts
+            part.clear(tx)
+            part.seed(tx)
             outcome[name] = "fresh" if name not in old else "fresh (its scenario section changed)"
         if not starting:  # rate limits start full again, as a fresh runtime's would
             from mocksrv.state import buckets

@@ -25,6 +25,7 @@ from mocksrv.http import BODY_REFUSED, FIELD_REFUSED, MAX_FIELD
 from mocksrv.toolkit import expectations, guard
 
 if TYPE_CHECKING:
+    from mocksrv.api import Store
     from mocksrv.app import MocksrvApp
     from mocksrv.runtime import Runtime
     from mocksrv.toolkit.plugin import Toolkit
@@ -253,18 +254,9 @@ def _internal_error(err: Exception) -> Response:  # never a traceback on the adm
 
 
 # --- small helpers the operations share --------------------------------------------------------
-def snapshot(store: Any, runtime: Runtime) -> Any:
-    """A store's state view: `snapshot(now)` or `snapshot()`, whichever it offers."""
-    import inspect
-
-    view = getattr(store, "snapshot", None)
-    if view is None:
-        return {"message": "this API offers no state view"}
-    try:
-        params = inspect.signature(view).parameters
-    except (TypeError, ValueError):
-        params = {}  # type: ignore[assignment]
-    return view(runtime.clock.now()) if params else view()
+def snapshot(store: Store, runtime: Runtime) -> Any:
+    """A store's state view, as of the scenario clock's now."""
+    return store.snapshot(runtime.clock.now())
 
 
 def number(key: str, value: Any, *, minimum: float | None = None) -> float:

@@ -141,9 +141,10 @@ def set_clock(ctx: Ctx) -> dict[str, Any]:
             f"now: {body['now']!r} is outside the scenario clock's range "
             f"({iso(FIRST_INSTANT)} to {iso(LAST_INSTANT)})"
         )
-    ctx.runtime.clock.set(at)
-    if "frozen" in body:
-        _freeze(ctx, body["frozen"])
+    frozen = body.get("frozen")
+    if "frozen" in body and not isinstance(frozen, bool):
+        raise AdminError("frozen must be true or false")
+    ctx.runtime.clock.set(at, frozen)  # the instant and frozen in one step
     return ctx.runtime.clock.to_json()
 
 
@@ -198,9 +199,9 @@ def api_state(ctx: Ctx) -> Any:
 def _actions(ctx: Ctx) -> dict[str, dict[str, Any]]:
     out = {}
     for api, store in sorted(ctx.runtime.stores.items()):
-        offered = getattr(store, "admin_actions", None)
-        if offered is not None:
-            out[api] = offered()
+        offered = store.admin_actions()
+        if offered:
+            out[api] = dict(offered)
     return out
 
 

@@ -12,7 +12,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from mocksrv.api import Api
+from mocksrv.api import Api, StoreBase
 from mocksrv.app import create_app
 from mocksrv.errors import ScenarioError
 from mocksrv.http import Response
@@ -30,13 +30,14 @@ ECHO_SCHEMA = {
 }
 
 
-class EchoStore:
-    """The echo API's data: how many calls it answered."""
+class EchoStore(StoreBase):
+    """The echo API's data: how many calls it answered (the typed store seam: `StoreBase`
+    gives the parts it has nothing to do for)."""
 
     def __init__(self) -> None:
         self.calls = 0
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, now: Any) -> dict[str, Any]:
         return {"calls": self.calls}
 
 
@@ -54,6 +55,12 @@ class EchoService:
 
     def claims(self, call: Any) -> bool:
         return call.path == "/echo"
+
+    def describe(self, url: str) -> list[str]:
+        return [f"Echo               {url}/echo"]
+
+    def rate_limits(self) -> list[str]:
+        return []
 
     def __call__(self, call: Any) -> Response:
         call.api, call.operation = self.api, "Echo"

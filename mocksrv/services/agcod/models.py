@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
+from mocksrv.api import StoreBase
 from mocksrv.services import recorded
 from mocksrv.services.agcod import rules
 from mocksrv.services.agcod.config import AgcodConfig, Partner
@@ -179,7 +180,7 @@ class AgcodStore(Protocol):
     def recorded_reply(self, key: tuple[str, ...]) -> recorded.Reply | None: ...
 
 
-class MemoryAgcodStore:
+class MemoryAgcodStore(StoreBase):
     """The memory engine's AGCOD store: this process's dicts, every change under one lock."""
 
     def __init__(self, config: AgcodConfig) -> None:

@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from mocksrv.api import StoreBase
 from mocksrv.services import recorded
 from mocksrv.services.agcod import rules
 from mocksrv.services.agcod.config import AgcodConfig, Partner
@@ -73,7 +74,7 @@ def _card(account: str, request_id: str, row: tuple[Any, ...]) -> GiftCard:
     )
 
 
-class SqlAgcodStore:
+class SqlAgcodStore(StoreBase):
     """AGCOD's cards, funds and physical cards as rows of one tenant."""
 
     tables = TABLES

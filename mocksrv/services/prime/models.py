@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from mocksrv.api import StoreBase
 from mocksrv.clock import iso, later
 from mocksrv.services import recorded
 from mocksrv.services.prime.config import OfferCode, PrimeConfig
@@ -132,7 +133,7 @@ def codes_of(config: PrimeConfig) -> dict[tuple[str, str], OfferCode]:
     return {(b.id, c.code): c for b in config.benefits.values() for c in b.codes.values()}
 
 
-class MemoryPrimeStore:
+class MemoryPrimeStore(StoreBase):
     """The memory engine's Prime store; every change under one lock."""
 
     def __init__(self, config: PrimeConfig) -> None:

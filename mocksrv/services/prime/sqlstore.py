@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from mocksrv.api import StoreBase
 from mocksrv.clock import later
 from mocksrv.services import recorded
 from mocksrv.services.prime.config import PrimeConfig
@@ -53,7 +54,7 @@ def _instant(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-class SqlPrimeStore:
+class SqlPrimeStore(StoreBase):
     """Prime's uses, reply positions, call counts and auth codes as rows of one tenant."""
 
     tables = TABLES

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
+from mocksrv.api import StoreBase
 from mocksrv.clock import ScenarioClock, iso
 from mocksrv.services import recorded
 from mocksrv.services.promotions import pipeline
@@ -51,12 +52,12 @@ class PromotionsStore(Protocol):
 
     def claim(self, env: str, promotion_id: str, member: str) -> tuple[str | None, bool]: ...
 
-    def snapshot(self) -> dict[str, Any]: ...
+    def snapshot(self, now: Any = None) -> dict[str, Any]: ...
 
     def recorded_reply(self, key: tuple[str, ...]) -> recorded.Reply | None: ...
 
 
-class MemoryPromotionsStore:
+class MemoryPromotionsStore(StoreBase):
     """The memory engine's promotions store: inventory, processed files, reports, the worker;
     `snapshot()` is the admin view."""
 
@@ -217,7 +218,7 @@ class MemoryPromotionsStore:
             "policy": client_policy(client, self.config),
         }
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, now: Any = None) -> dict[str, Any]:
         """Admin view: inventory per promotion, warnings, recent reports, buckets and policies."""
         with self._lock:
             reports = list(self._history)

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 import threading
 import time
 from typing import IO, Any
 
+from mocksrv.api import StoreBase
 from mocksrv.clock import ScenarioClock, iso
 from mocksrv.services import recorded
 from mocksrv.services.promotions import pipeline
 from mocksrv.services.promotions.access import CompiledPolicy, client_policy
 from mocksrv.services.promotions.config import PromotionsConfig
+from mocksrv.services.promotions.holders import dead, holder
 from mocksrv.services.promotions.models import HISTORY, Upload
 from mocksrv.services.promotions.replica import Replica
 from mocksrv.services.promotions.reports import Report
@@ -48,20 +48,7 @@ TABLES = (
 )
 
 
-def _holder() -> str:
-    """This process, as a lease holder: host, pid and the pid's start time."""
-    try:
-        with open(f"/proc/{os.getpid()}/stat") as fh:
-            started = fh.read().rsplit(")", 1)[1].split()[19]
-    except OSError:
-        started = "0"
-    return f"{socket.gethostname()}:{os.getpid()}:{started}"
-
-
-HOLDER = _holder()
-
-
-class SqlPromotionsStore:
+class SqlPromotionsStore(StoreBase):
     """The promotions emulation's state for one tenant, in a SQL engine."""
 
     def __init__(
@@ -105,7 +92,20 @@ class SqlPromotionsStore:
         Replica.seed(tx, self.tenant)
 
     def start(self) -> None:
-        """Bring in what the engine holds: the prod switches; start the processor."""
+        """Bring in what the engine holds: the prod switches; free the leases of processes of
+        this machine that died (a restart after a kill need not wait for them); start the
+        processor."""
+        with self.engine.write() as tx:
+            for (holder,) in tx.all(
+                "SELECT DISTINCT holder FROM promo_uploads WHERE tenant=? AND holder IS NOT NULL",
+                (self.tenant,),
+            ):
+                if dead(holder):
+                    tx.run(
+                        "UPDATE promo_uploads SET holder=NULL, lease=NULL WHERE tenant=? AND "
+                        "holder=?",
+                        (self.tenant, holder),
+                    )
         with self.engine.read() as tx:
             for client, enabled in tx.all(
                 "SELECT client, enabled FROM promo_prod WHERE tenant=?", (self.tenant,)
@@ -206,7 +206,7 @@ class SqlPromotionsStore:
             bucket, key, env, client, received = row
             tx.run(
                 "UPDATE promo_uploads SET holder=?, lease=? WHERE tenant=? AND bucket=? AND key=?",
-                (HOLDER, now + LEASE, self.tenant, bucket, key),
+                (holder(), now + LEASE, self.tenant, bucket, key),
             )
             if client not in clients:  # the scenario no longer has the client: drop it
                 tx.run(
@@ -221,7 +221,7 @@ class SqlPromotionsStore:
             tx.run(
                 "UPDATE promo_uploads SET lease=? WHERE tenant=? AND bucket=? AND key=? AND "
                 "holder=?",
-                (time.time() + LEASE, self.tenant, upload.bucket, upload.key, HOLDER),
+                (time.time() + LEASE, self.tenant, upload.bucket, upload.key, holder()),
             )
 
     def process(self, upload: Upload) -> Report:
@@ -279,7 +279,7 @@ class SqlPromotionsStore:
         with self.engine.write() as tx:
             gone = tx.run(
                 "DELETE FROM promo_uploads WHERE tenant=? AND bucket=? AND key=? AND holder=?",
-                (self.tenant, upload.bucket, upload.key, HOLDER),
+                (self.tenant, upload.bucket, upload.key, holder()),
             )
             if not gone:  # another processor has it now, or a newer upload replaced it
                 raise StoreError(f"the lease on {upload.key} was lost")
@@ -353,7 +353,7 @@ class SqlPromotionsStore:
         return {"client": client.name, "prodEnabled": enabled,
                 "policy": client_policy(client, self.config)}  # fmt: skip
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, now: Any = None) -> dict[str, Any]:
         with self.engine.read() as tx:
             reports = [
                 json.loads(r[0])

@@ -8,6 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from mocksrv.api import StoreBase
 from mocksrv.clock import iso
 from mocksrv.services.sts.config import Role, StsConfig
 from mocksrv.services.sts.tokens import Claims, open_token, seal
@@ -60,7 +61,7 @@ def _identity(session: Session) -> Identity:
     )
 
 
-class SessionStore:
+class SessionStore(StoreBase):
     """Sessions: issued as self-contained tokens (`tokens.py`), opened on use without a lookup;
     and a record of those issued since start-up (or the last reset), for the state view: this
     process's, or on a SQL state every process's (a row per session, no secret, no token)."""
