@@ -277,7 +277,9 @@ def _prime_checks(port: int, tally: Tally, check: Any) -> None:
 
 
 def _admin(port: int, api: str) -> dict[str, Any]:
-    status, body = send(port, f"GET /__admin/state/{api} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    status, body = send(
+        port, f"GET /__admin/state/{api} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    )
     if status != 200:
         raise RuntimeError(f"admin state {api}: {status} {body[:200]!r}")
     return dict(json.loads(body))

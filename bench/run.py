@@ -129,7 +129,10 @@ def _observability(count: int) -> dict[str, Any]:
         return {"skipped": "valgrind is not installed (apt-get install valgrind)"}
     with all_cores():
         per = instructions.observability(count)
-    return {"count": count, "per_request": {k: {"on": on, "off": off} for k, (on, off) in per.items()}}
+    return {
+        "count": count,
+        "per_request": {k: {"on": on, "off": off} for k, (on, off) in per.items()},
+    }
 
 
 def _interrupt(signum: int, frame: Any) -> None:

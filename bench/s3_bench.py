@@ -54,7 +54,9 @@ def pipeline_idle(port: int, timeout: float = 120) -> float:
     """Wait until the promotions worker has nothing pending (admin state view); seconds waited."""
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < timeout:
-        status, body = send(port, b"GET /__admin/state/promotions HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        status, body = send(
+            port, b"GET /__admin/state/promotions HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        )
         if status == 200 and json.loads(body).get("pending", 0) == 0:
             return time.perf_counter() - t0
         time.sleep(0.2)
