@@ -15,9 +15,14 @@ warm-up cancel out. No socket is involved: the bench's HTTP rows measure the con
 The kinds `http-verify` and `http-create` (not in the default set) count the HTTP layer's own work
 for the same requests instead: mocksrv's parser (llhttp) and `environ_of`, no app.
 
+`--tenants` compares this tree with itself too: verify and CreateGiftCard signed with the keys of
+one tenant when 1 tenant was made first and when 100 were (each tenant its own runtime on the same
+scenario), and signed with the default tenant's keys with no tenant and with 100.
+
 Usage: .venv/bin/python bench/instructions.py BASELINE_DIR [--count 2000] [--kinds verify,create]
                                              [--state sqlite]
        .venv/bin/python bench/instructions.py --observability [--count 2000]
+       .venv/bin/python bench/instructions.py --tenants [--count 2000] [--many 100]
 Needs valgrind (`apt-get install valgrind`). Takes about 40 s per tree and kind on two cores.
 
 `--state sqlite` runs both trees' apps on a SQLite state (a new file per run, in a temporary
@@ -55,6 +60,9 @@ def main() -> int:
     ap.add_argument("baseline", type=Path, nargs="?", help="another mocksrv source tree")
     ap.add_argument("--observability", action="store_true",
                     help="this tree only: the request log and the metrics, each on against off")  # fmt: skip
+    ap.add_argument("--tenants", action="store_true",
+                    help="this tree only: verify and create with 1 tenant made first against --many")  # fmt: skip
+    ap.add_argument("--many", type=int, default=100, help="tenants made first in --tenants (100)")
     ap.add_argument("--count", type=int, default=2000, help="requests measured per run")
     ap.add_argument("--kinds", default=",".join(KINDS), help="comma-separated: " + ", ".join(KINDS))
     ap.add_argument("--state", choices=("memory", "sqlite"), default="memory",
@@ -68,6 +76,14 @@ def main() -> int:
         print("| verify | on | off | on / off |\n|---|---|---|---|")
         for what, (on, off) in observability(args.count).items():
             print(f"| {what} | {on:,.0f} | {off:,.0f} | {on / off:.3f}x |")
+        return 0
+    if args.tenants:
+        print(
+            f"| request | signed as | few tenants | {args.many} tenants | ratio |\n|---|---|---|---|---|"
+        )
+        for kind, got in tenant_scaling(TENANT_KINDS, args.count, args.many).items():
+            for who, (few, many) in got.items():
+                print(f"| {kind} | {who} | {few:,.0f} | {many:,.0f} | {many / few:.3f}x |")
         return 0
     if args.baseline is None or not (args.baseline / "mocksrv" / "__init__.py").is_file():
         ap.error(f"{args.baseline}: not a mocksrv source tree")
@@ -120,7 +136,35 @@ def observability(count: int) -> dict[str, tuple[float, float]]:
     return {what: (per[on], per[off]) for what, (on, off) in VARIANTS.items()}
 
 
-def _count(tree: Path, kind: str, n: int, prepared: int, observe: str = "") -> int:
+TENANT_KINDS = ("verify", "create")
+# (tenants made first, whose keys sign): a tenant's requests with 1 tenant and with many, and the
+# default tenant's with none (its fast path) and with many
+TENANT_SETUPS = {"a tenant's keys": ((1, "tenant"), ("many", "tenant")),
+                 "the default's keys": ((0, "default"), ("many", "default"))}  # fmt: skip
+
+
+def tenant_scaling(kinds: tuple[str, ...], count: int, many: int) -> dict[str, Any]:
+    """Instructions per request of this tree for each kind and TENANT_SETUPS entry: (few, many)."""
+    setups = sorted({(many if t == "many" else t, who) for pair in TENANT_SETUPS.values()
+                     for t, who in pair})  # fmt: skip
+    jobs = [(k, t, who, n) for k in kinds for t, who in setups for n in (1, 1 + count)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        found = dict(zip(jobs, pool.map(lambda j: _count(
+            ROOT, j[0], j[3], count + 1, tenants=f"{j[1]}:{j[2]}"), jobs), strict=True))  # fmt: skip
+    per = {(k, t, who): (found[(k, t, who, 1 + count)] - found[(k, t, who, 1)]) / count
+           for k in kinds for t, who in setups}  # fmt: skip
+    return {
+        kind: {
+            label: tuple(per[(kind, many if t == "many" else t, who)] for t, who in pair)
+            for label, pair in TENANT_SETUPS.items()
+        }
+        for kind in kinds
+    }
+
+
+def _count(
+    tree: Path, kind: str, n: int, prepared: int, observe: str = "", tenants: str = ""
+) -> int:
     """Instructions of one worker process (valgrind's `Collected` total, every thread)."""
     cmd = [
         "valgrind",
@@ -133,7 +177,8 @@ def _count(tree: Path, kind: str, n: int, prepared: int, observe: str = "") -> i
         str(n),
         str(prepared),
     ]
-    env = dict(os.environ, PYTHONPATH=str(tree), PYTHONHASHSEED="0", OBSERVE=observe)
+    env = dict(os.environ, PYTHONPATH=str(tree), PYTHONHASHSEED="0", OBSERVE=observe,
+               TENANTS=tenants)  # fmt: skip
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
     found = re.search(r"Collected : (\d+)", out.stderr)
     if out.returncode != 0 or found is None or "answers: ok" not in out.stdout:
@@ -165,7 +210,8 @@ def worker(kind: str, n: int, prepared: int) -> int:
         Settings(), load_files([str(HERE / "scenario.yaml")]), _state(os.environ.get("OBSERVE", ""))
     )
     flush = _observe(app, os.environ.get("OBSERVE", ""))
-    requests = _requests(sign, kind, WARM_UP + prepared)
+    keys = _tenants(app, os.environ.get("TENANTS", ""))
+    requests = _requests(sign, kind, WARM_UP + prepared, keys)
     statuses: list[str] = []
 
     def start_response(status: str, headers: Any) -> None:
@@ -221,12 +267,34 @@ def _observe(app: Any, setup: str) -> Callable[[], None]:
     return flush
 
 
-def _requests(sign: Any, kind: str, count: int) -> list[bytes]:
+def _tenants(app: Any, setup: str) -> dict[str, Any]:
+    """TENANTS="N:who": N tenants made first on the bench scenario; the credentials (by
+    identity name) of the last one when `who` is "tenant", else none (the default's sign)."""
+    if not setup:
+        return {}
+    from botocore.credentials import Credentials
+
+    count, who = setup.split(":")
+    tenant = None
+    for i in range(int(count)):
+        tenant, _ = app.tenants.create(list(app.runtime.scenarios), f"bench-{i}", None, 1 << 20)
+    if who != "tenant" or tenant is None:
+        return {}
+    return {name: Credentials(key, secret) for name, (key, secret) in tenant.keys.items()}
+
+
+def _requests(sign: Any, kind: str, count: int, keys: dict[str, Any] | None = None) -> list[bytes]:
     from s3_bench import BODY, BUCKET, PUT_KEY, REPORT_KEY
 
+    keys = keys or {}
+    prime = keys.get("prime-partner")
     makers: dict[str, Callable[[], list[bytes]]] = {
-        "verify": lambda: [sign.raw("GET", sign.VERIFY_PATH, sign.prime_headers(PORT))] * count,
-        "create": lambda: sign.create_requests(PORT, count, "I"),
+        "verify": lambda: (
+            [sign.raw("GET", sign.VERIFY_PATH, sign.prime_headers(PORT, creds=prime))] * count
+        ),
+        "create": lambda: sign.create_requests(
+            PORT, count, "I", keys.get("agcod-sandbox", sign.AGCOD_SANDBOX)
+        ),
         "s3-put": lambda: [sign.s3_put(PORT, BUCKET, f"{PUT_KEY}-{i}", BODY) for i in range(count)],
         "s3-get": lambda: [sign.s3_get(PORT, BUCKET, REPORT_KEY)] * count,
     }

@@ -123,6 +123,7 @@ def rows(res: dict[str, Any]) -> list[dict[str, Any]]:
     add(f"{n_codes} promo codes: upload to report (s)", pr.get("upload_to_report_s"), None, "-", "-", "info")  # fmt: skip
     add(f"{n_codes} promo codes: peak RSS (MiB)", pr.get("rss_peak_mib"), None, "-", "-", "info")
     _soak_rows(res.get("soak") or {}, add)
+    _tenant_rows(res.get("tenants") or {}, add)
     mx = res.get("mixed") or {}
     v = "not measured" if not mx or "ok" not in mx else ("met" if mx["ok"] else "FAILED")
     n = sum(x for k, x in (mx.get("operations") or {}).items() if k != "error")
@@ -169,6 +170,26 @@ def _state_rows(sb: dict[str, Any], add: Any) -> None:
     add(f"start-up with a SQLite state of {cards} cards, median (ms)", ms, None, "-", "< 1000 ms", v)  # fmt: skip
     v = "not measured" if rss is None else ("met" if rss < 150 else f"gap ({rss:.0f} MiB)")
     add("RSS after that start-up (MiB)", rss, None, "-", "< 150 MiB", v)
+
+
+def _tenant_rows(tb: dict[str, Any], add: Any) -> None:
+    if not tb:
+        return
+    if "error" in tb:
+        add("tenants", None, None, "-", "-", f"not measured ({tb['error']})")
+        return
+    n = tb.get("tenants", "?")
+    p99 = _get(tb, "create_ms", "p99")
+    add(f"create a tenant, p99 of {n} (ms)", p99, None, "-", "< 50 ms", "met" if p99 is not None and p99 < 50 else f"gap ({p99} ms)")  # fmt: skip
+    add(f"delete a tenant, p99 of {n} (ms)", _get(tb, "delete_ms", "p99"), None, "-", "-", "info")
+    kib = tb.get("idle_tenant_kib")
+    add(f"memory per idle tenant, RSS growth / {n} (KiB)", kib, None, "-", "< 2048 KiB", "met" if kib is not None and kib < 2048 else f"gap ({kib} KiB)")  # fmt: skip
+    ins = tb.get("instructions") or {}
+    if "skipped" in ins:
+        add("tenants: CPU instructions per request", None, None, "-", "-", f"not measured ({ins['skipped']})")  # fmt: skip
+    for kind, by in (ins.get("per_request") or {}).items():
+        for who, (few, many) in by.items():
+            add(f"{kind} signed with {who}: CPU instructions, {n} tenants vs few", round(many), round(few), "few tenants", "<= 1.05x", _verdict(_ratio(many, few), "<=", 1.05))  # fmt: skip
 
 
 def _soak_rows(sk: dict[str, Any], add: Any) -> None:

@@ -30,13 +30,15 @@ import s3_bench  # noqa: E402
 import scale_bench  # noqa: E402
 import soak  # noqa: E402
 import state_bench  # noqa: E402
+import tenants_bench  # noqa: E402
 from load import LOADGEN, have_wrk  # noqa: E402
 from peers import wiremock_jar  # noqa: E402
 from procs import BENCH, LOGS, ROOT, all_cores, pin_self, stop_all  # noqa: E402
 
 # instructions and observability last: they run valgrind on both cores, after every timed section
 SECTIONS = (
-    "startup", "http", "s3", "promo", "mixed", "soak", "state", "scale", "instructions",
+    "startup", "http", "s3", "promo", "mixed", "soak", "state", "scale", "tenants",
+    "instructions",
     "observability",
 )  # fmt: skip
 NOISE = (
@@ -63,6 +65,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="another mocksrv source tree (e.g. a checkout of main) measured in the http section")  # fmt: skip
     p.add_argument("--instructions-count", type=int, default=1000,
                    help="requests counted per kind in the instructions and observability sections (1000)")  # fmt: skip
+    p.add_argument("--tenants", type=int, default=tenants_bench.TENANTS,
+                   help="tenants created, measured and deleted in the tenants section (100)")  # fmt: skip
     p.add_argument("--only", default="", help=f"comma list of sections: {','.join(SECTIONS)}")
     p.add_argument("--note", action="append", default=[], help="extra note for the results file")
     p.add_argument("--out", type=Path, default=BENCH / "results", help="results directory")
@@ -167,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         "state": lambda: state_bench.state_rows(opts, args.state_cards),
         "scale": lambda: scale_bench.scale(opts),
         "soak": lambda: soak.soak(args.soak_seconds),
+        "tenants": lambda: tenants_bench.tenant_rows(args.tenants, args.instructions_count),
         "instructions": lambda: _instructions(args.baseline, args.instructions_count),
         "observability": lambda: _observability(args.instructions_count),
     }

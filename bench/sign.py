@@ -50,8 +50,10 @@ def raw(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> b
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def prime_headers(port: int, path: str = VERIFY_PATH, method: str = "GET") -> dict[str, str]:
-    headers = signed(PRIME, "execute-api", method, port, path, {"x-amz-marketplace": "US"})
+def prime_headers(
+    port: int, path: str = VERIFY_PATH, method: str = "GET", creds: Credentials | None = None
+) -> dict[str, str]:
+    headers = signed(creds or PRIME, "execute-api", method, port, path, {"x-amz-marketplace": "US"})
     headers["x-amz-request-id"] = "bench-0001"  # unsigned, as the Prime docs send it
     return headers
 
@@ -83,14 +85,15 @@ def write_requests(path: Path, requests: list[bytes]) -> Path:
     return path
 
 
-def create_requests(port: int, count: int, tag: str) -> list[bytes]:
+def create_requests(
+    port: int, count: int, tag: str, creds: Credentials = AGCOD_SANDBOX
+) -> list[bytes]:
     """`count` CreateGiftCard requests for sandbox partner Mocks, distinct creationRequestIds."""
     out = []
     for i in range(count):
         body = agcod_body("Mocks", f"Mocks{tag}{i:07d}")
-        out.append(
-            raw("POST", "/CreateGiftCard", agcod_headers(port, "CreateGiftCard", body), body)
-        )
+        headers = agcod_headers(port, "CreateGiftCard", body, creds)
+        out.append(raw("POST", "/CreateGiftCard", headers, body))
     return out
 
 

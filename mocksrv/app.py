@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -14,7 +13,9 @@ from mocksrv.registry import REGISTRY, Registry
 from mocksrv.runtime import Runtime
 from mocksrv.scenario.loader import Scenario
 from mocksrv.settings import Settings
+from mocksrv.slot import Slot
 from mocksrv.state.engine import MEMORY, Engine
+from mocksrv.tenants import Tenants
 
 log = logging.getLogger("mocksrv")
 
@@ -34,109 +35,70 @@ def _wants_dashboard(environ: dict[str, Any]) -> bool:
 
 
 class MocksrvApp:
-    """One WSGI app serving every API; its state lives in a Runtime that can be swapped whole."""
+    """One WSGI app serving every API for every tenant; each tenant's state lives in a Runtime
+    (held by its `Slot`) that can be swapped whole. `slot` is the default tenant's."""
 
     def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
-        self._swap_lock = threading.Lock()
+        self.slot = Slot(runtime)
+        self.tenants = Tenants(self.slot)
 
     @property
     def runtime(self) -> Runtime:
-        return self._runtime
+        return self.slot.runtime
+
+    def replace_runtime(self, runtime: Runtime) -> Runtime:
+        return self.slot.replace_runtime(runtime)
+
+    def current(self) -> Runtime:
+        return self.slot.current() or self.slot.runtime
 
     def body_cap(self, environ: dict[str, Any]) -> int:
         """The HTTP server's hook: the most body bytes to read for a request, from its head's
         environ alone (method, path, headers): the admin API's cap under /__admin, else the cap
         of the API the request routes to. A body over it is not read; the request then comes
         with the refusal marked, and the API answers it in its own shape."""
-        runtime = self._runtime
+        runtime = (self._slot_of(environ) or self.slot).runtime
         if environ.get("PATH_INFO", "").startswith("/__admin") and runtime.admin is not None:
             return int(getattr(runtime.admin, "max_body", runtime.settings.max_body_bytes))
         call = Call.from_environ(environ, runtime)
         cap = getattr(runtime.route(call), "body_cap", None)
         return int(cap(call)) if cap is not None else runtime.settings.max_body_bytes
 
-    def replace_runtime(self, runtime: Runtime) -> Runtime:
-        with self._swap_lock:
-            old, self._runtime = self._runtime, runtime
-        old.close()
-        return old
-
-    _seen: int | None = None  # the SQLite control signal's `done` this process caught up with
-
-    def current(self) -> Runtime:
-        """The runtime, brought up to date with a shared engine's control: other scenarios
-        (built again from the texts the engine keeps), a moved clock, faults or expectations
-        changed by another process. On SQLite the engine's control signal says, from one read
-        of memory shared by every process, whether the control changed since the last look (a
-        query only then); on PostgreSQL each request reads the control row."""
-        runtime = self._runtime
-        if not runtime.engine.shared:
-            return runtime
-        signal = runtime.engine.signal
-        if signal is None:
-            return self._follow(runtime)[0]
-        done = signal.done()
-        begun = signal.begun()  # read after `done`: a change begun since shows as in flight
-        if done == self._seen and begun == done:
-            return runtime  # `begun` too: a process killed between a commit and its `end`
-        runtime, read = self._follow(runtime)
-        if begun != done:  # a change in flight, or one whose process died: look again next time
-            signal.settle()
-        elif read:
-            self._seen = done
-        return runtime
-
-    def _follow(self, runtime: Runtime) -> tuple[Runtime, bool]:
-        """Read the control row and follow it; (the runtime, whether the row was read)."""
-        from mocksrv.state.engine import StoreError
-        from mocksrv.state.install import versions
-
-        try:
-            found = versions(runtime.engine, runtime.tenant)
-        except StoreError:
-            return runtime, False  # the engine is unreachable: the request's own step says so
-        if found is None or found == runtime.versions:
-            return runtime, True
-        with self._swap_lock:
-            runtime = self._runtime
-            if found.generation != runtime.versions.generation:
-                return self._rebuild(runtime, found), True
-            if found.clock != runtime.versions.clock:
-                from mocksrv.state.install import stored_clock
-
-                state = stored_clock(runtime.engine, runtime.tenant)
-                if state is not None:
-                    runtime.clock.load(state)
-            if found.kit != runtime.versions.kit:
-                for part in runtime.parts.values():
-                    part.reload()
-            runtime.versions = found
-            return runtime, True
-
-    def _rebuild(self, old: Runtime, found: Any) -> Runtime:
-        """Another process made other scenarios active: this runtime is built on them (lock
-        held)."""
-        from mocksrv.state.install import stored_clock, stored_scenarios
-
-        scenarios = stored_scenarios(old.engine, old.tenant) or old.scenarios
-        new = old.registry.build(old.settings, scenarios, old.engine, tenant=old.tenant)
-        state = stored_clock(old.engine, old.tenant)
-        if state is not None:
-            new.clock.load(state)
-        new.versions = found
-        new.start()
-        self._runtime = new
-        old.close()
-        return new
+    def _slot_of(self, environ: dict[str, Any], path: str | None = None) -> Slot | None:
+        """The tenant a request is for: named in an admin path (`/__admin/tenants/{id}/...`) or
+        an unsigned request's `tenant` query parameter, else found by the access key it is
+        signed with; the default tenant's otherwise. None: an admin path names a tenant there is
+        none of (answered 404, never served by another tenant)."""
+        tenants = self.tenants
+        if path is None:
+            path = environ.get("PATH_INFO", "")
+        if path.startswith(TENANT_ADMIN):
+            if path.count("/") < 4:  # /__admin/tenants/{id}: the tenant itself (default's API)
+                return self.slot
+            return tenants.get(path[len(TENANT_ADMIN) :].split("/", 1)[0])
+        query = environ.get("QUERY_STRING", "")
+        if not tenants.count and not self.slot.runtime.engine.shared and "tenant=" not in query:
+            return self.slot  # no tenant: every request is the default tenant's
+        key = signing_key(environ)
+        if key:
+            return tenants.by_key(key) or self.slot
+        named = tenant_param(query)
+        return tenants.get(named) if named else self.slot  # a tenant there is none of: 404
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        runtime = self._runtime
-        if runtime.engine.shared:
-            runtime = self.current()
         path = environ.get("PATH_INFO", "")
+        slot = self._slot_of(environ, path)
+        if slot is None:
+            return _no_tenant(environ, start_response)
+        runtime = slot.runtime
+        if runtime.engine.shared:
+            current = slot.current()
+            if current is None:  # deleted by another process just now: its keys are unknown
+                slot, current = self.slot, self.current()
+            runtime = current
         if path.startswith("/__admin") and runtime.admin is not None:
-            environ["mocksrv.app"] = self  # the admin API swaps runtimes (reset, scenarios)
+            environ["mocksrv.app"] = slot  # the admin API swaps runtimes (reset, scenarios)
+            environ["mocksrv.tenants"] = self.tenants
             return runtime.admin(environ, start_response)
         if path == "/" and runtime.admin is not None and _wants_dashboard(environ):
             start_response("302 Found", [("Location", DASHBOARD), ("Content-Length", "0")])
@@ -160,6 +122,50 @@ class MocksrvApp:
             if wrapped is not None:
                 return wrapped
         return response(environ, start_response)
+
+
+TENANT_ADMIN = "/__admin/tenants/"
+
+
+def _no_tenant(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    """The 404 for a request naming no tenant there is (its admin path, or the `tenant`
+    parameter of an unsigned request such as the landing page's): nothing of any tenant runs,
+    in the admin API's (and the landing page's) error shape."""
+    import json
+
+    path = environ.get("PATH_INFO", "")
+    if path.startswith(TENANT_ADMIN):
+        tenant_id = path[len(TENANT_ADMIN) :].split("/", 1)[0]
+    else:
+        tenant_id = tenant_param(environ.get("QUERY_STRING", ""))
+    body = json.dumps(
+        {"error": {"code": "NotFound", "message": f"no tenant {tenant_id[:80]!r}"}}, indent=2
+    )
+    return Response(body + "\n", status=404, content_type="application/json")(
+        environ, start_response
+    )
+
+
+def signing_key(environ: dict[str, Any]) -> str:
+    """The access key id a request is signed with (SigV4 header or presigned URL), or ""."""
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    start = header.find("Credential=")
+    if start >= 0:
+        return str(header[start + 11 : header.find("/", start)])
+    query = environ.get("QUERY_STRING", "")
+    start = query.find("X-Amz-Credential=")
+    if start >= 0:
+        return str(query[start + 17 :].split("%2F", 1)[0].split("/", 1)[0])
+    return ""
+
+
+def tenant_param(query: str) -> str:
+    """The `tenant` query parameter of an unsigned request (the landing page's), or ""."""
+    if "tenant=" not in query:
+        return ""
+    from urllib.parse import parse_qs
+
+    return parse_qs(query).get("tenant", [""])[0]
 
 
 def create_app(

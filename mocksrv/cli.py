@@ -169,14 +169,29 @@ COMMANDS = {
 }
 
 
+def _check_remote(server: str, given: list[str]) -> None:
+    """`run --server URL` starts no server: the options that shape one are refused."""
+    if not options.is_url(server):
+        return
+    odd = [f for f in given if f[2:].replace("-", "_") not in options.REMOTE_OK]
+    if odd:
+        raise MocksrvError(
+            f"run --server {server}: {', '.join(odd)} shape(s) a server this run does not "
+            "start; give them to that server (only --scenario, --admin-token, --junit-xml, "
+            "--timeout and the log options apply)"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = COMMANDS.get(args.command) or args.handler
     try:
-        if args.command in ("serve", "run"):
-            extra = options.RUN if args.command == "run" else []
-            defaults = options.RUN_DEFAULTS if args.command == "run" else None
-            options.resolve(args, [*options.SERVER, *extra], os.environ, defaults)
+        if args.command == "serve":
+            options.resolve(args, options.SERVER, os.environ)
+        elif args.command == "run":
+            given = [o.flag for o in options.SERVER if getattr(args, o.dest) is not None]
+            options.resolve(args, options.run_options(), os.environ, options.RUN_DEFAULTS)
+            _check_remote(args.server, given)
         return int(handler(args))
     except ScenarioError as exc:
         print("mocksrv: invalid scenario:", file=sys.stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
+_KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 MIN_DURATION = 900  # AssumeRole's DurationSeconds range (AWS)
 MAX_DURATION = 43200
 DEFAULT_DURATION = 3600  # AssumeRole's default, and IAM's default MaxSessionDuration
@@ -23,6 +24,22 @@ class Session(Protocol):
 
     @property
     def expires(self) -> datetime: ...
+
+
+def tenant_tag(tenant: str) -> str:
+    """Six characters that name a tenant inside the session keys it issues (`ASIA` + tag + 10
+    random): a request signed with a session key finds its tenant without a lookup."""
+    import hashlib
+
+    digest = hashlib.sha256(b"mocksrv-tenant:" + tenant.encode()).digest()
+    return "".join(_KEY_CHARS[b % 32] for b in digest[:6])
+
+
+def session_key(tenant: str) -> str:
+    """A new temporary access key id of `tenant` (AWS's shape: `ASIA` and 16 characters)."""
+    import os
+
+    return "ASIA" + tenant_tag(tenant) + "".join(_KEY_CHARS[b % 32] for b in os.urandom(10))
 
 
 def token_problem(ident: Any, token: str | None, now: datetime) -> str | None:

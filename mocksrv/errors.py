@@ -34,6 +34,14 @@ class NamedWireError(WireError):
         return type(self).__name__
 
 
+class TenantError(Exception):
+    """A tenant cannot be made or found: status, code and message for the admin answer."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
 class ScenarioError(Exception):
     """A scenario file is invalid; carries `file:line: key.path: message` problems."""
 

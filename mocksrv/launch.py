@@ -33,6 +33,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         admin_token=token,
         admin_hosts=list(args.admin_host),
         metrics_open=bool(args.metrics_open),
+        max_tenants=max(0, args.max_tenants),
         host=args.host,
         port=args.port,
         log_level=args.log_level,

@@ -24,7 +24,8 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 FORMATS = ("text", "json")
 REQUESTS = "mocksrv.requests"
 FLUSH_SECONDS = 0.1
-MAX_PENDING = 100_000  # request lines held between two writes at most; more are dropped, counted
+MAX_PENDING = 20_000  # request lines held between two writes at most; more are dropped, counted
+MAX_PATH = 1024  # characters of a path a pending line keeps (a client's 60 KB path is cut)
 
 # (started, ended: perf_counter times; api, operation, identity, outcome, status, request id,
 #  method, path, signature detail)
@@ -156,6 +157,10 @@ class LineHandler(logging.StreamHandler):
         if len(pending) >= MAX_PENDING:
             self.dropped += 1
             return
+        if len(item[9]) > MAX_PATH:  # so pending lines are bounded by bytes, not count alone
+            path = item[9]
+            cut = f"{path[:MAX_PATH]}...[{len(path) - MAX_PATH} characters cut]"
+            item = (*item[:9], cut, item[10])
         pending.append(item)
         if not self._armed:
             self._armed = True

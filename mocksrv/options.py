@@ -166,6 +166,13 @@ SERVER = [
         metavar="FILE|URL",
     ),  # fmt: skip
     Option(
+        "--max-tenants",
+        "tenants the server holds at once (POST /__admin/tenants answers 409 beyond)",
+        1000,
+        parse=count,
+        metavar="N",
+    ),  # fmt: skip
+    Option(
         "--workers",
         "serve with N processes on the same ports (auto: one per core); they share the given "
         "state, or a private SQLite database made for the run (1: one process, in memory unless a "
@@ -174,12 +181,43 @@ SERVER = [
         metavar="N|auto",
     ),  # fmt: skip
 ]
+
+
+def server_or_url(text: str) -> str:
+    """`mocksrv run --server`: an HTTP server's name, or the URL of a running mocksrv."""
+    if text in ("builtin", "waitress") or text.startswith(("http://", "https://")):
+        return text.rstrip("/") if "://" in text else text
+    raise argparse.ArgumentTypeError(
+        f"give builtin, waitress or the URL of a running mocksrv (http://...), not {text!r}"
+    )
+
+
+def is_url(server: str | None) -> bool:
+    return bool(server) and "://" in str(server)
+
+
+RUN_SERVER = Option(
+    "--server",
+    "HTTP server: mocksrv's own (builtin) or waitress; or the URL of a running mocksrv to run "
+    "COMMAND against, in a tenant of its own made for the run (no server is started)",
+    "builtin",
+    parse=server_or_url,
+    metavar="builtin|waitress|URL",
+)
+# what still applies when `run --server URL` starts no server
+REMOTE_OK = ("scenario", "admin_token", "log_level", "log_format", "server", "junit_xml",
+             "timeout")  # fmt: skip
 RUN = [
     Option("--junit-xml", "write the expectations as JUnit XML", None, metavar="FILE"),
     Option("--timeout", "kill COMMAND after N seconds", None, parse=seconds, metavar="N"),
 ]
 # `mocksrv run` serves on a free port and is quiet unless asked: COMMAND's output is what counts
 RUN_DEFAULTS = {"port": 0, "log_level": "warning"}
+
+
+def run_options() -> list[Option]:
+    """`mocksrv run`'s options: the server's (`--server` also takes a URL), then its own."""
+    return [RUN_SERVER if o.flag == "--server" else o for o in SERVER] + RUN
 
 
 def shown_default(o: Option, defaults: Mapping[str, Any] | None = None) -> str | None:

@@ -1,5 +1,6 @@
-"""pytest plugin (entry point `pytest11`): a mocksrv per session (its own, or the one `mocksrv run`
-started), reset before each test.
+"""pytest plugin (entry point `pytest11`): a mocksrv sandbox per session (a server of its own, a
+tenant of its own on a server it did not start, or the sandbox of the `mocksrv run` it runs
+under), reset before each test.
 
 Inert unless a test uses one of its fixtures: nothing starts and nothing heavy is imported before.
 """
@@ -41,12 +42,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 class _Session:
-    """The session's server and the scenarios currently loaded on it.
+    """The session's sandbox and the scenarios currently loaded on it.
 
-    Standalone, the plugin starts its own server and resets it whole before each test. Attached
-    (`--mocksrv-url`, or `MOCKSRV_URL` as `mocksrv run` sets it), it resets state but keeps the
-    journal, so the run's own expectations count every test's requests; each test sees only its
-    own requests in the journal and in expectations it adds (a journal scope per test).
+    Standalone, the plugin starts its own server and resets it whole before each test. Given a
+    server it did not start (`--mocksrv-url`, `MOCKSRV_URL`), it makes a tenant of its own there
+    (one per pytest-xdist worker), resets only that tenant and deletes it at the end; the
+    tenant's keys sign the fixtures' clients and are put in the environment for child processes.
+    Under `mocksrv run` (which names itself in `MOCKSRV_RUN`) the run's sandbox is this
+    session's, and the run's expectations count every test's requests: a single process uses the
+    run's sandbox itself, each xdist worker a tenant the run verifies and deletes at its end;
+    resets keep the journal then, and each test sees only its own requests in the journal and in
+    expectations it adds (a journal scope per test).
     """
 
     def __init__(self, config: pytest.Config, temp_root: Path | None = None) -> None:
@@ -54,19 +60,67 @@ class _Session:
         paths = list(config.getoption("--mocksrv-scenario") or config.getini("mocksrv_scenario"))
         self.base = [self._resolve(p) for p in paths]
         self.server: Any = None
+        self.made: str | None = None  # the tenant this session made
+        self.saved_env: dict[str, str | None] = {}
         url = config.getoption("--mocksrv-url") or os.environ.get("MOCKSRV_URL") or None
         self.attached = url is not None
+        self.in_run = bool(url and os.environ.get("MOCKSRV_RUN") and _same(url))
         if url is None:
             url = self._start(temp_root)
         from mocksrv.toolkit.client import Mocksrv
 
-        self.handle = Mocksrv(url)
+        run_tenant = os.environ.get("MOCKSRV_TENANT", "") if self.in_run else ""
+        self.handle = Mocksrv(url, tenant=run_tenant)
         self.handle.own_expectations_only = self.attached
+        worker = _worker(config)
+        if self.attached and not (self.in_run and worker is None):
+            self.handle = self._tenant(worker or "main", like=run_tenant)
         self.original: list[str] = self._attach(url) if self.attached else self.base
         self.loaded = self.original
         if not self.base:
             self.base = self.original
         self.active = list(self.handle.active())  # what the server runs after the plugin's loads
+
+    def _tenant(self, worker: str, like: str) -> Any:
+        """A tenant of this session's own on the server (on the scenarios of the run's sandbox
+        under `mocksrv run`, else on the server's), its keys in the environment."""
+        import requests
+
+        from mocksrv.toolkit.client import AdminError, run_tenant_name
+
+        server = self.handle
+        if self.in_run:
+            name = run_tenant_name(os.environ["MOCKSRV_RUN"], worker)
+        else:
+            name = f"pytest {worker} pid {os.getpid()}"
+        # on the session's scenarios when it names some (a tenant may not switch to a scenario
+        # with identities it was not made with), else on the sandbox's
+        shape: dict[str, Any] = {"scenario": self.base} if self.base else {"like": like}
+        try:
+            info = server.create_tenant(name=name, **shape)
+        except requests.RequestException as exc:
+            reason = type(exc).__name__
+            pytest.exit(f"mocksrv: cannot reach the server at {server.url} ({reason})", 4)
+        except AdminError as exc:
+            hint = " (a mocksrv without tenants: update it)" if exc.status == 404 else ""
+            pytest.exit(f"mocksrv: cannot make a tenant on {server.url}: {exc}{hint}", 4)
+        self.made = info["id"]
+        handle = server.for_tenant(info["id"])
+        handle.own_expectations_only = True  # the scenario's count the session
+        server.close()
+        self._export(handle)
+        return handle
+
+    def _export(self, handle: Any) -> None:
+        """The tenant's variables (as `mocksrv run` names them) for the tests' child processes,
+        until the session ends."""
+        from mocksrv.registry import REGISTRY
+        from mocksrv.run import tools_api
+
+        env = handle.environment(tools_api(REGISTRY))
+        env["MOCKSRV_URL"] = handle.url
+        self.saved_env = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
 
     def _attach(self, url: str) -> list[str]:
         """The running server's scenarios; one clear message if it cannot be reached."""
@@ -137,14 +191,40 @@ class _Session:
         return self.handle
 
     def stop(self) -> None:
-        if self.attached:  # the run verifies its own scenario's expectations, not the last test's
-            if self.loaded != self.original:
-                self._load(self.original)
-            else:
-                self.handle.reset(keep_journal=True)
-        self.handle.close()
-        if self.server is not None:
-            self.server.stop()
+        from mocksrv.toolkit.client import AdminError
+
+        try:
+            if self.in_run:  # the run verifies its scenario's expectations, not the last test's
+                if self.loaded != self.original:
+                    self._load(self.original)
+                else:
+                    self.handle.reset(keep_journal=True)
+            elif self.made is not None:  # a server this session did not start: its tenant goes
+                self.handle.delete_tenant(self.made)
+        except AdminError:
+            pass  # expired, or deleted by someone else: nothing of ours is left
+        finally:
+            for key, value in self.saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            self.handle.close()
+            if self.server is not None:
+                self.server.stop()
+
+
+def _same(url: str) -> bool:
+    """`url` is the one `mocksrv run` gave (its sandbox), not another server."""
+    return url.rstrip("/") == os.environ.get("MOCKSRV_URL", "").rstrip("/")
+
+
+def _worker(config: pytest.Config) -> str | None:
+    """The pytest-xdist worker this process is (gw0, gw1, ...), or None."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        return str(workerinput.get("workerid", "gw"))
+    return os.environ.get("PYTEST_XDIST_WORKER") or None
 
 
 @pytest.fixture(scope="session")
@@ -211,3 +291,13 @@ def mocksrv_agcod(mocksrv: Any) -> Iterator[Any]:
 def mocksrv_s3(mocksrv: Any) -> Any:
     """A boto3 S3 client on mocksrv as the scenario's first promotions identity."""
     return mocksrv.s3()
+
+
+@pytest.fixture
+def mocksrv_env(mocksrv: Any) -> dict[str, str]:
+    """The variables `mocksrv run` gives a command, for this session's sandbox (its tenant's
+    keys when it has one): `subprocess.run(cmd, env={**os.environ, **mocksrv_env})`."""
+    from mocksrv.registry import REGISTRY
+    from mocksrv.run import tools_api
+
+    return dict(mocksrv.environment(tools_api(REGISTRY)))

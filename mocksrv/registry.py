@@ -26,6 +26,8 @@ from mocksrv.toolkit.plugin import EXTENSION as TOOLKIT
 if TYPE_CHECKING:
     from mocksrv.settings import Settings
 
+Keys = dict[str, tuple[str, str]]  # a tenant's credentials: identity name -> (access key, secret)
+
 APIS: tuple[Api, ...] = (PRIME, AGCOD, PROMOTIONS, STS)
 EXTENSIONS: tuple[Extension, ...] = (TOOLKIT,)
 
@@ -75,7 +77,14 @@ class Registry:
 
         return schema.compose(sections, identity_apis=identity_apis, skew_keys=skews)
 
-    def model(self, merged: Merged, problems: Problems | None = None) -> ScenarioModel:
+    def model(
+        self, merged: Merged, problems: Problems | None = None, keys: Keys | None = None
+    ) -> ScenarioModel:
+        """The scenarios' shared model; `keys` (a tenant's) replace each named identity's access
+        key and secret, so the rest of the scenario (partner ids, buckets, codes) stays as
+        written."""
+        if keys:
+            merged = with_keys(merged, keys)
         skew = {api.name: api.skew_seconds for api in self.apis}
         return build_model(merged, problems, skew_defaults=skew, aliases=self.aliases())
 
@@ -136,6 +145,7 @@ class Registry:
         clock: Any = None,
         model: ScenarioModel | None = None,
         tenant: str = "",
+        keys: Keys | None = None,
     ) -> Runtime:
         """A runtime on `scenarios`: configs parsed once, a store per API (a fresh one, or the one
         `carried` over a keep-state switch), fresh services over them. On a SQL engine the stores
@@ -143,13 +153,14 @@ class Registry:
         ones). `model` is the scenarios' model when the caller has built it already (a
         keep-state switch compares it first)."""
         scenarios = scenarios if scenarios is not None else [loader.load_default()]
-        model = model if model is not None else self.model(merge_scenarios(scenarios))
+        model = model if model is not None else self.model(merge_scenarios(scenarios), keys=keys)
         problems = Problems(model.merged)
         configs = self.parse(model, problems)
         problems.raise_if_any()
         runtime = Runtime(
             settings, scenarios, model, registry=self, clock=clock, engine=engine, tenant=tenant
         )
+        runtime.keys = keys
         if engine.shared:
             from mocksrv.state.install import save_clock
 
@@ -180,6 +191,17 @@ def _same_for(api: Api, old: ScenarioModel, new: ScenarioModel) -> bool:
         and idents(old) == idents(new)
         and old.skew_seconds.get(api.name) == new.skew_seconds.get(api.name)
     )
+
+
+def with_keys(merged: Merged, keys: Keys) -> Merged:
+    """The merged scenario with each named identity's keys replaced (a tenant's copy)."""
+    identities = [
+        {**raw, "access_key": keys[raw["name"]][0], "secret_key": keys[raw["name"]][1]}
+        if raw.get("name") in keys
+        else raw
+        for raw in merged.data.get("identities") or []
+    ]
+    return Merged({**merged.data, "identities": identities}, merged.lines, merged.sources)
 
 
 REGISTRY = Registry(APIS, EXTENSIONS)

@@ -72,6 +72,8 @@ class Runtime:
         self.registry = registry  # the registered APIs (mocksrv.registry), for the toolkit
         self.engine = engine  # where the stores keep their data (mocksrv.state)
         self.tenant = tenant
+        # a tenant's credentials (identity name -> access key, secret), None: the scenario's
+        self.keys: dict[str, tuple[str, str]] | None = None
         # the versions of the shared control this runtime was built or brought up to
         self.versions = Versions(0, 0, 0)
         # a keep-state switch hands the clock over whole: it is state, like the stores

@@ -31,4 +31,5 @@ class Settings:
     # the admin API's bearer token (required when set; always set off loopback, see toolkit/guard)
     admin_token: str | None = field(default=None, repr=False)
     admin_hosts: list[str] = field(default_factory=list)  # more Host names the admin API accepts
+    max_tenants: int = 1000  # tenants a server holds at once (POST /__admin/tenants: 409 beyond)
     metrics_open: bool = False  # GET /__admin/metrics without the token, on any bind

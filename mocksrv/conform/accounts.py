@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mocksrv.errors import MocksrvError
-from mocksrv.run import ENV_SAFE  # the variable names `mocksrv run` exports
+from mocksrv.toolkit.client import ENV_SAFE  # the variable names `mocksrv run` exports
 
 
 @dataclass(frozen=True)

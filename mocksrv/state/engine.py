@@ -64,6 +64,8 @@ class Engine(Protocol):
 
     def reachable(self) -> bool: ...
 
+    def uncache(self, tenant: str) -> None: ...
+
     def cache(self, key: Any, make: Callable[[], T], keep: Callable[[T], bool] = ...) -> T: ...
 
     def close(self) -> None: ...
@@ -86,6 +88,9 @@ class MemoryEngine:
 
     def reachable(self) -> bool:
         return True
+
+    def uncache(self, tenant: str) -> None:
+        pass
 
     def cache(
         self, key: Any, make: Callable[[], T], keep: Callable[[T], bool] = lambda _: True
@@ -150,6 +155,15 @@ class SqlEngine:
             if found is None:
                 found = self._caches[key] = make()
             return found
+
+    def uncache(self, tenant: str) -> None:
+        """Close and forget this process's objects of a deleted tenant (its moto copy)."""
+        with self._cache_lock:
+            gone = [k for k in self._caches if isinstance(k, tuple) and k[-1:] == (tenant,)]
+            items = [self._caches.pop(k) for k in gone]
+        for item in items:
+            with contextlib.suppress(Exception):
+                item.close()
 
     # -- connections -------------------------------------------------------------------------
 

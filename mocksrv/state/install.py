@@ -32,7 +32,15 @@ TABLES = (
     "clock_version {bigint} NOT NULL, kit_version {bigint} NOT NULL, scenarios TEXT NOT NULL, "
     "fingerprints TEXT NOT NULL, clock TEXT NOT NULL)",
 )
+# PostgreSQL's CREATE TABLE IF NOT EXISTS and a first seed are not safe in two transactions at
+# once (two creators collide on the catalog; two seeders on their rows): a lock serialises them
+INSTALLING = ("mocksrv", "install")
 _VERSIONS = "SELECT generation, clock_version, kit_version FROM control WHERE tenant=?"
+TENANT_TABLES = (
+    "CREATE TABLE IF NOT EXISTS tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL, "
+    "created {real} NOT NULL, expires {real}, scenarios TEXT NOT NULL, keys TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS tenant_index (one INTEGER PRIMARY KEY, version {bigint} NOT NULL)",
+)
 
 
 class Part(Protocol):
@@ -66,7 +74,8 @@ def prepare(engine: Engine, ddl: list[str]) -> None:
     from mocksrv.state import buckets
 
     with engine.write() as tx:
-        for statement in [*TABLES, *buckets.TABLES, *ddl]:
+        tx.lock(*INSTALLING)  # replicas started at once: one makes the tables, then the next
+        for statement in [*TABLES, *buckets.TABLES, *TENANT_TABLES, *ddl]:
             tx.run(engine_ddl(engine, statement))
         tx.run(
             "INSERT INTO meta VALUES ('schema', ?) ON CONFLICT (key) DO NOTHING", (SCHEMA_VERSION,)
@@ -144,6 +153,7 @@ def install(
     engine, tenant = runtime.engine, runtime.tenant
     prints = {name: fingerprint(runtime, name) for name in [*runtime.stores, CLOCK]}
     with engine.write() as tx:
+        tx.lock(*INSTALLING, tenant)  # the first of several starting replicas seeds, once
         row = tx.one("SELECT fingerprints, generation, clock_version, kit_version, clock "
                      "FROM control WHERE tenant=?", (tenant,))  # fmt: skip
         old = json.loads(row[0]) if row else {}
@@ -168,23 +178,52 @@ def install(
         for part in runtime.parts.values():
             part.install(tx, journal=journal, kit=kit)
         clock = json.loads(row[4]) if row is not None and keep_clock else runtime.clock.state()
-        scenarios = json.dumps(
-            [{"source": s.source, "data": s.data} for s in runtime.scenarios], default=str
-        )
-        gen, clock_v, kit_v = (row[1], row[2], row[3]) if row is not None else (0, 0, 0)
-        new = Versions(gen + 1, clock_v + 1, kit_v + 1)
-        tx.control_changed()
-        tx.run(
-            "INSERT INTO control VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant) DO UPDATE SET "
-            "generation=excluded.generation, clock_version=excluded.clock_version, "
-            "kit_version=excluded.kit_version, scenarios=excluded.scenarios, "
-            "fingerprints=excluded.fingerprints, clock=excluded.clock",
-            (tenant, *new, scenarios, json.dumps(prints), json.dumps(clock)),
-        )
+        new = _write_control(tx, runtime, row, prints, clock)
     runtime.clock.load(clock)
     runtime.versions = new
     outcome[CLOCK] = "kept" if keep_clock else "fresh"
     return outcome
+
+
+def _write_control(
+    tx: Tx, runtime: Runtime, row: Any, prints: dict[str, str], clock: Any
+) -> Versions:
+    """The tenant's control row with every version moved on (a control change: every process
+    follows it at its next request)."""
+    scenarios = json.dumps(
+        [{"source": s.source, "data": s.data} for s in runtime.scenarios], default=str
+    )
+    gen, clock_v, kit_v = (row[1], row[2], row[3]) if row is not None else (0, 0, 0)
+    new = Versions(gen + 1, clock_v + 1, kit_v + 1)
+    tx.control_changed()
+    tx.run(
+        "INSERT INTO control VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant) DO UPDATE SET "
+        "generation=excluded.generation, clock_version=excluded.clock_version, "
+        "kit_version=excluded.kit_version, scenarios=excluded.scenarios, "
+        "fingerprints=excluded.fingerprints, clock=excluded.clock",
+        (runtime.tenant, *new, scenarios, json.dumps(prints), json.dumps(clock)),
+    )
+    return new
+
+
+def forget(engine: Engine, tenant: str, ddl: list[str]) -> None:
+    """Every row of a deleted tenant, in every table that has a tenant column, in one
+    transaction (its data, journal, control row and its record among the tenants)."""
+    import re
+
+    from mocksrv.state import buckets
+
+    names = {
+        m.group(1)
+        for statement in [*TABLES, *buckets.TABLES, *ddl]
+        if "tenant TEXT" in statement
+        and (m := re.match(r"CREATE TABLE IF NOT EXISTS (\w+)", statement))
+    }
+    with engine.write() as tx:
+        tx.control_changed()  # its control row goes: every process stops serving it at once
+        for name in sorted(names):
+            tx.run(f"DELETE FROM {name} WHERE tenant=?", (tenant,))
+        tx.run("DELETE FROM tenants WHERE id=?", (tenant,))
 
 
 def save_clock(runtime: Runtime) -> None:

@@ -95,13 +95,19 @@ class _Json(DefaultJSONProvider):
 
 
 # --- the Flask app -----------------------------------------------------------------------------
-def blueprint(name: str = "admin") -> Blueprint:
-    """Every admin route, relative to where the blueprint is mounted (`/__admin`); it can be
-    registered again under another prefix with another name."""
-    from mocksrv.toolkit import admin_meta, admin_views
+def blueprint(name: str = "admin", tenant: bool = False) -> Blueprint:
+    """Every admin route, relative to where the blueprint is mounted (`/__admin`); mounted
+    again under `/__admin/tenants/<tenant>` (`tenant`), it serves one tenant's operations (not
+    the index, nor the tenants themselves)."""
+    from mocksrv.toolkit import admin_meta, admin_tenants, admin_views
 
+    routes = [*admin_meta.ROUTES, *admin_views.ROUTES]
+    if tenant:
+        routes = [r for r in routes if r[0]]
+    else:
+        routes += admin_tenants.ROUTES
     bp = Blueprint(name, __name__)
-    for path, methods, handler in (*admin_meta.ROUTES, *admin_views.ROUTES):
+    for path, methods, handler in routes:
         bp.add_url_rule(
             path,
             endpoint=handler.__name__,
@@ -126,6 +132,9 @@ def create_admin_app() -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json = _Json(app)
     app.register_blueprint(blueprint(), url_prefix=PREFIX)
+    app.register_blueprint(
+        blueprint("tenant", tenant=True), url_prefix=PREFIX + "/tenants/<tenant>"
+    )
     app.before_request(_guard)
     app.after_request(_log_request)
     app.register_error_handler(AdminError, _admin_error)

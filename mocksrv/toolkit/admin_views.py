@@ -79,7 +79,7 @@ def list_scenarios(ctx: Ctx) -> dict[str, Any]:
     }
 
 
-def _requested(ctx: Ctx, body: dict[str, Any]) -> list[Scenario]:
+def requested(ctx: Ctx, body: dict[str, Any]) -> list[Scenario]:
     given = [k for k in ("paths", "names", "yaml", "reload", "default") if k in body]
     if len(given) != 1:
         raise AdminError("give exactly one of paths, names, yaml, reload: true or default: true")
@@ -105,16 +105,21 @@ def _requested(ctx: Ctx, body: dict[str, Any]) -> list[Scenario]:
         if odd:
             raise AdminError(f"not a file or directory on the server: {', '.join(odd)}")
     if key == "names":
-        known = control.library(ctx.runtime)
-        missing = [n for n in values if n not in known]
-        if missing:
-            raise AdminError(
-                f"unknown scenario name(s) {', '.join(missing)}; available: {', '.join(sorted(known))}",
-                status=404,
-                code="NotFound",
-            )
-        values = [str(known[n]) for n in values]
+        return named_scenarios(ctx, values)
     return ctx.runtime.registry.load_files(values)
+
+
+def named_scenarios(ctx: Ctx, names: list[str]) -> list[Scenario]:
+    """Scenarios by name: the bundled library and the files beside the server's own."""
+    known = control.library(ctx.runtime)
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise AdminError(
+            f"unknown scenario name(s) {', '.join(missing)}; available: {', '.join(sorted(known))}",
+            status=404,
+            code="NotFound",
+        )
+    return ctx.runtime.registry.load_files([str(known[n]) for n in names])
 
 
 def load_scenarios(ctx: Ctx) -> dict[str, Any]:
@@ -122,7 +127,7 @@ def load_scenarios(ctx: Ctx) -> dict[str, Any]:
     keep, keep_journal = _flag(body, "keepState"), _flag(body, "keepJournal")
     if not isinstance(body.get("name", ""), str):
         raise AdminError("name must be a string")
-    scenarios = _requested(ctx, body)
+    scenarios = requested(ctx, body)
     return control.switch(ctx.app, scenarios, keep, keep_journal=keep_journal)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -22,6 +23,65 @@ C = TypeVar("C", bound="SignedClient")
 
 class AdminError(AssertionError):
     """An admin call failed; the message is the server's error message."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status of the answer
+
+
+def run_tenant_name(run_id: str, who: str = "") -> str:
+    """The name of a tenant made for `mocksrv run` (`who`: a pytest process of the run, which
+    the run verifies and deletes at its end)."""
+    return f"mocksrv run {run_id}" + (f" pytest {who}" if who else "")
+
+
+def run_tenant_prefix(run_id: str) -> str:
+    return run_tenant_name(run_id, "x")[:-1]
+
+
+ENV_SAFE = re.compile(r"[^A-Z0-9]+")
+IDENTITY_KEYS = ("name", "api", "access_key", "secret_key", "regions")
+
+
+def sandbox_environment(
+    url: str,
+    identities: list[dict[str, Any]],
+    *,
+    admin_url: str,
+    tenant: str = "",
+    token: str | None = None,
+    tools_api: str | None = "promotions",
+) -> dict[str, str]:
+    """The variables a command gets for a sandbox (docs/toolkit.md): the endpoint, its admin
+    API, and each identity's keys (as `GET /__admin/identities` lists them, with secrets) under
+    its API's name (the first of each API) and its own; plain AWS tools sign as `tools_api`."""
+    env = {"AWS_ENDPOINT_URL": url, "MOCKSRV_URL": url, "MOCKSRV_ADMIN_URL": admin_url}
+    if tenant:
+        env["MOCKSRV_TENANT"] = tenant
+    seen: set[str] = set()
+    for ident in identities:
+        name = ENV_SAFE.sub("_", str(ident["name"]).upper()).strip("_")
+        pairs = {"ACCESS_KEY_ID": ident["access_key"], "SECRET_ACCESS_KEY": ident["secret_key"]}
+        if ident.get("regions"):
+            pairs["REGION"] = ident["regions"][0]
+        for key, value in ident.items():
+            if key in IDENTITY_KEYS or isinstance(value, bool):
+                continue
+            if isinstance(value, str | int | float):
+                pairs[ENV_SAFE.sub("_", key.upper())] = str(value)
+        prefixes = [f"MOCKSRV_IDENTITY_{name}"]
+        if ident["api"] not in seen:  # the first identity of each API also under the API's name
+            prefixes.append(f"MOCKSRV_{str(ident['api']).upper()}")
+            seen.add(ident["api"])
+        for prefix in prefixes:
+            env.update({f"{prefix}_{k}": str(v) for k, v in pairs.items()})
+    if tools_api in seen:  # plain AWS tools (aws s3 cp, boto3) sign as that API's identity
+        env["AWS_ACCESS_KEY_ID"] = env[f"MOCKSRV_{str(tools_api).upper()}_ACCESS_KEY_ID"]
+        env["AWS_SECRET_ACCESS_KEY"] = env[f"MOCKSRV_{str(tools_api).upper()}_SECRET_ACCESS_KEY"]
+        env["AWS_DEFAULT_REGION"] = "us-east-1"
+    if token:  # the toolkit client and the pytest plugin send it
+        env["MOCKSRV_ADMIN_TOKEN"] = token
+    return env
 
 
 class SignedClient:
@@ -105,15 +165,19 @@ class AgcodClient(SignedClient):
 class Mocksrv:
     """A handle on a running mocksrv: admin operations and ready-signed clients.
 
-    `token` (default: $MOCKSRV_ADMIN_TOKEN) is sent as `Authorization: Bearer` on admin calls."""
+    `token` (default: $MOCKSRV_ADMIN_TOKEN) is sent as `Authorization: Bearer` on admin calls.
+    With `tenant`, every admin call acts on that tenant alone (`/__admin/tenants/{id}/...`) and
+    the clients sign with its keys."""
 
-    def __init__(self, url: str, token: str | None = None) -> None:
+    def __init__(self, url: str, token: str | None = None, tenant: str | None = None) -> None:
         self.url = url.rstrip("/")
-        self.admin_url = f"{self.url}/__admin"
+        self.tenant = tenant or ""
+        self.server_admin_url = f"{self.url}/__admin"
+        self.admin_url = self.server_admin_url + (f"/tenants/{quote(tenant)}" if tenant else "")
         self._session = requests.Session()
-        token = token or os.environ.get("MOCKSRV_ADMIN_TOKEN")
-        if token:
-            self._session.headers["Authorization"] = f"Bearer {token}"
+        self.token = token or os.environ.get("MOCKSRV_ADMIN_TOKEN") or None
+        if self.token:
+            self._session.headers["Authorization"] = f"Bearer {self.token}"
         self.clock = Clock(self)
         self._clients: list[SignedClient] = []
         self.own_expectations_only = False
@@ -129,17 +193,48 @@ class Mocksrv:
         self._clients.clear()
 
     def admin(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        """An admin call on this handle's sandbox (its tenant's, when it has one)."""
+        return self._call(self.admin_url, method, path, body, params)
+
+    def _call(self, base: str, method: str, path: str, body: Any, params: dict[str, Any]) -> Any:
         if body is None and method in ("POST", "PUT", "PATCH"):
             body = {}  # writes always go as JSON (the admin API refuses other content types)
         resp = self._session.request(
-            method, self.admin_url + path, json=body, params=params or None, timeout=TIMEOUT
+            method, base + path, json=body, params=params or None, timeout=TIMEOUT
         )
-        data = resp.json()
+        try:
+            data = resp.json()
+        except ValueError:
+            data = {}
         if resp.status_code >= 400:
-            error = data.get("error", {})
+            error = data.get("error", {}) if isinstance(data, dict) else {}
             problems = "".join(f"\n  {p}" for p in error.get("problems", []))
-            raise AdminError(f"{method} {path}: {error.get('message', resp.text)}{problems}")
+            message = error.get("message") or f"{resp.status_code} {resp.reason}"
+            raise AdminError(f"{method} {path}: {message}{problems}", resp.status_code)
         return data
+
+    # --- tenants (of the server, whichever tenant this handle is on) -------------------------
+    def create_tenant(self, **fields: Any) -> dict[str, Any]:
+        """POST /__admin/tenants: `name`, `scenario`, `like`, `yaml`, `ttl_seconds`; the answer
+        holds the tenant's `id` and its `identities` with their keys."""
+        return dict(self._call(self.server_admin_url, "POST", "/tenants", fields, {}))
+
+    def tenants(self) -> list[dict[str, Any]]:
+        return list(self._call(self.server_admin_url, "GET", "/tenants", None, {})["tenants"])
+
+    def delete_tenant(self, tenant: str) -> Any:
+        return self._call(self.server_admin_url, "DELETE", f"/tenants/{quote(tenant)}", None, {})
+
+    def for_tenant(self, tenant: str | None) -> Mocksrv:
+        """A handle on the same server for `tenant` ("" or None: the default tenant)."""
+        return Mocksrv(self.url, self.token, tenant)
+
+    def environment(self, tools_api: str | None = "promotions") -> dict[str, str]:
+        """The variables `mocksrv run` gives its command, for this handle's sandbox."""
+        return sandbox_environment(
+            self.url, self.identities(), admin_url=self.admin_url, tenant=self.tenant,
+            token=self.token, tools_api=tools_api,
+        )  # fmt: skip
 
     # --- state ------------------------------------------------------------------------------
     def reset(self, *, keep_journal: bool = False) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mocksrv.errors import ScenarioError
 from mocksrv.scenario.loader import Scenario, expand_paths, merge_scenarios
 
 if TYPE_CHECKING:
@@ -22,7 +23,9 @@ def reset(app: MocksrvApp, *, keep_journal: bool = False) -> Runtime:
     over and a new journal scope starts: the pytest plugin's per-test reset under `mocksrv run`.
     """
     old = app.runtime
-    new = old.registry.build(old.settings, old.scenarios, old.engine, tenant=old.tenant)
+    new = old.registry.build(
+        old.settings, old.scenarios, old.engine, tenant=old.tenant, keys=old.keys
+    )
     if new.engine.shared:
         from mocksrv.state.install import install
 
@@ -113,21 +116,22 @@ def switch(
     old = app.runtime
     engine, shared = old.engine, old.engine.shared
     kept: list[str] = []
+    _same_identities(old, scenarios)
     if keep_state:
-        model = old.registry.model(merge_scenarios(scenarios))
+        model = old.registry.model(merge_scenarios(scenarios), keys=old.keys)
         kept = old.registry.unchanged(old.model, model)
         # a SQL engine keeps the rows: the new runtime's stores are views of them
         carried = {} if shared else {name: old.stores[name] for name in kept}
         new = old.registry.build(
             old.settings, scenarios, engine, carried=carried, clock=old.clock, model=model,
-            tenant=old.tenant,
+            tenant=old.tenant, keys=old.keys,
         )  # fmt: skip
         for name in carried:
             old.stores.pop(name)  # closing the old runtime must not close a kept store
         if not shared:
             _carry_journal(old, new)
     else:
-        new = old.registry.build(old.settings, scenarios, engine, tenant=old.tenant)
+        new = old.registry.build(old.settings, scenarios, engine, tenant=old.tenant, keys=old.keys)
         if keep_journal and not shared:
             _carry_journal(old, new, new_scope=True)
     if shared:
@@ -144,6 +148,23 @@ def switch(
         "keptState": kept,
         "resetState": [name for name in old.registry.names if name not in kept],
     }
+
+
+def _same_identities(old: Runtime, scenarios: list[Scenario]) -> None:
+    """A tenant keeps the keys it was made with: another scenario of its may name only those
+    identities (a new one would have no keys of the tenant's, and sign as no one's or the
+    default tenant's). ScenarioError otherwise."""
+    if old.keys is None:
+        return
+    merged = merge_scenarios(scenarios)
+    raw = merged.data.get("identities") or []
+    new = [str(i.get("name")) for i in raw if isinstance(i, dict) and i.get("name") not in old.keys]
+    if new:
+        where = merged.sources[-1] if merged.sources else "scenario"
+        raise ScenarioError([
+            f"{where}: identities: {', '.join(new)}: a tenant keeps the identities it was made "
+            "with; make a tenant on this scenario instead (POST /__admin/tenants)"
+        ])  # fmt: skip
 
 
 def _carry_journal(

@@ -32,6 +32,12 @@ class Count:
         low = self.at_least is None or n >= self.at_least
         return low and (self.at_most is None or n <= self.at_most)
 
+    def spec(self) -> dict[str, int]:
+        """The count as a scenario writes it (`mocksrv run` adds up tallies of several tenants
+        and checks the sum against it)."""
+        found = {"at_least": self.at_least, "at_most": self.at_most}
+        return {k: v for k, v in found.items() if v is not None}
+
     def describe(self) -> str:
         if self.at_least is not None and self.at_least == self.at_most:
             return f"exactly {self.at_least}"
@@ -76,6 +82,7 @@ class Expectation:
             "name": self.name,
             "met": met,
             "expected": self.count.describe(),
+            "count": self.count.spec(),
             "actual": self.matched,
             "match": self.matcher.source,
             "source": self.source,
@@ -90,6 +97,38 @@ class Expectation:
                 self.near_misses if too_few else self.samples
             )
         return out
+
+
+def combine(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """One verification from several tenants' (`mocksrv run` with tests in tenants of their
+    own): the first report's expectations, each scenario expectation's tally the sum of the
+    tallies of that name in every report, met or not by its count."""
+    items = []
+    for item in reports[0]["expectations"]:
+        if item["source"] != "scenario":
+            items.append(item)
+            continue
+        same = [
+            other
+            for report in reports[1:]
+            for other in report["expectations"]
+            if other["name"] == item["name"] and other["source"] == "scenario"
+        ]
+        items.append(_summed(item, same))
+    unmet = [r["name"] for r in items if not r["met"]]
+    return {"met": not unmet, "total": len(items), "unmet": unmet, "expectations": items}
+
+
+def _summed(item: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, Any]:
+    count = Count.parse(item.get("count"))
+    total = item["actual"] + sum(o["actual"] for o in others)
+    out = {k: v for k, v in item.items() if k not in ("message", "nearMisses", "matches")}
+    out.update(actual=total, met=count.ok(total))
+    if not out["met"]:
+        out["message"] = f"expected {count.describe()} matching request(s), got {total}"
+        key = "nearMisses" if count.at_least is not None and total < count.at_least else "matches"
+        out[key] = [s for r in (item, *others) for s in r.get(key, [])][:SAMPLES]
+    return out
 
 
 def _shown(entry: dict[str, Any]) -> dict[str, Any]:

@@ -3,13 +3,13 @@
 npm amazon-gc, amazon-incentives-api and agcod (installed by tests/tools/install-agcod-clients.sh,
 which .ci/run calls) and PyPI agcod (the `test` extra). None takes an endpoint URL, so the drivers
 in tests/tools/ send each library's own signed requests over plain HTTP to the server, unchanged.
-A missing library fails this test: it never skips.
+A missing library fails this test: it never skips. The drivers and the assertions on what the
+libraries got are in tests/support/agcod_clients.py (the replica set runs them too).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -17,33 +17,18 @@ import sys
 import pytest
 import requests
 
+from tests.support.agcod_clients import (
+    INSTALL,
+    NPM_LIBS,
+    environment,
+    four_libraries_back_to_back,
+)
 from tests.support.paths import ROOT, TOOLS
-
-NPM_LIBS = ("amazon-gc", "amazon-incentives-api", "agcod")
-INSTALL = "run tests/tools/install-agcod-clients.sh (and pip install -e '.[test]')"
 
 
 @pytest.fixture(scope="module")
 def server(module_server_factory):
     return module_server_factory()  # the embedded default, as `mocksrv serve` runs it
-
-
-def environment(url: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "MOCKSRV_URL": url,
-        "MOCKSRV_AGCOD_ACCESS_KEY_ID": "AKIAMOCKSRVAGCOD0001",
-        "MOCKSRV_AGCOD_SECRET_ACCESS_KEY": "MockSrvAgcodDemoSecretKey000000000000001",
-        "MOCKSRV_AGCOD_PARTNER_ID": "Mocks",
-    }
-
-
-def calls(command: list[str], url: str) -> list[dict]:
-    done = subprocess.run(
-        command, env=environment(url), capture_output=True, text=True, timeout=120, cwd=ROOT
-    )
-    assert done.returncode == 0, done.stderr
-    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
 def test_the_libraries_are_installed():
@@ -55,29 +40,7 @@ def test_the_libraries_are_installed():
 
 
 def test_four_libraries_back_to_back_on_the_default(server):
-    assert shutil.which("node"), f"node is missing: {INSTALL}"
-    results = calls(["node", str(TOOLS / "agcod_clients.js")], server.url)
-    results += calls([sys.executable, str(TOOLS / "agcod_pypi.py")], server.url)
-    done = [(r["lib"], r["op"]) for r in results]
-    assert done == [
-        ("amazon-gc", "CreateGiftCard"),
-        ("amazon-incentives-api", "CreateGiftCard"),
-        ("amazon-incentives-api", "CancelGiftCard"),
-        ("amazon-incentives-api", "GetAvailableFunds"),
-        ("agcod", "CreateGiftCard"),
-        ("agcod", "CreateGiftCard (retry)"),
-        ("agcod", "CancelGiftCard"),
-        ("agcod (PyPI)", "CreateGiftCard"),
-        ("agcod (PyPI)", "CancelGiftCard"),
-        ("agcod (PyPI)", "GetAvailableFunds"),
-    ]
-    failed = [r for r in results if not r["ok"]]
-    assert not failed, failed
-    assert all(r["body"]["status"] == "SUCCESS" for r in results)
-    create, retry = results[4]["body"], results[5]["body"]
-    assert retry == create  # the agcod library's idempotent retry: the same card
-    funds = [r["body"]["availableFunds"] for r in results if r["op"] == "GetAvailableFunds"]
-    assert funds == [{"amount": 0, "currencyCode": "USD"}] * 2  # a sandbox account
+    four_libraries_back_to_back(server.url)
 
 
 def test_a_library_keeps_its_built_in_https_host_over_the_tls_listener(tmp_path, server_factory):

@@ -11,6 +11,8 @@ import io
 import re
 import select
 import socket
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -237,3 +239,41 @@ def test_a_100_mib_put_object_by_the_partner_is_spooled_as_it_arrives():
     assert len(body.samples) >= 25 and top - idle <= 50, (idle, body.samples)
     assert after - idle <= 20, f"RSS {after:.0f} MiB after the upload, idle {idle:.0f} MiB"
     assert "Traceback" not in err
+
+
+def test_a_stalled_log_reader_does_not_let_long_paths_grow_memory():
+    """The request log's lines wait in memory while stderr cannot take them (a log collector
+    that stalls, a pipe nobody reads): each waiting line keeps at most 1 KiB of a client's path,
+    and their number is capped, so 60 KB paths cannot pile up (they did: 1,500 of them held
+    90 MB)."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "mocksrv", "serve", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as proc:  # fmt: skip
+        try:
+            grown = _long_paths_against(proc)
+        finally:
+            proc.kill()
+    assert grown < 40, f"RSS grew {grown:.0f} MiB over {REQUESTS} requests of 60 KB paths"
+
+
+def _long_paths_against(proc: subprocess.Popen[str]) -> float:
+    assert proc.stdout is not None
+    banner = proc.stdout.readline()
+    port = int(re.search(r"127\.0\.0\.1:(\d+)", banner).group(1))  # type: ignore[union-attr]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def burst(start: int, count: int) -> None:
+        for n in range(start, start + count):
+            path = f"/v1/customer/benefit/{SEGMENT}{n}/offer-code/x/verify"
+            conn.request("GET", path, headers=fake_signed_headers(n))
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status in (403, 414)
+
+    burst(0, 200)  # warm up; by now stderr's pipe is full and nobody reads it
+    before = rss_mib(proc.pid)
+    burst(200, REQUESTS)
+    grown = rss_mib(proc.pid) - before
+    conn.close()
+    return grown

@@ -117,3 +117,29 @@ class Serve:
             if stream is not None:
                 stream.close()
         return "".join(self._err)
+
+
+def serve_together(count: int, *args: str, env: dict[str, str] | None = None,
+                   port: str | None = "0") -> list[Serve]:  # fmt: skip
+    """`count` servers started at the same moment, as a compose file or an orchestrator starts
+    replicas; an AssertionError with each failed one's output if any did not start."""
+    started: list[Serve | BaseException | None] = [None] * count
+
+    def one(n: int) -> None:
+        try:
+            started[n] = Serve(*args, env=env, port=port)
+        except BaseException as exc:  # the banner never came: its output says why
+            started[n] = exc
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    servers = [s for s in started if isinstance(s, Serve)]
+    if len(servers) < count:
+        for s in servers:
+            s.stop()
+        failed = [s for s in started if not isinstance(s, Serve)]
+        raise AssertionError(f"{len(failed)} of {count} servers did not start: {failed}")
+    return servers

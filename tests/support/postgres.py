@@ -80,6 +80,12 @@ class Postgres:
                   name)  # fmt: skip
         return self.url(name)
 
+    def sql(self, text: str, database: str = "postgres") -> str:
+        """One SQL command run by psql as the `postgres` superuser; its output."""
+        done = self._run(_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                         "-d", database, "-v", "ON_ERROR_STOP=1", "-Atc", text)  # fmt: skip
+        return done.stdout
+
     def url(self, name: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 

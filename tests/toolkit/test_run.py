@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from xml.etree import ElementTree as ET
 
+import requests
+
+from tests.support.cli import Serve
 from tests.support.paths import ROOT
 
 PY = sys.executable
@@ -123,3 +127,44 @@ def test_command_timeout():
     done = run("--timeout", "1", "--", PY, "-c", "import time; time.sleep(30)", timeout=60)
     assert done.returncode == 124
     assert "mocksrv run: command killed after 1.0 s" in done.stderr
+
+
+def test_server_url_environment_is_the_runs_tenant_and_it_is_deleted_after(tmp_path):
+    srv = Serve()
+    try:
+        script = (
+            "import os, json; print(json.dumps({k: v for k, v in os.environ.items()"
+            " if k.startswith(('MOCKSRV_', 'AWS_'))}))"
+        )
+        done = run("--server", srv.url, "--", PY, "-c", script)
+        assert done.returncode == 0, done.stderr
+        (line,) = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+        env = json.loads(line)
+        tenant = env["MOCKSRV_TENANT"]
+        assert done.stdout.startswith(f"mocksrv run: using {srv.url}, tenant {tenant}; running:")
+        assert env["MOCKSRV_URL"] == env["AWS_ENDPOINT_URL"] == srv.url
+        assert env["MOCKSRV_ADMIN_URL"] == f"{srv.url}/__admin/tenants/{tenant}"
+        assert len(env["MOCKSRV_RUN"]) == 12
+        assert env["MOCKSRV_PRIME_ACCESS_KEY_ID"] not in ("", "AKIAMOCKSRVPRIME0001")
+        assert env["AWS_ACCESS_KEY_ID"] == env["MOCKSRV_PROMOTIONS_ACCESS_KEY_ID"]
+        assert env["MOCKSRV_IDENTITY_AGCOD_PRODUCTION_ACCESS_KEY_ID"].startswith("AKIA")
+        assert requests.get(srv.url + "/__admin/tenants", timeout=10).json()["count"] == 0
+    finally:
+        srv.stop()
+
+
+def test_server_url_refusals_are_one_line_each(tmp_path):
+    done = run("--server", "http://127.0.0.1:1", "--", PY, "-c", "print('ran')")
+    assert done.returncode == 2 and "ran" not in done.stdout
+    assert "mocksrv: cannot reach the server at http://127.0.0.1:1 (ConnectionError)" in done.stderr
+    done = run("--server", "http://127.0.0.1:1", "--state", "x.db", "--", PY, "-c", "print('ran')")
+    assert done.returncode == 2
+    assert "--state shape(s) a server this run does not start" in done.stderr
+    done = run("--server", "ftp://x", "--", PY, "-c", "print('ran')")
+    assert done.returncode == 2
+    assert "give builtin, waitress or the URL of a running mocksrv" in done.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nfaults:\n  - match: {api: prime}\n    error: Nope\n")
+    done = run("--server", "http://127.0.0.1:1", "--scenario", str(bad), "--", PY, "-c", "1")
+    assert done.returncode == 2  # checked here, before the server is asked
+    assert f"{bad}:3: faults[0]: error: 'Nope' is not a prime wire error" in done.stderr

@@ -18,6 +18,7 @@ import json
 import logging
 import secrets
 import threading
+import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -50,6 +51,31 @@ def _chunks(data: bytes) -> Iterator[bytes]:
         yield data[start : start + CHUNK]
 
 
+class _Position:
+    """Where a moto copy stands in the engine's S3 history: the (epoch, version) it holds."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.seen = (-1, -1)
+
+
+# Kept with the moto copy itself, which outlives runtimes (the engine's cache): a runtime built
+# again (another process switched scenarios or started) goes on from where the copy stands. A
+# position per runtime made each new runtime reload the copy from scratch, dropping objects
+# that requests of the old runtime had written into it but not yet committed (their commit
+# then stored them as deleted, and the upload was acknowledged).
+_POSITIONS: weakref.WeakKeyDictionary[MotoS3, _Position] = weakref.WeakKeyDictionary()
+_POSITIONS_LOCK = threading.Lock()
+
+
+def _position(moto: MotoS3) -> _Position:
+    with _POSITIONS_LOCK:
+        found = _POSITIONS.get(moto)
+        if found is None:
+            found = _POSITIONS[moto] = _Position()
+        return found
+
+
 class Replica:
     """One tenant's S3 in the engine, and this process's moto kept up to date with it."""
 
@@ -57,8 +83,7 @@ class Replica:
         self.engine = engine
         self.tenant = tenant
         self.moto = moto
-        self._lock = threading.Lock()
-        self._seen = (-1, -1)  # the (epoch, version) this process's moto holds
+        self._at = _position(moto)
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -80,8 +105,8 @@ class Replica:
 
     def invalidate(self) -> None:
         """This process's moto may hold what the engine does not: reload it all next time."""
-        with self._lock:
-            self._seen = (-1, -1)
+        with self._at.lock:
+            self._at.seen = (-1, -1)
 
     # -- reading: bring moto up to date ------------------------------------------------------
 
@@ -92,17 +117,18 @@ class Replica:
             )
         if row is None:
             return  # nothing installed yet
-        seen = (int(row[0]), int(row[1]))
-        if seen == self._seen:
+        seen, at = (int(row[0]), int(row[1])), self._at
+        if seen == at.seen:
             return
-        with self._lock:
-            if seen == self._seen:
+        with at.lock:
+            if seen == at.seen:
                 return
-            full = seen[0] != self._seen[0]
+            # a new epoch (a reset), or another account (moto then drops its world): all again
+            full = seen[0] != at.seen[0] or self.moto.account_id != str(row[2])
             self.moto.adopt_account(str(row[2]))
             with self.engine.read() as tx:
-                self._apply(tx, 0 if full else self._seen[1], full)
-            self._seen = seen
+                self._apply(tx, 0 if full else at.seen[1], full)
+            at.seen = seen
 
     def _apply(self, tx: Tx, since: int, full: bool) -> None:
         t = self.tenant

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from mocksrv.api import StoreBase
 from mocksrv.clock import iso
+from mocksrv.credentials import session_key
 from mocksrv.services.sts.config import Role, StsConfig
 from mocksrv.services.sts.tokens import Claims, open_token, seal
 from mocksrv.sigv4 import Identity
@@ -22,7 +23,6 @@ TABLES = (
     "PRIMARY KEY (tenant, access_key))",
 )
 MAX_OPENED = 4096  # opened tokens kept (about 1 KiB each); the cache starts again when full
-_KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,6 @@ class Session:
     @property
     def user_id(self) -> str:
         return f"{self.role.role_id}:{self.session_name}"
-
-
-def _random_key() -> str:
-    return "ASIA" + "".join(_KEY_CHARS[b % 32] for b in os.urandom(16))
 
 
 def _identity(session: Session) -> Identity:
@@ -85,7 +81,7 @@ class SessionStore(StoreBase):
     ) -> Session:
         expires = now.replace(microsecond=0) + timedelta(seconds=duration)
         claims = Claims(
-            _random_key(), base64.b64encode(os.urandom(30)).decode(), expires, role.arn,
+            session_key(self.tenant), base64.b64encode(os.urandom(30)).decode(), expires, role.arn,
             session_name, caller_arn,
         )  # fmt: skip
         token = seal(role.token_key, claims)

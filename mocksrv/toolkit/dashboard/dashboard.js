@@ -5,11 +5,19 @@
 
 const ADMIN = "/__admin";
 const POLL_MS = 500;
+const TENANTS_MS = 5000;  // how often the tenant picker's list is read again
+// a tenant's dashboard (/__admin/tenants/{id}/dashboard) opens with that tenant picked
+const opened = location.pathname.match(/^\/__admin\/tenants\/([^/]+)\/dashboard\/?$/);
 const state = { panel: "overview", token: sessionStorage.getItem("mocksrvToken") || "",
-  selected: null, timer: null, busy: false };
+  selected: null, timer: null, busy: false, tenant: opened ? decodeURIComponent(opened[1]) : "",
+  picks: 0 };
+class Stale extends Error {}  // an answer for the tenant picked before: never drawn
+
+// The picked tenant's admin API: every panel's calls go there ("" is the default tenant's).
+function base() { return state.tenant ? ADMIN + "/tenants/" + encodeURIComponent(state.tenant) : ADMIN; }
 
 // --- admin API ------------------------------------------------------------------------------
-async function api(method, path, body) {
+async function api(method, path, body, server) {
   const headers = { Accept: "application/json" };
   if (state.token) headers.Authorization = "Bearer " + state.token;
   const init = { method, headers };
@@ -17,7 +25,9 @@ async function api(method, path, body) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const r = await fetch(ADMIN + path, init);
+  const picks = state.picks;
+  const r = await fetch((server ? ADMIN : base()) + path, init);  // `server`: not the tenant's
+  if (!server && picks !== state.picks) throw new Stale("another tenant was picked");
   if (r.status === 401) { showLogin(); throw new Error("the admin API needs the token"); }
   const data = await r.json().catch(() => ({}));
   if (!r.ok) throw new Error((data.error && data.error.message) || r.status + " " + r.statusText);
@@ -275,7 +285,7 @@ async function openExchange(requestId) {
 }
 
 async function act(fn, done) {
-  try { await fn(); message(done, true); } catch (e) { message(e.message, false); }
+  try { await fn(); message(done, true); } catch (e) { if (!(e instanceof Stale)) message(e.message, false); }
   refresh();
 }
 
@@ -315,6 +325,33 @@ function wireControls() {
   $("exchange-close").addEventListener("click", () => { $("exchange").hidden = true; state.selected = null; refresh(); });
 }
 
+// --- the tenant picker: the default tenant and every tenant of GET /__admin/tenants ----------
+async function loadTenants() {
+  let list;
+  try { list = (await api("GET", "/tenants", undefined, true)).tenants; } catch (e) { return; }
+  const picker = $("tenant");
+  const options = [["", "default"], ...list.map((t) => [t.id, t.name ? t.name + " (" + t.id + ")" : t.id])];
+  if (state.tenant && !list.some((t) => t.id === state.tenant)) {
+    options.push([state.tenant, state.tenant + " (not found)"]);  // deleted, or never made
+  }
+  const key = JSON.stringify(options);
+  if (key !== state.tenantsKey) {
+    state.tenantsKey = key;
+    picker.replaceChildren(...options.map(([id, text]) => { const o = el("option", text); o.value = id; return o; }));
+  }
+  picker.value = state.tenant;
+}
+
+function pick(tenant) {
+  state.tenant = tenant;
+  state.picks += 1;
+  state.overviewKey = state.journalKey = state.selected = null;  // draw every panel anew
+  $("exchange").hidden = true;
+  const page = (tenant ? ADMIN + "/tenants/" + encodeURIComponent(tenant) : ADMIN) + "/dashboard";
+  history.replaceState(null, "", page + location.hash);
+  refresh();
+}
+
 // --- navigation, login and the poll loop ----------------------------------------------------
 function show(panel) {
   state.panel = panel;
@@ -339,7 +376,7 @@ async function refresh() {
     await panels[state.panel]();
     $("status").textContent = "live"; $("status").className = "status live";
   } catch (e) {
-    $("status").textContent = e.message; $("status").className = "status down";
+    if (!(e instanceof Stale)) { $("status").textContent = e.message; $("status").className = "status down"; }
   } finally { state.busy = false; }
 }
 
@@ -368,10 +405,13 @@ async function start() {
     try {
       await api("GET", "/identities");
       sessionStorage.setItem("mocksrvToken", state.token);
-      $("login").hidden = true; document.querySelector("main").hidden = false; refresh();
+      $("login").hidden = true; document.querySelector("main").hidden = false; refresh(); loadTenants();
     } catch (e) { $("login-error").textContent = "that token was refused"; }
   });
   wireControls();
+  $("tenant").addEventListener("change", (ev) => pick(ev.target.value));
+  loadTenants();
+  setInterval(loadTenants, TENANTS_MS);
   const painted = paintInitial();
   const wanted = location.hash.slice(1);
   show(panels[wanted] ? wanted : "overview");
