@@ -81,34 +81,40 @@ class SharedJournal:
                 entry = entry_of_raw(raw)
                 entry["seq"] = seq
                 self.kit.tally(tx, entry)
-            self._trim(tx, seq)
+            self._trim(tx)
 
         try:
             retried(self.engine, step)  # on SQLite, with other requests' rows (group commit)
         except StoreError as exc:  # the answer stands (its change committed); the entry is lost
             log.error("journal entry of %s not kept: %s", call.request_id, exc)
 
-    def _trim(self, tx: Tx, newest: int) -> None:
-        """Every PRUNE_EVERY records: drop the rows more than `capacity` ids below the newest
-        (row ids count up, so one range of the tenant's index goes, with no scan), and the
-        exchanges more than EXCHANGES_KEPT below it. Tenants of one state share the ids: with
-        several, each keeps its rows among the newest `capacity` ids."""
+    def _trim(self, tx: Tx) -> None:
+        """Every PRUNE_EVERY records: drop the tenant's rows beyond its newest `capacity`, and
+        the exchanges beyond its newest EXCHANGES_KEPT. Counted among the tenant's own rows (its
+        index, an offset): tenants of one state share the row ids, so an id range would cut a
+        quiet tenant's rows because busy ones inserted more."""
         with self._lock:
             self._count += 1
             if self._count % PRUNE_EVERY:
                 return
         t = self.tenant
-        dropped = tx.run(
-            "DELETE FROM journal WHERE tenant=? AND id <= ?", (t, newest - self.capacity)
+        cut = tx.one(
+            "SELECT id FROM journal WHERE tenant=? ORDER BY id DESC LIMIT 1 OFFSET ?",
+            (t, self.capacity),
         )
-        if dropped:
+        if cut is not None:
+            dropped = tx.run("DELETE FROM journal WHERE tenant=? AND id <= ?", (t, cut[0]))
             tx.run("UPDATE kit_state SET dropped = dropped + ? WHERE tenant=?", (dropped, t))
-        old = newest - EXCHANGES_KEPT
-        tx.run(
-            "UPDATE journal SET exchange=NULL WHERE tenant=? AND id <= ? AND id > ? "
-            "AND exchange IS NOT NULL",
-            (t, old, old - 4 * PRUNE_EVERY),
+        old = tx.one(
+            "SELECT id FROM journal WHERE tenant=? ORDER BY id DESC LIMIT 1 OFFSET ?",
+            (t, EXCHANGES_KEPT),
         )
+        if old is not None:
+            tx.run(
+                "UPDATE journal SET exchange=NULL WHERE tenant=? AND id <= ? AND id > ? "
+                "AND exchange IS NOT NULL",
+                (t, old[0], int(old[0]) - 4 * PRUNE_EVERY),
+            )
 
     def clear(self) -> None:
         with self.engine.write() as tx:

@@ -1,7 +1,7 @@
 """Tenants on SQLite and its control signal: every process follows each tenant's changes (the
 signal is one for the whole state; what a process has seen of it is kept per tenant), and a deleted
-tenant is unknown on every worker at once. Every request here opens a connection of its own, so
-the kernel spreads them over both workers."""
+tenant is unknown on every worker at once; a busy tenant's journal never trims a quiet one's.
+Every request here opens a connection of its own, so the kernel spreads them over both workers."""
 
 from __future__ import annotations
 
@@ -63,5 +63,27 @@ def test_a_deleted_tenant_is_unknown_on_every_worker_at_once(tmp_path):
             assert r.status_code == 403 and r.json()["__type"] == "UnrecognizedClientException", (
                 r.text
             )
+    finally:
+        srv.stop()
+
+
+def test_a_busy_tenant_never_trims_a_quiet_tenants_journal(tmp_path):
+    scenario = tmp_path / "journal-100.yaml"
+    scenario.write_text("version: 1\nextends: default\njournal: {capacity: 100}\n")
+    srv = Serve("--state", str(tmp_path / "state.db"), "--scenario", str(scenario))
+    try:
+        quiet, busy = _make(srv.url, name="quiet"), _make(srv.url, name="busy")
+        for _ in range(40):
+            assert _verify(srv.url, quiet) == 200
+        for _ in range(250):  # more than the capacity, trimmed on the way
+            assert _verify(srv.url, busy) == 200
+        for _ in range(30):  # the quiet tenant's journal is trimmed in here (every 64 records)
+            assert _verify(srv.url, quiet) == 200
+        base = f"{srv.url}/__admin/tenants/"
+        page = _fresh("GET", base + quiet["id"] + "/journal", params={"limit": 1000}).json()
+        assert (page["size"], page["dropped"]) == (70, 0), {k: page[k] for k in ("size", "dropped")}
+        assert len(page["entries"]) == 70
+        page = _fresh("GET", base + busy["id"] + "/journal", params={"limit": 1000}).json()
+        assert page["size"] <= 250 and page["size"] + page["dropped"] == 250
     finally:
         srv.stop()
