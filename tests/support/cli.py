@@ -70,7 +70,9 @@ class Serve:
                 break
         if not self.lines or " listening on " not in self.lines[0]:
             self.proc.kill()
-            raise AssertionError("\n".join(self.lines) + self.proc.stderr.read())
+            err = self.proc.stderr.read()
+            self.proc.communicate(timeout=30)  # closes the pipes (no ResourceWarning later)
+            raise AssertionError("\n".join(self.lines) + err)
         # the first URL: loopback's, also when bound to every address (then more follow)
         self.url = re.search(r"http://[^\s,]+", self.lines[0]).group(0)  # type: ignore[union-attr]
         if "--host" in args and not (env or {}).get("MOCKSRV_ADMIN_TOKEN"):
