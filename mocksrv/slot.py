@@ -24,29 +24,51 @@ class Slot:
         old.close()
         return old
 
+    _seen: int | None = None  # the SQLite control signal's `done` this slot caught up with
+
     def current(self) -> Runtime | None:
         """The runtime, brought up to date with a shared engine's control: other scenarios
         (built again from what the engine keeps), a moved clock, faults or expectations changed
-        by another process. One small read per request on a SQL engine; None when the engine
-        no longer has this tenant (another process deleted it)."""
+        by another process; None when the engine no longer has this tenant (another process
+        deleted it). On SQLite the engine's control signal says, from one read of memory shared
+        by every process, whether any tenant's control changed since this slot last looked (a
+        query only then); on PostgreSQL each request reads the control row. The signal is one
+        for the whole state, so each tenant's slot keeps its own `_seen`."""
         runtime = self.runtime
         if not runtime.engine.shared:
             return runtime
+        signal = runtime.engine.signal
+        if signal is None:
+            return self._follow(runtime)[0]
+        done = signal.done()
+        begun = signal.begun()  # read after `done`: a change begun since shows as in flight
+        if done == self._seen and begun == done:
+            return runtime  # `begun` too: a process killed between a commit and its `end`
+        found, read = self._follow(runtime)
+        if begun != done:  # a change in flight, or one whose process died: look again next time
+            signal.settle()
+        elif read and found is not None:
+            self._seen = done
+        return found
+
+    def _follow(self, runtime: Runtime) -> tuple[Runtime | None, bool]:
+        """Read the control row and follow it; (the runtime or None for a deleted tenant,
+        whether the row was read)."""
         from mocksrv.state.engine import StoreError
         from mocksrv.state.install import versions
 
         try:
             found = versions(runtime.engine, runtime.tenant)
         except StoreError:
-            return runtime  # the engine is unreachable: the request's own step will say so
+            return runtime, False  # the engine is unreachable: the request's own step says so
         if found is None:
-            return None if runtime.tenant else runtime
+            return (None if runtime.tenant else runtime), True
         if found == runtime.versions:
-            return runtime
+            return runtime, True
         with self._swap_lock:
             runtime = self.runtime
             if found.generation != runtime.versions.generation:
-                return self._rebuild(runtime, found)
+                return self._rebuild(runtime, found), True
             if found.clock != runtime.versions.clock:
                 from mocksrv.state.install import stored_clock
 
@@ -57,7 +79,7 @@ class Slot:
                 for part in runtime.parts.values():
                     part.reload()
             runtime.versions = found
-            return runtime
+            return runtime, True
 
     def _rebuild(self, old: Runtime, found: Any) -> Runtime:
         """Another process made other scenarios active: this runtime is built on them (lock

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mocksrv.ratelimit import Clock
-from mocksrv.state.engine import Engine, Tx
+from mocksrv.state.engine import Engine, Tx, retried
 
 TABLES = (
     "CREATE TABLE IF NOT EXISTS rate_buckets (tenant TEXT NOT NULL, name TEXT NOT NULL, "
@@ -12,8 +12,8 @@ TABLES = (
 
 
 class SqlTokenBuckets:
-    """`TokenBuckets` over the engine: a take is one transaction on the key's row, so a limit
-    holds across processes and replicas."""
+    """`TokenBuckets` over the engine: a take is one step on the key's row, committed before
+    it is answered, so a limit holds across processes and replicas."""
 
     def __init__(self, engine: Engine, tenant: str, api: str, clock: Clock) -> None:
         self._engine = engine
@@ -27,7 +27,8 @@ class SqlTokenBuckets:
         cap = burst if burst is not None else rate
         now = self._clock.seconds()
         name = f"{self._api}:{key}"
-        with self._engine.write() as tx:
+
+        def step(tx: Tx) -> bool:
             row = tx.one(
                 "SELECT tokens, last FROM rate_buckets WHERE tenant=? AND name=?{for_update}",
                 (self._tenant, name),
@@ -41,7 +42,9 @@ class SqlTokenBuckets:
                 "DO UPDATE SET tokens=excluded.tokens, last=excluded.last",
                 (self._tenant, name, tokens - 1.0 if allowed else tokens, last),
             )
-        return allowed
+            return allowed
+
+        return retried(self._engine, step)  # on SQLite, with other requests' (group commit)
 
 
 def clear(tx: Tx, tenant: str) -> None:

@@ -15,25 +15,20 @@ import contextlib
 import logging
 import queue
 import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
+
+from mocksrv.state.batch import ATTEMPTS, GroupCommit, alone
+from mocksrv.state.errors import Conflict, StateError, StoreError
+from mocksrv.state.sqltx import Dialect, ReadTx, Signal, SqlTx, WriteTx
 
 log = logging.getLogger("mocksrv")
 T = TypeVar("T")
-
-
-class StoreError(Exception):
-    """A state change could not be committed, or state could not be read (disk full, I/O
-    error, database gone): the request fails with its API's server error and changes nothing."""
-
-
-class StateError(Exception):
-    """The state cannot be used at all (damaged, another format, unreachable): start-up stops."""
-
-
-class Conflict(Exception):
-    """Another transaction won a race on the same key: this one is rolled back and run again."""
+__all__ = [
+    "ATTEMPTS",
+    "Conflict", "Dialect", "Engine", "MEMORY", "MemoryEngine", "Signal", "SqlEngine", "SqlTx",
+    "StateError", "StoreError", "Tx", "retried",
+]  # fmt: skip
 
 
 class Tx(Protocol):
@@ -51,12 +46,15 @@ class Tx(Protocol):
 
     def lock(self, *key: str) -> None: ...
 
+    def control_changed(self) -> None: ...
+
 
 class Engine(Protocol):
     """Where state lives; `shared` engines are seen by every process that opens them."""
 
     kind: str  # "memory", "sqlite" or "postgresql"
     shared: bool
+    signal: Signal | None  # SQLite's control signal (None: read the control row per request)
 
     def write(self) -> contextlib.AbstractContextManager[Tx]: ...
 
@@ -78,6 +76,7 @@ class MemoryEngine:
 
     kind = "memory"
     shared = False
+    signal: Signal | None = None
 
     def write(self) -> contextlib.AbstractContextManager[Tx]:
         raise RuntimeError("the memory engine has no transactions: its stores hold the data")
@@ -103,90 +102,17 @@ class MemoryEngine:
 
 
 MEMORY = MemoryEngine()
-ATTEMPTS = 8
 
 
 def retried(engine: Engine, step: Callable[[Tx], T]) -> T:
-    """`step(tx)` in a write transaction, run again (up to ATTEMPTS times) while it loses a race
-    (`Conflict`: a key another transaction took first; PostgreSQL's serialization failures)."""
-    for _ in range(ATTEMPTS):
-        try:
-            with engine.write() as tx:
-                return step(tx)
-        except Conflict:
-            continue
-    raise StoreError(f"gave up after {ATTEMPTS} conflicting attempts")
-
-
-class Dialect:
-    """What differs between SQLite and PostgreSQL, in one place."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        pg = name == "postgresql"
-        self.tokens = {
-            "serial": "BIGSERIAL PRIMARY KEY" if pg else "INTEGER PRIMARY KEY",
-            "blob": "BYTEA" if pg else "BLOB",
-            "real": "DOUBLE PRECISION" if pg else "REAL",
-            "bigint": "BIGINT" if pg else "INTEGER",
-            "norowid": "" if pg else " WITHOUT ROWID",
-            "skip_locked": " FOR UPDATE SKIP LOCKED" if pg else "",
-            "for_update": " FOR UPDATE" if pg else "",
-        }
-        self._cache: dict[str, str] = {}
-
-    def ddl(self, text: str) -> str:
-        return text.format(**self.tokens)
-
-    def sql(self, text: str) -> str:
-        """`?` parameters and `{skip_locked}` as this dialect writes them (memoised)."""
-        out = self._cache.get(text)
-        if out is None:
-            out = text.replace("{skip_locked}", self.tokens["skip_locked"])
-            out = out.replace("{for_update}", self.tokens["for_update"])
-            if self.name == "postgresql":
-                out = out.replace("%", "%%").replace("?", "%s")
-            if len(self._cache) < 4096:
-                self._cache[text] = out
-        return out
-
-
-class SqlTx:
-    """A transaction over one connection (DB-API cursor semantics, both drivers)."""
-
-    __slots__ = ("_cur", "_dialect", "dialect", "_errors")
-
-    def __init__(self, cursor: Any, dialect: Dialect, errors: tuple[type[Exception], ...]) -> None:
-        self._cur = cursor
-        self._dialect = dialect
-        self.dialect = dialect.name
-        self._errors = errors
-
-    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        self._cur.execute(self._dialect.sql(sql), params)
-        return int(self._cur.rowcount)
-
-    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self._cur.executemany(self._dialect.sql(sql), rows)
-
-    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        self._cur.execute(self._dialect.sql(sql), params)
-        row = self._cur.fetchone()
-        return tuple(row) if row is not None else None
-
-    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        self._cur.execute(self._dialect.sql(sql), params)
-        return [tuple(r) for r in self._cur.fetchall()]
-
-    def lock(self, *key: str) -> None:
-        """Serialise transactions on `key` (a code's uses, a pool's claims): PostgreSQL takes a
-        transaction-scoped advisory lock; SQLite's writes are serial already."""
-        if self.dialect == "postgresql":
-            import zlib
-
-            text = "\x1f".join(key).encode()
-            number = (zlib.crc32(text) << 31) ^ zlib.adler32(text)
-            self._cur.execute("SELECT pg_advisory_xact_lock(%s)", (number - (1 << 62),))
+    """`step(tx)` committed in a write transaction, run again (up to ATTEMPTS times) while it
+    loses a race (`Conflict`: a key another transaction took first; PostgreSQL's serialization
+    failures). On SQLite, concurrent steps share transactions (`mocksrv.state.batch`): a step
+    must be short, and may run on another thread than its caller's."""
+    batcher = getattr(engine, "batcher", None)
+    if batcher is not None:
+        return batcher.run(step)
+    return alone(engine, step)
 
 
 class SqlEngine:
@@ -198,6 +124,9 @@ class SqlEngine:
         self.kind = dialect
         self.dialect = Dialect(dialect)
         self._driver = driver  # connect(), begin(conn), errors, the cross-process write lock
+        self.signal: Signal | None = getattr(driver, "signal", None)
+        # one writer at a time: concurrent short writes share transactions (`retried`)
+        self.batcher = GroupCommit(self) if dialect == "sqlite" else None
         self._where = where
         self._pool: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._local = threading.local()
@@ -259,61 +188,13 @@ class SqlEngine:
 
     # -- transactions ------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def write(self) -> Iterator[Tx]:
+    def write(self) -> contextlib.AbstractContextManager[Tx]:
         """One write transaction; nested calls on the same thread join the outer one."""
-        outer = getattr(self._local, "tx", None)
-        if outer is not None:
-            yield outer
-            return
-        with self._driver.write_lock():
-            conn = self._take()
-            healthy = True
-            started = time.perf_counter()
-            try:
-                cur = conn.cursor()
-                self._driver.begin(cur, True)
-                tx = SqlTx(cur, self.dialect, self._driver.errors)
-                self._local.tx = tx
-                try:
-                    yield tx
-                except BaseException:
-                    self._local.tx = None
-                    healthy = self._rollback(conn)
-                    raise
-                self._local.tx = None
-                try:
-                    conn.commit()
-                except self._driver.errors as exc:
-                    healthy = self._rollback(conn)
-                    raise self._failure(exc, "commit failed") from None
-                self.commits.observe(time.perf_counter() - started)
-            except self._driver.errors as exc:
-                healthy = self._rollback(conn)
-                raise self._failure(exc, "state operation failed") from None
-            finally:
-                self._local.tx = None
-                self._give(conn, healthy)
+        return WriteTx(self)
 
-    @contextlib.contextmanager
-    def read(self) -> Iterator[Tx]:
+    def read(self) -> contextlib.AbstractContextManager[Tx]:
         """A consistent read (inside a write on this thread: that transaction)."""
-        outer = getattr(self._local, "tx", None)
-        if outer is not None:
-            yield outer
-            return
-        conn = self._take()
-        healthy = True
-        try:
-            cur = conn.cursor()
-            self._driver.begin(cur, False)
-            yield SqlTx(cur, self.dialect, self._driver.errors)
-            conn.commit()  # ends the read snapshot
-        except self._driver.errors as exc:
-            healthy = self._rollback(conn)
-            raise StoreError(f"state read failed: {exc}") from None
-        finally:
-            self._give(conn, healthy)
+        return ReadTx(self)
 
     def reachable(self) -> bool:
         """The state answers a read (for /__admin/ready)."""

@@ -1,11 +1,13 @@
 """The shared control of a SQL state: which scenarios are active, their generation, the scenario
 clock, and installing a runtime's scenarios (at start-up, on a reset, on a scenario switch).
 
-Every process serving a state reads one row per request (`versions`): a new `generation` means
+Every process serving a state follows one row (`versions`): a new `generation` means
 other scenarios (rebuild the runtime from the texts stored here), a new `clock` version a moved
 scenario clock, a new `kit` version faults or expectations added or removed at run time. An admin
 change commits its data and the new version together, so the next request any process serves
-after the admin call returned sees it.
+after the admin call returned sees it. On PostgreSQL each request reads the row; on SQLite only
+a request that finds the engine's control signal moved (`mocksrv.state.sqlite.ControlSignal`),
+which every change of the row moves (`Tx.control_changed`).
 """
 
 from __future__ import annotations
@@ -176,22 +178,32 @@ def install(
         for part in runtime.parts.values():
             part.install(tx, journal=journal, kit=kit)
         clock = json.loads(row[4]) if row is not None and keep_clock else runtime.clock.state()
-        scenarios = json.dumps(
-            [{"source": s.source, "data": s.data} for s in runtime.scenarios], default=str
-        )
-        gen, clock_v, kit_v = (row[1], row[2], row[3]) if row is not None else (0, 0, 0)
-        new = Versions(gen + 1, clock_v + 1, kit_v + 1)
-        tx.run(
-            "INSERT INTO control VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant) DO UPDATE SET "
-            "generation=excluded.generation, clock_version=excluded.clock_version, "
-            "kit_version=excluded.kit_version, scenarios=excluded.scenarios, "
-            "fingerprints=excluded.fingerprints, clock=excluded.clock",
-            (tenant, *new, scenarios, json.dumps(prints), json.dumps(clock)),
-        )
+        new = _write_control(tx, runtime, row, prints, clock)
     runtime.clock.load(clock)
     runtime.versions = new
     outcome[CLOCK] = "kept" if keep_clock else "fresh"
     return outcome
+
+
+def _write_control(
+    tx: Tx, runtime: Runtime, row: Any, prints: dict[str, str], clock: Any
+) -> Versions:
+    """The tenant's control row with every version moved on (a control change: every process
+    follows it at its next request)."""
+    scenarios = json.dumps(
+        [{"source": s.source, "data": s.data} for s in runtime.scenarios], default=str
+    )
+    gen, clock_v, kit_v = (row[1], row[2], row[3]) if row is not None else (0, 0, 0)
+    new = Versions(gen + 1, clock_v + 1, kit_v + 1)
+    tx.control_changed()
+    tx.run(
+        "INSERT INTO control VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant) DO UPDATE SET "
+        "generation=excluded.generation, clock_version=excluded.clock_version, "
+        "kit_version=excluded.kit_version, scenarios=excluded.scenarios, "
+        "fingerprints=excluded.fingerprints, clock=excluded.clock",
+        (runtime.tenant, *new, scenarios, json.dumps(prints), json.dumps(clock)),
+    )
+    return new
 
 
 def forget(engine: Engine, tenant: str, ddl: list[str]) -> None:
@@ -208,6 +220,7 @@ def forget(engine: Engine, tenant: str, ddl: list[str]) -> None:
         and (m := re.match(r"CREATE TABLE IF NOT EXISTS (\w+)", statement))
     }
     with engine.write() as tx:
+        tx.control_changed()  # its control row goes: every process stops serving it at once
         for name in sorted(names):
             tx.run(f"DELETE FROM {name} WHERE tenant=?", (tenant,))
         tx.run("DELETE FROM tenants WHERE id=?", (tenant,))
@@ -216,6 +229,7 @@ def forget(engine: Engine, tenant: str, ddl: list[str]) -> None:
 def save_clock(runtime: Runtime) -> None:
     """The scenario clock moved (admin API): store it and bump the clock version."""
     with runtime.engine.write() as tx:
+        tx.control_changed()
         tx.run(
             "UPDATE control SET clock=?, clock_version=clock_version+1 WHERE tenant=?",
             (json.dumps(runtime.clock.state()), runtime.tenant),
@@ -227,6 +241,7 @@ def save_clock(runtime: Runtime) -> None:
 
 def bump_kit(runtime: Runtime, tx: Tx) -> None:
     """Faults or expectations changed at run time: every other process reloads them."""
+    tx.control_changed()
     tx.run("UPDATE control SET kit_version=kit_version+1 WHERE tenant=?", (runtime.tenant,))
     row = tx.one(_VERSIONS, (runtime.tenant,))
     if row is not None:

@@ -7,8 +7,6 @@ serialization failure or deadlock is retried as a lost race.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 from mocksrv.state.engine import SqlEngine, StateError
@@ -34,9 +32,13 @@ class PostgresDriver:
     def begin(self, cur: Any, write: bool) -> None:
         pass  # psycopg opens the transaction with the first statement
 
-    @contextlib.contextmanager
-    def write_lock(self) -> Iterator[None]:
-        yield  # PostgreSQL's own locks decide
+    signal = None  # no signal across machines: each request reads the control row
+
+    def acquire(self) -> None:
+        pass  # PostgreSQL's own locks decide
+
+    def release(self, control: bool = False) -> None:
+        pass
 
     def retryable(self, exc: Exception) -> bool:
         return getattr(exc, "sqlstate", None) in _RETRY_STATES

@@ -9,6 +9,11 @@
   (`BEGIN IMMEDIATE`, `busy_timeout`) stays underneath.
 - `synchronous=NORMAL` in WAL mode: a commit survives the process being killed at any point;
   only a power loss can drop the newest commits.
+- Checkpoints (copying the WAL into the database, with its fsyncs) run on a thread of their own
+  every CHECKPOINT_COMMITS commits, never inside a commit under the write lock, where one would
+  stop every writer of every process for its fsyncs.
+- The lock file also holds the control signal (`ControlSignal`): every process maps it and
+  reads there, without a query, whether the control row changed since it last looked.
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import mmap
 import os
 import sqlite3
 import stat
+import struct
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +34,10 @@ from mocksrv.state.engine import SqlEngine, StateError
 
 log = logging.getLogger("mocksrv")
 BUSY_MS = 10_000
+CHECKPOINT_COMMITS = 256  # commits of a process between its checkpoints
+WAL_PAGES = 10_000  # SQLite's own checkpoint at commit, only if the thread cannot keep up
+SIGNAL_BYTES = 4096  # the lock file's size: one page mapped, the signal's counters at its start
+_U64 = struct.Struct("<Q")
 
 
 class SqliteDriver:
@@ -37,6 +47,9 @@ class SqliteDriver:
         self.path = path
         self._thread_lock = threading.Lock()
         self._lockfile = _private_open(path.with_name(path.name + ".lock"))
+        self.signal = ControlSignal(self._lockfile, self.settle)
+        self._checkpoints: Checkpointer | None = None
+        self._closed = False
 
     def connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -44,26 +57,140 @@ class SqliteDriver:
         )
         conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
         conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES}")
         return conn
 
     def begin(self, cur: Any, write: bool) -> None:
         cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
-    @contextlib.contextmanager
-    def write_lock(self) -> Iterator[None]:
-        with self._thread_lock:
+    def acquire(self) -> None:
+        """The write lock: this process's threads, then every process's (`flock`)."""
+        self._thread_lock.acquire()
+        try:
             fcntl.flock(self._lockfile, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(self._lockfile, fcntl.LOCK_UN)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def release(self, control: bool = False) -> None:
+        """After a commit or a rollback: a control change is over (`control`), the lock free;
+        the WAL is due for a checkpoint."""
+        try:
+            if control:
+                self.signal.end()
+            fcntl.flock(self._lockfile, fcntl.LOCK_UN)
+            if self._checkpoints is None and not self._closed:
+                self._checkpoints = Checkpointer(self)
+            if self._checkpoints is not None:
+                self._checkpoints.committed()
+        finally:
+            self._thread_lock.release()
+
+    def settle(self) -> None:
+        """A control change began and never ended (its process was killed in between): if no
+        writer holds the lock now, none is in flight, so the signal is made whole again."""
+        if not self._thread_lock.acquire(blocking=False):
+            return
+        try:
+            fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._thread_lock.release()
+            return
+        self.release(control=True)
 
     def retryable(self, exc: Exception) -> bool:
         return False  # writes are serial: no transaction is ever asked to run again
 
     def close(self) -> None:
+        with self._thread_lock:
+            self._closed = True
+            checkpoints, self._checkpoints = self._checkpoints, None
+        if checkpoints is not None:
+            checkpoints.stop()
+        self.signal.close()
         with contextlib.suppress(OSError):
             os.close(self._lockfile)
+
+
+class ControlSignal:
+    """Two counters at the start of the lock file, mapped into every process that opened the
+    state: `begun` counts control changes begun, `done` is made equal to it once one commits or
+    rolls back (both under the write lock). A process whose last look saw `done` unchanged knows,
+    from one read of memory, that no control change finished since; `begun` ahead of `done` says
+    one is in flight, or that its process died mid-way (`settle`)."""
+
+    def __init__(self, fd: int, settle: Any) -> None:
+        if os.fstat(fd).st_size < SIGNAL_BYTES:  # growing it keeps what another process wrote
+            os.ftruncate(fd, SIGNAL_BYTES)
+        self._map = mmap.mmap(fd, SIGNAL_BYTES)
+        self._settle = settle
+
+    def done(self) -> int:
+        """-1 once closed: never a value seen, so a reader asks the (closed) engine, which
+        answers as an unreachable state does."""
+        return int(_U64.unpack_from(self._map, 8)[0]) if not self._map.closed else -1
+
+    def begun(self) -> int:
+        return int(_U64.unpack_from(self._map, 0)[0]) if not self._map.closed else -1
+
+    def begin(self) -> None:
+        if not self._map.closed:
+            _U64.pack_into(self._map, 0, self.begun() + 1)
+
+    def end(self) -> None:
+        if not self._map.closed:
+            _U64.pack_into(self._map, 8, self.begun())
+
+    def settle(self) -> None:
+        if not self._map.closed:
+            self._settle()
+
+    def close(self) -> None:
+        self._map.close()
+
+
+class Checkpointer:
+    """A thread that checkpoints the WAL (PASSIVE: it never waits for a reader or a writer)
+    once this process made CHECKPOINT_COMMITS commits since the last one: about as often as
+    SQLite's own checkpoint at 1,000 pages, whose copy and fsyncs then ran inside a commit,
+    under the write lock. Started by the first commit."""
+
+    def __init__(self, driver: SqliteDriver) -> None:
+        self.commits = 0
+        self._driver = driver
+        self._due = threading.Event()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="mocksrv-checkpoint", daemon=True)
+        self._thread.start()
+
+    def committed(self) -> None:
+        self.commits += 1  # under the write lock
+        if self.commits >= CHECKPOINT_COMMITS:
+            self.commits = 0
+            self._due.set()
+
+    def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        try:
+            while True:
+                self._due.wait()
+                self._due.clear()
+                if self._stop:
+                    return
+                try:
+                    conn = conn or self._driver.connect()
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as exc:  # the next turn tries again
+                    log.debug("state checkpoint: %s", exc)
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def stop(self) -> None:
+        self._stop = True
+        self._due.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
 
 
 def _private_open(path: Path) -> int:
@@ -74,6 +201,17 @@ def _private_open(path: Path) -> int:
         os.fchmod(fd, 0o600)
         log.warning("state: %s was readable by others (mode %o); now 0600", path, mode & 0o777)
     return fd
+
+
+def _private(side: Path) -> None:
+    """Make a side file of the database private if it is there: another process closing the
+    last connection removes the WAL at any moment, so it may be gone between looking and
+    changing it."""
+    try:
+        if side.stat().st_mode & 0o077:
+            side.chmod(0o600)
+    except FileNotFoundError:
+        pass
 
 
 def resolve(raw: str | os.PathLike[str]) -> Path:
@@ -98,17 +236,6 @@ def resolve(raw: str | os.PathLike[str]) -> Path:
             "link is fine)"
         )
     return path
-
-
-def _private(side: Path) -> None:
-    """`side` made private to the user if it exists. Another process's last connection may
-    remove a WAL or shared-memory file at any moment (SQLite deletes them on a clean close):
-    gone is fine, it is made again with the database's mode."""
-    try:
-        if os.stat(side).st_mode & 0o077:
-            os.chmod(side, 0o600)
-    except FileNotFoundError:
-        pass
 
 
 def open_sqlite(raw: str | os.PathLike[str]) -> SqlEngine:

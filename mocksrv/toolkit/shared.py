@@ -15,11 +15,11 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from mocksrv.state.engine import Engine, StoreError, Tx
-from mocksrv.toolkit.exchanges import exchange_of
+from mocksrv.state.engine import Engine, StoreError, Tx, retried
 from mocksrv.toolkit.expectations import Expectation, ExpectationSet
 from mocksrv.toolkit.faults import Fault, FaultSet
 from mocksrv.toolkit.journal import Filters, entry_of_raw, raw_of
+from mocksrv.toolkit.shared_rows import entry_of, exchange_of_row, exchange_row, row_of
 
 if TYPE_CHECKING:
     from mocksrv.call import Call
@@ -64,24 +64,35 @@ class SharedJournal:
             return _scope(tx, self.tenant)
 
     def record(self, call: Call) -> None:
+        """One row: the entry's raw values and the exchange, as flat JSON lists (formatted when
+        read); the expectations are tallied in the same step, on the entry, if there are any."""
         raw, _ = raw_of(call, 0)
-        entry = entry_of_raw(raw)
-        exchange = exchange_of(call)
-        try:
-            with self.engine.write() as tx:
-                row = tx.one(
-                    "INSERT INTO journal (tenant, request_id, entry, exchange) VALUES (?, ?, ?, ?) "
-                    "RETURNING id",
-                    (self.tenant, call.request_id, json.dumps(entry, default=str),
-                     json.dumps(exchange) if exchange is not None else None),
-                )  # fmt: skip
-                entry["seq"] = int(row[0]) if row else 0
+        values = (self.tenant, call.request_id, row_of(raw), exchange_row(call))
+        tally = self.kit.expectations is not None and self.kit.expectations.items
+
+        def step(tx: Tx) -> None:
+            row = tx.one(
+                "INSERT INTO journal (tenant, request_id, entry, exchange) VALUES (?, ?, ?, ?) "
+                "RETURNING id",
+                values,
+            )
+            seq = int(row[0]) if row else 0
+            if tally:
+                entry = entry_of_raw(raw)
+                entry["seq"] = seq
                 self.kit.tally(tx, entry)
-                self._trim(tx)
+            self._trim(tx)
+
+        try:
+            retried(self.engine, step)  # on SQLite, with other requests' rows (group commit)
         except StoreError as exc:  # the answer stands (its change committed); the entry is lost
             log.error("journal entry of %s not kept: %s", call.request_id, exc)
 
     def _trim(self, tx: Tx) -> None:
+        """Every PRUNE_EVERY records: drop the tenant's rows beyond its newest `capacity`, and
+        the exchanges beyond its newest EXCHANGES_KEPT. Counted among the tenant's own rows (its
+        index, an offset): tenants of one state share the row ids, so an id range would cut a
+        quiet tenant's rows because busy ones inserted more."""
         with self._lock:
             self._count += 1
             if self._count % PRUNE_EVERY:
@@ -147,7 +158,7 @@ class SharedJournal:
                 "LIMIT 1",
                 (self.tenant, request_id),
             )
-        return json.loads(row[0]) if row is not None and row[0] is not None else None
+        return exchange_of_row(row[0]) if row is not None and row[0] is not None else None
 
     def stats(self) -> dict[str, int]:
         with self.engine.read() as tx:
@@ -181,12 +192,6 @@ class SharedJournal:
                 if len(page) < 200:
                     return out
                 below = int(page[-1][0])
-
-
-def entry_of(seq: Any, text: str) -> dict[str, Any]:
-    entry: dict[str, Any] = json.loads(text)
-    entry["seq"] = int(seq)
-    return entry
 
 
 def _scope(tx: Tx, tenant: str) -> int:

@@ -1,5 +1,6 @@
 """The Prime store on a SQL engine: one row per use (never a rewritten list), per pinned-reply
-position, per call count and per auth code; each call one transaction.
+position, per call count and per auth code; each call one transaction (shared with other requests'
+steps on SQLite: `mocksrv.state.batch`).
 
 A use limit is checked and a use taken in the same transaction, under a lock on the code (SQLite
 writes are serial; PostgreSQL takes an advisory lock), so no limit is ever granted twice.
@@ -24,7 +25,7 @@ from mocksrv.services.prime.models import (
     pinned,
     snapshot,
 )
-from mocksrv.state.engine import Engine, Tx
+from mocksrv.state.engine import Engine, Tx, retried
 
 TABLES = (
     "CREATE TABLE IF NOT EXISTS prime_uses (id {serial}, tenant TEXT NOT NULL, "
@@ -43,9 +44,9 @@ _USED = (
     "SELECT count(*) FROM prime_uses WHERE tenant=? AND benefit=? AND code=? AND at >= ? "
     "AND at <= ?"
 )
-_COUNT = (
-    "INSERT INTO prime_calls VALUES (?, ?, ?, ?, 1) ON CONFLICT (tenant, benefit, code, name) "
-    "DO UPDATE SET n = prime_calls.n + 1"
+_COUNT = (  # the operation's count and its outcome's, in one statement
+    "INSERT INTO prime_calls VALUES (?, ?, ?, ?, 1), (?, ?, ?, ?, 1) "
+    "ON CONFLICT (tenant, benefit, code, name) DO UPDATE SET n = prime_calls.n + 1"
 )
 
 
@@ -108,7 +109,7 @@ class SqlPrimeStore(StoreBase):
     def _call(
         self, operation: str, benefit: str, code: str, at: datetime, tz: ZoneInfo
     ) -> tuple[Reply, str]:
-        with self.engine.write() as tx:
+        def step(tx: Tx) -> tuple[Reply, str]:
             tx.lock("prime", self.tenant, benefit, code)
             reply = self._answer(tx, benefit, code, at, tz)
             token = ""
@@ -124,9 +125,11 @@ class SqlPrimeStore(StoreBase):
                     "INSERT INTO prime_auth VALUES (?, ?, ?, ?, ?)",
                     (self.tenant, token, benefit, code, expires),
                 )
-            for name in (operation, f"{operation}:{reply.value}"):
-                tx.run(_COUNT, (self.tenant, benefit, code, name))
-        return reply, token
+            key = (self.tenant, benefit, code)
+            tx.run(_COUNT, (*key, operation, *key, f"{operation}:{reply.value}"))
+            return reply, token
+
+        return retried(self.engine, step)  # on SQLite, with other requests' (group commit)
 
     def verify(self, benefit: str, code: str, at: datetime, tz: ZoneInfo) -> Reply:
         return self._call("verify", benefit, code, at, tz)[0]

@@ -346,6 +346,7 @@ class SqlPromotionsStore(StoreBase):
                 "DO UPDATE SET enabled=excluded.enabled",
                 (self.tenant, client.name, int(enabled)),
             )
+            tx.control_changed()  # every process rebuilds its policies
             tx.run("UPDATE control SET generation=generation+1 WHERE tenant=?", (self.tenant,))
         client.prod_enabled = enabled
         self.policies[client.access_key] = CompiledPolicy(client_policy(client, self.config))
