@@ -9,7 +9,6 @@ import time
 from typing import Any
 
 from mocksrv.clock import iso
-from mocksrv.toolkit import guard
 from mocksrv.toolkit.admin import AdminError, Ctx, json_response
 
 TENANTS_KEY = "mocksrv.tenants"  # environ key: the app's tenants, set by the app
@@ -45,19 +44,9 @@ def _summary(tenant: Any) -> dict[str, Any]:
 
 def _identities(ctx: Ctx, runtime: Any) -> list[dict[str, Any]]:
     """The tenant's identities with their keys (secrets as `/__admin/identities` shows them)."""
-    show_secrets = ctx.authenticated or not guard.token_required(ctx.runtime.settings)
-    out = []
-    for ident in runtime.keyring.identities():
-        item: dict[str, Any] = {
-            "name": ident.name,
-            "api": ident.api,
-            "access_key": ident.access_key,
-        }
-        if show_secrets:
-            item["secret_key"] = ident.secret_key
-        item["regions"] = list(ident.regions)
-        out.append({**ident.extra, **item})
-    return out
+    from mocksrv.toolkit.admin_views import identity_items
+
+    return identity_items(ctx, runtime)
 
 
 def _ttl(body: dict[str, Any]) -> float:
@@ -142,6 +131,9 @@ def create_tenant(ctx: Ctx) -> Any:
         raise AdminError(
             f"unknown field(s) {', '.join(unknown)}; a tenant takes {', '.join(FIELDS)}"
         )
+    nulls = [key for key in FIELDS if key in body and body[key] is None]
+    if nulls:  # a field left out means its default; null is not one of its values
+        raise AdminError(f"{', '.join(nulls)} must not be null (leave a field out for its default)")
     name, ttl = _name(body), _ttl(body)
     scenarios = _scenarios(ctx, body)
     settings = ctx.runtime.settings

@@ -54,9 +54,14 @@ def reset(ctx: Ctx) -> dict[str, Any]:
 def identities(ctx: Ctx) -> dict[str, Any]:
     """The scenario's demo credentials, for test harnesses. Secret keys go to a caller with the
     admin token, or to anyone when no token is configured (loopback only: see toolkit/guard)."""
+    return {"identities": identity_items(ctx, ctx.runtime)}
+
+
+def identity_items(ctx: Ctx, runtime: Any) -> list[dict[str, Any]]:
+    """`runtime`'s identities with their keys, secrets as `identities` shows them to `ctx`."""
     show_secrets = ctx.authenticated or not guard.token_required(ctx.runtime.settings)
     out = []
-    for ident in ctx.runtime.keyring.identities():
+    for ident in runtime.keyring.identities():
         item: dict[str, Any] = {
             "name": ident.name,
             "api": ident.api,
@@ -66,7 +71,7 @@ def identities(ctx: Ctx) -> dict[str, Any]:
             item["secret_key"] = ident.secret_key
         item["regions"] = list(ident.regions)
         out.append({**ident.extra, **item})
-    return {"identities": out}
+    return out
 
 
 # --- scenarios ---------------------------------------------------------------------------------

@@ -101,6 +101,13 @@ def test_like_copies_another_tenants_scenarios(url):
         ({"colour": "red"}, 400, "BadRequest", "unknown field(s) colour; a tenant takes"),
         ({"scenario": "no-such"}, 404, "NotFound", "unknown scenario name(s) no-such"),
         ({"scenario": 7}, 400, "BadRequest", "scenario must be a scenario name or file"),
+        (
+            {"scenario": None},
+            400,
+            "BadRequest",
+            "scenario must not be null",
+        ),  # the admin fuzz's find
+        ({"like": None, "yaml": None}, 400, "BadRequest", "like, yaml must not be null"),
         ({"scenario": []}, 400, "BadRequest", "scenario: [] needs a yaml overlay"),
         ({"scenario": "default", "like": ""}, 400, "BadRequest", "give scenario or like"),
         ({"like": "t-nothere"}, 404, "NotFound", "like: no tenant 't-nothere'"),
