@@ -8,20 +8,9 @@ from __future__ import annotations
 import requests
 
 from tests.support.cli import Serve
-from tests.support.tenants import create_card, keys, prime
+from tests.support.tenants import create_card, fresh, keys, make, prime
 
 SPREAD = 24  # fresh connections per step: both workers answer some (all on one: 2 ** -23)
-
-
-def _fresh(method: str, url: str, **kw: object) -> requests.Response:
-    with requests.Session() as s:
-        return s.request(method, url, timeout=30, **kw)  # type: ignore[arg-type]
-
-
-def _make(url: str, **fields: object) -> dict:  # type: ignore[type-arg]
-    r = _fresh("POST", url + "/__admin/tenants", json=fields)
-    assert r.status_code == 201, r.text
-    return dict(r.json())
 
 
 def _verify(url: str, tenant: dict) -> int:  # type: ignore[type-arg]
@@ -31,12 +20,12 @@ def _verify(url: str, tenant: dict) -> int:  # type: ignore[type-arg]
 def test_a_change_to_one_tenant_reaches_every_worker_after_others_caught_up(tmp_path):
     srv = Serve("--state", str(tmp_path / "state.db"), "--workers", "2")
     try:
-        a, b = _make(srv.url, name="a"), _make(srv.url, name="b")
+        a, b = make(srv.url, name="a"), make(srv.url, name="b")
         for tenant in (a, b):  # each worker builds both tenants and catches up with the signal
             assert [_verify(srv.url, tenant) for _ in range(SPREAD)] == [200] * SPREAD
         fault = {"id": "down", "match": {"api": "prime", "operation": "verify"},
                  "error": "ServiceUnavailable"}  # fmt: skip
-        added = _fresh("POST", f"{srv.url}/__admin/tenants/{a['id']}/faults", json=fault)
+        added = fresh("POST", f"{srv.url}/__admin/tenants/{a['id']}/faults", json=fault)
         assert added.ok, added.text
         # b's requests on both workers see the signal moved and read b's control row first
         assert [_verify(srv.url, b) for _ in range(SPREAD)] == [200] * SPREAD
@@ -50,13 +39,13 @@ def test_a_change_to_one_tenant_reaches_every_worker_after_others_caught_up(tmp_
 def test_a_deleted_tenant_is_unknown_on_every_worker_at_once(tmp_path):
     srv = Serve("--state", str(tmp_path / "state.db"), "--workers", "2")
     try:
-        tenant = _make(srv.url, name="doomed")
+        tenant = make(srv.url, name="doomed")
         key = keys(tenant, "agcod-production")
         for i in range(SPREAD):  # both workers serve it (and catch up with the signal)
             with requests.Session() as s:
                 r = create_card(srv.url, key, f"MocksProdDoomed{i}", 1, session=s)
             assert r.status_code == 200, r.text
-        assert _fresh("DELETE", f"{srv.url}/__admin/tenants/{tenant['id']}").status_code == 200
+        assert fresh("DELETE", f"{srv.url}/__admin/tenants/{tenant['id']}").status_code == 200
         for i in range(SPREAD):
             with requests.Session() as s:
                 r = create_card(srv.url, key, f"MocksProdAfter{i}", 1, session=s)
@@ -72,7 +61,7 @@ def test_a_busy_tenant_never_trims_a_quiet_tenants_journal(tmp_path):
     scenario.write_text("version: 1\nextends: default\njournal: {capacity: 100}\n")
     srv = Serve("--state", str(tmp_path / "state.db"), "--scenario", str(scenario))
     try:
-        quiet, busy = _make(srv.url, name="quiet"), _make(srv.url, name="busy")
+        quiet, busy = make(srv.url, name="quiet"), make(srv.url, name="busy")
         for _ in range(40):
             assert _verify(srv.url, quiet) == 200
         for _ in range(250):  # more than the capacity, trimmed on the way
@@ -80,10 +69,10 @@ def test_a_busy_tenant_never_trims_a_quiet_tenants_journal(tmp_path):
         for _ in range(30):  # the quiet tenant's journal is trimmed in here (every 64 records)
             assert _verify(srv.url, quiet) == 200
         base = f"{srv.url}/__admin/tenants/"
-        page = _fresh("GET", base + quiet["id"] + "/journal", params={"limit": 1000}).json()
+        page = fresh("GET", base + quiet["id"] + "/journal", params={"limit": 1000}).json()
         assert (page["size"], page["dropped"]) == (70, 0), {k: page[k] for k in ("size", "dropped")}
         assert len(page["entries"]) == 70
-        page = _fresh("GET", base + busy["id"] + "/journal", params={"limit": 1000}).json()
+        page = fresh("GET", base + busy["id"] + "/journal", params={"limit": 1000}).json()
         assert page["size"] <= 250 and page["size"] + page["dropped"] == 250
     finally:
         srv.stop()

@@ -10,18 +10,7 @@ import time
 import requests
 
 from tests.support.cli import Serve
-from tests.support.tenants import create_card, keys, prime
-
-
-def _fresh(method: str, url: str, **kw: object) -> requests.Response:
-    with requests.Session() as s:
-        return s.request(method, url, timeout=30, **kw)  # type: ignore[arg-type]
-
-
-def _make(url: str, **fields: object) -> dict:  # type: ignore[type-arg]
-    r = _fresh("POST", url + "/__admin/tenants", json=fields)
-    assert r.status_code == 201, r.text
-    return dict(r.json())
+from tests.support.tenants import create_card, fresh, keys, make, prime
 
 
 def _rows(db: str, tenant: str) -> int:
@@ -42,33 +31,33 @@ def test_tenants_outlive_a_restart_until_their_ttl_and_leave_no_row_when_deleted
     db = str(tmp_path / "state.db")
     srv = Serve("--state", db)
     try:
-        kept = _make(srv.url, name="kept", ttl_seconds=3600)
-        short = _make(srv.url, name="short", ttl_seconds=2)
-        gone = _make(srv.url, name="gone")
+        kept = make(srv.url, name="kept", ttl_seconds=3600)
+        short = make(srv.url, name="short", ttl_seconds=2)
+        gone = make(srv.url, name="gone")
         for tenant, rid in ((kept, "MocksProdKept1"), (gone, "MocksProdGone1")):
             r = create_card(srv.url, keys(tenant, "agcod-production"), rid, 12.5)
             assert r.status_code == 200, r.text
         assert _rows(db, gone["id"]) > 0
-        assert _fresh("DELETE", f"{srv.url}/__admin/tenants/{gone['id']}").ok
+        assert fresh("DELETE", f"{srv.url}/__admin/tenants/{gone['id']}").ok
         assert _rows(db, gone["id"]) == 0  # its data, journal, control row: all freed
     finally:
         srv.stop()
     srv = Serve("--state", db)
     try:
-        got = _fresh("GET", f"{srv.url}/__admin/tenants/{kept['id']}").json()
+        got = fresh("GET", f"{srv.url}/__admin/tenants/{kept['id']}").json()
         assert got["identities"] == kept["identities"] and got["name"] == "kept"
         key = keys(kept, "agcod-production")
         replay = create_card(srv.url, key, "MocksProdKept1", 12.5)
         assert replay.status_code == 200 and replay.json()["cardInfo"]["value"]["amount"] == 12.5
-        cards = _fresh("GET", f"{srv.url}/__admin/tenants/{kept['id']}/state/agcod").json()["cards"]
+        cards = fresh("GET", f"{srv.url}/__admin/tenants/{kept['id']}/state/agcod").json()["cards"]
         assert [c["creationRequestId"] for c in cards] == ["MocksProdKept1"]
-        assert _fresh("GET", srv.url + "/__admin/state/agcod").json()["cards"] == []
+        assert fresh("GET", srv.url + "/__admin/state/agcod").json()["cards"] == []
         assert prime(srv.url, keys(gone, "prime-partner"), "123456789").status_code == 403
         deadline = time.monotonic() + 20
-        while _fresh("GET", f"{srv.url}/__admin/tenants/{short['id']}").status_code == 200:
+        while fresh("GET", f"{srv.url}/__admin/tenants/{short['id']}").status_code == 200:
             assert time.monotonic() < deadline, "the 2 s tenant outlived its ttl by 18 s"
             time.sleep(0.1)
-        listed = _fresh("GET", srv.url + "/__admin/tenants").json()["tenants"]
+        listed = fresh("GET", srv.url + "/__admin/tenants").json()["tenants"]
         assert [t["id"] for t in listed] == [kept["id"]]
     finally:
         srv.stop()
@@ -77,7 +66,7 @@ def test_tenants_outlive_a_restart_until_their_ttl_and_leave_no_row_when_deleted
 def test_a_tenant_is_the_same_on_every_worker(tmp_path):
     srv = Serve("--state", str(tmp_path / "state.db"), "--workers", "2")
     try:
-        tenants = [_make(srv.url, name=f"w{i}") for i in range(8)]
+        tenants = [make(srv.url, name=f"w{i}") for i in range(8)]
         for n, tenant in enumerate(tenants):
             key = keys(tenant, "agcod-production")
             for i in range(4):
@@ -85,16 +74,16 @@ def test_a_tenant_is_the_same_on_every_worker(tmp_path):
                     r = create_card(srv.url, key, f"MocksProdW{n}x{i}", 1, session=s)
                 assert r.status_code == 200, r.text
         for n, tenant in enumerate(tenants):
-            journal = _fresh("GET", f"{srv.url}/__admin/tenants/{tenant['id']}/journal").json()
+            journal = fresh("GET", f"{srv.url}/__admin/tenants/{tenant['id']}/journal").json()
             assert sorted(e["fields"]["creationRequestId"] for e in journal["entries"]) == [
                 f"MocksProdW{n}x{i}" for i in range(4)
             ]
-            partners = _fresh("GET", f"{srv.url}/__admin/tenants/{tenant['id']}/state/agcod")
+            partners = fresh("GET", f"{srv.url}/__admin/tenants/{tenant['id']}/state/agcod")
             prod = [p for p in partners.json()["partners"] if p["partnerId"] == "MocksProd"]
             assert prod[0]["availableFunds"] == 10000 - 4
-        assert _fresh("GET", srv.url + "/__admin/journal").json()["entries"] == []
+        assert fresh("GET", srv.url + "/__admin/journal").json()["entries"] == []
         for tenant in tenants:
-            assert _fresh("DELETE", f"{srv.url}/__admin/tenants/{tenant['id']}").ok
+            assert fresh("DELETE", f"{srv.url}/__admin/tenants/{tenant['id']}").ok
         for tenant in tenants:  # deleted through one worker: unknown on both
             for i in range(4):
                 with requests.Session() as s:

@@ -24,6 +24,13 @@ def make(url: str, **fields: Any) -> dict[str, Any]:
     return dict(r.json())
 
 
+def fresh(method: str, url: str, **kw: Any) -> requests.Response:
+    """A request on a connection of its own (so the kernel spreads such requests over the
+    workers of `serve --workers N`)."""
+    with requests.Session() as session:
+        return session.request(method, url, timeout=30, **kw)
+
+
 def keys(tenant: dict[str, Any], name: str) -> tuple[str, str]:
     """(access key, secret) of the tenant's identity named `name`."""
     found = [i for i in tenant["identities"] if i["name"] == name]
