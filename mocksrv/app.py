@@ -21,6 +21,7 @@ log = logging.getLogger("mocksrv")
 
 StartResponse = Callable[..., Any]
 DASHBOARD = "/__admin/dashboard"
+PROBES = ("/health", "/ready", "/metrics", "/metrics/traffic")  # admin reads without a barrier
 
 
 def _wants_dashboard(environ: dict[str, Any]) -> bool:
@@ -97,6 +98,8 @@ class MocksrvApp:
                 slot, current = self.slot, self.current()
             runtime = current
         if path.startswith("/__admin") and runtime.admin is not None:
+            if runtime.engine.later is not None and not path.endswith(PROBES):
+                runtime.engine.settle()  # every process's journal rows committed: reads see them
             environ["mocksrv.app"] = slot  # the admin API swaps runtimes (reset, scenarios)
             environ["mocksrv.tenants"] = self.tenants
             return runtime.admin(environ, start_response)

@@ -20,6 +20,7 @@ from typing import Any, Protocol, TypeVar
 
 from mocksrv.state.batch import ATTEMPTS, GroupCommit, alone
 from mocksrv.state.errors import Conflict, StateError, StoreError
+from mocksrv.state.later import Deferred
 from mocksrv.state.sqltx import Dialect, ReadTx, Signal, SqlTx, WriteTx
 
 log = logging.getLogger("mocksrv")
@@ -55,6 +56,9 @@ class Engine(Protocol):
     kind: str  # "memory", "sqlite" or "postgresql"
     shared: bool
     signal: Signal | None  # SQLite's control signal (None: read the control row per request)
+    later: Deferred | None  # SQLite's bookkeeping written after the answer (None: before it)
+
+    def settle(self) -> None: ...
 
     def write(self) -> contextlib.AbstractContextManager[Tx]: ...
 
@@ -77,6 +81,10 @@ class MemoryEngine:
     kind = "memory"
     shared = False
     signal: Signal | None = None
+    later: Deferred | None = None
+
+    def settle(self) -> None:
+        pass  # nothing is deferred: the stores hold their data
 
     def write(self) -> contextlib.AbstractContextManager[Tx]:
         raise RuntimeError("the memory engine has no transactions: its stores hold the data")
@@ -127,6 +135,9 @@ class SqlEngine:
         self.signal: Signal | None = getattr(driver, "signal", None)
         # one writer at a time: concurrent short writes share transactions (`retried`)
         self.batcher = GroupCommit(self) if dialect == "sqlite" else None
+        # bookkeeping committed after the answer, seen by admin reads (`settle`): one machine
+        board = getattr(driver, "board", None)
+        self.later: Deferred | None = Deferred(self, board) if board is not None else None
         self._where = where
         self._pool: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._local = threading.local()
@@ -196,6 +207,12 @@ class SqlEngine:
         """A consistent read (inside a write on this thread: that transaction)."""
         return ReadTx(self)
 
+    def settle(self) -> None:
+        """Before an admin read: every process's deferred bookkeeping committed (journal rows,
+        tallies, counters: `mocksrv.state.later`)."""
+        if self.later is not None:
+            self.later.settle()
+
     def reachable(self) -> bool:
         """The state answers a read (for /__admin/ready)."""
         try:
@@ -226,6 +243,8 @@ class SqlEngine:
                 tx.run(self.dialect.ddl(statement))
 
     def close(self) -> None:
+        if self.later is not None:
+            self.later.close()
         self._closed = True
         with self._cache_lock:
             caches, self._caches = list(self._caches.values()), {}

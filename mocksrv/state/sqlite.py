@@ -27,10 +27,12 @@ import sqlite3
 import stat
 import struct
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from mocksrv.state.engine import SqlEngine, StateError
+from mocksrv.state.later import Board
 
 log = logging.getLogger("mocksrv")
 BUSY_MS = 10_000
@@ -48,6 +50,7 @@ class SqliteDriver:
         self._thread_lock = threading.Lock()
         self._lockfile = _private_open(path.with_name(path.name + ".lock"))
         self.signal = ControlSignal(self._lockfile, self.settle)
+        self.board = Board(self.signal.page, self._lockfile, self.locked)
         self._checkpoints: Checkpointer | None = None
         self._closed = False
 
@@ -85,6 +88,16 @@ class SqliteDriver:
                 self._checkpoints.committed()
         finally:
             self._thread_lock.release()
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """The write lock, held for a moment outside any transaction (the board's counters)."""
+        with self._thread_lock:
+            fcntl.flock(self._lockfile, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._lockfile, fcntl.LOCK_UN)
 
     def settle(self) -> None:
         """A control change began and never ended (its process was killed in between): if no
@@ -124,6 +137,11 @@ class ControlSignal:
             os.ftruncate(fd, SIGNAL_BYTES)
         self._map = mmap.mmap(fd, SIGNAL_BYTES)
         self._settle = settle
+
+    @property
+    def page(self) -> mmap.mmap:
+        """The whole mapped page (the deferred writes' board shares it: `mocksrv.state.later`)."""
+        return self._map
 
     def done(self) -> int:
         """-1 once closed: never a value seen, so a reader asks the (closed) engine, which

@@ -65,10 +65,28 @@ class SharedJournal:
 
     def record(self, call: Call) -> None:
         """One row: the entry's raw values and the exchange, as flat JSON lists (formatted when
-        read); the expectations are tallied in the same step, on the entry, if there are any."""
+        read); the expectations are tallied in the same step, on the entry, if there are any.
+        On SQLite the row is numbered now and committed within milliseconds, before any admin
+        read (`mocksrv.state.later`); on PostgreSQL it commits before the answer goes out."""
         raw, _ = raw_of(call, 0)
-        values = (self.tenant, call.request_id, row_of(raw), exchange_row(call))
         tally = self.kit.expectations is not None and self.kit.expectations.items
+        later = self.engine.later
+        if later is not None:
+            seq = later.number(self._largest)
+            values: tuple[Any, ...] = (seq, self.tenant, call.request_id, row_of(raw),
+                                       exchange_row(call))  # fmt: skip
+
+            def deferred(tx: Tx) -> None:
+                tx.run(
+                    "INSERT INTO journal (id, tenant, request_id, entry, exchange) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    values,
+                )
+                self._tallied(tx, raw, seq, tally)
+
+            later.add(deferred)
+            return
+        values = (self.tenant, call.request_id, row_of(raw), exchange_row(call))
 
         def step(tx: Tx) -> None:
             row = tx.one(
@@ -76,17 +94,25 @@ class SharedJournal:
                 "RETURNING id",
                 values,
             )
-            seq = int(row[0]) if row else 0
-            if tally:
-                entry = entry_of_raw(raw)
-                entry["seq"] = seq
-                self.kit.tally(tx, entry)
-            self._trim(tx)
+            self._tallied(tx, raw, int(row[0]) if row else 0, tally)
 
         try:
-            retried(self.engine, step)  # on SQLite, with other requests' rows (group commit)
+            retried(self.engine, step)
         except StoreError as exc:  # the answer stands (its change committed); the entry is lost
             log.error("journal entry of %s not kept: %s", call.request_id, exc)
+
+    def _tallied(self, tx: Tx, raw: Any, seq: int, tally: Any) -> None:
+        if tally:
+            entry = entry_of_raw(raw)
+            entry["seq"] = seq
+            self.kit.tally(tx, entry)
+        self._trim(tx)
+
+    def _largest(self) -> int:
+        """The largest journal row number stored (of any tenant)."""
+        with self.engine.read() as tx:
+            row = tx.one("SELECT max(id) FROM journal")
+        return int(row[0] or 0) if row else 0
 
     def _trim(self, tx: Tx) -> None:
         """Every PRUNE_EVERY records: drop the tenant's rows beyond its newest `capacity`, and

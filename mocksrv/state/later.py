@@ -1,0 +1,266 @@
+"""Bookkeeping written after the answer, and the barrier that makes it visible to admin reads.
+
+On SQLite, a request's journal row (with its expectation tallies) and a Prime verify's call
+counters are bookkeeping: no API answer depends on them, only later admin reads do. Committing
+them before the answer cost each request a transaction of its own: the write lock, a commit,
+and hand-offs between the threads sharing it. So they are queued in the process instead
+(`Deferred.add`), and a thread commits the queue in one transaction once its oldest step is AGE
+seconds old or BATCH steps wait (a request that finds HIGH steps waiting commits them itself).
+
+The barrier (`Deferred.settle`) runs before every admin request but the probes (health, ready,
+metrics): it asks every process of the state to commit what it has queued, and waits until each
+did. A request's step is queued before its answer is sent, so an admin request sees every
+request whose answer went out before it arrived, whichever process served it.
+
+The processes meet on the state's lock-file page (`Board`): one `asked` counter, and a slot per
+process (its pid, the last `asked` value its commit covered, whether it has steps queued). Only a
+slot's process writes it; `asked` is counted under the write lock. The page also numbers the
+journal rows (`next_id`, under a lock of its own): rows commit in batches, process by process,
+yet their numbers follow the order in which their requests were answered.
+
+A process killed with kill -9 loses the bookkeeping of its last AGE seconds (journal rows and
+counters), never a state change: those still commit before their answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import mmap
+import os
+import struct
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from mocksrv.state.batch import _Job, _step
+from mocksrv.state.errors import Conflict, StoreError
+
+log = logging.getLogger("mocksrv")
+AGE = 0.02  # seconds the oldest queued step waits at most before its commit
+POLL = 0.002  # while steps are queued, how often the thread looks whether a barrier asks
+BATCH = 512  # queued steps that start a commit at once
+HIGH = 4096  # queued steps a request commits itself (the thread is behind)
+WAIT = 5.0  # seconds a barrier waits for another process before it goes on without it
+_ASKED = 16  # byte offset of `asked` on the page (the control signal holds bytes 0-15)
+_IDS = 24  # byte offset of the last journal row number given out
+_SLOTS = 64  # byte offset of the first slot
+_SLOT = struct.Struct("<QQQ")  # pid, flushed (the `asked` its last commit covered), pending
+_U64 = struct.Struct("<Q")
+
+
+class Board:
+    """The processes' meeting place on the lock file's page (see the module)."""
+
+    def __init__(self, page: mmap.mmap, fd: int, locked: Callable[[], Any]) -> None:
+        self._page = page
+        self._fd = fd  # the lock file: its bytes at _IDS are locked (`lockf`) to number a row
+        self._locked = locked  # a context manager: the write lock of every process
+        self._ids = threading.Lock()
+        self._slot = -1
+        self._count = (len(page) - _SLOTS) // _SLOT.size
+
+    def next_id(self, floor: int = 0) -> int:
+        """The next journal row number of the state (above `floor`, the largest one stored)."""
+        with self._ids:
+            fcntl.lockf(self._fd, fcntl.LOCK_EX, 8, _IDS)
+            try:
+                value = max(int(_U64.unpack_from(self._page, _IDS)[0]), floor) + 1
+                _U64.pack_into(self._page, _IDS, value)
+            finally:
+                fcntl.lockf(self._fd, fcntl.LOCK_UN, 8, _IDS)
+        return value
+
+    def join(self) -> None:
+        """Take a slot: this process's own, a free one or a dead process's."""
+        pid = os.getpid()
+        with self._locked():
+            best = -1
+            for i in range(self._count):
+                owner = self._read(i)[0]
+                if owner == pid:
+                    best = i
+                    break
+                if best < 0 and (owner == 0 or not _alive(owner)):
+                    best = i
+            if best < 0:
+                raise StoreError(f"more than {self._count} processes on one state")
+            self._slot = best
+            _SLOT.pack_into(self._page, _SLOTS + best * _SLOT.size, pid, self.asked(), 0)
+
+    def leave(self) -> None:
+        if self._slot >= 0 and not self._page.closed:
+            _SLOT.pack_into(self._page, _SLOTS + self._slot * _SLOT.size, 0, 0, 0)
+        self._slot = -1
+
+    def asked(self) -> int:
+        return int(_U64.unpack_from(self._page, _ASKED)[0])
+
+    def flushed(self) -> int:
+        """The `asked` value this process's last commit covered."""
+        return self._read(self._slot)[1] if self._slot >= 0 else 0
+
+    def ask(self) -> int:
+        """A new barrier's number (counted under the write lock: no two barriers share one)."""
+        with self._locked():
+            value = self.asked() + 1
+            _U64.pack_into(self._page, _ASKED, value)
+        return value
+
+    def mark(self, flushed: int | None, pending: bool) -> None:
+        """This process's slot: what its last commit covered, and whether steps wait."""
+        if self._slot < 0 or self._page.closed:
+            return
+        at = _SLOTS + self._slot * _SLOT.size
+        pid, old, _ = _SLOT.unpack_from(self._page, at)
+        _SLOT.pack_into(self._page, at, pid, old if flushed is None else flushed, int(pending))
+
+    def wait(self, number: int, timeout: float = WAIT) -> list[int]:
+        """Until every other live process with steps queued committed them for barrier `number`;
+        the pids still behind after `timeout` seconds (logged, then left behind)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            behind = [
+                pid
+                for i in range(self._count)
+                if i != self._slot
+                for pid, flushed, pending in (self._read(i),)
+                if pid and pending and flushed < number and _alive(pid)
+            ]
+            if not behind or time.monotonic() > deadline:
+                if behind:
+                    log.warning("state: processes %s did not commit their journal rows in "
+                                "%.0f s; reading without them", behind, timeout)  # fmt: skip
+                return behind
+            time.sleep(0.0005)
+
+    def _read(self, i: int) -> tuple[int, int, int]:
+        pid, flushed, pending = _SLOT.unpack_from(self._page, _SLOTS + i * _SLOT.size)
+        return int(pid), int(flushed), int(pending)
+
+
+class Deferred:
+    """This process's queue of bookkeeping steps (see the module)."""
+
+    def __init__(self, engine: Any, board: Board) -> None:
+        self._engine = engine
+        self._board = board
+        self._pid = -1  # the process the queue, its thread and its slot belong to (fork)
+        self._lock = threading.Lock()
+        self._commit = threading.Lock()  # one commit at a time: the queue's order is kept
+        self._steps: list[Callable[[Any], Any]] = []
+        self._since = 0.0
+        self._wake = threading.Event()
+        self._stop = False
+        self._floored = False
+
+    def number(self, floor: Callable[[], int]) -> int:
+        """The next journal row number; `floor()` (the largest stored) is asked once per process,
+        so numbers stay above rows written before this page numbered them."""
+        if self._floored:
+            return self._board.next_id()
+        value = self._board.next_id(floor())
+        self._floored = True
+        return value
+
+    def add(self, step: Callable[[Any], Any]) -> None:
+        """Queue `step(tx)`; it commits within AGE seconds, or before the next admin read
+        (inside a write transaction on this thread: in that transaction, now)."""
+        if getattr(self._engine._local, "tx", None) is not None:
+            step(self._engine._local.tx)
+            return
+        if self._pid != os.getpid():
+            self._start()
+        with self._lock:
+            self._steps.append(step)
+            count = len(self._steps)
+            if count == 1:
+                self._since = time.monotonic()
+                self._board.mark(None, True)  # before the answer goes out
+                self._wake.set()
+        if count >= HIGH:
+            self.flush()
+
+    def settle(self) -> None:
+        """The barrier: every process's queued steps committed (this one's on this thread)."""
+        if self._pid != os.getpid():
+            self._start()
+        number = self._board.ask()
+        self.flush()
+        self._board.wait(number)
+
+    def flush(self) -> None:
+        """Commit every queued step in one transaction, each in a savepoint of its own (a step
+        that fails is rolled back alone and logged; a failed commit loses the batch, logged)."""
+        with self._commit:
+            number = self._board.asked()  # read before taking the queue: the commit covers it
+            with self._lock:
+                steps, self._steps = self._steps, []
+            if steps:
+                self._run(steps)
+            with self._lock:
+                self._board.mark(number, bool(self._steps))
+
+    def close(self) -> None:
+        """Commit what is queued and stop the thread (this process's, at shutdown)."""
+        if self._pid != os.getpid():
+            return
+        self._stop = True
+        self._wake.set()
+        with contextlib.suppress(StoreError, Conflict):
+            self.flush()
+        self._board.leave()
+
+    def _run(self, steps: list[Callable[[Any], Any]]) -> None:
+        engine = self._engine
+        jobs = [_Job(step) for step in steps]
+        try:
+            with engine.write() as tx:
+                for job in jobs:
+                    _step(tx, job, engine._driver.errors)
+        except (StoreError, Conflict) as exc:
+            log.error("state: %d journal rows and counters not kept: %s", len(steps), exc)
+            return
+        for job in jobs:
+            if job.error is not None:
+                log.error("state: a journal row or counter not kept: %s", job.error)
+
+    def _start(self) -> None:
+        """First use in this process (a worker forked after the engine opened starts afresh)."""
+        with self._commit:
+            if self._pid == os.getpid():
+                return
+            self._lock = threading.Lock()
+            self._steps, self._stop, self._floored = [], False, False
+            self._wake = threading.Event()
+            self._board.join()
+            self._pid = os.getpid()
+            threading.Thread(target=self._loop, name="mocksrv-deferred", daemon=True).start()
+
+    def _loop(self) -> None:
+        board = self._board
+        while not self._stop:
+            self._wake.wait()
+            self._wake.clear()
+            while self._steps and not self._stop:
+                time.sleep(POLL)
+                with self._lock:
+                    count, since = len(self._steps), self._since
+                due = count >= BATCH or time.monotonic() - since >= AGE
+                if due or board.asked() > board.flushed():
+                    try:
+                        self.flush()
+                    except Exception as exc:  # never let the thread die: the next turn retries
+                        log.error("state: committing the journal rows failed: %s", exc)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process has that pid now: alive
+    return True
