@@ -21,6 +21,7 @@ log = logging.getLogger("mocksrv")
 
 StartResponse = Callable[..., Any]
 DASHBOARD = "/__admin/dashboard"
+ROUTED = "mocksrv.routed"  # the environ key of the `inline` hook's (runtime, call, service)
 PROBES = ("/health", "/ready", "/metrics", "/metrics/traffic")  # admin reads without a barrier
 
 
@@ -65,6 +66,29 @@ class MocksrvApp:
         cap = getattr(runtime.route(call), "body_cap", None)
         return int(cap(call)) if cap is not None else runtime.settings.max_body_bytes
 
+    def inline(self, environ: dict[str, Any]) -> bool:
+        """The HTTP server's hook: may this request be answered on the server's event loop,
+        without a hand-off to a worker thread? Only a signed call whose service says its work
+        is short and never waits (`ApiService.inline`), and only while its tenant has no faults
+        (a latency fault sleeps). The call and its service are kept in the environ for
+        `__call__`, which is next."""
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/__admin") or "HTTP_AUTHORIZATION" not in environ:
+            return False
+        slot = self._slot_of(environ, path)
+        if slot is None:
+            return False
+        runtime = slot.current() if slot.runtime.engine.shared else slot.runtime
+        if runtime is None or runtime.faults.items:
+            return False
+        call = Call.from_environ(environ, runtime)
+        handler = runtime.route(call)
+        inline = getattr(handler, "inline", None)
+        if inline is None or not inline(call):
+            return False
+        environ[ROUTED] = (runtime, call, handler)
+        return True
+
     def _slot_of(self, environ: dict[str, Any], path: str | None = None) -> Slot | None:
         """The tenant a request is for: named in an admin path (`/__admin/tenants/{id}/...`) or
         an unsigned request's `tenant` query parameter, else found by the access key it is
@@ -106,8 +130,12 @@ class MocksrvApp:
         if path == "/" and runtime.admin is not None and _wants_dashboard(environ):
             start_response("302 Found", [("Location", DASHBOARD), ("Content-Length", "0")])
             return [b""]
-        call = Call.from_environ(environ, runtime)
-        handler = runtime.route(call)
+        routed = environ.pop(ROUTED, None)
+        if routed is not None and routed[0] is runtime:  # the `inline` hook's, just now
+            call, handler = routed[1], routed[2]
+        else:
+            call = Call.from_environ(environ, runtime)
+            handler = runtime.route(call)
         try:
             response = handler(call)
         except Exception:  # last resort: never a traceback on the wire

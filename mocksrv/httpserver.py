@@ -3,6 +3,10 @@
 - One thread runs a `selectors` loop (epoll on Linux) that accepts, reads and parses (llhttp via
   httptools, see `mocksrv.http1`). A connection costs no thread while it is idle or still sending
   its request, so idle keep-alive clients and slow senders cannot lock anyone out.
+- A request the app's `inline(environ)` hook allows (a short call that never sleeps) is answered
+  on the loop itself: no hand-off to a worker thread, whose two thread switches per request and
+  the GIL's hand-offs between threads cost more than the call. An answer the client's socket
+  cannot take at once, and every other request, goes to a worker.
 - A connection holding a complete request goes to a worker thread (`mocksrv.workers`), which runs
   the app and answers with one `sendall`. The worker then waits up to LINGER for the client's next
   request and serves it inline (a busy keep-alive client never pays a hand-off); otherwise it gives
@@ -19,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import selectors
 import socket
 import threading
@@ -28,7 +31,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from mocksrv.http1 import BODY_TIMEOUT, HEAD, HEAD_TIMEOUT, IDLE, BadRequest, Parser, Request
+from mocksrv.http1 import BODY_TIMEOUT, HEAD, HEAD_TIMEOUT, IDLE, BadRequest, Request
+from mocksrv.httpconn import Conn, raise_nofile_limit, write_now
 from mocksrv.httpwsgi import (
     SOCKET_KEY,
     App,
@@ -51,51 +55,6 @@ RECV = 65536
 _LISTEN, _WAKE = object(), object()
 
 
-def raise_nofile_limit() -> int:
-    """Raise the soft RLIMIT_NOFILE to the hard limit; return the soft limit now in force."""
-    try:
-        import resource
-    except ImportError:  # not on this platform
-        return 1024
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-    if soft == resource.RLIM_INFINITY or soft >= target:
-        return soft if soft != resource.RLIM_INFINITY else 1 << 20
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    except (OSError, ValueError):
-        log.warning("cannot raise the open-file limit from %d to %d", soft, target)
-        return soft
-    return target
-
-
-class Conn:
-    """A client connection; owned by the loop or by one worker at a time, never both."""
-
-    __slots__ = ("sock", "addr", "parser", "closing", "last")
-
-    def __init__(self, sock: socket.socket, addr: Any, server: LeanServer) -> None:
-        self.sock = sock
-        self.addr = addr
-        self.parser = Parser(
-            server.max_body,
-            self.send,
-            server.idle_timeout,
-            server.head_timeout,
-            server.body_timeout,
-            server.cap_of if server.body_cap is not None else None,
-        )
-        self.closing = 0.0  # when set: the deadline of a lingering close
-        self.last = time.monotonic()
-
-    def send(self, data: bytes) -> None:
-        """A short write that never waits (`100 Continue`, an error answer from the loop): the
-        descriptor is non-blocking underneath its timeout, and a client whose receive buffer is
-        full of unread answers must not stall the loop; what does not fit is dropped."""
-        with contextlib.suppress(OSError):
-            os.write(self.sock.fileno(), data)
-
-
 class LeanServer:
     def __init__(
         self,
@@ -110,8 +69,10 @@ class LeanServer:
         max_connections: int | None = None,
         reuse_port: bool = False,
         body_cap: Callable[[dict[str, Any]], int] | None = None,
+        inline: Callable[[dict[str, Any]], bool] | None = None,
     ) -> None:
         self.app = app
+        self.inline = inline  # the app's hook: may this request be answered on the loop?
         self.body_cap = body_cap  # the app's hook: a request's body cap from its head's environ
         self.idle_timeout = idle_timeout
         self.head_timeout = HEAD_TIMEOUT  # tests shorten these
@@ -250,9 +211,43 @@ class LeanServer:
             return  # draining what the client still sends after an error answer
         conn.last = time.monotonic()
         conn.parser.feed(data)
-        if conn.parser.ready:
+        if conn.parser.ready and (self.inline is None or not self._answer_inline(conn)):
             self._unregister(conn)
             self.workers.submit(conn)
+
+    def _answer_inline(self, conn: Conn) -> bool:
+        """Answer the connection's complete requests here while the `inline` hook allows each.
+        True: done (answered, or dropped); False: the rest goes to a worker: a request the hook
+        refuses or out of the ordinary (an error to answer, a spooled or refused body, the last
+        request before a close), or an answer the socket could not take at once (`pending`)."""
+        parser = conn.parser
+        while parser.ready:
+            req = parser.ready[0]
+            if not isinstance(req, Request) or parser.failed or self.inline is None:
+                return False
+            if req.refused_body is not None or req.body.__class__ is not bytes:
+                return False
+            environ = environ_of(req, self, conn.sock, conn.addr)
+            if not self.inline(environ):
+                return False
+            parser.ready.popleft()
+            try:
+                data, keep = respond(self.app, req, environ)
+                sent = write_now(conn.sock, data)
+            except (OSError, DropConnection):
+                self._drop(conn)
+                return True
+            except Exception:
+                log.exception("connection from %s failed", conn.addr)
+                self._drop(conn)
+                return True
+            if sent < len(data):
+                conn.pending, conn.close_after = data[sent:], not keep
+                return False
+            if not keep:
+                self._drop(conn)
+                return True
+        return True
 
     def _sweep(self, now: float) -> None:
         for conn in list(self._loop_conns):
@@ -327,6 +322,11 @@ class LeanServer:
     def _serve(self, conn: Conn) -> None:
         """Answer the queued requests, then serve keep-alive requests while they come quickly."""
         parser, sock = conn.parser, conn.sock
+        if conn.pending:  # the rest of an answer begun on the loop
+            data, conn.pending = conn.pending, b""
+            self._send_all(sock, data)
+            if conn.close_after:
+                return self._forget(conn)
         while True:
             while parser.ready:
                 item = parser.ready.popleft()

@@ -67,6 +67,8 @@ def _lean_options(app: Any, settings: Settings) -> dict[str, Any]:
         "threads": settings.threads,
         # each request's body cap from its head (a test may wrap the app in one without it)
         "body_cap": getattr(app, "body_cap", None),
+        # which requests may be answered on the event loop (the same: a test's bare app has none)
+        "inline": getattr(app, "inline", None),
     }
 
 

@@ -135,6 +135,12 @@ class ApiService:
 
     # -- the steps: routing and rendering are the API's own; the others have defaults ---------
 
+    def inline(self, call: Call) -> bool:
+        """May the HTTP server answer `call` on its event loop (`MocksrvApp.inline`): is its
+        work short, and does it never wait (no other server, no lock held for long, no large
+        body)? Worker threads answer the others."""
+        return False
+
     def route(self, call: Call) -> Route:
         raise NotImplementedError
 

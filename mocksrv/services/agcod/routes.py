@@ -65,6 +65,12 @@ class AgcodService(ApiService):
             "ActivationStatusCheck": self._status_check,
         }
 
+    def inline(self, call: Call) -> bool:
+        """In memory, every operation (a dict and a lock); on a SQL state only the funds read:
+        a write waits for the state's write lock, and worker threads let concurrent writes
+        share one commit."""
+        return not call.runtime.engine.shared or call.path == "/GetAvailableFunds"
+
     def claims(self, call: Call) -> bool:
         return call.method == "POST" and call.path in PATHS
 

@@ -138,6 +138,13 @@ class PrimeService(ApiService):
         if config.rate <= 0:  # no rate limit in the scenario: the throttle step is not run
             self.leave_out("throttle")
 
+    def inline(self, call: Call) -> bool:
+        """In memory, every endpoint; on a SQL state verify only (a read: its call counters
+        commit after the answer), while redeem and auth-code write and go to worker threads."""
+        return not call.runtime.engine.shared or (
+            call.method == "GET" and call.path.endswith("/verify")
+        )
+
     def claims(self, call: Call) -> bool:
         return call.path.startswith("/v1/") and "s3/aws4_request" not in call.headers.get(
             "authorization", ""
