@@ -89,6 +89,13 @@ class MocksrvApp:
         environ[ROUTED] = (runtime, call, handler)
         return True
 
+    def tick(self) -> None:
+        """The HTTP server's hook after each turn of its loop: the state's bookkeeping queued
+        for a while is committed there (`mocksrv.state.later`)."""
+        later = self.slot.runtime.engine.later
+        if later is not None:
+            later.tick()
+
     def _slot_of(self, environ: dict[str, Any], path: str | None = None) -> Slot | None:
         """The tenant a request is for: named in an admin path (`/__admin/tenants/{id}/...`) or
         an unsigned request's `tenant` query parameter, else found by the access key it is

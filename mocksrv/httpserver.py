@@ -70,9 +70,11 @@ class LeanServer:
         reuse_port: bool = False,
         body_cap: Callable[[dict[str, Any]], int] | None = None,
         inline: Callable[[dict[str, Any]], bool] | None = None,
+        tick: Callable[[], None] | None = None,
     ) -> None:
         self.app = app
         self.inline = inline  # the app's hook: may this request be answered on the loop?
+        self.tick = tick  # the app's hook, after each turn of the loop (the state's commits)
         self.body_cap = body_cap  # the app's hook: a request's body cap from its head's environ
         self.idle_timeout = idle_timeout
         self.head_timeout = HEAD_TIMEOUT  # tests shorten these
@@ -124,6 +126,8 @@ class LeanServer:
                         self._unpark()
                     else:
                         self._readable(key.data)
+                if self.tick is not None:
+                    self.tick()
                 now = time.monotonic()
                 if now >= next_sweep:
                     self._sweep(now)

@@ -69,6 +69,7 @@ def _lean_options(app: Any, settings: Settings) -> dict[str, Any]:
         "body_cap": getattr(app, "body_cap", None),
         # which requests may be answered on the event loop (the same: a test's bare app has none)
         "inline": getattr(app, "inline", None),
+        "tick": getattr(app, "tick", None),
     }
 
 

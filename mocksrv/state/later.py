@@ -3,9 +3,11 @@
 On SQLite, a request's journal row (with its expectation tallies) and a Prime verify's call
 counters are bookkeeping: no API answer depends on them, only later admin reads do. Committing
 them before the answer cost each request a transaction of its own: the write lock, a commit,
-and hand-offs between the threads sharing it. So they are queued in the process instead
-(`Deferred.add`), and a thread commits the queue in one transaction once its oldest step is AGE
-seconds old or BATCH steps wait (a request that finds HIGH steps waiting commits them itself).
+and hand-offs between the threads sharing it. So they are queued in the process instead (`row`,
+`count`, `add`) and committed together in one transaction with few calls into SQLite (a
+multi-row INSERT per statement, counters summed first): by the HTTP server's loop after a turn
+once the oldest is AGE seconds old (`tick`), else by the queue's thread (an idle loop, or
+requests served on worker threads), and by a request that finds HIGH items waiting.
 
 The barrier (`Deferred.settle`) runs before every admin request but the probes (health, ready,
 metrics): it asks every process of the state to commit what it has queued, and waits until each
@@ -18,8 +20,9 @@ slot's process writes it; `asked` is counted under the write lock. The page also
 journal rows (`next_id`, under a lock of its own): rows commit in batches, process by process,
 yet their numbers follow the order in which their requests were answered.
 
-A process killed with kill -9 loses the bookkeeping of its last AGE seconds (journal rows and
-counters), never a state change: those still commit before their answer.
+A process killed with kill -9 loses the bookkeeping of its last moments (journal rows and
+counters: AGE seconds under load, up to BUSY when its loop just went idle), never a state change:
+those still commit before their answer.
 """
 
 from __future__ import annotations
@@ -39,10 +42,11 @@ from mocksrv.state.batch import _Job, _step
 from mocksrv.state.errors import Conflict, StoreError
 
 log = logging.getLogger("mocksrv")
-AGE = 0.02  # seconds the oldest queued step waits at most before its commit
-POLL = 0.002  # while steps are queued, how often the thread looks whether a barrier asks
-BATCH = 512  # queued steps that start a commit at once
+AGE = 0.01  # seconds between commits while steps come
+BUSY = 0.05  # the thread's look, while the loop turns (and commits): what a barrier may wait
 HIGH = 4096  # queued steps a request commits itself (the thread is behind)
+CHUNK = 200  # rows per multi-row statement (SQLite allows 32,766 parameters in one)
+_ROW, _COUNT = "row", "count"  # the kinds of queued items besides steps
 WAIT = 5.0  # seconds a barrier waits for another process before it goes on without it
 _ASKED = 16  # byte offset of `asked` on the page (the control signal holds bytes 0-15)
 _IDS = 24  # byte offset of the last journal row number given out
@@ -150,8 +154,9 @@ class Deferred:
         self._pid = -1  # the process the queue, its thread and its slot belong to (fork)
         self._lock = threading.Lock()
         self._commit = threading.Lock()  # one commit at a time: the queue's order is kept
-        self._steps: list[Callable[[Any], Any]] = []
+        self._steps: list[Any] = []  # steps, and (_ROW or _COUNT, statement, values) tuples
         self._since = 0.0
+        self._ticked = 0.0  # the HTTP loop's last turn (`tick`)
         self._wake = threading.Event()
         self._stop = False
         self._floored = False
@@ -166,15 +171,39 @@ class Deferred:
         return value
 
     def add(self, step: Callable[[Any], Any]) -> None:
-        """Queue `step(tx)`; it commits within AGE seconds, or before the next admin read
-        (inside a write transaction on this thread: in that transaction, now)."""
-        if getattr(self._engine._local, "tx", None) is not None:
-            step(self._engine._local.tx)
+        """Queue `step(tx)`, run in a savepoint of its own; it commits within AGE seconds, or
+        before the next admin read (inside a write transaction on this thread: in that
+        transaction, now)."""
+        tx = getattr(self._engine._local, "tx", None)
+        if tx is not None:
+            step(tx)
             return
+        self._queue(step)
+
+    def row(self, insert: str, values: tuple[Any, ...]) -> None:
+        """Queue a row for `insert` ("INSERT INTO t (a, b) VALUES"): the queued rows of one
+        statement go in as one multi-row INSERT, a single call into SQLite."""
+        tx = getattr(self._engine._local, "tx", None)
+        if tx is not None:
+            tx.run(f"{insert} ({', '.join('?' * len(values))})", values)
+            return
+        self._queue((_ROW, insert, values))
+
+    def count(self, upsert: str, key: tuple[Any, ...]) -> None:
+        """Queue one more for the counter row `key`: `upsert` has `{rows}` where the rows go
+        (each `key` with its total) and adds `excluded`'s count on conflict; the queued counts
+        of a key are summed first, so a commit writes each counter once."""
+        tx = getattr(self._engine._local, "tx", None)
+        if tx is not None:
+            tx.run(upsert.format(rows=f"({', '.join('?' * (len(key) + 1))})"), (*key, 1))
+            return
+        self._queue((_COUNT, upsert, key))
+
+    def _queue(self, item: Any) -> None:
         if self._pid != os.getpid():
             self._start()
         with self._lock:
-            self._steps.append(step)
+            self._steps.append(item)
             count = len(self._steps)
             if count == 1:
                 self._since = time.monotonic()
@@ -191,17 +220,22 @@ class Deferred:
         self.flush()
         self._board.wait(number)
 
-    def flush(self) -> None:
-        """Commit every queued step in one transaction, each in a savepoint of its own (a step
-        that fails is rolled back alone and logged; a failed commit loses the batch, logged)."""
-        with self._commit:
+    def flush(self, wait: bool = True) -> None:
+        """Commit every queued item in one transaction (`_run`). `wait=False`: not if another
+        thread is committing now."""
+        if not self._commit.acquire(blocking=wait):
+            return
+        try:
             number = self._board.asked()  # read before taking the queue: the commit covers it
             with self._lock:
                 steps, self._steps = self._steps, []
+                self._since = time.monotonic()
             if steps:
                 self._run(steps)
             with self._lock:
                 self._board.mark(number, bool(self._steps))
+        finally:
+            self._commit.release()
 
     def close(self) -> None:
         """Commit what is queued and stop the thread (this process's, at shutdown)."""
@@ -213,11 +247,28 @@ class Deferred:
             self.flush()
         self._board.leave()
 
-    def _run(self, steps: list[Callable[[Any], Any]]) -> None:
+    def _run(self, steps: list[Any]) -> None:
+        """Rows first (a multi-row INSERT per statement and CHUNK rows), then counters (summed,
+        one upsert per statement), then the steps, each in a savepoint: every call into SQLite
+        lets another thread take the GIL, so a batch makes few calls."""
         engine = self._engine
-        jobs = [_Job(step) for step in steps]
+        rows: dict[str, list[tuple[Any, ...]]] = {}
+        counts: dict[str, dict[tuple[Any, ...], int]] = {}
+        jobs: list[_Job] = []
+        for item in steps:
+            if item.__class__ is not tuple:
+                jobs.append(_Job(item))
+            elif item[0] is _ROW:
+                rows.setdefault(item[1], []).append(item[2])
+            else:
+                keys = counts.setdefault(item[1], {})
+                keys[item[2]] = keys.get(item[2], 0) + 1
         try:
             with engine.write() as tx:
+                for insert, values in rows.items():
+                    _many(tx, insert + " {rows}", values)
+                for upsert, keyed in counts.items():
+                    _many(tx, upsert, [(*key, n) for key, n in keyed.items()])
                 for job in jobs:
                     _step(tx, job, engine._driver.errors)
         except (StoreError, Conflict) as exc:
@@ -239,21 +290,50 @@ class Deferred:
             self._pid = os.getpid()
             threading.Thread(target=self._loop, name="mocksrv-deferred", daemon=True).start()
 
+    def tick(self) -> None:
+        """The HTTP server's loop calls this after each turn: it commits the queue once its
+        oldest step is AGE old or a barrier asks, unless a commit is running. Under load the loop
+        commits, and the thread stays asleep: a thread waiting for the GIL is woken at each
+        system call of the thread holding it (the loop makes several per request) and mostly
+        loses the race, two context switches each time."""
+        now = self._ticked = time.monotonic()
+        if not self._steps or self._pid != os.getpid():
+            return
+        if now - self._since >= AGE or self._board.asked() > self._board.flushed():
+            try:
+                self.flush(wait=False)
+            except Exception as exc:  # the thread, or the next turn, tries again
+                log.error("state: committing the journal rows failed: %s", exc)
+
     def _loop(self) -> None:
+        """The fallback for a loop that is idle (or whose requests worker threads serve): wakes
+        when the queue gets its first step, then while steps wait looks every AGE seconds (every
+        BUSY seconds while the loop turns: it commits then) whether they waited that long or a
+        barrier asks."""
         board = self._board
         while not self._stop:
             self._wake.wait()
             self._wake.clear()
             while self._steps and not self._stop:
-                time.sleep(POLL)
-                with self._lock:
-                    count, since = len(self._steps), self._since
-                due = count >= BATCH or time.monotonic() - since >= AGE
-                if due or board.asked() > board.flushed():
-                    try:
-                        self.flush()
-                    except Exception as exc:  # never let the thread die: the next turn retries
-                        log.error("state: committing the journal rows failed: %s", exc)
+                busy = time.monotonic() - self._ticked < BUSY
+                time.sleep(BUSY if busy else AGE)
+                if not self._steps:
+                    continue
+                if time.monotonic() - self._since < AGE and board.asked() <= board.flushed():
+                    continue
+                try:
+                    self.flush(wait=False)
+                except Exception as exc:  # never let the thread die: the next turn retries
+                    log.error("state: committing the journal rows failed: %s", exc)
+
+
+def _many(tx: Any, sql: str, values: list[tuple[Any, ...]]) -> None:
+    """`sql` with `{rows}` filled by CHUNK rows at a time: one statement per chunk."""
+    width = len(values[0])
+    one = f"({', '.join('?' * width)})"
+    for at in range(0, len(values), CHUNK):
+        chunk = values[at : at + CHUNK]
+        tx.run(sql.format(rows=", ".join([one] * len(chunk))), [v for row in chunk for v in row])
 
 
 def _alive(pid: int) -> bool:

@@ -60,6 +60,7 @@ class SqliteDriver:
         )
         conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
         conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA temp_store=MEMORY")  # a statement's own journal: no temporary file
         conn.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES}")
         return conn
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mocksrv")
 PRUNE_EVERY = 64  # records between trims of a tenant's journal to its capacity
+_INSERT = "INSERT INTO journal (id, tenant, request_id, entry, exchange) VALUES"
 EXCHANGES_KEPT = 1000  # newest requests whose sent and answered bytes are kept
 TABLES = (
     "CREATE TABLE IF NOT EXISTS journal (id {serial}, tenant TEXT NOT NULL, "
@@ -73,20 +74,13 @@ class SharedJournal:
         later = self.engine.later
         if later is not None:
             seq = later.number(self._largest)
-            values: tuple[Any, ...] = (seq, self.tenant, call.request_id, row_of(raw),
-                                       exchange_row(call))  # fmt: skip
-
-            def deferred(tx: Tx) -> None:
-                tx.run(
-                    "INSERT INTO journal (id, tenant, request_id, entry, exchange) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    values,
-                )
-                self._tallied(tx, raw, seq, tally)
-
-            later.add(deferred)
+            later.row(_INSERT, (seq, self.tenant, call.request_id, row_of(raw), exchange_row(call)))
+            trim = self._due()
+            if tally or trim:
+                later.add(lambda tx: self._tallied(tx, raw, seq, tally, trim))
             return
         values = (self.tenant, call.request_id, row_of(raw), exchange_row(call))
+        trim = self._due()
 
         def step(tx: Tx) -> None:
             row = tx.one(
@@ -94,19 +88,26 @@ class SharedJournal:
                 "RETURNING id",
                 values,
             )
-            self._tallied(tx, raw, int(row[0]) if row else 0, tally)
+            self._tallied(tx, raw, int(row[0]) if row else 0, tally, trim)
 
         try:
             retried(self.engine, step)
         except StoreError as exc:  # the answer stands (its change committed); the entry is lost
             log.error("journal entry of %s not kept: %s", call.request_id, exc)
 
-    def _tallied(self, tx: Tx, raw: Any, seq: int, tally: Any) -> None:
+    def _tallied(self, tx: Tx, raw: Any, seq: int, tally: Any, trim: bool) -> None:
         if tally:
             entry = entry_of_raw(raw)
             entry["seq"] = seq
             self.kit.tally(tx, entry)
-        self._trim(tx)
+        if trim:
+            self._trim(tx)
+
+    def _due(self) -> bool:
+        """Is this record the one in PRUNE_EVERY that trims the tenant's journal?"""
+        with self._lock:
+            self._count += 1
+            return not self._count % PRUNE_EVERY
 
     def _largest(self) -> int:
         """The largest journal row number stored (of any tenant)."""
@@ -119,10 +120,6 @@ class SharedJournal:
         the exchanges beyond its newest EXCHANGES_KEPT. Counted among the tenant's own rows (its
         index, an offset): tenants of one state share the row ids, so an id range would cut a
         quiet tenant's rows because busy ones inserted more."""
-        with self._lock:
-            self._count += 1
-            if self._count % PRUNE_EVERY:
-                return
         t = self.tenant
         cut = tx.one(
             "SELECT id FROM journal WHERE tenant=? ORDER BY id DESC LIMIT 1 OFFSET ?",

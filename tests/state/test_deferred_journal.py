@@ -96,3 +96,27 @@ def test_a_worker_killed_with_rows_queued_does_not_hold_up_admin_reads(tmp_path)
         assert ids == ["MocksProdKilled1"]  # the state change committed before its answer
     finally:
         srv.stop()
+
+
+def test_rows_commit_within_moments_without_an_admin_read(tmp_path):
+    """Nobody reads, the server is killed half a second later: the rows were committed (by the
+    loop after a turn, or by the queue's thread when the loop is idle)."""
+    state = str(tmp_path / "state.db")
+    srv = Serve("--state", state)
+    try:
+        for _ in range(3):  # the loop's turns commit these ...
+            assert prime(srv.url, "123456789", "verify").status_code == 200
+        with requests.Session() as s:  # ... and the idle loop's thread this last one
+            assert prime(srv.url, "123456789", "verify", s).status_code == 200
+        time.sleep(0.5)
+    finally:
+        srv.kill()
+    srv = Serve("--state", state)
+    try:
+        journal = _fresh(srv.url, "/__admin/journal", params={"api": "prime"}).json()
+        assert journal["count"] == 4
+        code = next(c for c in _fresh(srv.url, "/__admin/state/prime").json()["offerCodes"]
+                    if c["code"] == "123456789")  # fmt: skip
+        assert code["calls"] == {"verify": 4, "verify:SUCCESS": 4}
+    finally:
+        srv.stop()

@@ -48,6 +48,10 @@ _COUNT = (  # the operation's count and its outcome's, in one statement
     "INSERT INTO prime_calls VALUES (?, ?, ?, ?, 1), (?, ?, ?, ?, 1) "
     "ON CONFLICT (tenant, benefit, code, name) DO UPDATE SET n = prime_calls.n + 1"
 )
+_COUNTED = (  # counters queued (`later.count`): each row's total added at once
+    "INSERT INTO prime_calls VALUES {rows} ON CONFLICT (tenant, benefit, code, name) "
+    "DO UPDATE SET n = prime_calls.n + excluded.n"
+)
 
 
 def _instant(seconds: float) -> datetime:
@@ -140,9 +144,8 @@ class SqlPrimeStore(StoreBase):
             return self._call("verify", benefit, code, at, tz)[0]
         with self.engine.read() as tx:
             reply = self._answer(tx, benefit, code, at, tz)
-        key = (self.tenant, benefit, code)
-        counted = (*key, "verify", *key, f"verify:{reply.value}")
-        later.add(lambda tx: tx.run(_COUNT, counted))
+        later.count(_COUNTED, (self.tenant, benefit, code, "verify"))
+        later.count(_COUNTED, (self.tenant, benefit, code, f"verify:{reply.value}"))
         return reply
 
     def redeem(self, benefit: str, code: str, at: datetime, tz: ZoneInfo) -> Reply:
