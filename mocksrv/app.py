@@ -137,7 +137,7 @@ class MocksrvApp:
         if path == "/" and runtime.admin is not None and _wants_dashboard(environ):
             start_response("302 Found", [("Location", DASHBOARD), ("Content-Length", "0")])
             return [b""]
-        routed = environ.pop(ROUTED, None)
+        routed = environ.pop(ROUTED) if ROUTED in environ else None  # no call when absent
         if routed is not None and routed[0] is runtime:  # the `inline` hook's, just now
             call, handler = routed[1], routed[2]
         else:

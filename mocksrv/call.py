@@ -48,7 +48,9 @@ class Headers:
 
     def get(self, name: str, default: Any = None) -> Any:
         value = self._environ.get(_ENVIRON_KEYS.get(name) or _environ_key(name))
-        return default if value is None or value == "" and name.startswith("content-") else value
+        if value:  # the usual case first: a header sent, not empty
+            return value
+        return default if value is None or name.startswith("content-") else value
 
     def __getitem__(self, name: str) -> str:
         value = self.get(name)
