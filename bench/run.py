@@ -47,6 +47,23 @@ NOISE = (
 )
 
 
+def _interpreter() -> str:
+    """The interpreter, named without the machine's folders (results files are committed)."""
+    exe = Path(sys.executable)
+    try:
+        return str(exe.relative_to(ROOT))
+    except ValueError:
+        return exe.name
+
+
+def _baseline(tree: Path) -> str:
+    """The baseline tree by its commit, not its folder on this machine."""
+    found = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
+                           capture_output=True, text=True)  # fmt: skip
+    head = found.stdout.strip()
+    return f"a checkout of {head}" if found.returncode == 0 and head else "another source tree"
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=10, help="length of each load run (10)")
@@ -100,11 +117,11 @@ def meta(args: argparse.Namespace, stem: str) -> dict[str, Any]:
         "notes": [NOISE, *args.note],
         "commit": commit, "cpu": f"{cpu} x {os.cpu_count()}",
         "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "python": f"{platform.python_version()} ({sys.executable})",
+        "python": f"{platform.python_version()} ({_interpreter()})",
         "mocksrv": mocksrv.__version__, "moto": moto.__version__,
         "java": _version(["java", "-version"]),
         "wiremock": wiremock_jar().name,
-        "baseline": str(args.baseline) if args.baseline else "none",
+        "baseline": _baseline(args.baseline) if args.baseline else "none",
         "load generator": _version(["wrk", "--version"]) if have_wrk() else "python fallback",
         "server environment": "PYTHONDONTWRITEBYTECODE removed, PYTHONPYCACHEPREFIX=bench/.cache/pycache"
         + (" (the caller had PYTHONDONTWRITEBYTECODE set)" if os.environ.get("PYTHONDONTWRITEBYTECODE") else ""),
