@@ -231,8 +231,13 @@ class LeanServer:
                 return False
             if req.refused_body is not None or req.body.__class__ is not bytes:
                 return False
-            environ = environ_of(req, self, conn.sock, conn.addr)
-            if not self.inline(environ):
+            try:
+                environ = environ_of(req, self, conn.sock, conn.addr)
+                inline = self.inline(environ)
+            except Exception:  # the hook must never stop the loop: a worker answers instead
+                log.exception("the inline hook failed on a request from %s", conn.addr)
+                return False
+            if not inline:
                 return False
             parser.ready.popleft()
             try:

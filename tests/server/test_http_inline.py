@@ -99,3 +99,17 @@ def test_with_a_latency_fault_an_api_call_goes_to_a_worker(tmp_path):
         slow.join(10)
     finally:
         srv.stop()
+
+
+def test_a_failing_inline_hook_hands_the_request_to_a_worker(server_factory, monkeypatch):
+    """The hook runs on the loop: an exception there must not stop the loop."""
+    from mocksrv.app import MocksrvApp
+
+    def boom(self, environ):  # type: ignore[no-untyped-def]
+        raise RuntimeError("hook failed")
+
+    monkeypatch.setattr(MocksrvApp, "inline", boom)
+    srv = server_factory()
+    for _ in range(3):
+        r = prime(srv.url, "123456789", "verify")
+        assert r.status_code == 200 and r.json() == {"message": "SUCCESS"}
