@@ -10,7 +10,6 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from mocksrv import __version__, options
 from mocksrv.errors import MocksrvError, ScenarioError
@@ -97,10 +96,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = load_app(settings)
     server = listen(app, settings)
 
-    def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+    from mocksrv.launch import stopper
 
+    stop = stopper(server)
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:  # a signal from here on, even while the banner is printed, is a clean stop
         print(
             banner(app, server_url(server, settings.host), tls_url(server, settings.host)),
@@ -110,6 +110,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"Admin API token (generated; send 'Authorization: Bearer <token>'): "
                   f"{settings.admin_token}", flush=True)  # fmt: skip
         server.run()
+        print("mocksrv stopped", flush=True)
     except KeyboardInterrupt:
         print("mocksrv stopped", flush=True)
     finally:

@@ -72,3 +72,24 @@ def write_now(sock: socket.socket, data: bytes) -> int:
         return os.write(sock.fileno(), data)
     except BlockingIOError:
         return 0
+
+
+def send_all(sock: socket.socket, data: bytes, idle_timeout: float, linger: float) -> None:
+    """sendall, but a client that reads nothing for `idle_timeout` is given up on (each send
+    waits at most `linger`, the socket's timeout)."""
+    try:
+        sent = sock.send(data)
+    except TimeoutError:
+        sent = 0
+    if sent == len(data):  # the usual case: all at once
+        return
+    view, stalled = memoryview(data)[sent:], 0.0
+    while view:
+        try:
+            sent = sock.send(view)
+        except TimeoutError:
+            stalled += linger
+            if stalled >= idle_timeout:
+                raise
+            continue
+        view, stalled = view[sent:], 0.0

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mocksrv.http1 import BODY_TIMEOUT, HEAD, HEAD_TIMEOUT, IDLE, BadRequest, Request
-from mocksrv.httpconn import Conn, raise_nofile_limit, write_now
+from mocksrv.httpconn import Conn, raise_nofile_limit, send_all, write_now
 from mocksrv.httpwsgi import (
     SOCKET_KEY,
     App,
@@ -134,6 +134,12 @@ class LeanServer:
                     next_sweep = now + SWEEP
         finally:
             self._shutdown()
+
+    def stop_soon(self) -> None:
+        """From a signal handler: the loop ends after its turn (run() returns). Nothing else
+        happens here: the handler may have interrupted this thread anywhere, holding any lock."""
+        self._closed = True
+        self._wake()
 
     def close(self) -> None:
         self._closed = True
@@ -372,24 +378,7 @@ class LeanServer:
         return keep
 
     def _send_all(self, sock: socket.socket, data: bytes) -> None:
-        """sendall, but a client that reads nothing for `idle_timeout` is given up on (each
-        send waits at most LINGER, the socket's timeout)."""
-        try:
-            sent = sock.send(data)
-        except TimeoutError:
-            sent = 0
-        if sent == len(data):  # the usual case: all at once
-            return
-        view, stalled = memoryview(data)[sent:], 0.0
-        while view:
-            try:
-                sent = sock.send(view)
-            except TimeoutError:
-                stalled += LINGER
-                if stalled >= self.idle_timeout:
-                    raise
-                continue
-            view, stalled = view[sent:], 0.0
+        send_all(sock, data, self.idle_timeout, LINGER)
 
     def _close_after_error(self, conn: Conn) -> None:
         try:

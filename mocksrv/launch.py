@@ -7,6 +7,7 @@ import argparse
 import ctypes
 import secrets
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +180,21 @@ def _own_names(v6: bool) -> list[str]:
 def rate_limit_lines(runtime: Any) -> list[str]:
     """The active rate limits of every API, one line each (for the banners)."""
     return [line for s in runtime.services for line in s.rate_limits()]
+
+
+def stopper(server: Any) -> Callable[[int, Any], None]:
+    """The handler of SIGTERM and SIGINT while `server` runs on the main thread. The first
+    signal asks the loop to end after its turn: an exception raised where the signal lands could
+    leave a lock held (the loop commits the state's bookkeeping), and the clean-up after run()
+    would then wait for it forever. A second signal, or a server without `stop_soon`
+    (waitress), raises KeyboardInterrupt at once."""
+    asked = {"stop": False}
+    soon = getattr(server, "stop_soon", None)
+
+    def stop(signum: int, frame: Any) -> None:
+        if asked["stop"] or soon is None:
+            raise KeyboardInterrupt
+        asked["stop"] = True
+        soon()
+
+    return stop

@@ -90,6 +90,11 @@ class Listeners:
         with contextlib.suppress(Exception):  # ends once close() closed its socket
             self.tls.run()
 
+    def stop_soon(self) -> None:
+        """From a signal handler: both loops end after their turn (see LeanServer.stop_soon)."""
+        self.tls.stop_soon()
+        self.plain.stop_soon()
+
     def close(self) -> None:
         self.tls.close()
         self.plain.close()

@@ -181,17 +181,18 @@ class Supervisor:
         for sock in self._reserved:
             sock.close()
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides; it sends SIGTERM
-        stop = {"now": False}
 
         def terminate(signum: int, frame: Any) -> None:
-            stop["now"] = True
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt  # before the server runs: nothing holds a lock yet
 
         signal.signal(signal.SIGTERM, terminate)
         assert self.settings.state is not None
         engine = open_engine(self.settings.state)
         app = create_app(self.settings, None, engine, install=False)
         server = make_server(app, self.settings, reuse_port=True)
+        from mocksrv.launch import stopper
+
+        signal.signal(signal.SIGTERM, stopper(server))  # the loop ends after its turn
         if self._ready_w >= 0:  # a first start (a restart is not waited for)
             os.write(self._ready_w, b"1")
             os.close(self._ready_w)
