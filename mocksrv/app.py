@@ -118,6 +118,9 @@ class MocksrvApp:
         return tenants.get(named) if named else self.slot  # a tenant there is none of: 404
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if ROUTED in environ:  # the `inline` hook found the tenant, call and service just now
+            runtime, call, handler = environ.pop(ROUTED)
+            return self._answer(runtime, call, handler, environ, start_response)
         path = environ.get("PATH_INFO", "")
         slot = self._slot_of(environ, path)
         if slot is None:
@@ -137,16 +140,22 @@ class MocksrvApp:
         if path == "/" and runtime.admin is not None and _wants_dashboard(environ):
             start_response("302 Found", [("Location", DASHBOARD), ("Content-Length", "0")])
             return [b""]
-        routed = environ.pop(ROUTED) if ROUTED in environ else None  # no call when absent
-        if routed is not None and routed[0] is runtime:  # the `inline` hook's, just now
-            call, handler = routed[1], routed[2]
-        else:
-            call = Call.from_environ(environ, runtime)
-            handler = runtime.route(call)
+        call = Call.from_environ(environ, runtime)
+        return self._answer(runtime, call, runtime.route(call), environ, start_response)
+
+    def _answer(
+        self,
+        runtime: Runtime,
+        call: Call,
+        handler: Callable[[Call], Response],
+        environ: dict[str, Any],
+        start_response: StartResponse,
+    ) -> Iterable[bytes]:
+        """An API call's answer from its service, recorded (journal, metrics, request log)."""
         try:
             response = handler(call)
         except Exception:  # last resort: never a traceback on the wire
-            log.exception("unhandled error in %s %s", call.method, path)
+            log.exception("unhandled error in %s %s", call.method, call.path)
             call.outcome = "InternalError"
             response = Response(
                 b'{"message":"mocksrv internal error; see the server log"}',

@@ -100,11 +100,12 @@ class Board:
         self._slot = -1
 
     def asked(self) -> int:
-        return int(_U64.unpack_from(self._page, _ASKED)[0])
+        """The newest barrier's number (0 once the state is closed: nothing is asked then)."""
+        return int(_U64.unpack_from(self._page, _ASKED)[0]) if not self._page.closed else 0
 
     def flushed(self) -> int:
         """The `asked` value this process's last commit covered."""
-        return self._read(self._slot)[1] if self._slot >= 0 else 0
+        return self._read(self._slot)[1] if self._slot >= 0 and not self._page.closed else 0
 
     def ask(self) -> int:
         """A new barrier's number (counted under the write lock: no two barriers share one)."""
