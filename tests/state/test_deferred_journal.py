@@ -9,26 +9,12 @@ import os
 import signal
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
 from tests.support.cli import Serve
-from tests.support.state import create, prime
-
-
-def _fresh(url: str, path: str, **kw: object) -> requests.Response:
-    """A request on a connection of its own (another worker may answer)."""
-    with requests.Session() as s:
-        return s.request(kw.pop("method", "GET"), url + path, timeout=30, **kw)  # type: ignore[arg-type]
-
-
-def _workers(srv: Serve) -> list[int]:
-    out: list[int] = []
-    for task in Path(f"/proc/{srv.proc.pid}/task").iterdir():
-        out += [int(c) for c in (task / "children").read_text().split()]
-    return out
+from tests.support.state import create, fresh, prime, worker_pids
 
 
 def test_an_admin_read_right_after_an_answer_sees_it_in_answer_order(tmp_path):
@@ -43,16 +29,16 @@ def test_an_admin_read_right_after_an_answer_sees_it_in_answer_order(tmp_path):
                     r = create(srv.url, f"MocksProdOrder{i}", "1", s)
             assert r.status_code == 200, r.text
             answered.append(r.headers["x-amzn-RequestId"])
-            newest = _fresh(srv.url, "/__admin/journal", params={"limit": 1}).json()["entries"]
+            newest = fresh(srv.url, "/__admin/journal", params={"limit": 1}).json()["entries"]
             assert [e["requestId"] for e in newest] == [answered[-1]], i
         for _ in range(40):  # back to back, no read between: rows wait in both workers' queues
             with requests.Session() as s:
                 r = prime(srv.url, "123456789", "verify", s)
             assert r.status_code == 200, r.text
             answered.append(r.headers["x-amzn-RequestId"])
-        page = _fresh(srv.url, "/__admin/journal", params={"limit": 100}).json()
+        page = fresh(srv.url, "/__admin/journal", params={"limit": 100}).json()
         assert [e["requestId"] for e in page["entries"]] == answered[::-1]
-        calls = _fresh(srv.url, "/__admin/state/prime").json()
+        calls = fresh(srv.url, "/__admin/state/prime").json()
         code = next(c for c in calls["offerCodes"] if c["code"] == "123456789")
         assert code["calls"] == {"verify": 60, "verify:SUCCESS": 60}  # committed after answering
     finally:
@@ -64,11 +50,11 @@ def test_expectations_count_requests_answered_just_before_on_any_worker(tmp_path
     try:
         spec = {"name": "v", "match": {"api": "prime", "operation": "verify"},
                 "count": {"exactly": 8}}  # fmt: skip
-        assert _fresh(srv.url, "/__admin/expectations", method="POST", json=spec).ok
+        assert fresh(srv.url, "/__admin/expectations", method="POST", json=spec).ok
         for n in range(1, 9):
             with requests.Session() as s:
                 assert prime(srv.url, "123456789", "verify", s).status_code == 200
-            report = _fresh(srv.url, "/__admin/expectations/verify").json()
+            report = fresh(srv.url, "/__admin/expectations/verify").json()
             assert report["expectations"][0]["actual"] == n, report
         assert report["met"] is True
     finally:
@@ -82,13 +68,13 @@ def test_a_worker_killed_with_rows_queued_does_not_hold_up_admin_reads(tmp_path)
     try:
         with requests.Session() as s:
             assert create(srv.url, "MocksProdKilled1", "1", s).status_code == 200
-        for pid in _workers(srv):
+        for pid in worker_pids(srv.proc.pid):
             os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 30
         while True:
             try:
                 started = time.monotonic()
-                r = _fresh(srv.url, "/__admin/state/agcod")
+                r = fresh(srv.url, "/__admin/state/agcod")
                 break
             except requests.ConnectionError:
                 assert time.monotonic() < deadline
@@ -115,9 +101,9 @@ def test_rows_commit_within_moments_without_an_admin_read(tmp_path):
         srv.kill()
     srv = Serve("--state", state)
     try:
-        journal = _fresh(srv.url, "/__admin/journal", params={"api": "prime"}).json()
+        journal = fresh(srv.url, "/__admin/journal", params={"api": "prime"}).json()
         assert journal["count"] == 4
-        code = next(c for c in _fresh(srv.url, "/__admin/state/prime").json()["offerCodes"]
+        code = next(c for c in fresh(srv.url, "/__admin/state/prime").json()["offerCodes"]
                     if c["code"] == "123456789")  # fmt: skip
         assert code["calls"] == {"verify": 4, "verify:SUCCESS": 4}
     finally:

@@ -7,64 +7,48 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
-from pathlib import Path
 
 import requests
 
 from tests.support.cli import Serve
 from tests.support.paths import ROOT
-from tests.support.state import START_FUNDS, agcod_state, create, funds, prime
-
-
-def _fresh(url: str, path: str, **kw: object) -> requests.Response:
-    """A request on a connection of its own (no keep-alive pool: another worker may answer)."""
-    with requests.Session() as s:
-        return s.request(kw.pop("method", "GET"), url + path, timeout=30, **kw)  # type: ignore[arg-type]
-
-
-def _workers(srv: Serve) -> list[int]:
-    out: list[int] = []
-    for task in Path(f"/proc/{srv.proc.pid}/task").iterdir():
-        out += [int(c) for c in (task / "children").read_text().split()]
-    return out
-
-
-def _together(n: int, fn) -> list:  # type: ignore[no-untyped-def]
-    results: list = []
-    threads = [threading.Thread(target=lambda i=i: results.append(fn(i))) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
+from tests.support.state import (
+    START_FUNDS,
+    agcod_state,
+    create,
+    fresh,
+    funds,
+    prime,
+    together,
+    worker_pids,
+)
 
 
 def test_races_across_workers_keep_every_rule(tmp_path):
     srv = Serve("--state", str(tmp_path / "state.db"), "--workers", "2")
     try:
-        assert len(_workers(srv)) == 2
+        assert len(worker_pids(srv.proc.pid)) == 2
         # one creationRequestId, 16 callers at once: one card, one claim code, one debit
         codes = {
             r.json()["gcClaimCode"]
-            for r in _together(16, lambda _: create(srv.url, "MocksProdRace1", "10", requests))
+            for r in together(16, lambda _: create(srv.url, "MocksProdRace1", "10", requests))
         }
         assert len(codes) == 1, codes
         # distinct ids at once: the funds ledger is exact
         assert all(
             r.status_code == 200
-            for r in _together(20, lambda i: create(srv.url, f"MocksProdMany{i}", "2.5"))
+            for r in together(20, lambda i: create(srv.url, f"MocksProdMany{i}", "2.5"))
         )
         assert funds(srv.url) == START_FUNDS - 10 - 50
         # a single-use Prime code redeemed by 8 callers at once: one success
-        _fresh(srv.url, "/__admin/clock", method="PUT",
+        fresh(srv.url, "/__admin/clock", method="PUT",
                json={"now": "2026-05-15T14:00:00Z", "frozen": True})  # fmt: skip
-        answers = [r.json()["message"] for r in _together(8, lambda _: prime(
+        answers = [r.json()["message"] for r in together(8, lambda _: prime(
             srv.url, "444444444", "redeem", requests))]  # fmt: skip
         assert answers.count("SUCCESS") == 1, answers
         # landing claims at once: each member its own code, no code twice
-        claims = _together(5, lambda i: _fresh(
+        claims = together(5, lambda i: fresh(
             srv.url, "/promotions/PROMO-0001/landing", params={"member": f"m{i}"}).json())  # fmt: skip
         assert len({c["code"] for c in claims}) == 5
     finally:
@@ -75,18 +59,18 @@ def test_admin_changes_reach_every_worker_at_once(tmp_path):
     srv = Serve("--state", str(tmp_path / "state.db"), "--workers", "2")
     try:
         assert create(srv.url, "MocksProdGone1").status_code == 200
-        assert _fresh(srv.url, "/__admin/reset", method="POST", json={}).ok
+        assert fresh(srv.url, "/__admin/reset", method="POST", json={}).ok
         # the very next requests, whichever worker answers, see the reset
         for _ in range(12):
-            assert _fresh(srv.url, "/__admin/state/agcod").json()["cards"] == []
-        moved = _fresh(srv.url, "/__admin/clock", method="PUT",
+            assert fresh(srv.url, "/__admin/state/agcod").json()["cards"] == []
+        moved = fresh(srv.url, "/__admin/clock", method="PUT",
                        json={"now": "2030-01-02T03:04:05Z", "frozen": True})  # fmt: skip
         assert moved.ok
         for _ in range(12):
-            assert _fresh(srv.url, "/__admin/clock").json()["now"] == "2030-01-02T03:04:05.000Z"
+            assert fresh(srv.url, "/__admin/clock").json()["now"] == "2030-01-02T03:04:05.000Z"
         fault = {"id": "three", "match": {"api": "prime", "operation": "verify"},
                  "error": "ServiceUnavailable", "times": 3}  # fmt: skip
-        assert _fresh(srv.url, "/__admin/faults", method="POST", json=fault).ok
+        assert fresh(srv.url, "/__admin/faults", method="POST", json=fault).ok
         statuses = [prime(srv.url, "123456789", "verify", requests).status_code for _ in range(12)]
         assert statuses.count(503) == 3 and statuses[:3] == [503, 503, 503], statuses
     finally:
@@ -98,12 +82,12 @@ def test_the_journal_and_expectations_see_every_workers_requests(tmp_path):
     try:
         spec = {"name": "verifies", "match": {"api": "prime", "operation": "verify"},
                 "count": {"exactly": 30}}  # fmt: skip
-        assert _fresh(srv.url, "/__admin/expectations", method="POST", json=spec).ok
+        assert fresh(srv.url, "/__admin/expectations", method="POST", json=spec).ok
         for _ in range(30):
             assert prime(srv.url, "123456789", "verify", requests).status_code == 200
-        journal = _fresh(srv.url, "/__admin/journal", params={"api": "prime"}).json()
+        journal = fresh(srv.url, "/__admin/journal", params={"api": "prime"}).json()
         assert journal["count"] == 30
-        report = _fresh(srv.url, "/__admin/expectations/verify").json()
+        report = fresh(srv.url, "/__admin/expectations/verify").json()
         assert report["met"] is True, report
     finally:
         srv.stop()
@@ -112,16 +96,16 @@ def test_the_journal_and_expectations_see_every_workers_requests(tmp_path):
 def test_a_worker_that_dies_is_started_again(tmp_path):
     srv = Serve("--state", str(tmp_path / "state.db"), "--workers", "2")
     try:
-        first = _workers(srv)
+        first = worker_pids(srv.proc.pid)
         os.kill(first[0], 9)
         deadline = time.monotonic() + 20
-        while len(now := _workers(srv)) < 2 or first[0] in now:
+        while len(now := worker_pids(srv.proc.pid)) < 2 or first[0] in now:
             assert time.monotonic() < deadline, now
             time.sleep(0.1)
         deadline = time.monotonic() + 20
         while True:  # the new worker listens within moments; then every request is answered
             try:
-                if all(_fresh(srv.url, "/__admin/health").ok for _ in range(10)):
+                if all(fresh(srv.url, "/__admin/health").ok for _ in range(10)):
                     break
             except requests.ConnectionError:
                 pass

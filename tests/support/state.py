@@ -7,7 +7,9 @@ import json
 import random
 import threading
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -147,3 +149,28 @@ def audit(url: str, acked: dict[str, Any]) -> None:
         again = requests.get(f"{url}/promotions/PROMO-0001/landing", params={"member": member},
                              timeout=30).json()  # fmt: skip
         assert again["code"] == code and again["newlyAssigned"] is False, member
+
+
+def fresh(url: str, path: str, **kw: Any) -> requests.Response:
+    """A request on a connection of its own (no keep-alive pool: another worker may answer)."""
+    with requests.Session() as s:
+        return s.request(kw.pop("method", "GET"), url + path, timeout=30, **kw)
+
+
+def worker_pids(pid: int) -> list[int]:
+    """The child processes of `pid` (a `serve --workers` supervisor's workers)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def together(n: int, fn: Callable[[int], Any]) -> list[Any]:
+    """`fn(0)` ... `fn(n - 1)` on n threads started at once; their results (any order)."""
+    results: list[Any] = []
+    threads = [threading.Thread(target=lambda i=i: results.append(fn(i))) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
