@@ -175,7 +175,7 @@ class Deferred:
         """Queue `step(tx)`, run in a savepoint of its own; it commits within AGE seconds, or
         before the next admin read (inside a write transaction on this thread: in that
         transaction, now)."""
-        tx = getattr(self._engine._local, "tx", None)
+        tx = self._open_tx()
         if tx is not None:
             step(tx)
             return
@@ -184,9 +184,9 @@ class Deferred:
     def row(self, insert: str, values: tuple[Any, ...]) -> None:
         """Queue a row for `insert` ("INSERT INTO t (a, b) VALUES"): the queued rows of one
         statement go in as one multi-row INSERT, a single call into SQLite."""
-        tx = getattr(self._engine._local, "tx", None)
+        tx = self._open_tx()
         if tx is not None:
-            tx.run(f"{insert} ({', '.join('?' * len(values))})", values)
+            _many(tx, insert + " {rows}", [values])
             return
         self._queue((_ROW, insert, values))
 
@@ -194,11 +194,15 @@ class Deferred:
         """Queue one more for the counter row `key`: `upsert` has `{rows}` where the rows go
         (each `key` with its total) and adds `excluded`'s count on conflict; the queued counts
         of a key are summed first, so a commit writes each counter once."""
-        tx = getattr(self._engine._local, "tx", None)
+        tx = self._open_tx()
         if tx is not None:
-            tx.run(upsert.format(rows=f"({', '.join('?' * (len(key) + 1))})"), (*key, 1))
+            _many(tx, upsert, [(*key, 1)])
             return
         self._queue((_COUNT, upsert, key))
+
+    def _open_tx(self) -> Any:
+        """The write transaction open on this thread, if any (queued items then go in it)."""
+        return getattr(self._engine._local, "tx", None)
 
     def _queue(self, item: Any) -> None:
         if self._pid != os.getpid():
@@ -298,34 +302,32 @@ class Deferred:
         system call of the thread holding it (the loop makes several per request) and mostly
         loses the race, two context switches each time."""
         now = self._ticked = time.monotonic()
-        if not self._steps or self._pid != os.getpid():
-            return
-        if now - self._since >= AGE or self._board.asked() > self._board.flushed():
-            try:
-                self.flush(wait=False)
-            except Exception as exc:  # the thread, or the next turn, tries again
-                log.error("state: committing the journal rows failed: %s", exc)
+        if self._steps and self._pid == os.getpid() and self._due(now):
+            self._commit_due()
 
     def _loop(self) -> None:
         """The fallback for a loop that is idle (or whose requests worker threads serve): wakes
         when the queue gets its first step, then while steps wait looks every AGE seconds (every
-        BUSY seconds while the loop turns: it commits then) whether they waited that long or a
-        barrier asks."""
-        board = self._board
+        BUSY seconds while the loop turns: it commits then) whether they are due."""
         while not self._stop:
             self._wake.wait()
             self._wake.clear()
             while self._steps and not self._stop:
                 busy = time.monotonic() - self._ticked < BUSY
                 time.sleep(BUSY if busy else AGE)
-                if not self._steps:
-                    continue
-                if time.monotonic() - self._since < AGE and board.asked() <= board.flushed():
-                    continue
-                try:
-                    self.flush(wait=False)
-                except Exception as exc:  # never let the thread die: the next turn retries
-                    log.error("state: committing the journal rows failed: %s", exc)
+                if self._steps and self._due(time.monotonic()):
+                    self._commit_due()
+
+    def _due(self, now: float) -> bool:
+        """Has the oldest queued item waited AGE, or does a barrier ask for a commit?"""
+        return now - self._since >= AGE or self._board.asked() > self._board.flushed()
+
+    def _commit_due(self) -> None:
+        """A commit unless one is running; a failure is logged (the next look tries again)."""
+        try:
+            self.flush(wait=False)
+        except Exception as exc:  # never let the loop or the thread die
+            log.error("state: committing the journal rows failed: %s", exc)
 
 
 def _many(tx: Any, sql: str, values: list[tuple[Any, ...]]) -> None:

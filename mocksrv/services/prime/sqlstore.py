@@ -44,14 +44,12 @@ _USED = (
     "SELECT count(*) FROM prime_uses WHERE tenant=? AND benefit=? AND code=? AND at >= ? "
     "AND at <= ?"
 )
-_COUNT = (  # the operation's count and its outcome's, in one statement
-    "INSERT INTO prime_calls VALUES (?, ?, ?, ?, 1), (?, ?, ?, ?, 1) "
-    "ON CONFLICT (tenant, benefit, code, name) DO UPDATE SET n = prime_calls.n + 1"
-)
 _COUNTED = (  # counters queued (`later.count`): each row's total added at once
     "INSERT INTO prime_calls VALUES {rows} ON CONFLICT (tenant, benefit, code, name) "
     "DO UPDATE SET n = prime_calls.n + excluded.n"
 )
+# the operation's count and its outcome's, in one statement (before the answer)
+_COUNT = _COUNTED.format(rows="(?, ?, ?, ?, 1), (?, ?, ?, ?, 1)")
 
 
 def _instant(seconds: float) -> datetime:
