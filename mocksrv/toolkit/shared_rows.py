@@ -14,11 +14,14 @@ from mocksrv.toolkit.journal import Raw, entry_of_raw
 if TYPE_CHECKING:
     from mocksrv.call import Call
 
+_ENCODE = json.JSONEncoder(default=str).encode  # made once: `json.dumps(default=...)` makes one
+# per call
+
 
 def row_of(raw: Raw) -> str:
     """A journal entry's row text: its raw values but the sequence number (the row's id), the
     scenario time as text; a flat JSON list, cheaper to write than the entry's object."""
-    return json.dumps([*raw[1:3], iso(raw[3]), *raw[4:]], default=str)
+    return _ENCODE([*raw[1:3], iso(raw[3]), *raw[4:]])
 
 
 def entry_of(seq: Any, text: str) -> dict[str, Any]:

@@ -135,16 +135,24 @@ class SqlPrimeStore(StoreBase):
 
     def verify(self, benefit: str, code: str, at: datetime, tz: ZoneInfo) -> Reply:
         """A read, when the code has no pinned `replies` to step through: verify changes
-        nothing but its call counters, which SQLite commits after the answer (`later`)."""
+        nothing but its call counters, which SQLite commits after the answer (`later`). The
+        uses are read only for a code with a use limit (the rules ask for them last)."""
         later = self.engine.later
-        found = self._codes.get((benefit, code))
+        key = (benefit, code)
+        found = self._codes.get(key)
         if later is None or (found is not None and found.replies):
             return self._call("verify", benefit, code, at, tz)[0]
-        with self.engine.read() as tx:
-            reply = self._answer(tx, benefit, code, at, tz)
+        reply = Reply(outcome(found, at, tz, lambda start: self._used(key, start, at)))
         later.count(_COUNTED, (self.tenant, benefit, code, "verify"))
         later.count(_COUNTED, (self.tenant, benefit, code, f"verify:{reply.value}"))
         return reply
+
+    def _used(self, key: tuple[str, str], start: datetime | None, at: datetime) -> int:
+        """The code's uses from `start` (None: ever) up to `at`, in a read of their own."""
+        since = start.timestamp() if start is not None else float("-inf")
+        with self.engine.read() as tx:
+            row = tx.one(_USED, (self.tenant, *key, since, at.timestamp()))
+        return int(row[0]) if row else 0
 
     def redeem(self, benefit: str, code: str, at: datetime, tz: ZoneInfo) -> Reply:
         return self._call("redeem", benefit, code, at, tz)[0]
