@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import logging
 import mmap
 import os
 import struct
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -47,12 +49,16 @@ BUSY = 0.05  # the thread's look, while the loop turns (and commits): what a bar
 HIGH = 4096  # queued steps a request commits itself (the thread is behind)
 CHUNK = 200  # rows per multi-row statement (SQLite allows 32,766 parameters in one)
 _ROW, _COUNT = "row", "count"  # the kinds of queued items besides steps
+HOLD = 1.0  # seconds held items (`hold`) may wait for their write, unless a barrier asks
+HELD_BYTES = 8 * 1024 * 1024  # what held items may hold in a process; the oldest go first
 WAIT = 5.0  # seconds a barrier waits for another process before it goes on without it
 _ASKED = 16  # byte offset of `asked` on the page (the control signal holds bytes 0-15)
 _IDS = 24  # byte offset of the last journal row number given out
 _SLOTS = 64  # byte offset of the first slot
 _SLOT = struct.Struct("<QQQ")  # pid, flushed (the `asked` its last commit covered), pending
 _U64 = struct.Struct("<Q")
+_PID = [os.getpid()]  # this process's (a forked worker's own from its start): no call per item
+os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
 
 
 class Board:
@@ -156,6 +162,9 @@ class Deferred:
         self._lock = threading.Lock()
         self._commit = threading.Lock()  # one commit at a time: the queue's order is kept
         self._steps: list[Any] = []  # steps, and (_ROW or _COUNT, statement, values) tuples
+        self._held: OrderedDict[Any, tuple[Any, Any, int]] = OrderedDict()  # key: writer, item
+        self._held_bytes = 0
+        self._held_since = 0.0
         self._since = 0.0
         self._ticked = 0.0  # the HTTP loop's last turn (`tick`)
         self._wake = threading.Event()
@@ -190,27 +199,50 @@ class Deferred:
             return
         self._queue((_ROW, insert, values))
 
-    def count(self, upsert: str, key: tuple[Any, ...]) -> None:
-        """Queue one more for the counter row `key`: `upsert` has `{rows}` where the rows go
-        (each `key` with its total) and adds `excluded`'s count on conflict; the queued counts
+    def count(self, upsert: str, *keys: tuple[Any, ...]) -> None:
+        """Queue one more for each counter row of `keys`: `upsert` has `{rows}` where the rows
+        go (each key with its total) and adds `excluded`'s count on conflict; the queued counts
         of a key are summed first, so a commit writes each counter once."""
         tx = self._open_tx()
         if tx is not None:
-            _many(tx, upsert, [(*key, 1)])
+            for key in keys:
+                _many(tx, upsert, [(*key, 1)])
             return
-        self._queue((_COUNT, upsert, key))
+        self._queue(*[(_COUNT, upsert, key) for key in keys])
+
+    def hold(
+        self, writer: Callable[[Any, list[Any]], None], key: Any, item: Any, size: int
+    ) -> None:
+        """Keep `item` (of `size` bytes) until a barrier asks, HOLD seconds pass or the process
+        stops: then `writer(tx, [(key, item), ...])` writes what is held, in the commit after
+        the queued rows'. For what is read rarely and costs to encode (a journal row's
+        exchange): most of it is replaced before anyone asks. At most HELD_BYTES are held;
+        the oldest items are dropped first."""
+        if self._pid != _PID[0]:
+            self._start()
+        with self._lock:
+            if not self._held:
+                self._held_since = time.monotonic()
+                if not self._steps:
+                    self._board.mark(None, True)  # before the answer goes out
+                    self._wake.set()
+            self._held[key] = (writer, item, size)
+            self._held_bytes += size
+            while self._held_bytes > HELD_BYTES and len(self._held) > 1:
+                self._held_bytes -= self._held.popitem(last=False)[1][2]
 
     def _open_tx(self) -> Any:
         """The write transaction open on this thread, if any (queued items then go in it)."""
         return getattr(self._engine._local, "tx", None)
 
-    def _queue(self, item: Any) -> None:
-        if self._pid != os.getpid():
+    def _queue(self, *items: Any) -> None:
+        if self._pid != _PID[0]:
             self._start()
         with self._lock:
-            self._steps.append(item)
+            first = not self._steps
+            self._steps += items
             count = len(self._steps)
-            if count == 1:
+            if first:
                 self._since = time.monotonic()
                 self._board.mark(None, True)  # before the answer goes out
                 self._wake.set()
@@ -219,26 +251,33 @@ class Deferred:
 
     def settle(self) -> None:
         """The barrier: every process's queued steps committed (this one's on this thread)."""
-        if self._pid != os.getpid():
+        if self._pid != _PID[0]:
             self._start()
         number = self._board.ask()
         self.flush()
         self._board.wait(number)
 
-    def flush(self, wait: bool = True) -> None:
-        """Commit every queued item in one transaction (`_run`). `wait=False`: not if another
+    def flush(self, wait: bool = True, full: bool = False) -> None:
+        """Commit every queued item in one transaction (`_run`), and the held ones (`hold`) if
+        `full`, a barrier asks or they were held HOLD seconds. `wait=False`: not if another
         thread is committing now."""
         if not self._commit.acquire(blocking=wait):
             return
         try:
             number = self._board.asked()  # read before taking the queue: the commit covers it
+            now = time.monotonic()
+            full = full or number > self._board.flushed() or now - self._held_since >= HOLD
             with self._lock:
                 steps, self._steps = self._steps, []
-                self._since = time.monotonic()
-            if steps:
-                self._run(steps)
+                held: list[Any] = []
+                if full and self._held:
+                    held, self._held, self._held_bytes = list(self._held.items()), OrderedDict(), 0
+                    self._held_since = now
+                self._since = now
+            if steps or held:
+                self._run(steps, held)
             with self._lock:
-                self._board.mark(number, bool(self._steps))
+                self._board.mark(number, bool(self._steps or self._held))
         finally:
             self._commit.release()
 
@@ -249,13 +288,14 @@ class Deferred:
         self._stop = True
         self._wake.set()
         with contextlib.suppress(StoreError, Conflict):
-            self.flush()
+            self.flush(full=True)
         self._board.leave()
 
-    def _run(self, steps: list[Any]) -> None:
+    def _run(self, steps: list[Any], held: list[Any]) -> None:
         """Rows first (a multi-row INSERT per statement and CHUNK rows), then counters (summed,
-        one upsert per statement), then the steps, each in a savepoint: every call into SQLite
-        lets another thread take the GIL, so a batch makes few calls."""
+        one upsert per statement), then the steps, then the held items by writer, each of
+        those in a savepoint: every call into SQLite lets another thread take the GIL, so a
+        batch makes few calls."""
         engine = self._engine
         rows: dict[str, list[tuple[Any, ...]]] = {}
         counts: dict[str, dict[tuple[Any, ...], int]] = {}
@@ -268,6 +308,10 @@ class Deferred:
             else:
                 keys = counts.setdefault(item[1], {})
                 keys[item[2]] = keys.get(item[2], 0) + 1
+        writers: dict[Any, list[Any]] = {}
+        for key, (writer, value, _) in held:
+            writers.setdefault(writer, []).append((key, value))
+        jobs += [_Job(functools.partial(writer, items=items)) for writer, items in writers.items()]
         try:
             with engine.write() as tx:
                 for insert, values in rows.items():
@@ -277,7 +321,8 @@ class Deferred:
                 for job in jobs:
                     _step(tx, job, engine._driver.errors)
         except (StoreError, Conflict) as exc:
-            log.error("state: %d journal rows and counters not kept: %s", len(steps), exc)
+            log.error("state: %d journal rows and counters not kept: %s", len(steps) + len(held),
+                      exc)  # fmt: skip
             return
         for job in jobs:
             if job.error is not None:
@@ -290,6 +335,7 @@ class Deferred:
                 return
             self._lock = threading.Lock()
             self._steps, self._stop, self._floored = [], False, False
+            self._held, self._held_bytes = OrderedDict(), 0
             self._wake = threading.Event()
             self._board.join()
             self._pid = os.getpid()
@@ -302,7 +348,7 @@ class Deferred:
         system call of the thread holding it (the loop makes several per request) and mostly
         loses the race, two context switches each time."""
         now = self._ticked = time.monotonic()
-        if self._steps and self._pid == os.getpid() and self._due(now):
+        if (self._steps or self._held) and self._pid == _PID[0] and self._due(now):
             self._commit_due()
 
     def _loop(self) -> None:
@@ -312,15 +358,20 @@ class Deferred:
         while not self._stop:
             self._wake.wait()
             self._wake.clear()
-            while self._steps and not self._stop:
+            while (self._steps or self._held) and not self._stop:
                 busy = time.monotonic() - self._ticked < BUSY
                 time.sleep(BUSY if busy else AGE)
-                if self._steps and self._due(time.monotonic()):
+                if (self._steps or self._held) and self._due(time.monotonic()):
                     self._commit_due()
 
     def _due(self, now: float) -> bool:
-        """Has the oldest queued item waited AGE, or does a barrier ask for a commit?"""
-        return now - self._since >= AGE or self._board.asked() > self._board.flushed()
+        """Has the oldest queued item waited AGE, the oldest held one HOLD, or does a barrier
+        ask for a commit?"""
+        return (
+            (bool(self._steps) and now - self._since >= AGE)
+            or (bool(self._held) and now - self._held_since >= HOLD)
+            or self._board.asked() > self._board.flushed()
+        )
 
     def _commit_due(self) -> None:
         """A commit unless one is running; a failure is logged (the next look tries again)."""

@@ -19,7 +19,14 @@ from mocksrv.state.engine import Engine, StoreError, Tx, retried
 from mocksrv.toolkit.expectations import Expectation, ExpectationSet
 from mocksrv.toolkit.faults import Fault, FaultSet
 from mocksrv.toolkit.journal import Filters, entry_of_raw, raw_of
-from mocksrv.toolkit.shared_rows import entry_of, exchange_of_row, exchange_row, row_of
+from mocksrv.toolkit.shared_rows import (
+    entry_of,
+    exchange_item,
+    exchange_of_row,
+    exchange_row,
+    exchange_text,
+    row_of,
+)
 
 if TYPE_CHECKING:
     from mocksrv.call import Call
@@ -76,7 +83,10 @@ class SharedJournal:
         later = self.engine.later
         if later is not None:
             seq = later.number(self._largest)
-            later.row(_INSERT, (seq, self.tenant, call.request_id, row_of(raw), exchange_row(call)))
+            later.row(_INSERT, (seq, self.tenant, call.request_id, row_of(raw), None))
+            item = exchange_item(call)
+            if item is not None:  # encoded and written only if still among the newest then
+                later.hold(self._exchanges, seq, item, item[-1])
             trim = self._due()
             if tally or trim:
                 later.add(lambda tx: self._tallied(tx, raw, seq, tally, trim))
@@ -96,6 +106,19 @@ class SharedJournal:
             retried(self.engine, step)
         except StoreError as exc:  # the answer stands (its change committed); the entry is lost
             log.error("journal entry of %s not kept: %s", call.request_id, exc)
+
+    def _exchanges(self, tx: Tx, items: list[tuple[int, Any]]) -> None:
+        """Held exchanges (`record`) into their rows, but those of rows no longer among the
+        tenant's newest EXCHANGES_KEPT (their exchange is not kept: `_trim`)."""
+        found = tx.one(
+            "SELECT id FROM journal WHERE tenant=? ORDER BY id DESC LIMIT 1 OFFSET ?",
+            (self.tenant, EXCHANGES_KEPT),
+        )
+        floor = int(found[0]) if found else 0
+        tx.many(
+            "UPDATE journal SET exchange=? WHERE id=?",
+            [(exchange_text(item), seq) for seq, item in items if seq > floor],
+        )
 
     def _tallied(self, tx: Tx, raw: Any, seq: int, tally: Any, trim: bool) -> None:
         if tally:

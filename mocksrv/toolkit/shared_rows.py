@@ -5,10 +5,18 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from mocksrv.call import Headers
 from mocksrv.clock import iso, parse_instant
 from mocksrv.toolkit.exchanges import _SECRET_HEADERS as SECRET_HEADERS
 from mocksrv.toolkit.exchanges import _SECRET_XML as SECRET_XML
-from mocksrv.toolkit.exchanges import BODY_BYTES, _cut, _cut_text, _format
+from mocksrv.toolkit.exchanges import (
+    BODY_BYTES,
+    HEADER_ESTIMATE,
+    LONG_PATH,
+    _cut,
+    _cut_text,
+    _format,
+)
 from mocksrv.toolkit.journal import Raw, entry_of_raw
 
 if TYPE_CHECKING:
@@ -37,28 +45,47 @@ def entry_of(seq: Any, text: str) -> dict[str, Any]:
 _SECRETS = ("HTTP_X_AMZ_SECURITY_TOKEN", "HTTP_AUTHORIZATION_TOKEN")
 
 
-def exchange_row(call: Call) -> str | None:
-    """What was sent and answered, as a flat JSON list (`exchange_of_row` formats it as
-    `Exchanges.get` does): the request's headers, bodies up to BODY_BYTES with their sizes, the
-    status, the answer's headers, the SigV4 texts. Credentials are cut before they are kept
-    (session tokens sent, STS's secrets answered), as they are shown."""
+def exchange_item(call: Call) -> tuple[Any, ...] | None:
+    """What was sent and answered, as references (cheap; `exchange_text` encodes it): the
+    environ the request's headers are read from (a copy of them for a large body or a long
+    path), the bodies cut at BODY_BYTES with their sizes, the status, the answer's headers, the
+    SigV4 texts, and the bytes it holds."""
     response = call.response
     if response is None:
         return None
     req_body, req_size = call.peek_body(BODY_BYTES)
     res_body, res_size = _cut(response.get_data(), BODY_BYTES)
+    small = req_size <= BODY_BYTES and len(call.environ.get("REQUEST_URI") or "") <= LONG_PATH
+    headers: Any = call.environ if small else call.headers.items()
+    computed = _cut_text(call.signature_computed) if call.signature_computed else None
+    size = len(req_body) + len(res_body) + HEADER_ESTIMATE
+    if computed:
+        size += sum(len(v) for v in computed.values())
+    return (headers, req_body, req_size, response.status_code, response.headers, res_body,
+            res_size, computed, size)  # fmt: skip
+
+
+def exchange_text(item: tuple[Any, ...]) -> str:
+    """An exchange (`exchange_item`) as a flat JSON list (`exchange_of_row` formats it as
+    `Exchanges.get` does). Credentials are cut before they are kept (session tokens sent, STS's
+    secrets answered), as they are shown."""
+    source, req_body, req_size, status, res_headers, res_body, res_size, computed, _ = item
     if b"<SecretAccessKey>" in res_body or b"<SessionToken>" in res_body:  # STS's answers
         res_body = SECRET_XML.sub(rb"\1\3...\4", res_body)
-    computed = _cut_text(call.signature_computed) if call.signature_computed else None
-    headers = call.headers.items()
-    environ = call.environ
-    if _SECRETS[0] in environ or _SECRETS[1] in environ:
+    headers = Headers(source).items() if isinstance(source, dict) else source
+    if any(n in SECRET_HEADERS for n, _ in headers):
         headers = [(n, v[:8] + "..." if n in SECRET_HEADERS and len(v) > 8 else v)
                    for n, v in headers]  # fmt: skip
     return json.dumps([
-        headers, req_body.decode("utf-8", "replace"), req_size, response.status_code,
-        list(response.headers.items()), res_body.decode("utf-8", "replace"), res_size, computed,
+        headers, req_body.decode("utf-8", "replace"), req_size, status,
+        list(res_headers.items()), res_body.decode("utf-8", "replace"), res_size, computed,
     ])  # fmt: skip
+
+
+def exchange_row(call: Call) -> str | None:
+    """The exchange of `call` encoded now (`exchange_item`, `exchange_text`)."""
+    item = exchange_item(call)
+    return exchange_text(item) if item is not None else None
 
 
 def exchange_of_row(text: str) -> dict[str, Any] | None:

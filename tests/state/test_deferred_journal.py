@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import threading
 import time
 
@@ -138,3 +139,41 @@ def test_sigterm_while_the_loop_commits_stops_the_server_cleanly(tmp_path, extra
         for t in callers:
             t.join(10)
         assert srv.proc.returncode == 0
+
+
+def test_an_exchange_held_by_any_worker_is_there_for_the_next_admin_read(tmp_path):
+    """What a request sent and got back is kept in its worker's memory and written when an admin
+    read asks for it (or a second later): a read right after the answer, served by either
+    worker, shows it."""
+    srv = Serve("--state", str(tmp_path / "state.db"), "--workers", "2")
+    try:
+        for i in range(30):
+            with requests.Session() as s:  # a new connection each: both workers answer some
+                r = create(srv.url, f"MocksProdHeld{i}", "1", s)
+            assert r.status_code == 200, r.text
+            rid = r.headers["x-amzn-RequestId"]
+            detail = fresh(srv.url, f"/__admin/journal/{rid}").json()
+            assert detail["kept"] is True, (i, detail)
+            assert detail["response"]["body"] == r.text
+    finally:
+        srv.stop()
+
+
+def test_held_exchanges_are_written_within_a_second_without_an_admin_read(tmp_path):
+    """Nobody reads; the server is killed two seconds later: the exchanges are in the state."""
+    state = tmp_path / "state.db"
+    srv = Serve("--state", str(state))
+    try:
+        sent = []
+        for _ in range(3):
+            with requests.Session() as s:
+                r = prime(srv.url, "123456789", "verify", s)
+            assert r.status_code == 200
+            sent.append(r.headers["x-amzn-RequestId"])
+        time.sleep(2.0)
+    finally:
+        srv.kill()
+    with sqlite3.connect(state) as db:
+        kept = dict(db.execute("SELECT request_id, exchange FROM journal"))
+    assert set(kept) == set(sent)
+    assert all(kept[rid] and "SUCCESS" in kept[rid] for rid in sent), kept

@@ -143,8 +143,8 @@ class SqlPrimeStore(StoreBase):
         if later is None or (found is not None and found.replies):
             return self._call("verify", benefit, code, at, tz)[0]
         reply = Reply(outcome(found, at, tz, lambda start: self._used(key, start, at)))
-        later.count(_COUNTED, (self.tenant, benefit, code, "verify"))
-        later.count(_COUNTED, (self.tenant, benefit, code, f"verify:{reply.value}"))
+        later.count(_COUNTED, (self.tenant, benefit, code, "verify"),
+                    (self.tenant, benefit, code, f"verify:{reply.value}"))  # fmt: skip
         return reply
 
     def _used(self, key: tuple[str, str], start: datetime | None, at: datetime) -> int:
