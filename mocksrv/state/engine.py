@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 from mocksrv.state.batch import ATTEMPTS, GroupCommit, alone
 from mocksrv.state.errors import Conflict, StateError, StoreError
 from mocksrv.state.later import Deferred
+from mocksrv.state.rates import RateTable
 from mocksrv.state.sqltx import Dialect, ReadTx, Signal, SqlTx, WriteTx
 
 log = logging.getLogger("mocksrv")
@@ -55,8 +56,10 @@ class Engine(Protocol):
 
     kind: str  # "memory", "sqlite" or "postgresql"
     shared: bool
+    local: bool  # on this machine: a write waits for no network, at most for another writer
     signal: Signal | None  # SQLite's control signal (None: read the control row per request)
     later: Deferred | None  # SQLite's bookkeeping written after the answer (None: before it)
+    rates: RateTable | None  # SQLite's rate-limit buckets in shared memory (None: rows)
 
     def settle(self) -> None: ...
 
@@ -80,8 +83,10 @@ class MemoryEngine:
 
     kind = "memory"
     shared = False
+    local = True
     signal: Signal | None = None
     later: Deferred | None = None
+    rates: RateTable | None = None
 
     def settle(self) -> None:
         pass  # nothing is deferred: the stores hold their data
@@ -130,6 +135,7 @@ class SqlEngine:
 
     def __init__(self, driver: Any, dialect: str, where: str) -> None:
         self.kind = dialect
+        self.local = dialect == "sqlite"
         self.dialect = Dialect(dialect)
         self._driver = driver  # connect(), begin(conn), errors, the cross-process write lock
         self.signal: Signal | None = getattr(driver, "signal", None)
@@ -138,6 +144,7 @@ class SqlEngine:
         # bookkeeping committed after the answer, seen by admin reads (`settle`): one machine
         board = getattr(driver, "board", None)
         self.later: Deferred | None = Deferred(self, board) if board is not None else None
+        self.rates: RateTable | None = getattr(driver, "rates", None)
         self._where = where
         self._pool: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._local = threading.local()

@@ -174,7 +174,7 @@ def install(
         if not starting:  # rate limits start full again, as a fresh runtime's would
             from mocksrv.state import buckets
 
-            buckets.clear(tx, tenant)
+            buckets.clear(runtime.engine, tx, tenant)
         for part in runtime.parts.values():
             part.install(tx, journal=journal, kit=kit)
         clock = json.loads(row[4]) if row is not None and keep_clock else runtime.clock.state()
@@ -223,6 +223,7 @@ def forget(engine: Engine, tenant: str, ddl: list[str]) -> None:
         tx.control_changed()  # its control row goes: every process stops serving it at once
         for name in sorted(names):
             tx.run(f"DELETE FROM {name} WHERE tenant=?", (tenant,))
+        buckets.clear(engine, tx, tenant)  # its buckets in shared memory too
         tx.run("DELETE FROM tenants WHERE id=?", (tenant,))
 
 

@@ -13,7 +13,8 @@
   every CHECKPOINT_COMMITS commits, never inside a commit under the write lock, where one would
   stop every writer of every process for its fsyncs.
 - The lock file also holds the control signal (`ControlSignal`): every process maps it and
-  reads there, without a query, whether the control row changed since it last looked.
+  reads there, without a query, whether the control row changed since it last looked; and,
+  from its second page, the rate-limit buckets (`mocksrv.state.rates`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any
 
 from mocksrv.state.engine import SqlEngine, StateError
 from mocksrv.state.later import Board
+from mocksrv.state.rates import RateTable
 
 log = logging.getLogger("mocksrv")
 BUSY_MS = 10_000
@@ -51,6 +53,7 @@ class SqliteDriver:
         self._lockfile = _private_open(path.with_name(path.name + ".lock"))
         self.signal = ControlSignal(self._lockfile, self.settle)
         self.board = Board(self.signal.page, self._lockfile, self.locked)
+        self.rates = RateTable(self._lockfile)
         self._checkpoints: Checkpointer | None = None
         self._closed = False
 
@@ -122,6 +125,7 @@ class SqliteDriver:
         if checkpoints is not None:
             checkpoints.stop()
         self.signal.close()
+        self.rates.close()
         with contextlib.suppress(OSError):
             os.close(self._lockfile)
 

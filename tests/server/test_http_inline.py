@@ -12,7 +12,7 @@ from pathlib import Path
 import requests
 
 from tests.support.cli import Serve
-from tests.support.state import prime
+from tests.support.state import agcod_state, create, funds, prime
 from tests.support.wire import VERIFY, exchange, port_of, raw_request, signed_verify
 
 SUCCESS = b'{"message":"SUCCESS"}'
@@ -79,6 +79,36 @@ def test_api_calls_start_no_worker_thread_and_s3_calls_do(tmp_path):
         assert _threads(srv.proc.pid) == before  # all 200 answered on the loop
         assert requests.get(srv.url + "/__admin/journal", timeout=10).ok  # an admin call...
         assert _threads(srv.proc.pid) > before  # ...goes to a worker thread
+    finally:
+        srv.stop()
+
+
+def test_on_a_sqlite_state_writes_are_answered_on_the_loop_too(tmp_path):
+    """SQLite's writes are short transactions (the write lock held for one commit at a time):
+    creates and redeems, as verifies, start no worker thread, and every one is kept."""
+    srv = Serve("--state", str(tmp_path / "state.db"))
+    try:
+        assert create(srv.url, "MocksProdLoop", "1").status_code == 200  # threads made once
+        assert prime(srv.url, "123456789", "redeem").status_code == 200
+        start = funds(srv.url)  # an admin read: on a worker thread
+        before = _threads(srv.proc.pid)
+
+        def calls(n: int) -> None:
+            with requests.Session() as s:  # keep-alive: one connection, 30 calls
+                for i in range(10):
+                    assert create(srv.url, f"MocksProdLoop{n}x{i}", "1", s).status_code == 200
+                    assert prime(srv.url, "123456789", "redeem", s).json() == {"message": "SUCCESS"}
+                    assert prime(srv.url, "123456789", "verify", s).status_code == 200
+
+        callers = [threading.Thread(target=calls, args=(n,)) for n in range(8)]
+        for t in callers:
+            t.start()
+        for t in callers:
+            t.join(60)
+        assert _threads(srv.proc.pid) == before  # all 240 answered on the loop
+        assert funds(srv.url) == start - 80
+        cards = agcod_state(srv.url)["cards"]
+        assert len({c["creationRequestId"] for c in cards}) == 81
     finally:
         srv.stop()
 

@@ -66,10 +66,10 @@ class AgcodService(ApiService):
         }
 
     def inline(self, call: Call) -> bool:
-        """In memory, every operation (a dict and a lock); on a SQL state only the funds read:
-        a write waits for the state's write lock, and worker threads let concurrent writes
-        share one commit."""
-        return not call.runtime.engine.shared or call.path == "/GetAvailableFunds"
+        """In memory (a dict and a lock) and on SQLite (a short transaction: the write lock
+        is held for a commit at a time), every operation; on PostgreSQL only the funds read:
+        a write there waits for the network."""
+        return call.runtime.engine.local or call.path == "/GetAvailableFunds"
 
     def claims(self, call: Call) -> bool:
         return call.method == "POST" and call.path in PATHS

@@ -139,11 +139,10 @@ class PrimeService(ApiService):
             self.leave_out("throttle")
 
     def inline(self, call: Call) -> bool:
-        """In memory, every endpoint; on a SQL state verify only (a read: its call counters
-        commit after the answer), while redeem and auth-code write and go to worker threads."""
-        return not call.runtime.engine.shared or (
-            call.method == "GET" and call.path.endswith("/verify")
-        )
+        """In memory and on SQLite, every endpoint (SQLite's writes are short transactions);
+        on PostgreSQL verify only (a read: its call counters commit after the answer), while
+        redeem and auth-code write over the network and go to worker threads."""
+        return call.runtime.engine.local or (call.method == "GET" and call.path.endswith("/verify"))
 
     def claims(self, call: Call) -> bool:
         return call.path.startswith("/v1/") and "s3/aws4_request" not in call.headers.get(
