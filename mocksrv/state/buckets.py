@@ -43,6 +43,7 @@ class SqlTokenBuckets:
                 log.warning("state: the rate-limit table is full; %s counts in the database", name)
 
         def step(tx: Tx) -> bool:
+            tx.bookkeeping()  # no fsync while the bucket's row is locked (PostgreSQL)
             row = tx.one(
                 "SELECT tokens, last FROM rate_buckets WHERE tenant=? AND name=?{for_update}",
                 (self._tenant, name),

@@ -60,7 +60,7 @@ class Dialect:
 class SqlTx:
     """A transaction over one connection (DB-API cursor semantics, both drivers)."""
 
-    __slots__ = ("_cur", "_dialect", "dialect", "_errors", "_signal", "control")
+    __slots__ = ("_cur", "_dialect", "dialect", "_errors", "_signal", "control", "_used")
 
     def __init__(
         self,
@@ -75,6 +75,7 @@ class SqlTx:
         self._errors = errors
         self._signal = signal
         self.control = False  # this transaction changes the control row (`control_changed`)
+        self._used = False  # a statement ran in it (`bookkeeping`)
 
     def control_changed(self) -> None:
         """This transaction changes what every process must follow (scenarios, clock, faults
@@ -84,19 +85,33 @@ class SqlTx:
             self._signal.begin()
         self.control = True
 
+    def bookkeeping(self) -> None:
+        """This transaction, begun by the caller, writes bookkeeping only (rate-limit tokens,
+        journal rows), never a change a client is told about: on PostgreSQL its commit does not
+        wait for the log to reach the disk, so the row locks it takes (a bucket's) are held for
+        its statements, not for an fsync. A crash of the database server may lose its last
+        moments; a crash of mocksrv loses nothing it committed. Inside a transaction that ran a
+        statement already (a state change, or a step joined to one), nothing changes."""
+        if self.dialect == "postgresql" and not self._used:
+            self._cur.execute("SET LOCAL synchronous_commit TO OFF")
+
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        self._used = True
         self._cur.execute(self._dialect.sql(sql), params)
         return int(self._cur.rowcount)
 
     def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._used = True
         self._cur.executemany(self._dialect.sql(sql), rows)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        self._used = True
         self._cur.execute(self._dialect.sql(sql), params)
         row = self._cur.fetchone()
         return tuple(row) if row is not None else None
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self._used = True
         self._cur.execute(self._dialect.sql(sql), params)
         return [tuple(r) for r in self._cur.fetchall()]
 

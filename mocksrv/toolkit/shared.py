@@ -95,6 +95,7 @@ class SharedJournal:
         trim = self._due()
 
         def step(tx: Tx) -> None:
+            tx.bookkeeping()  # the answer's change committed already
             row = tx.one(
                 "INSERT INTO journal (tenant, request_id, entry, exchange) VALUES (?, ?, ?, ?) "
                 "RETURNING id",

@@ -314,3 +314,22 @@ def test_kill_9_of_a_replica_under_mixed_load_then_restart_then_audit(replicas, 
         assert funds(replica.url) == expected
     after = replicas.served("/", 1, since=restarted)
     assert after.get(f"replica{victim + 1}", 0) > 0, after  # it served again after the restart
+
+
+def test_bookkeeping_commits_on_postgresql_do_not_wait_for_the_disk(pg):
+    """A rate-limit take and a journal row change nothing a client is told about: their
+    transactions commit without waiting for the log's fsync (a bucket's row lock is then held
+    for the statements only). A state change, or a step joined to one, still waits."""
+    from mocksrv.state.open import open_engine
+
+    engine = open_engine(pg.create(f"bookkeeping{next(_databases)}"))
+    try:
+        with engine.write() as tx:
+            tx.bookkeeping()
+            assert tx.one("SHOW synchronous_commit") == ("off",)
+        with engine.write() as tx:
+            assert tx.one("SHOW synchronous_commit") == ("on",)  # it ended with its transaction
+            tx.bookkeeping()  # a statement ran already: left as it is
+            assert tx.one("SHOW synchronous_commit") == ("on",)
+    finally:
+        engine.close()
