@@ -8,17 +8,14 @@ an admin read sees every request whose answer was sent before it.
 
 from __future__ import annotations
 
-import json
 import logging
-import random
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mocksrv.state.engine import Engine, StoreError, Tx, retried
-from mocksrv.toolkit.expectations import Expectation, ExpectationSet
-from mocksrv.toolkit.faults import Fault, FaultSet
 from mocksrv.toolkit.journal import Filters, entry_of_raw, raw_of
+from mocksrv.toolkit.shared_kit import SharedKit
 from mocksrv.toolkit.shared_rows import (
     entry_of,
     exchange_item,
@@ -184,7 +181,7 @@ class SharedJournal:
 
     def _entries(self, current: bool) -> list[dict[str, Any]]:
         with self.engine.read() as tx:
-            floor = _scope(tx, self.tenant) if current else 0
+            floor = max(_scope(tx, self.tenant) if current else 0, self._kept(tx))
             rows = tx.all(
                 "SELECT id, entry FROM journal WHERE tenant=? AND id > ? ORDER BY id",
                 (self.tenant, floor),
@@ -194,37 +191,48 @@ class SharedJournal:
     def find(self, request_id: str) -> dict[str, Any] | None:
         with self.engine.read() as tx:
             row = tx.one(
-                "SELECT id, entry FROM journal WHERE tenant=? AND request_id=? ORDER BY id DESC "
-                "LIMIT 1",
-                (self.tenant, request_id),
+                "SELECT id, entry FROM journal WHERE tenant=? AND request_id=? AND id > ? "
+                "ORDER BY id DESC LIMIT 1",
+                (self.tenant, request_id, self._kept(tx)),
             )
         return entry_of(*row) if row is not None else None
 
     def exchange(self, request_id: str) -> dict[str, Any] | None:
         with self.engine.read() as tx:
             row = tx.one(
-                "SELECT exchange FROM journal WHERE tenant=? AND request_id=? ORDER BY id DESC "
-                "LIMIT 1",
-                (self.tenant, request_id),
+                "SELECT exchange FROM journal WHERE tenant=? AND request_id=? AND id > ? "
+                "ORDER BY id DESC LIMIT 1",
+                (self.tenant, request_id, self._kept(tx)),
             )
         return exchange_of_row(row[0]) if row is not None and row[0] is not None else None
 
     def stats(self) -> dict[str, int]:
+        """As the memory journal's: the newest `capacity` entries are kept, older ones count as
+        dropped (whether or not the periodic trim removed their rows yet)."""
         with self.engine.read() as tx:
+            floor = self._kept(tx)
             row = tx.one(
-                "SELECT count(*), coalesce(sum(length(entry)), 0) FROM journal WHERE tenant=?",
-                (self.tenant,),
+                "SELECT count(*), coalesce(sum(length(entry)), 0) FROM journal WHERE tenant=? "
+                "AND id > ?",
+                (self.tenant, floor),
+            )
+            over = tx.one(
+                "SELECT count(*) FROM journal WHERE tenant=? AND id <= ?", (self.tenant, floor)
             )
             dropped = tx.one("SELECT dropped FROM kit_state WHERE tenant=?", (self.tenant,))
         size, used = (int(row[0]), int(row[1])) if row else (0, 0)
-        return {"size": size, "capacity": self.capacity, "dropped": int(dropped[0]) if dropped
-                else 0, "bytes": used, "maxBytes": self.max_bytes}  # fmt: skip
+        gone = (int(dropped[0]) if dropped else 0) + (int(over[0]) if over else 0)
+        return {"size": size, "capacity": self.capacity, "dropped": gone, "bytes": used,
+                "maxBytes": self.max_bytes}  # fmt: skip
+
+    def _kept(self, tx: Tx) -> int:
+        return _kept(tx, self.tenant, self.capacity)
 
     def query(self, filters: Filters, *, all_scopes: bool = False) -> list[dict[str, Any]]:
         """Newest first, stopping at the limit; rows are read in pages of 200."""
         out: list[dict[str, Any]] = []
         with self.engine.read() as tx:
-            floor = 0 if all_scopes else _scope(tx, self.tenant)
+            floor = max(0 if all_scopes else _scope(tx, self.tenant), self._kept(tx))
             below: int | None = None
             while True:
                 page = tx.all(
@@ -243,6 +251,17 @@ class SharedJournal:
                 below = int(page[-1][0])
 
 
+def _kept(tx: Tx, tenant: str, capacity: int) -> int:
+    """The largest row id of the tenant's journal beyond its newest `capacity` (0: none): rows are
+    trimmed every PRUNE_EVERY records, so up to that many more may be stored; a read sees the
+    newest `capacity`, as the memory journal keeps."""
+    row = tx.one(
+        "SELECT id FROM journal WHERE tenant=? ORDER BY id DESC LIMIT 1 OFFSET ?",
+        (tenant, capacity),
+    )
+    return int(row[0]) if row else 0
+
+
 def _scope(tx: Tx, tenant: str) -> int:
     row = tx.one("SELECT scope FROM kit_state WHERE tenant=?", (tenant,))
     return int(row[0]) if row else 0
@@ -256,145 +275,3 @@ def clear_journal(tx: Tx, tenant: str) -> None:
 def new_scope(tx: Tx, tenant: str) -> None:
     row = tx.one("SELECT max(id) FROM journal WHERE tenant=?", (tenant,))
     tx.run("UPDATE kit_state SET scope=? WHERE tenant=?", (int(row[0] or 0) if row else 0, tenant))
-
-
-class SharedKit:
-    """Expectation tallies and fault counters of one tenant in the engine; the specs added at
-    run time are rows too, and a change to them makes every process reload (`reload`)."""
-
-    def __init__(self, engine: Engine, tenant: str) -> None:
-        self.engine = engine
-        self.tenant = tenant
-        self.expectations: ExpectationSet | None = None
-        self.faults: FaultSet | None = None
-
-    # -- expectations ------------------------------------------------------------------------
-
-    def tally(self, tx: Tx, entry: dict[str, Any]) -> None:
-        """Count `entry` for every expectation it matches or nearly matches (in `tx`)."""
-        found = self.expectations.items if self.expectations is not None else ()
-        for item in found:
-            matched = item.matcher.matches(entry)
-            near = not matched and item.matcher.is_near(entry)
-            if matched or near:
-                self._count(tx, item, entry, matched)
-
-    def _count(self, tx: Tx, item: Expectation, entry: dict[str, Any], matched: bool) -> None:
-        probe = Expectation(item.name, item.matcher, item.count)
-        row = tx.one(
-            "SELECT matched, samples, near FROM kit_tallies WHERE tenant=? AND name=?{for_update}",
-            (self.tenant, item.name),
-        )
-        if row is not None:
-            probe.matched = int(row[0])
-            probe.samples.extend(json.loads(row[1]))
-            probe.near_misses.extend(json.loads(row[2]))
-        probe.observe(entry)
-        tx.run(
-            "INSERT INTO kit_tallies VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, name) DO UPDATE "
-            "SET matched=excluded.matched, samples=excluded.samples, near=excluded.near",
-            (self.tenant, item.name, probe.matched, json.dumps(list(probe.samples), default=str),
-             json.dumps(list(probe.near_misses), default=str)),
-        )  # fmt: skip
-
-    def load_tallies(self, items: list[Expectation]) -> None:
-        """Each expectation's tally as the engine holds it (before a report)."""
-        with self.engine.read() as tx:
-            rows = {
-                name: (m, s, n)
-                for name, m, s, n in tx.all(
-                    "SELECT name, matched, samples, near FROM kit_tallies WHERE tenant=?",
-                    (self.tenant,),
-                )
-            }
-        for item in items:
-            item.reset()
-            found = rows.get(item.name)
-            if found is not None:
-                item.matched = int(found[0])
-                item.samples.extend(json.loads(found[1]))
-                item.near_misses.extend(json.loads(found[2]))
-
-    def retally(self, tx: Tx, items: list[Expectation], entries: list[dict[str, Any]]) -> None:
-        """Count every kept entry again for `items` (a scenario switch keeping the journal)."""
-        tx.run("DELETE FROM kit_tallies WHERE tenant=?", (self.tenant,))
-        for item in items:
-            for entry in entries:
-                item.observe(entry)
-            tx.run(
-                "INSERT INTO kit_tallies VALUES (?, ?, ?, ?, ?)",
-                (self.tenant, item.name, item.matched, json.dumps(list(item.samples), default=str),
-                 json.dumps(list(item.near_misses), default=str)),
-            )  # fmt: skip
-
-    def retally_one(self, tx: Tx, item: Expectation) -> None:
-        """Store `item`'s tally as it stands (a new expectation, counted on the journal)."""
-        tx.run(
-            "INSERT INTO kit_tallies VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, name) DO NOTHING",
-            (self.tenant, item.name, item.matched, json.dumps(list(item.samples), default=str),
-             json.dumps(list(item.near_misses), default=str)),
-        )  # fmt: skip
-
-    # -- faults --------------------------------------------------------------------------------
-
-    def trigger(self, fault: Fault) -> bool:
-        """`fault.triggers()` on the shared counters: one transaction per matching call."""
-        with self.engine.write() as tx:
-            row = tx.one(
-                "INSERT INTO kit_faults VALUES (?, ?, 1, 0) ON CONFLICT (tenant, id) DO UPDATE "
-                "SET seen = kit_faults.seen + 1 RETURNING seen, fired",
-                (self.tenant, fault.id),
-            )
-            seen, fired = (int(row[0]), int(row[1])) if row else (1, 0)
-            fault.seen, fault.fired = seen - 1, fired
-            # a seeded probability draws the same number for the same call, in any process
-            fault.rng = random.Random(f"{fault.spec.get('seed')}:{seen}")
-            fires = fault.triggers()
-            if fires:
-                tx.run(
-                    "UPDATE kit_faults SET fired = fired + 1 WHERE tenant=? AND id=?",
-                    (self.tenant, fault.id),
-                )
-        return fires
-
-    def load_counters(self, faults: list[Fault]) -> None:
-        with self.engine.read() as tx:
-            rows = {
-                i: (s, f)
-                for i, s, f in tx.all(
-                    "SELECT id, seen, fired FROM kit_faults WHERE tenant=?", (self.tenant,)
-                )
-            }
-        for fault in faults:
-            fault.seen, fault.fired = (int(v) for v in rows.get(fault.id, (0, 0)))
-
-    # -- specs added at run time -------------------------------------------------------------
-
-    def specs(self, kind: str) -> list[dict[str, Any]]:
-        with self.engine.read() as tx:
-            rows = tx.all(
-                "SELECT spec FROM kit_specs WHERE tenant=? AND kind=? ORDER BY id",
-                (self.tenant, kind),
-            )
-        return [json.loads(r[0]) for r in rows]
-
-    def save_specs(
-        self, kind: str, specs: list[dict[str, Any]], bump: Callable[[Tx], None]
-    ) -> None:
-        with self.engine.write() as tx:
-            tx.run("DELETE FROM kit_specs WHERE tenant=? AND kind=?", (self.tenant, kind))
-            tx.many(
-                "INSERT INTO kit_specs (tenant, kind, spec) VALUES (?, ?, ?)",
-                [(self.tenant, kind, json.dumps(s, default=str)) for s in specs],
-            )
-            if kind == "faults":
-                tx.run(
-                    "UPDATE kit_state SET added=? WHERE tenant=?",
-                    (self.faults.added if self.faults is not None else 0, self.tenant),
-                )
-            bump(tx)
-
-    def added(self) -> int:
-        with self.engine.read() as tx:
-            row = tx.one("SELECT added FROM kit_state WHERE tenant=?", (self.tenant,))
-        return int(row[0]) if row else 0

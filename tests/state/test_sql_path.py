@@ -193,6 +193,33 @@ def test_journal_rows_on_a_state_read_as_the_memory_journal(tmp_path):
         sql.stop()
 
 
+def test_a_journal_on_a_state_keeps_its_capacity_as_in_memory(tmp_path):
+    """Rows beyond the newest `capacity` are removed every 64 records; until then reads do not
+    show them and count them as dropped, as the memory journal does at once."""
+    scenario = tmp_path / "capacity.yaml"
+    scenario.write_text("version: 1\nname: capacity\njournal: {capacity: 5}\n")
+    seen = {}
+    for name, extra in (("memory", ()), ("sqlite", ("--state", str(tmp_path / "s.db"))),
+                        ("workers", ("--state", str(tmp_path / "w.db"), "--workers", "2"))):  # fmt: skip
+        srv = Serve("--scenario", str(scenario), *extra)
+        try:
+            sent = [prime(srv.url, "123456789", "verify").headers["x-amzn-RequestId"]
+                    for _ in range(12)]  # fmt: skip
+            page = requests.get(srv.url + "/__admin/journal", timeout=10).json()
+            oldest = requests.get(f"{srv.url}/__admin/journal/{sent[0]}", timeout=10)
+            newest = requests.get(f"{srv.url}/__admin/journal/{sent[-1]}", timeout=10)
+            seen[name] = (
+                [e["requestId"] for e in page["entries"]] == sent[:-6:-1],
+                {k: page[k] for k in ("size", "capacity", "dropped", "count")},
+                oldest.status_code,
+                newest.status_code,
+            )
+        finally:
+            srv.stop()
+    assert seen["memory"] == (True, {"size": 5, "capacity": 5, "dropped": 7, "count": 5}, 404, 200)
+    assert seen["sqlite"] == seen["workers"] == seen["memory"], seen
+
+
 def test_a_session_token_in_an_exchange_on_a_state_is_shown_cut(tmp_path):
     srv = Serve("--state", str(tmp_path / "state.db"), "--scenario", STS_ROLES)
     try:
