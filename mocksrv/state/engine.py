@@ -65,7 +65,7 @@ class Engine(Protocol):
 
     def settle(self) -> None: ...
 
-    def write(self) -> contextlib.AbstractContextManager[Tx]: ...
+    def write(self, wait: bool = True) -> contextlib.AbstractContextManager[Tx]: ...
 
     def read(self) -> contextlib.AbstractContextManager[Tx]: ...
 
@@ -93,10 +93,11 @@ class MemoryEngine:
     def settle(self) -> None:
         pass  # nothing is deferred: the stores hold their data
 
-    def write(self) -> contextlib.AbstractContextManager[Tx]:
+    def write(self, wait: bool = True) -> contextlib.AbstractContextManager[Tx]:
         raise RuntimeError("the memory engine has no transactions: its stores hold the data")
 
-    read = write
+    def read(self) -> contextlib.AbstractContextManager[Tx]:
+        raise RuntimeError("the memory engine has no transactions: its stores hold the data")
 
     def describe(self) -> str:
         return "memory (this process only)"
@@ -208,9 +209,10 @@ class SqlEngine:
 
     # -- transactions ------------------------------------------------------------------------
 
-    def write(self) -> contextlib.AbstractContextManager[Tx]:
-        """One write transaction; nested calls on the same thread join the outer one."""
-        return WriteTx(self)
+    def write(self, wait: bool = True) -> contextlib.AbstractContextManager[Tx]:
+        """One write transaction; nested calls on the same thread join the outer one.
+        `wait=False`: `Busy` if another writer holds the lock now (SQLite)."""
+        return WriteTx(self, wait)
 
     def read(self) -> contextlib.AbstractContextManager[Tx]:
         """A consistent read (inside a write on this thread: that transaction)."""

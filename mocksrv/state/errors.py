@@ -14,3 +14,7 @@ class StateError(Exception):
 
 class Conflict(Exception):
     """Another transaction won a race on the same key: this one is rolled back and run again."""
+
+
+class Busy(Exception):
+    """A write that asked not to wait found the write lock taken (`SqlEngine.write(wait=False)`)."""

@@ -41,7 +41,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mocksrv.state.batch import _Job, _step
-from mocksrv.state.errors import Conflict, StoreError
+from mocksrv.state.errors import Busy, Conflict, StoreError
 
 log = logging.getLogger("mocksrv")
 AGE = 0.01  # seconds between commits while steps come
@@ -257,10 +257,11 @@ class Deferred:
         self.flush()
         self._board.wait(number)
 
-    def flush(self, wait: bool = True, full: bool = False) -> None:
+    def flush(self, wait: bool = True, full: bool = False, block: bool = True) -> None:
         """Commit every queued item in one transaction (`_run`), and the held ones (`hold`) if
         `full`, a barrier asks or they were held HOLD seconds. `wait=False`: not if another
-        thread is committing now."""
+        thread is committing now; `block=False`: not if another writer holds the state's
+        write lock now (the items stay queued)."""
         if not self._commit.acquire(blocking=wait):
             return
         try:
@@ -274,8 +275,14 @@ class Deferred:
                     held, self._held, self._held_bytes = list(self._held.items()), OrderedDict(), 0
                     self._held_since = now
                 self._since = now
-            if steps or held:
-                self._run(steps, held)
+            if (steps or held) and not self._run(steps, held, block):
+                with self._lock:  # not committed: back in front of what came meanwhile
+                    self._steps[:0] = steps
+                    for key, item in reversed(held):
+                        self._held[key] = item
+                        self._held.move_to_end(key, last=False)
+                        self._held_bytes += item[2]
+                return
             with self._lock:
                 self._board.mark(number, bool(self._steps or self._held))
         finally:
@@ -291,11 +298,11 @@ class Deferred:
             self.flush(full=True)
         self._board.leave()
 
-    def _run(self, steps: list[Any], held: list[Any]) -> None:
+    def _run(self, steps: list[Any], held: list[Any], block: bool = True) -> bool:
         """Rows first (a multi-row INSERT per statement and CHUNK rows), then counters (summed,
         one upsert per statement), then the steps, then the held items by writer, each of
         those in a savepoint: every call into SQLite lets another thread take the GIL, so a
-        batch makes few calls."""
+        batch makes few calls. False: not run, the write lock was taken (`block=False`)."""
         engine = self._engine
         rows: dict[str, list[tuple[Any, ...]]] = {}
         counts: dict[str, dict[tuple[Any, ...], int]] = {}
@@ -313,7 +320,7 @@ class Deferred:
             writers.setdefault(writer, []).append((key, value))
         jobs += [_Job(functools.partial(writer, items=items)) for writer, items in writers.items()]
         try:
-            with engine.write() as tx:
+            with engine.write(wait=block) as tx:
                 for insert, values in rows.items():
                     _many(tx, insert + " {rows}", values)
                 for upsert, keyed in counts.items():
@@ -323,10 +330,13 @@ class Deferred:
         except (StoreError, Conflict) as exc:
             log.error("state: %d journal rows and counters not kept: %s", len(steps) + len(held),
                       exc)  # fmt: skip
-            return
+            return True
+        except Busy:
+            return False
         for job in jobs:
             if job.error is not None:
                 log.error("state: a journal row or counter not kept: %s", job.error)
+        return True
 
     def _start(self) -> None:
         """First use in this process (a worker forked after the engine opened starts afresh)."""
@@ -349,7 +359,7 @@ class Deferred:
         loses the race, two context switches each time."""
         now = self._ticked = time.monotonic()
         if (self._steps or self._held) and self._pid == _PID[0] and self._due(now):
-            self._commit_due()
+            self._commit_due(block=False)  # another process writing: the next turn, or the thread
 
     def _loop(self) -> None:
         """The fallback for a loop that is idle (or whose requests worker threads serve): wakes
@@ -373,10 +383,11 @@ class Deferred:
             or self._board.asked() > self._board.flushed()
         )
 
-    def _commit_due(self) -> None:
-        """A commit unless one is running; a failure is logged (the next look tries again)."""
+    def _commit_due(self, block: bool = True) -> None:
+        """A commit unless one is running (or, `block=False`, unless another writer holds the
+        lock); a failure is logged (the next look tries again)."""
         try:
-            self.flush(wait=False)
+            self.flush(wait=False, block=block)
         except Exception as exc:  # never let the loop or the thread die
             log.error("state: committing the journal rows failed: %s", exc)
 

@@ -34,8 +34,8 @@ class PostgresDriver:
 
     signal = None  # no signal across machines: each request reads the control row
 
-    def acquire(self) -> None:
-        pass  # PostgreSQL's own locks decide
+    def acquire(self, wait: bool = True) -> bool:
+        return True  # PostgreSQL's own locks decide
 
     def release(self, control: bool = False) -> None:
         pass

@@ -70,14 +70,20 @@ class SqliteDriver:
     def begin(self, cur: Any, write: bool) -> None:
         cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
-    def acquire(self) -> None:
-        """The write lock: this process's threads, then every process's (`flock`)."""
-        self._thread_lock.acquire()
+    def acquire(self, wait: bool = True) -> bool:
+        """The write lock: this process's threads, then every process's (`flock`); `wait=False`:
+        only if both are free now (False: not taken)."""
+        if not self._thread_lock.acquire(blocking=wait):
+            return False
         try:
-            fcntl.flock(self._lockfile, fcntl.LOCK_EX)
+            fcntl.flock(self._lockfile, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._thread_lock.release()
+            return False
         except BaseException:
             self._thread_lock.release()
             raise
+        return True
 
     def release(self, control: bool = False) -> None:
         """After a commit or a rollback: a control change is over (`control`), the lock free;

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from mocksrv.state.errors import StoreError
+from mocksrv.state.errors import Busy, StoreError
 
 
 class Signal(Protocol):
@@ -129,11 +129,12 @@ class SqlTx:
 class WriteTx:
     """`SqlEngine.write()` (a class, not a generator: every request enters one or two)."""
 
-    __slots__ = ("_engine", "_conn", "_tx", "_started")
+    __slots__ = ("_engine", "_conn", "_tx", "_started", "_wait")
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Any, wait: bool = True) -> None:
         self._engine = engine
         self._tx: SqlTx | None = None
+        self._wait = wait
 
     def __enter__(self) -> SqlTx:
         engine = self._engine
@@ -141,7 +142,8 @@ class WriteTx:
         if outer is not None:
             return outer  # joined: the outer block commits
         driver = engine._driver
-        driver.acquire()
+        if not driver.acquire(self._wait):
+            raise Busy("the write lock is taken")
         try:
             conn = engine._take()
         except BaseException:

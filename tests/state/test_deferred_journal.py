@@ -5,11 +5,13 @@ journal keeps the order in which the requests were answered."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import sqlite3
 import threading
 import time
+from typing import Any
 
 import pytest
 import requests
@@ -177,3 +179,38 @@ def test_held_exchanges_are_written_within_a_second_without_an_admin_read(tmp_pa
         kept = dict(db.execute("SELECT request_id, exchange FROM journal"))
     assert set(kept) == set(sent)
     assert all(kept[rid] and "SUCCESS" in kept[rid] for rid in sent), kept
+
+
+class _Quick:
+    """A session whose calls give up after 2 s (the helpers wait up to 30)."""
+
+    def __init__(self, session: requests.Session) -> None:
+        self._session = session
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs["timeout"] = 2
+        return self._session.request(*args, **kwargs)
+
+
+def test_the_loop_does_not_wait_for_another_writer_to_commit_its_rows(tmp_path):
+    """Another process holds the state's write lock (here: this test): the loop's commits of the
+    journal rows are put off, its answers are not; the rows commit once the lock is free."""
+    state = tmp_path / "state.db"
+    srv = Serve("--state", str(state))
+    try:
+        with requests.Session() as s:
+            quick = _Quick(s)
+            assert prime(srv.url, "123456789", "verify", quick).status_code == 200
+            fd = os.open(f"{state}.lock", os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                for _ in range(40):  # rows come due (after 10 ms) while the lock is held
+                    assert prime(srv.url, "123456789", "verify", quick).status_code == 200
+                    time.sleep(0.01)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+        journal = fresh(srv.url, "/__admin/journal", params={"api": "prime"}).json()
+        assert journal["count"] == 41
+    finally:
+        srv.stop()
