@@ -271,12 +271,15 @@ class Deferred:
             with self._lock:
                 steps, self._steps = self._steps, []
                 held: list[Any] = []
+                held_since = self._held_since
                 if full and self._held:
                     held, self._held, self._held_bytes = list(self._held.items()), OrderedDict(), 0
                     self._held_since = now
                 self._since = now
             if (steps or held) and not self._run(steps, held, block):
                 with self._lock:  # not committed: back in front of what came meanwhile
+                    if held:
+                        self._held_since = held_since
                     self._steps[:0] = steps
                     for key, item in reversed(held):
                         self._held[key] = item
