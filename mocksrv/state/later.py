@@ -14,11 +14,9 @@ metrics): it asks every process of the state to commit what it has queued, and w
 did. A request's step is queued before its answer is sent, so an admin request sees every
 request whose answer went out before it arrived, whichever process served it.
 
-The processes meet on the state's lock-file page (`Board`): one `asked` counter, and a slot per
-process (its pid, the last `asked` value its commit covered, whether it has steps queued). Only a
-slot's process writes it; `asked` is counted under the write lock. The page also numbers the
-journal rows (`next_id`, under a lock of its own): rows commit in batches, process by process,
-yet their numbers follow the order in which their requests were answered.
+The processes meet on the state's lock-file page (`mocksrv.state.board.Board`), which also
+numbers the journal rows: rows commit in batches, process by process, yet their numbers follow
+the order in which their requests were answered.
 
 A process killed with kill -9 loses the bookkeeping of its last moments (journal rows and
 counters: AGE seconds under load, up to BUSY when its loop just went idle), never a state change:
@@ -28,12 +26,9 @@ those still commit before their answer.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import logging
-import mmap
 import os
-import struct
 import threading
 import time
 from collections import OrderedDict
@@ -41,6 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mocksrv.state.batch import _Job, _step
+from mocksrv.state.board import Board
 from mocksrv.state.errors import Busy, Conflict, StoreError
 
 log = logging.getLogger("mocksrv")
@@ -51,105 +47,8 @@ CHUNK = 200  # rows per multi-row statement (SQLite allows 32,766 parameters in 
 _ROW, _COUNT = "row", "count"  # the kinds of queued items besides steps
 HOLD = 1.0  # seconds held items (`hold`) may wait for their write, unless a barrier asks
 HELD_BYTES = 8 * 1024 * 1024  # what held items may hold in a process; the oldest go first
-WAIT = 5.0  # seconds a barrier waits for another process before it goes on without it
-_ASKED = 16  # byte offset of `asked` on the page (the control signal holds bytes 0-15)
-_IDS = 24  # byte offset of the last journal row number given out
-_SLOTS = 64  # byte offset of the first slot
-_SLOT = struct.Struct("<QQQ")  # pid, flushed (the `asked` its last commit covered), pending
-_U64 = struct.Struct("<Q")
 _PID = [os.getpid()]  # this process's (a forked worker's own from its start): no call per item
 os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
-
-
-class Board:
-    """The processes' meeting place on the lock file's page (see the module)."""
-
-    def __init__(self, page: mmap.mmap, fd: int, locked: Callable[[], Any]) -> None:
-        self._page = page
-        self._fd = fd  # the lock file: its bytes at _IDS are locked (`lockf`) to number a row
-        self._locked = locked  # a context manager: the write lock of every process
-        self._ids = threading.Lock()
-        self._slot = -1
-        self._count = (len(page) - _SLOTS) // _SLOT.size
-
-    def next_id(self, floor: int = 0) -> int:
-        """The next journal row number of the state (above `floor`, the largest one stored)."""
-        with self._ids:
-            fcntl.lockf(self._fd, fcntl.LOCK_EX, 8, _IDS)
-            try:
-                value = max(int(_U64.unpack_from(self._page, _IDS)[0]), floor) + 1
-                _U64.pack_into(self._page, _IDS, value)
-            finally:
-                fcntl.lockf(self._fd, fcntl.LOCK_UN, 8, _IDS)
-        return value
-
-    def join(self) -> None:
-        """Take a slot: this process's own, a free one or a dead process's."""
-        pid = os.getpid()
-        with self._locked():
-            best = -1
-            for i in range(self._count):
-                owner = self._read(i)[0]
-                if owner == pid:
-                    best = i
-                    break
-                if best < 0 and (owner == 0 or not _alive(owner)):
-                    best = i
-            if best < 0:
-                raise StoreError(f"more than {self._count} processes on one state")
-            self._slot = best
-            _SLOT.pack_into(self._page, _SLOTS + best * _SLOT.size, pid, self.asked(), 0)
-
-    def leave(self) -> None:
-        if self._slot >= 0 and not self._page.closed:
-            _SLOT.pack_into(self._page, _SLOTS + self._slot * _SLOT.size, 0, 0, 0)
-        self._slot = -1
-
-    def asked(self) -> int:
-        """The newest barrier's number (0 once the state is closed: nothing is asked then)."""
-        return int(_U64.unpack_from(self._page, _ASKED)[0]) if not self._page.closed else 0
-
-    def flushed(self) -> int:
-        """The `asked` value this process's last commit covered."""
-        return self._read(self._slot)[1] if self._slot >= 0 and not self._page.closed else 0
-
-    def ask(self) -> int:
-        """A new barrier's number (counted under the write lock: no two barriers share one)."""
-        with self._locked():
-            value = self.asked() + 1
-            _U64.pack_into(self._page, _ASKED, value)
-        return value
-
-    def mark(self, flushed: int | None, pending: bool) -> None:
-        """This process's slot: what its last commit covered, and whether steps wait."""
-        if self._slot < 0 or self._page.closed:
-            return
-        at = _SLOTS + self._slot * _SLOT.size
-        pid, old, _ = _SLOT.unpack_from(self._page, at)
-        _SLOT.pack_into(self._page, at, pid, old if flushed is None else flushed, int(pending))
-
-    def wait(self, number: int, timeout: float = WAIT) -> list[int]:
-        """Until every other live process with steps queued committed them for barrier `number`;
-        the pids still behind after `timeout` seconds (logged, then left behind)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            behind = [
-                pid
-                for i in range(self._count)
-                if i != self._slot
-                for pid, flushed, pending in (self._read(i),)
-                if pid and pending and flushed < number and _alive(pid)
-            ]
-            if not behind or time.monotonic() > deadline:
-                if behind:
-                    log.warning("state: processes %s did not commit their journal rows in "
-                                "%.0f s; reading without them", behind, timeout)  # fmt: skip
-                return behind
-            time.sleep(0.0005)
-
-    def _read(self, i: int) -> tuple[int, int, int]:
-        pid, flushed, pending = _SLOT.unpack_from(self._page, _SLOTS + i * _SLOT.size)
-        return int(pid), int(flushed), int(pending)
 
 
 class Deferred:
@@ -402,13 +301,3 @@ def _many(tx: Any, sql: str, values: list[tuple[Any, ...]]) -> None:
     for at in range(0, len(values), CHUNK):
         chunk = values[at : at + CHUNK]
         tx.run(sql.format(rows=", ".join([one] * len(chunk))), [v for row in chunk for v in row])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process has that pid now: alive
-    return True

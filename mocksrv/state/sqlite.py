@@ -32,8 +32,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mocksrv.state.board import Board
 from mocksrv.state.engine import SqlEngine, StateError
-from mocksrv.state.later import Board
 from mocksrv.state.rates import RateTable
 
 log = logging.getLogger("mocksrv")

@@ -40,34 +40,11 @@ class Exchanges:
         self._lock = threading.Lock()
 
     def record(self, call: Call) -> None:
-        """Keep references, not copies, on the usual path (a small body): the request's header
-        view is read from its environ only when someone opens the call."""
-        response = call.response
-        if response is None:
+        """Keep references, not copies, on the usual path (`item_of`)."""
+        item = item_of(call)
+        if item is None:
             return
-        req_body, req_size = call.peek_body(BODY_BYTES)
-        res_body, res_size = _cut(response.get_data(), BODY_BYTES)
-        # a large body or a long path: copy the headers now, so the environ (holding the body
-        # and the path three times over) is not kept
-        small = req_size <= BODY_BYTES and len(call.environ.get("REQUEST_URI") or "") <= LONG_PATH
-        headers: Any = call.environ if small else call.headers.items()
-        computed = _cut_text(call.signature_computed) if call.signature_computed else None
-        size = len(req_body) + len(res_body) + HEADER_ESTIMATE
-        if not small:
-            size += sum(len(k) + len(v) for k, v in headers)
-        if computed:
-            size += sum(len(v) for v in computed.values())
-        item = (
-            headers,
-            req_body,
-            req_size,
-            response.status_code,
-            response.headers,
-            res_body,
-            res_size,
-            computed,
-            size,
-        )
+        size = item[-1]
         with self._lock:
             self._items[call.request_id] = item
             self._bytes += size
@@ -100,6 +77,30 @@ class Exchanges:
                 "bytes": self._bytes,
                 "capacityBytes": self.total_bytes,
             }
+
+
+def item_of(call: Call) -> tuple[Any, ...] | None:
+    """What `call` sent and got back, as references (no copies on the usual path, a small body):
+    the environ its header view is read from when someone opens the call, the bodies cut at
+    BODY_BYTES with their sizes, the status, the answer's headers, the SigV4 texts, and the bytes
+    it holds (last)."""
+    response = call.response
+    if response is None:
+        return None
+    req_body, req_size = call.peek_body(BODY_BYTES)
+    res_body, res_size = _cut(response.get_data(), BODY_BYTES)
+    # a large body or a long path: copy the headers now, so the environ (holding the body
+    # and the path three times over) is not kept
+    small = req_size <= BODY_BYTES and len(call.environ.get("REQUEST_URI") or "") <= LONG_PATH
+    headers: Any = call.environ if small else call.headers.items()
+    computed = _cut_text(call.signature_computed) if call.signature_computed else None
+    size = len(req_body) + len(res_body) + HEADER_ESTIMATE
+    if not small:
+        size += sum(len(k) + len(v) for k, v in headers)
+    if computed:
+        size += sum(len(v) for v in computed.values())
+    return (headers, req_body, req_size, response.status_code, response.headers, res_body,
+            res_size, computed, size)  # fmt: skip
 
 
 def exchange_of(call: Call) -> dict[str, Any] | None:

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mocksrv.state.engine import Engine, StoreError, Tx, retried
+from mocksrv.toolkit.exchanges import item_of
 from mocksrv.toolkit.journal import Filters, entry_of_raw, raw_of
 from mocksrv.toolkit.shared_kit import SharedKit
 from mocksrv.toolkit.shared_rows import (
     entry_of,
-    exchange_item,
     exchange_of_row,
     exchange_row,
     exchange_text,
@@ -81,7 +81,7 @@ class SharedJournal:
         if later is not None:
             seq = later.number(self._largest)
             later.row(_INSERT, (seq, self.tenant, call.request_id, row_of(raw), None))
-            item = exchange_item(call)
+            item = item_of(call)
             if item is not None:  # encoded and written only if still among the newest then
                 later.hold(self._exchanges, seq, item, item[-1])
             trim = self._due()

@@ -9,14 +9,7 @@ from mocksrv.call import Headers
 from mocksrv.clock import iso, parse_instant
 from mocksrv.toolkit.exchanges import _SECRET_HEADERS as SECRET_HEADERS
 from mocksrv.toolkit.exchanges import _SECRET_XML as SECRET_XML
-from mocksrv.toolkit.exchanges import (
-    BODY_BYTES,
-    HEADER_ESTIMATE,
-    LONG_PATH,
-    _cut,
-    _cut_text,
-    _format,
-)
+from mocksrv.toolkit.exchanges import _format, item_of
 from mocksrv.toolkit.journal import Raw, entry_of_raw
 
 if TYPE_CHECKING:
@@ -45,28 +38,8 @@ def entry_of(seq: Any, text: str) -> dict[str, Any]:
 _SECRETS = ("HTTP_X_AMZ_SECURITY_TOKEN", "HTTP_AUTHORIZATION_TOKEN")
 
 
-def exchange_item(call: Call) -> tuple[Any, ...] | None:
-    """What was sent and answered, as references (cheap; `exchange_text` encodes it): the
-    environ the request's headers are read from (a copy of them for a large body or a long
-    path), the bodies cut at BODY_BYTES with their sizes, the status, the answer's headers, the
-    SigV4 texts, and the bytes it holds."""
-    response = call.response
-    if response is None:
-        return None
-    req_body, req_size = call.peek_body(BODY_BYTES)
-    res_body, res_size = _cut(response.get_data(), BODY_BYTES)
-    small = req_size <= BODY_BYTES and len(call.environ.get("REQUEST_URI") or "") <= LONG_PATH
-    headers: Any = call.environ if small else call.headers.items()
-    computed = _cut_text(call.signature_computed) if call.signature_computed else None
-    size = len(req_body) + len(res_body) + HEADER_ESTIMATE
-    if computed:
-        size += sum(len(v) for v in computed.values())
-    return (headers, req_body, req_size, response.status_code, response.headers, res_body,
-            res_size, computed, size)  # fmt: skip
-
-
 def exchange_text(item: tuple[Any, ...]) -> str:
-    """An exchange (`exchange_item`) as a flat JSON list (`exchange_of_row` formats it as
+    """An exchange (`exchanges.item_of`) as a flat JSON list (`exchange_of_row` formats it as
     `Exchanges.get` does). Credentials are cut before they are kept (session tokens sent, STS's
     secrets answered), as they are shown."""
     source, req_body, req_size, status, res_headers, res_body, res_size, computed, _ = item
@@ -83,8 +56,8 @@ def exchange_text(item: tuple[Any, ...]) -> str:
 
 
 def exchange_row(call: Call) -> str | None:
-    """The exchange of `call` encoded now (`exchange_item`, `exchange_text`)."""
-    item = exchange_item(call)
+    """The exchange of `call` encoded now (`exchanges.item_of`, `exchange_text`)."""
+    item = item_of(call)
     return exchange_text(item) if item is not None else None
 
 
