@@ -16,6 +16,19 @@ class Clock(Protocol):
     def seconds(self) -> float: ...
 
 
+def refill(
+    tokens: float, last: float, now: float, rate: float, cap: float
+) -> tuple[bool, float, float]:
+    """One take from a bucket holding `tokens` at `last`, refilled at `rate` per second up to
+    `cap` by `now`: whether a token was taken, the tokens left and the new refill time (a clock
+    set back refills nothing until it passes `last`). Every engine's buckets use this rule."""
+    tokens = min(cap, tokens + max(0.0, now - last) * rate)
+    last = max(last, now)
+    if tokens < 1.0:
+        return False, tokens, last
+    return True, tokens - 1.0, last
+
+
 class TokenBuckets:
     """`allow(key, rate, burst)` takes one token; refills continuously at `rate` per second of
     the clock's time (a clock set back refills nothing until it passes the last refill)."""
@@ -31,14 +44,9 @@ class TokenBuckets:
         cap = burst if burst is not None else rate
         now = self._clock.seconds()
         with self._lock:
-            tokens, last = self._buckets.get(key, (cap, now))
-            tokens = min(cap, tokens + max(0.0, now - last) * rate)
-            last = max(last, now)
-            if tokens < 1.0:
-                self._buckets[key] = (tokens, last)
-                return False
-            self._buckets[key] = (tokens - 1.0, last)
-            return True
+            allowed, tokens, last = refill(*self._buckets.get(key, (cap, now)), now, rate, cap)
+            self._buckets[key] = (tokens, last)
+            return allowed
 
 
 class RejectionLog:

@@ -29,26 +29,46 @@ _SLOT = struct.Struct("<QQQ")  # pid, flushed (the `asked` its last commit cover
 _U64 = struct.Struct("<Q")
 
 
+class RangeLock:
+    """A byte range of the lock file held exclusively: first among this process's threads, then
+    among processes (`lockf`); a class, not a generator (it is on every request's path)."""
+
+    __slots__ = ("_fd", "_start", "_length", "_threads")
+
+    def __init__(self, fd: int, start: int, length: int = 8) -> None:
+        self._fd, self._start, self._length = fd, start, length
+        self._threads = threading.Lock()
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            fcntl.lockf(self._fd, fcntl.LOCK_EX, self._length, self._start)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            fcntl.lockf(self._fd, fcntl.LOCK_UN, self._length, self._start)
+        finally:
+            self._threads.release()
+
+
 class Board:
     """The processes' meeting place on the lock file's page (see the module)."""
 
     def __init__(self, page: mmap.mmap, fd: int, locked: Callable[[], Any]) -> None:
         self._page = page
-        self._fd = fd  # the lock file: its bytes at _IDS are locked (`lockf`) to number a row
         self._locked = locked  # a context manager: the write lock of every process
-        self._ids = threading.Lock()
+        self._ids = RangeLock(fd, _IDS)  # the lock file's bytes at _IDS: to number a row
         self._slot = -1
         self._count = (len(page) - _SLOTS) // _SLOT.size
 
     def next_id(self, floor: int = 0) -> int:
         """The next journal row number of the state (above `floor`, the largest one stored)."""
         with self._ids:
-            fcntl.lockf(self._fd, fcntl.LOCK_EX, 8, _IDS)
-            try:
-                value = max(int(_U64.unpack_from(self._page, _IDS)[0]), floor) + 1
-                _U64.pack_into(self._page, _IDS, value)
-            finally:
-                fcntl.lockf(self._fd, fcntl.LOCK_UN, 8, _IDS)
+            value = max(int(_U64.unpack_from(self._page, _IDS)[0]), floor) + 1
+            _U64.pack_into(self._page, _IDS, value)
         return value
 
     def join(self) -> None:

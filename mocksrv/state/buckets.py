@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from mocksrv.ratelimit import Clock
+from mocksrv.ratelimit import Clock, refill
 from mocksrv.state.engine import Engine, Tx, retried
 
 log = logging.getLogger("mocksrv")
@@ -48,14 +48,12 @@ class SqlTokenBuckets:
                 "SELECT tokens, last FROM rate_buckets WHERE tenant=? AND name=?{for_update}",
                 (self._tenant, name),
             )
-            tokens, last = (float(row[0]), float(row[1])) if row is not None else (cap, now)
-            tokens = min(cap, tokens + max(0.0, now - last) * rate)
-            last = max(last, now)
-            allowed = tokens >= 1.0
+            found = (float(row[0]), float(row[1])) if row is not None else (cap, now)
+            allowed, tokens, last = refill(*found, now, rate, cap)
             tx.run(
                 "INSERT INTO rate_buckets VALUES (?, ?, ?, ?) ON CONFLICT (tenant, name) "
                 "DO UPDATE SET tokens=excluded.tokens, last=excluded.last",
-                (self._tenant, name, tokens - 1.0 if allowed else tokens, last),
+                (self._tenant, name, tokens, last),
             )
             return allowed
 

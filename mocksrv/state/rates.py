@@ -12,18 +12,19 @@ keeps that key's bucket in the database instead.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import mmap
 import os
 import struct
-import threading
+
+from mocksrv.ratelimit import refill
+from mocksrv.state.board import RangeLock
 
 AT = 4096  # the table's first byte in the lock file (the first page: the signal and board)
 SLOTS = 4096  # buckets; 32 bytes each: 128 KiB after the first page
 _SLOT = struct.Struct("<QQdd")  # key hash, tenant hash, tokens, last refill
 _EMPTY = 0  # the key hash of an empty slot, never given out (`_hash` skips it)
-_LOCK_AT, _LOCK_LEN = 48, 8  # the byte range locked on the first page (bytes 48-55 are free)
+_LOCK_AT = 48  # the byte range locked on the first page (bytes 48-55 are free)
 
 
 def _hash(text: str) -> int:
@@ -38,33 +39,25 @@ class RateTable:
         size = AT + SLOTS * _SLOT.size
         if os.fstat(fd).st_size < size:  # growing keeps what another process wrote
             os.ftruncate(fd, size)
-        self._fd = fd
         self._map = mmap.mmap(fd, SLOTS * _SLOT.size, offset=AT)
-        self._lock = threading.Lock()
+        self._lock = RangeLock(fd, _LOCK_AT)  # this process's threads, then every process's
 
     def take(self, tenant: str, name: str, rate: float, cap: float, now: float) -> bool | None:
         """One token from the bucket `name` of `tenant` if it has one, refilled at `rate` per
         second of `now`'s clock up to `cap`; None when the table has no room for a new bucket."""
         key, owner = _hash(f"{tenant}\x1f{name}"), _hash(tenant)
         with self._lock:
-            fcntl.lockf(self._fd, fcntl.LOCK_EX, _LOCK_LEN, _LOCK_AT)
-            try:
-                if self._map.closed:
-                    return None
-                at = self._find(key)
-                if at is None:
-                    return None
-                found, _, tokens, last = _SLOT.unpack_from(self._map, at)
-                if found != key:  # a new bucket starts full
-                    tokens, last = cap, now
-                tokens = min(cap, tokens + max(0.0, now - last) * rate)
-                allowed = tokens >= 1.0
-                _SLOT.pack_into(
-                    self._map, at, key, owner, tokens - 1.0 if allowed else tokens, max(last, now)
-                )
-                return allowed
-            finally:
-                fcntl.lockf(self._fd, fcntl.LOCK_UN, _LOCK_LEN, _LOCK_AT)
+            if self._map.closed:
+                return None
+            at = self._find(key)
+            if at is None:
+                return None
+            found, _, tokens, last = _SLOT.unpack_from(self._map, at)
+            if found != key:  # a new bucket starts full
+                tokens, last = cap, now
+            allowed, tokens, last = refill(tokens, last, now, rate, cap)
+            _SLOT.pack_into(self._map, at, key, owner, tokens, last)
+            return allowed
 
     def _find(self, key: int) -> int | None:
         """The offset of `key`'s slot, or of the empty slot a new bucket for it takes; None:
@@ -82,18 +75,14 @@ class RateTable:
         made again with the other tenants' buckets."""
         owner = _hash(tenant)
         with self._lock:
-            fcntl.lockf(self._fd, fcntl.LOCK_EX, _LOCK_LEN, _LOCK_AT)
-            try:
-                if self._map.closed:
-                    return
-                kept = [s for s in _SLOT.iter_unpack(self._map) if s[0] != _EMPTY and s[1] != owner]
-                self._map[:] = bytes(len(self._map))
-                for slot in kept:
-                    at = self._find(slot[0])
-                    if at is not None:
-                        _SLOT.pack_into(self._map, at, *slot)
-            finally:
-                fcntl.lockf(self._fd, fcntl.LOCK_UN, _LOCK_LEN, _LOCK_AT)
+            if self._map.closed:
+                return
+            kept = [s for s in _SLOT.iter_unpack(self._map) if s[0] != _EMPTY and s[1] != owner]
+            self._map[:] = bytes(len(self._map))
+            for slot in kept:
+                at = self._find(slot[0])
+                if at is not None:
+                    _SLOT.pack_into(self._map, at, *slot)
 
     def close(self) -> None:
         with self._lock:

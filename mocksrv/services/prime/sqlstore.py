@@ -101,12 +101,9 @@ class SqlPrimeStore(StoreBase):
             assert reply is not None
             return reply
 
-        def used(start: datetime | None) -> int:
-            since = start.timestamp() if start is not None else float("-inf")
-            row = tx.one(_USED, (*key, since, at.timestamp()))
-            return int(row[0]) if row else 0
-
-        return Reply(outcome(found, at, tz, used))
+        return Reply(
+            outcome(found, at, tz, lambda start: self._uses(tx, (benefit, code), start, at))
+        )
 
     def _call(
         self, operation: str, benefit: str, code: str, at: datetime, tz: ZoneInfo
@@ -148,10 +145,14 @@ class SqlPrimeStore(StoreBase):
         return reply
 
     def _used(self, key: tuple[str, str], start: datetime | None, at: datetime) -> int:
-        """The code's uses from `start` (None: ever) up to `at`, in a read of their own."""
-        since = start.timestamp() if start is not None else float("-inf")
+        """The code's uses from `start` up to `at`, in a read of their own."""
         with self.engine.read() as tx:
-            row = tx.one(_USED, (self.tenant, *key, since, at.timestamp()))
+            return self._uses(tx, key, start, at)
+
+    def _uses(self, tx: Tx, key: tuple[str, str], start: datetime | None, at: datetime) -> int:
+        """The code's uses from `start` (None: ever) up to `at`, in `tx`."""
+        since = start.timestamp() if start is not None else float("-inf")
+        row = tx.one(_USED, (self.tenant, *key, since, at.timestamp()))
         return int(row[0]) if row else 0
 
     def redeem(self, benefit: str, code: str, at: datetime, tz: ZoneInfo) -> Reply:
