@@ -116,7 +116,7 @@ class Deferred:
         stops: then `writer(tx, [(key, item), ...])` writes what is held, in the commit after
         the queued rows'. For what is read rarely and costs to encode (a journal row's
         exchange): most of it is replaced before anyone asks. At most HELD_BYTES are held;
-        the oldest items are dropped first."""
+        the oldest items are dropped first, but those of size 0."""
         if self._pid != _PID[0]:
             self._start()
         with self._lock:
@@ -128,7 +128,10 @@ class Deferred:
             self._held[key] = (writer, item, size)
             self._held_bytes += size
             while self._held_bytes > HELD_BYTES and len(self._held) > 1:
-                self._held_bytes -= self._held.popitem(last=False)[1][2]
+                old, kept = self._held.popitem(last=False)
+                if not kept[2]:  # size 0: never dropped for room (a process's metrics)
+                    self._held[old] = kept
+                self._held_bytes -= kept[2]
 
     def _open_tx(self) -> Any:
         """The write transaction open on this thread, if any (queued items then go in it)."""

@@ -1,7 +1,9 @@
 """Request metrics for `GET /__admin/metrics` (Prometheus text) and the dashboard's traffic chart.
 
 Counts live for the whole process: a reset or a scenario switch hands them to the new runtime
-(`adopt`), so counters only ever rise. A request costs one lock and a few increments.
+(`adopt`), so counters only ever rise. A request costs one lock and a few increments. On a shared
+state each process's counts are also kept in the state, and a read adds up those of every process
+of the run (`mocksrv.toolkit.metrics_shared`).
 """
 
 from __future__ import annotations
@@ -83,22 +85,38 @@ class Metrics:
             with c.lock:
                 c.faults[(call.api, fault)] = c.faults.get((call.api, fault), 0) + 1
 
-    def traffic(self) -> dict[str, Any]:
-        """Requests per second and mean latency per API for each STEP of the last POINTS.
+    def others(self) -> list[dict[str, Any]]:
+        """The snapshots (`snapshot`) of the other processes counting for the same tenant:
+        none here (one process); a shared state's metrics read them from the state."""
+        return []
 
-        Requests between two marks belong to the step of the first (no request started a step
-        in between), so each step's count is the difference of the totals at its mark and at
-        the next one (or now)."""
+    def snapshot(self) -> dict[str, Any]:
+        """This process's counts as plain data: what another process adds to its own (`render`,
+        `traffic`)."""
+        c = self.counts
+        with c.lock:
+            return {
+                "series": [[*key, *row] for key, row in c.series.items()],
+                "faults": [[*key, n] for key, n in c.faults.items()],
+                "marks": [[slot, totals] for slot, totals in c.marks],
+                "totals": c.totals(),
+            }
+
+    def traffic(self) -> dict[str, Any]:
+        """Requests per second and mean latency per API for each STEP of the last POINTS, of
+        this process and the others (`others`) added up."""
         c = self.counts
         last = int((time.perf_counter() + _EPOCH) // STEP)
         with c.lock:
             marks = [*c.marks, (last + 1, c.totals())]
-        steps: dict[int, dict[str, tuple[int, float]]] = {}
-        for (slot, before), (_, after) in zip(marks, marks[1:], strict=False):
-            steps[slot] = {
-                api: (n - before.get(api, (0, 0.0))[0], total - before.get(api, (0, 0.0))[1])
-                for api, (n, total) in after.items()
-            }
+        steps = _steps(marks)
+        for part in self.others():
+            found = [(slot, _pairs(t)) for slot, t in part["marks"]]
+            for slot, step in _steps([*found, (last + 1, _pairs(part["totals"]))]).items():
+                into = steps.setdefault(slot, {})
+                for api, (n, total) in step.items():
+                    had = into.get(api, (0, 0.0))
+                    into[api] = (had[0] + n, had[1] + total)
         slots = range(last - POINTS + 1, last + 1)
         apis = sorted({api for step in steps.values() for api, (n, _) in step.items() if n})
         series = {}
@@ -109,6 +127,26 @@ class Metrics:
                 "meanLatencyMs": [round(t / n * 1000, 3) if n else None for n, t in points],
             }
         return {"stepSeconds": STEP, "end": (last + 1) * STEP, "points": POINTS, "apis": series}
+
+
+def _steps(
+    marks: list[tuple[int, dict[str, tuple[int, float]]]],
+) -> dict[int, dict[str, tuple[int, float]]]:
+    """Requests and latency sum per API of each step that has a mark. Requests between two marks
+    belong to the step of the first (no request started a step in between), so each step's
+    count is the difference of the totals at its mark and at the next one (the last: now)."""
+    steps: dict[int, dict[str, tuple[int, float]]] = {}
+    for (slot, before), (_, after) in zip(marks, marks[1:], strict=False):
+        steps[slot] = {
+            api: (n - before.get(api, (0, 0.0))[0], total - before.get(api, (0, 0.0))[1])
+            for api, (n, total) in after.items()
+        }
+    return steps
+
+
+def _pairs(totals: dict[str, Any]) -> dict[str, tuple[int, float]]:
+    """Totals per API read back from a snapshot's JSON (lists) as tuples."""
+    return {api: (int(v[0]), float(v[1])) for api, v in totals.items()}
 
 
 def _new_row(series: dict[Any, Any], key: tuple[str, str, str, int]) -> list[Any]:
@@ -153,6 +191,13 @@ def render(metrics: Metrics, runtime: Runtime, kit: Toolkit, started: float) -> 
     with c.lock:
         series = {k: list(v) for k, v in c.series.items()}
         faults = dict(c.faults)
+    for part in metrics.others():  # the other processes' counts (a shared state)
+        for api, op, outcome, status, *row in part["series"]:
+            into = series.setdefault((api, op, outcome, int(status)), [0, 0.0] + [0] * _NBUCKETS)
+            for i, n in enumerate(row):
+                into[i] += n
+        for api, fault, n in part["faults"]:
+            faults[(api, fault)] = faults.get((api, fault), 0) + int(n)
     out: list[str] = []
     _family(out, "mocksrv_info", "gauge", "This mocksrv's version.")
     out.append(f"mocksrv_info{_labels(version=__version__)} 1")

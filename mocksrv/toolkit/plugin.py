@@ -134,9 +134,9 @@ def toolkit_of(runtime: Runtime) -> Toolkit:
 
 
 def _tables() -> tuple[str, ...]:
-    from mocksrv.toolkit.shared import TABLES
+    from mocksrv.toolkit import metrics_shared, shared
 
-    return TABLES
+    return shared.TABLES + metrics_shared.TABLES
 
 
 EXTENSION = Extension(

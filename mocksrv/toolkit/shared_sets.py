@@ -158,7 +158,10 @@ def build(runtime: Runtime, parsed: Any) -> Any:
     fault_set.on_change = lambda f: kit.save_specs("faults", f.runtime_specs(), bump)
     expects.on_change = lambda e: _save_expectations(kit, e, bump)
     runtime.parts["toolkit"] = part
-    return Toolkit(journal, expects, fault_set, SharedExchanges(journal))  # type: ignore[arg-type]
+    from mocksrv.toolkit.metrics_shared import SharedMetrics
+
+    metrics = SharedMetrics(runtime.engine, runtime.tenant)
+    return Toolkit(journal, expects, fault_set, SharedExchanges(journal), metrics)  # type: ignore[arg-type]
 
 
 def _bumper(runtime: Runtime) -> Any:

@@ -333,3 +333,23 @@ def test_bookkeeping_commits_on_postgresql_do_not_wait_for_the_disk(pg):
             assert tx.one("SHOW synchronous_commit") == ("on",)
     finally:
         engine.close()
+
+
+def test_metrics_of_two_workers_on_postgresql_count_both(pg):
+    """`--workers 2` on PostgreSQL: each worker writes its counts within a second; a scrape
+    answered by either one counts both workers' requests."""
+    from tests.state.test_workers_metrics import counted
+    from tests.support.state import fresh
+
+    srv = Serve("--state", pg.create(f"metrics{next(_databases)}"), "--workers", "2")
+    try:
+        for _ in range(30):
+            assert prime(srv.url, "123456789", "verify", requests).status_code == 200
+        deadline = time.monotonic() + 10
+        while counted(srv.url)[:2] != (30, 30):
+            assert time.monotonic() < deadline, fresh(srv.url, "/__admin/metrics").text
+            time.sleep(0.2)
+        for _ in range(8):  # whichever worker answers
+            assert counted(srv.url)[:2] == (30, 30)
+    finally:
+        srv.stop()

@@ -5,6 +5,7 @@ machine as exactly as in one process, and a reset empties the tenant's buckets f
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
@@ -63,3 +64,25 @@ def test_a_full_table_says_so_and_a_reset_makes_room(table):
     assert table.take("t1", "a", 1.0, 1.0, 0.0) is True  # full again after its tenant's reset
     assert table.take("t2", "c", 1.0, 1.0, 0.0) is False  # another tenant's kept, still empty
     assert table.take("t2", "c", 1.0, 1.0, 1.0) is True  # a second later: refilled
+
+
+def test_held_items_of_size_zero_are_never_dropped_for_room(tmp_path):
+    """A process's metrics are held (size 0) while exchanges pour in: when the held bytes pass
+    their bound the oldest exchanges go, never the metrics, which the next commit writes."""
+    from mocksrv.state import later
+    from mocksrv.state.open import open_engine
+
+    engine = open_engine(str(tmp_path / "state.db"))
+    written: dict[str, list[Any]] = {"metrics": [], "exchanges": []}
+    try:
+        queue = engine.later
+        assert queue is not None
+        queue.hold(lambda tx, items: written["metrics"].extend(items), "metrics", "counts", 0)
+        size = later.HELD_BYTES // 4
+        for n in range(12):  # three times the bound
+            queue.hold(lambda tx, items: written["exchanges"].extend(items), n, "x", size)
+        queue.flush(full=True)
+    finally:
+        engine.close()
+    assert written["metrics"] == [("metrics", "counts")]
+    assert [k for k, _ in written["exchanges"]] == [8, 9, 10, 11]
