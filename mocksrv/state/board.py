@@ -63,6 +63,7 @@ class Board:
         self._ids = RangeLock(fd, _IDS)  # the lock file's bytes at _IDS: to number a row
         self._slot = -1
         self._count = (len(page) - _SLOTS) // _SLOT.size
+        self._flushed = 0  # this process's slot's `flushed` (only this process writes it)
 
     def next_id(self, floor: int = 0) -> int:
         """The next journal row number of the state (above `floor`, the largest one stored)."""
@@ -86,7 +87,8 @@ class Board:
             if best < 0:
                 raise StoreError(f"more than {self._count} processes on one state")
             self._slot = best
-            _SLOT.pack_into(self._page, _SLOTS + best * _SLOT.size, pid, self.asked(), 0)
+            self._flushed = self.asked()
+            _SLOT.pack_into(self._page, _SLOTS + best * _SLOT.size, pid, self._flushed, 0)
 
     def leave(self) -> None:
         if self._slot >= 0 and not self._page.closed:
@@ -99,7 +101,7 @@ class Board:
 
     def flushed(self) -> int:
         """The `asked` value this process's last commit covered."""
-        return self._read(self._slot)[1] if self._slot >= 0 and not self._page.closed else 0
+        return self._flushed if self._slot >= 0 and not self._page.closed else 0
 
     def ask(self) -> int:
         """A new barrier's number (counted under the write lock: no two barriers share one)."""
@@ -113,8 +115,10 @@ class Board:
         if self._slot < 0 or self._page.closed:
             return
         at = _SLOTS + self._slot * _SLOT.size
-        pid, old, _ = _SLOT.unpack_from(self._page, at)
-        _SLOT.pack_into(self._page, at, pid, old if flushed is None else flushed, int(pending))
+        if flushed is not None:
+            self._flushed = flushed
+        pid = _U64.unpack_from(self._page, at)[0]
+        _SLOT.pack_into(self._page, at, pid, self._flushed, int(pending))
 
     def wait(self, number: int, timeout: float = WAIT) -> list[int]:
         """Until every other live process with steps queued committed them for barrier `number`;

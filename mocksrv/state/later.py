@@ -46,6 +46,7 @@ HIGH = 4096  # queued steps a request commits itself (the thread is behind)
 CHUNK = 200  # rows per multi-row statement (SQLite allows 32,766 parameters in one)
 _ROW, _COUNT = "row", "count"  # the kinds of queued items besides steps
 HOLD = 1.0  # seconds held items (`hold`) may wait for their write, unless a barrier asks
+_NEVER = float("inf")
 HELD_BYTES = 8 * 1024 * 1024  # what held items may hold in a process; the oldest go first
 _PID = [os.getpid()]  # this process's (a forked worker's own from its start): no call per item
 os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
@@ -64,6 +65,8 @@ class Deferred:
         self._held: OrderedDict[Any, tuple[Any, Any, int]] = OrderedDict()  # key: writer, item
         self._held_bytes = 0
         self._held_since = 0.0
+        self._lingering: dict[Any, tuple[Any, Any, float]] = {}  # key: writer, item, deadline
+        self._linger_at = _NEVER  # the soonest deadline among them
         self._since = 0.0
         self._ticked = 0.0  # the HTTP loop's last turn (`tick`)
         self._wake = threading.Event()
@@ -133,6 +136,25 @@ class Deferred:
                     self._held[old] = kept
                 self._held_bytes -= kept[2]
 
+    def linger(self, writer: Callable[[Any, list[Any]], None], key: Any, item: Any,
+               seconds: float) -> None:  # fmt: skip
+        """As `hold`, for one item that gathers what many requests leave (a journal's unwritten
+        rows): written when a barrier asks, `seconds` after this call, or at a clean stop; a
+        later call for the same key keeps the first deadline unless `seconds` is sooner."""
+        if self._pid != _PID[0]:
+            self._start()
+        with self._lock:
+            first = not (self._steps or self._held or self._lingering)
+            deadline = time.monotonic() + seconds
+            found = self._lingering.get(key)
+            if found is not None:
+                deadline = min(deadline, found[2])
+            self._lingering[key] = (writer, item, deadline)
+            self._linger_at = min(self._linger_at, deadline)
+            if first:
+                self._board.mark(None, True)  # before the answer goes out
+                self._wake.set()
+
     def _open_tx(self) -> Any:
         """The write transaction open on this thread, if any (queued items then go in it)."""
         return getattr(self._engine._local, "tx", None)
@@ -160,8 +182,9 @@ class Deferred:
         self._board.wait(number)
 
     def flush(self, wait: bool = True, full: bool = False, block: bool = True) -> None:
-        """Commit every queued item in one transaction (`_run`), and the held ones (`hold`) if
-        `full`, a barrier asks or they were held HOLD seconds. `wait=False`: not if another
+        """Commit every queued item in one transaction (`_run`), the held ones (`hold`) if
+        `full`, a barrier asks or they were held HOLD seconds, and the lingering ones (`linger`)
+        if `full`, a barrier asks or their time came. `wait=False`: not if another
         thread is committing now; `block=False`: not if another writer holds the state's
         write lock now (the items stay queued)."""
         if not self._commit.acquire(blocking=wait):
@@ -169,27 +192,35 @@ class Deferred:
         try:
             number = self._board.asked()  # read before taking the queue: the commit covers it
             now = time.monotonic()
-            full = full or number > self._board.flushed() or now - self._held_since >= HOLD
+            full = full or number > self._board.flushed()
             with self._lock:
                 steps, self._steps = self._steps, []
                 held: list[Any] = []
                 held_since = self._held_since
-                if full and self._held:
+                if (full or now - held_since >= HOLD) and self._held:
                     held, self._held, self._held_bytes = list(self._held.items()), OrderedDict(), 0
                     self._held_since = now
+                lingered = [(k, v) for k, v in self._lingering.items() if full or v[2] <= now]
+                for key, _ in lingered:
+                    del self._lingering[key]
+                self._linger_at = min((v[2] for v in self._lingering.values()), default=_NEVER)
                 self._since = now
+            held += [(key, (writer, item, 0)) for key, (writer, item, _) in lingered]
             if (steps or held) and not self._run(steps, held, block):
                 with self._lock:  # not committed: back in front of what came meanwhile
                     if held:
                         self._held_since = held_since
                     self._steps[:0] = steps
-                    for key, item in reversed(held):
+                    for key, found in lingered:
+                        self._lingering.setdefault(key, found)
+                        self._linger_at = min(self._linger_at, found[2])
+                    for key, item in reversed(held[: len(held) - len(lingered)]):
                         self._held[key] = item
                         self._held.move_to_end(key, last=False)
                         self._held_bytes += item[2]
                 return
             with self._lock:
-                self._board.mark(number, bool(self._steps or self._held))
+                self._board.mark(number, bool(self._steps or self._held or self._lingering))
         finally:
             self._commit.release()
 
@@ -250,7 +281,8 @@ class Deferred:
                 return
             self._lock = threading.Lock()
             self._steps, self._stop, self._floored = [], False, False
-            self._held, self._held_bytes = OrderedDict(), 0
+            self._held, self._held_bytes, self._lingering = OrderedDict(), 0, {}
+            self._linger_at = _NEVER
             self._wake = threading.Event()
             self._board.join()
             self._pid = os.getpid()
@@ -263,7 +295,7 @@ class Deferred:
         system call of the thread holding it (the loop makes several per request) and mostly
         loses the race, two context switches each time."""
         now = self._ticked = time.monotonic()
-        if (self._steps or self._held) and self._pid == _PID[0] and self._due(now):
+        if self._waiting() and self._pid == _PID[0] and self._due(now):
             self._commit_due(block=False)  # another process writing: the next turn, or the thread
 
     def _loop(self) -> None:
@@ -273,18 +305,22 @@ class Deferred:
         while not self._stop:
             self._wake.wait()
             self._wake.clear()
-            while (self._steps or self._held) and not self._stop:
+            while self._waiting() and not self._stop:
                 busy = time.monotonic() - self._ticked < BUSY
                 time.sleep(BUSY if busy else AGE)
-                if (self._steps or self._held) and self._due(time.monotonic()):
+                if self._waiting() and self._due(time.monotonic()):
                     self._commit_due()
 
+    def _waiting(self) -> bool:
+        return bool(self._steps or self._held or self._lingering)
+
     def _due(self, now: float) -> bool:
-        """Has the oldest queued item waited AGE, the oldest held one HOLD, or does a barrier
-        ask for a commit?"""
+        """Has the oldest queued item waited AGE, the oldest held one HOLD, has a lingering
+        item's time come, or does a barrier ask for a commit?"""
         return (
             (bool(self._steps) and now - self._since >= AGE)
             or (bool(self._held) and now - self._held_since >= HOLD)
+            or now >= self._linger_at
             or self._board.asked() > self._board.flushed()
         )
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from mocksrv.state.engine import Engine, StoreError, Tx, retried
 from mocksrv.toolkit.exchanges import item_of
 from mocksrv.toolkit.journal import Filters, entry_of_raw, raw_of
+from mocksrv.toolkit.shared_buffer import RowBuffer
 from mocksrv.toolkit.shared_kit import SharedKit
 from mocksrv.toolkit.shared_rows import (
     entry_of,
@@ -64,6 +65,7 @@ class SharedJournal:
         self.listen_if: Callable[[], bool] = lambda: True
         self._count = 0
         self._lock = threading.Lock()
+        self._buffer = RowBuffer(self)
 
     @property
     def scope_seq(self) -> int:
@@ -73,20 +75,24 @@ class SharedJournal:
     def record(self, call: Call) -> None:
         """One row: the entry's raw values and the exchange, as flat JSON lists (formatted when
         read); the expectations are tallied in the same step, on the entry, if there are any.
-        On SQLite the row is numbered now and committed within milliseconds, before any admin
-        read (`mocksrv.state.later`); on PostgreSQL it commits before the answer goes out."""
-        raw, _ = raw_of(call, 0)
+        On SQLite the row is numbered now and kept in the process until an admin read asks or
+        seconds pass (`shared_buffer`), or, while the tenant has expectations, committed with
+        its tally within milliseconds (`mocksrv.state.later`); on PostgreSQL it commits before
+        the answer goes out."""
+        raw, size = raw_of(call, 0)
         tally = self.kit.expectations is not None and self.kit.expectations.items
         later = self.engine.later
         if later is not None:
             seq = later.number(self._largest)
+            if not tally:  # kept in the process until asked for (`shared_buffer`)
+                self._buffer.add(later, seq, call.request_id, raw, size, item_of(call))
+                return
             later.row(_INSERT, (seq, self.tenant, call.request_id, row_of(raw), None))
             item = item_of(call)
             if item is not None:  # encoded and written only if still among the newest then
                 later.hold(self._exchanges, seq, item, item[-1])
             trim = self._due()
-            if tally or trim:
-                later.add(lambda tx: self._tallied(tx, raw, seq, tally, trim))
+            later.add(lambda tx: self._tallied(tx, raw, seq, tally, trim))
             return
         values = (self.tenant, call.request_id, row_of(raw), exchange_row(call))
         trim = self._due()
