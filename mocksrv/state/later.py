@@ -4,13 +4,14 @@ On SQLite, a request's journal row (with its expectation tallies) and a Prime ve
 counters are bookkeeping: no API answer depends on them, only later admin reads do. Committing
 them before the answer cost each request a transaction of its own: the write lock, a commit,
 and hand-offs between the threads sharing it. So they are queued in the process instead (`row`,
-`count`, `add`) and committed together in one transaction with few calls into SQLite (a
-multi-row INSERT per statement, counters summed first): by the HTTP server's loop after a turn
-once the oldest is AGE seconds old (`tick`), else by the queue's thread (an idle loop, or
-requests served on worker threads), and by a request that finds HIGH items waiting.
+`add`) and committed together in one transaction with few calls into SQLite (a multi-row INSERT
+per statement): by the HTTP server's loop after a turn once the oldest is AGE seconds old
+(`tick`), else by the queue's thread (an idle loop, or requests served on worker threads), and
+by a request that finds HIGH items waiting. Counters (`count`) are summed in the process and
+written LINGER seconds after the first, each once.
 
-The barrier (`Deferred.settle`) runs before every admin request but the probes (health, ready,
-metrics): it asks every process of the state to commit what it has queued, and waits until each
+The barrier (`Deferred.settle`) runs before every admin request but the probes (health, ready;
+metrics asks for it itself): it asks every process of the state to commit what it has queued, and waits until each
 did. A request's step is queued before its answer is sent, so an admin request sees every
 request whose answer went out before it arrived, whichever process served it.
 
@@ -18,9 +19,13 @@ The processes meet on the state's lock-file page (`mocksrv.state.board.Board`), 
 numbers the journal rows: rows commit in batches, process by process, yet their numbers follow
 the order in which their requests were answered.
 
-A process killed with kill -9 loses the bookkeeping of its last moments (journal rows and
-counters: AGE seconds under load, up to BUSY when its loop just went idle), never a state change:
-those still commit before their answer.
+Held items (`hold`: a request's exchange, a process's metrics) wait up to HOLD seconds, and
+lingering ones (`linger`: a journal's rows kept in the process, `mocksrv.toolkit.shared_buffer`)
+until their own deadline; a barrier or a clean stop writes both at once.
+
+A process killed with kill -9 loses the bookkeeping of its last moments (queued rows: AGE
+seconds under load, up to BUSY when its loop just went idle; held items: HOLD; counters and
+lingering items: LINGER), never a state change: those still commit before their answer.
 """
 
 from __future__ import annotations
@@ -44,7 +49,8 @@ AGE = 0.01  # seconds between commits while steps come
 BUSY = 0.05  # the thread's look, while the loop turns (and commits): what a barrier may wait
 HIGH = 4096  # queued steps a request commits itself (the thread is behind)
 CHUNK = 200  # rows per multi-row statement (SQLite allows 32,766 parameters in one)
-_ROW, _COUNT = "row", "count"  # the kinds of queued items besides steps
+_ROW = "row"  # the kind of queued items besides steps
+LINGER = 5.0  # seconds counters (`count`) and a journal's kept rows wait, unless a barrier asks
 HOLD = 1.0  # seconds held items (`hold`) may wait for their write, unless a barrier asks
 _NEVER = float("inf")
 HELD_BYTES = 8 * 1024 * 1024  # what held items may hold in a process; the oldest go first
@@ -61,7 +67,9 @@ class Deferred:
         self._pid = -1  # the process the queue, its thread and its slot belong to (fork)
         self._lock = threading.Lock()
         self._commit = threading.Lock()  # one commit at a time: the queue's order is kept
-        self._steps: list[Any] = []  # steps, and (_ROW or _COUNT, statement, values) tuples
+        self._steps: list[Any] = []  # steps, and (_ROW, statement, values) tuples
+        self._counted: dict[str, dict[tuple[Any, ...], int]] = {}  # upsert: key: count
+        self._counted_handed = 0.0  # when handed to `linger`; 0: written since
         self._held: OrderedDict[Any, tuple[Any, Any, int]] = OrderedDict()  # key: writer, item
         self._held_bytes = 0
         self._held_since = 0.0
@@ -102,15 +110,33 @@ class Deferred:
         self._queue((_ROW, insert, values))
 
     def count(self, upsert: str, *keys: tuple[Any, ...]) -> None:
-        """Queue one more for each counter row of `keys`: `upsert` has `{rows}` where the rows
-        go (each key with its total) and adds `excluded`'s count on conflict; the queued counts
-        of a key are summed first, so a commit writes each counter once."""
+        """One more for each counter row of `keys`: `upsert` has `{rows}` where the rows go
+        (each key with its total) and adds `excluded`'s count on conflict. Counted in the
+        process and written, each counter once, when a barrier asks or LINGER seconds after
+        the first count (`linger`)."""
         tx = self._open_tx()
         if tx is not None:
             for key in keys:
                 _many(tx, upsert, [(*key, 1)])
             return
-        self._queue(*[(_COUNT, upsert, key) for key in keys])
+        if self._pid != _PID[0]:
+            self._start()
+        now = time.monotonic()
+        with self._lock:
+            counted = self._counted.setdefault(upsert, {})
+            for key in keys:
+                counted[key] = counted.get(key, 0) + 1
+            hand = now - self._counted_handed > 2 * LINGER  # again: a commit that failed lost it
+            if hand:
+                self._counted_handed = now
+        if hand:
+            self.linger(self._write_counts, "counts", None, LINGER)
+
+    def _write_counts(self, tx: Any, items: list[Any]) -> None:
+        with self._lock:
+            counted, self._counted, self._counted_handed = self._counted, {}, 0.0
+        for upsert, keyed in counted.items():
+            _many(tx, upsert, [(*key, n) for key, n in keyed.items()])
 
     def hold(
         self, writer: Callable[[Any, list[Any]], None], key: Any, item: Any, size: int
@@ -235,22 +261,18 @@ class Deferred:
         self._board.leave()
 
     def _run(self, steps: list[Any], held: list[Any], block: bool = True) -> bool:
-        """Rows first (a multi-row INSERT per statement and CHUNK rows), then counters (summed,
-        one upsert per statement), then the steps, then the held items by writer, each of
-        those in a savepoint: every call into SQLite lets another thread take the GIL, so a
-        batch makes few calls. False: not run, the write lock was taken (`block=False`)."""
+        """Rows first (a multi-row INSERT per statement and CHUNK rows), then the steps, then
+        the held and lingering items by writer, each of those in a savepoint: every call into
+        SQLite lets another thread take the GIL, so a batch makes few calls. False: not run,
+        the write lock was taken (`block=False`)."""
         engine = self._engine
         rows: dict[str, list[tuple[Any, ...]]] = {}
-        counts: dict[str, dict[tuple[Any, ...], int]] = {}
         jobs: list[_Job] = []
         for item in steps:
             if item.__class__ is not tuple:
                 jobs.append(_Job(item))
-            elif item[0] is _ROW:
-                rows.setdefault(item[1], []).append(item[2])
             else:
-                keys = counts.setdefault(item[1], {})
-                keys[item[2]] = keys.get(item[2], 0) + 1
+                rows.setdefault(item[1], []).append(item[2])
         writers: dict[Any, list[Any]] = {}
         for key, (writer, value, _) in held:
             writers.setdefault(writer, []).append((key, value))
@@ -259,8 +281,6 @@ class Deferred:
             with engine.write(wait=block) as tx:
                 for insert, values in rows.items():
                     _many(tx, insert + " {rows}", values)
-                for upsert, keyed in counts.items():
-                    _many(tx, upsert, [(*key, n) for key, n in keyed.items()])
                 for job in jobs:
                     _step(tx, job, engine._driver.errors)
         except (StoreError, Conflict) as exc:
@@ -282,6 +302,7 @@ class Deferred:
             self._lock = threading.Lock()
             self._steps, self._stop, self._floored = [], False, False
             self._held, self._held_bytes, self._lingering = OrderedDict(), 0, {}
+            self._counted, self._counted_handed = {}, 0.0
             self._linger_at = _NEVER
             self._wake = threading.Event()
             self._board.join()

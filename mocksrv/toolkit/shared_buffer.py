@@ -21,13 +21,13 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from mocksrv.state.later import LINGER  # seconds a process keeps rows before it writes them
 from mocksrv.toolkit.exchanges import TOTAL_BYTES
 from mocksrv.toolkit.shared_rows import exchange_text, row_of
 
 if TYPE_CHECKING:
     from mocksrv.state.engine import Tx
 
-LINGER = 5.0  # seconds a process keeps a tenant's rows before it writes them unasked
 BYTES = 16 * 1024 * 1024  # what one tenant's kept rows may hold in a process before they go
 EXCHANGES_KEPT = 1000  # as in `mocksrv.toolkit.shared`: the newest rows keep their exchange
 _INSERT = "INSERT INTO journal (id, tenant, request_id, entry, exchange) VALUES "
@@ -76,7 +76,7 @@ class RowBuffer:
     def write(self, tx: Tx, items: list[Any]) -> None:
         """Everything kept, in the caller's transaction: the rows (with the exchanges of those
         still among the tenant's newest EXCHANGES_KEPT), the rows pushed out as dropped, then
-        the tenant's rows beyond its capacity trimmed."""
+        the tenant's rows beyond its capacity trimmed; nothing for a tenant deleted since."""
         with self._lock:
             rows, self._rows, self._bytes = self._rows, deque(), 0
             exchanges, self._exchanges, self._exchange_bytes = self._exchanges, deque(), 0
@@ -84,6 +84,8 @@ class RowBuffer:
             self._handed = 0.0
         journal = self.journal
         tenant = journal.tenant
+        if tx.one("SELECT 1 FROM kit_state WHERE tenant=?", (tenant,)) is None:
+            return  # the tenant was deleted meanwhile: its rows went with it
         if gone:
             tx.run("UPDATE kit_state SET dropped = dropped + ? WHERE tenant=?", (gone, tenant))
         if not rows:
