@@ -105,7 +105,7 @@ class Deferred:
         statement go in as one multi-row INSERT, a single call into SQLite."""
         tx = self._open_tx()
         if tx is not None:
-            _many(tx, insert + " {rows}", [values])
+            many(tx, insert + " {rows}", [values])
             return
         self._queue((_ROW, insert, values))
 
@@ -117,7 +117,7 @@ class Deferred:
         tx = self._open_tx()
         if tx is not None:
             for key in keys:
-                _many(tx, upsert, [(*key, 1)])
+                many(tx, upsert, [(*key, 1)])
             return
         if self._pid != _PID[0]:
             self._start()
@@ -136,7 +136,7 @@ class Deferred:
         with self._lock:
             counted, self._counted, self._counted_handed = self._counted, {}, 0.0
         for upsert, keyed in counted.items():
-            _many(tx, upsert, [(*key, n) for key, n in keyed.items()])
+            many(tx, upsert, [(*key, n) for key, n in keyed.items()])
 
     def hold(
         self, writer: Callable[[Any, list[Any]], None], key: Any, item: Any, size: int
@@ -280,7 +280,7 @@ class Deferred:
         try:
             with engine.write(wait=block) as tx:
                 for insert, values in rows.items():
-                    _many(tx, insert + " {rows}", values)
+                    many(tx, insert + " {rows}", values)
                 for job in jobs:
                     _step(tx, job, engine._driver.errors)
         except (StoreError, Conflict) as exc:
@@ -354,7 +354,7 @@ class Deferred:
             log.error("state: committing the journal rows failed: %s", exc)
 
 
-def _many(tx: Any, sql: str, values: list[tuple[Any, ...]]) -> None:
+def many(tx: Any, sql: str, values: list[tuple[Any, ...]]) -> None:
     """`sql` with `{rows}` filled by CHUNK rows at a time: one statement per chunk."""
     width = len(values[0])
     one = f"({', '.join('?' * width)})"

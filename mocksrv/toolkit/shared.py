@@ -19,10 +19,13 @@ from mocksrv.toolkit.journal import Filters, entry_of_raw, raw_of
 from mocksrv.toolkit.shared_buffer import RowBuffer
 from mocksrv.toolkit.shared_kit import SharedKit
 from mocksrv.toolkit.shared_rows import (
+    EXCHANGES_KEPT,
+    INSERT,
     entry_of,
     exchange_of_row,
     exchange_row,
     exchange_text,
+    nth_newest,
     row_of,
 )
 
@@ -31,8 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mocksrv")
 PRUNE_EVERY = 64  # records between trims of a tenant's journal to its capacity
-_INSERT = "INSERT INTO journal (id, tenant, request_id, entry, exchange) VALUES"
-EXCHANGES_KEPT = 1000  # newest requests whose sent and answered bytes are kept
 TABLES = (
     "CREATE TABLE IF NOT EXISTS journal (id {serial}, tenant TEXT NOT NULL, "
     "request_id TEXT NOT NULL, entry TEXT NOT NULL, exchange TEXT)",
@@ -87,7 +88,7 @@ class SharedJournal:
             if not tally:  # kept in the process until asked for (`shared_buffer`)
                 self._buffer.add(later, seq, call.request_id, raw, size, item_of(call))
                 return
-            later.row(_INSERT, (seq, self.tenant, call.request_id, row_of(raw), None))
+            later.row(INSERT, (seq, self.tenant, call.request_id, row_of(raw), None))
             item = item_of(call)
             if item is not None:  # encoded and written only if still among the newest then
                 later.hold(self._exchanges, seq, item, item[-1])
@@ -114,11 +115,7 @@ class SharedJournal:
     def _exchanges(self, tx: Tx, items: list[tuple[int, Any]]) -> None:
         """Held exchanges (`record`) into their rows, but those of rows no longer among the
         tenant's newest EXCHANGES_KEPT (their exchange is not kept: `_trim`)."""
-        found = tx.one(
-            "SELECT id FROM journal WHERE tenant=? ORDER BY id DESC LIMIT 1 OFFSET ?",
-            (self.tenant, EXCHANGES_KEPT),
-        )
-        floor = int(found[0]) if found else 0
+        floor = nth_newest(tx, self.tenant, EXCHANGES_KEPT)
         tx.many(
             "UPDATE journal SET exchange=? WHERE id=?",
             [(exchange_text(item), seq) for seq, item in items if seq > floor],
@@ -150,22 +147,16 @@ class SharedJournal:
         index, an offset): tenants of one state share the row ids, so an id range would cut a
         quiet tenant's rows because busy ones inserted more."""
         t = self.tenant
-        cut = tx.one(
-            "SELECT id FROM journal WHERE tenant=? ORDER BY id DESC LIMIT 1 OFFSET ?",
-            (t, self.capacity),
-        )
-        if cut is not None:
-            dropped = tx.run("DELETE FROM journal WHERE tenant=? AND id <= ?", (t, cut[0]))
+        cut = nth_newest(tx, t, self.capacity)
+        if cut:
+            dropped = tx.run("DELETE FROM journal WHERE tenant=? AND id <= ?", (t, cut))
             tx.run("UPDATE kit_state SET dropped = dropped + ? WHERE tenant=?", (dropped, t))
-        old = tx.one(
-            "SELECT id FROM journal WHERE tenant=? ORDER BY id DESC LIMIT 1 OFFSET ?",
-            (t, EXCHANGES_KEPT),
-        )
-        if old is not None:
+        old = nth_newest(tx, t, EXCHANGES_KEPT)
+        if old:
             tx.run(
                 "UPDATE journal SET exchange=NULL WHERE tenant=? AND id <= ? AND id > ? "
                 "AND exchange IS NOT NULL",
-                (t, old[0], int(old[0]) - 4 * PRUNE_EVERY),
+                (t, old, old - 4 * PRUNE_EVERY),
             )
 
     def clear(self) -> None:
@@ -232,7 +223,10 @@ class SharedJournal:
                 "maxBytes": self.max_bytes}  # fmt: skip
 
     def _kept(self, tx: Tx) -> int:
-        return _kept(tx, self.tenant, self.capacity)
+        """The largest row id beyond the tenant's newest `capacity` (0: none): rows are trimmed
+        every PRUNE_EVERY records, so up to that many more may be stored; a read sees the newest
+        `capacity`, as the memory journal keeps."""
+        return nth_newest(tx, self.tenant, self.capacity)
 
     def query(self, filters: Filters, *, all_scopes: bool = False) -> list[dict[str, Any]]:
         """Newest first, stopping at the limit; rows are read in pages of 200."""
@@ -255,17 +249,6 @@ class SharedJournal:
                 if len(page) < 200:
                     return out
                 below = int(page[-1][0])
-
-
-def _kept(tx: Tx, tenant: str, capacity: int) -> int:
-    """The largest row id of the tenant's journal beyond its newest `capacity` (0: none): rows are
-    trimmed every PRUNE_EVERY records, so up to that many more may be stored; a read sees the
-    newest `capacity`, as the memory journal keeps."""
-    row = tx.one(
-        "SELECT id FROM journal WHERE tenant=? ORDER BY id DESC LIMIT 1 OFFSET ?",
-        (tenant, capacity),
-    )
-    return int(row[0]) if row else 0
 
 
 def _scope(tx: Tx, tenant: str) -> int:

@@ -21,17 +21,14 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from mocksrv.state.later import LINGER  # seconds a process keeps rows before it writes them
+from mocksrv.state.later import LINGER, many  # LINGER: seconds rows are kept unasked
 from mocksrv.toolkit.exchanges import TOTAL_BYTES
-from mocksrv.toolkit.shared_rows import exchange_text, row_of
+from mocksrv.toolkit.shared_rows import EXCHANGES_KEPT, INSERT, exchange_text, nth_newest, row_of
 
 if TYPE_CHECKING:
     from mocksrv.state.engine import Tx
 
 BYTES = 16 * 1024 * 1024  # what one tenant's kept rows may hold in a process before they go
-EXCHANGES_KEPT = 1000  # as in `mocksrv.toolkit.shared`: the newest rows keep their exchange
-_INSERT = "INSERT INTO journal (id, tenant, request_id, entry, exchange) VALUES "
-CHUNK = 200  # rows per INSERT statement
 
 
 class RowBuffer:
@@ -90,20 +87,11 @@ class RowBuffer:
             tx.run("UPDATE kit_state SET dropped = dropped + ? WHERE tenant=?", (gone, tenant))
         if not rows:
             return
-        found = tx.one(
-            "SELECT id FROM journal WHERE tenant=? ORDER BY id DESC LIMIT 1 OFFSET ?",
-            (tenant, EXCHANGES_KEPT),
-        )
-        floor = int(found[0]) if found else 0
+        floor = nth_newest(tx, tenant, EXCHANGES_KEPT)
         shown = {seq: item for seq, item in exchanges if seq > floor}
         values = [
             (seq, tenant, rid, row_of(raw), exchange_text(shown[seq]) if seq in shown else None)
             for seq, rid, raw, _ in rows
         ]
-        for at in range(0, len(values), CHUNK):
-            chunk = values[at : at + CHUNK]
-            tx.run(
-                _INSERT + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)),
-                [v for row in chunk for v in row],
-            )
+        many(tx, INSERT + " {rows}", values)
         journal._trim(tx)

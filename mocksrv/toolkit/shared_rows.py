@@ -14,9 +14,21 @@ from mocksrv.toolkit.journal import Raw, entry_of_raw
 
 if TYPE_CHECKING:
     from mocksrv.call import Call
+    from mocksrv.state.engine import Tx
 
+INSERT = "INSERT INTO journal (id, tenant, request_id, entry, exchange) VALUES"
+EXCHANGES_KEPT = 1000  # newest requests whose sent and answered bytes are kept
 _ENCODE = json.JSONEncoder(default=str).encode  # made once: `json.dumps(default=...)` makes one
 # per call
+
+
+def nth_newest(tx: Tx, tenant: str, n: int) -> int:
+    """The row id of the tenant's journal `n` rows below its newest (0: it has no more rows):
+    counted among the tenant's own rows (its index, an offset), since tenants share row ids."""
+    row = tx.one(
+        "SELECT id FROM journal WHERE tenant=? ORDER BY id DESC LIMIT 1 OFFSET ?", (tenant, n)
+    )
+    return int(row[0]) if row else 0
 
 
 def row_of(raw: Raw) -> str:

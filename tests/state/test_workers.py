@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import requests
 
@@ -20,6 +19,7 @@ from tests.support.state import (
     fresh,
     funds,
     prime,
+    replaced,
     together,
     worker_pids,
 )
@@ -98,19 +98,7 @@ def test_a_worker_that_dies_is_started_again(tmp_path):
     try:
         first = worker_pids(srv.proc.pid)
         os.kill(first[0], 9)
-        deadline = time.monotonic() + 20
-        while len(now := worker_pids(srv.proc.pid)) < 2 or first[0] in now:
-            assert time.monotonic() < deadline, now
-            time.sleep(0.1)
-        deadline = time.monotonic() + 20
-        while True:  # the new worker listens within moments; then every request is answered
-            try:
-                if all(fresh(srv.url, "/__admin/health").ok for _ in range(10)):
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        replaced(srv.proc.pid, srv.url, first[0])
         assert agcod_state(srv.url)["cards"] == []
     finally:
         err = srv.stop()

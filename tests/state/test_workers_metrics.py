@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import os
 import re
-import time
 
 import requests
 
 from tests.support.cli import Serve
-from tests.support.state import create, fresh, prime, worker_pids
+from tests.support.state import create, fresh, prime, replaced, worker_pids
 
 VERIFY = re.compile(r'^mocksrv_requests_total\{api="prime",operation="verify",[^}]*\} (\d+)$', re.M)
 VERIFY_SECONDS = re.compile(
@@ -42,19 +41,7 @@ def test_metrics_and_the_traffic_chart_count_every_workers_requests(tmp_path):
         # a worker killed: its counts stay (the sum never goes down); its successor adds on
         victim = worker_pids(srv.proc.pid)[0]
         os.kill(victim, 9)
-        deadline = time.monotonic() + 20
-        while len(now := worker_pids(srv.proc.pid)) < 2 or victim in now:
-            assert time.monotonic() < deadline, now
-            time.sleep(0.1)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if all(fresh(srv.url, "/__admin/health").ok for _ in range(6)):
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        replaced(srv.proc.pid, srv.url, victim)
         for _ in range(10):
             assert prime(srv.url, "123456789", "verify", requests).status_code == 200
         for _ in range(8):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -163,6 +164,24 @@ def worker_pids(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         out += [int(c) for c in (task / "children").read_text().split()]
     return out
+
+
+def replaced(supervisor: int, url: str, victim: int) -> None:
+    """Until the supervisor started a worker in `victim`'s place and every request is answered
+    again (the new worker listens within moments)."""
+    deadline = time.monotonic() + 20
+    while len(now := worker_pids(supervisor)) < 2 or victim in now:
+        assert time.monotonic() < deadline, now
+        time.sleep(0.1)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if all(fresh(url, "/__admin/health").ok for _ in range(10)):
+                return
+        except requests.ConnectionError:
+            pass
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
 
 
 def together(n: int, fn: Callable[[int], Any]) -> list[Any]:
