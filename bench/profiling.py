@@ -77,12 +77,15 @@ def _area(short: str) -> str:
     return "python stdlib: " + file.split("/")[-1].removesuffix(".py") if file else "(unknown)"
 
 
+_TREE = str(Path(__file__).resolve().parents[1]) + "/"  # this checkout: frames shown from it
+
+
 def _short(frame: str) -> str:
     m = FRAME.match(frame.strip())
     if not m:
         return frame.strip()
     file = m["file"]
-    for marker in ("site-packages/", "/lib/python3", "/work/main/"):
+    for marker in ("site-packages/", "/lib/python3", _TREE):
         if marker in file:
             file = file.split(marker, 1)[1]
     return f"{file}:{m['func']}"
