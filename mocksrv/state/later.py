@@ -69,7 +69,7 @@ class Deferred:
         self._commit = threading.Lock()  # one commit at a time: the queue's order is kept
         self._steps: list[Any] = []  # steps, and (_ROW, statement, values) tuples
         self._counted: dict[str, dict[tuple[Any, ...], int]] = {}  # upsert: key: count
-        self._counted_handed = 0.0  # when handed to `linger`; 0: written since
+        self._counted_handed = False  # handed to `linger`, its writer not run since
         self._held: OrderedDict[Any, tuple[Any, Any, int]] = OrderedDict()  # key: writer, item
         self._held_bytes = 0
         self._held_since = 0.0
@@ -121,20 +121,17 @@ class Deferred:
             return
         if self._pid != _PID[0]:
             self._start()
-        now = time.monotonic()
         with self._lock:
             counted = self._counted.setdefault(upsert, {})
             for key in keys:
                 counted[key] = counted.get(key, 0) + 1
-            hand = now - self._counted_handed > 2 * LINGER  # again: a commit that failed lost it
-            if hand:
-                self._counted_handed = now
+            hand, self._counted_handed = not self._counted_handed, True
         if hand:
             self.linger(self._write_counts, "counts", None, LINGER)
 
     def _write_counts(self, tx: Any, items: list[Any]) -> None:
         with self._lock:
-            counted, self._counted, self._counted_handed = self._counted, {}, 0.0
+            counted, self._counted, self._counted_handed = self._counted, {}, False
         for upsert, keyed in counted.items():
             many(tx, upsert, [(*key, n) for key, n in keyed.items()])
 
@@ -145,7 +142,7 @@ class Deferred:
         stops: then `writer(tx, [(key, item), ...])` writes what is held, in the commit after
         the queued rows'. For what is read rarely and costs to encode (a journal row's
         exchange): most of it is replaced before anyone asks. At most HELD_BYTES are held;
-        the oldest items are dropped first, but those of size 0."""
+        the oldest items are dropped first."""
         if self._pid != _PID[0]:
             self._start()
         with self._lock:
@@ -157,16 +154,15 @@ class Deferred:
             self._held[key] = (writer, item, size)
             self._held_bytes += size
             while self._held_bytes > HELD_BYTES and len(self._held) > 1:
-                old, kept = self._held.popitem(last=False)
-                if not kept[2]:  # size 0: never dropped for room (a process's metrics)
-                    self._held[old] = kept
-                self._held_bytes -= kept[2]
+                self._held_bytes -= self._held.popitem(last=False)[1][2]
 
     def linger(self, writer: Callable[[Any, list[Any]], None], key: Any, item: Any,
                seconds: float) -> None:  # fmt: skip
         """As `hold`, for one item that gathers what many requests leave (a journal's unwritten
-        rows): written when a barrier asks, `seconds` after this call, or at a clean stop; a
-        later call for the same key keeps the first deadline unless `seconds` is sooner."""
+        rows, counters, a process's metrics): written when a barrier asks, `seconds` after this
+        call, or at a clean stop; a later call for the same key keeps the first deadline unless
+        `seconds` is sooner. Never dropped: a commit that fails hands it back for LINGER
+        seconds later, so its owner hands it over once until its writer runs."""
         if self._pid != _PID[0]:
             self._start()
         with self._lock:
@@ -232,18 +228,22 @@ class Deferred:
                 self._linger_at = min((v[2] for v in self._lingering.values()), default=_NEVER)
                 self._since = now
             held += [(key, (writer, item, 0)) for key, (writer, item, _) in lingered]
-            if (steps or held) and not self._run(steps, held, block):
+            done = self._run(steps, held, block) if steps or held else True
+            if done is not True:
                 with self._lock:  # not committed: back in front of what came meanwhile
+                    for key, (writer, item, deadline) in lingered:  # they gather: never dropped
+                        again = deadline if done is False else now + LINGER  # failed: later
+                        self._lingering.setdefault(key, (writer, item, again))
+                        self._linger_at = min(self._linger_at, again)
+                    if done is None:  # failed: the queued and held items are gone (logged)
+                        return
                     if held:
                         self._held_since = held_since
                     self._steps[:0] = steps
-                    for key, found in lingered:
-                        self._lingering.setdefault(key, found)
-                        self._linger_at = min(self._linger_at, found[2])
-                    for key, item in reversed(held[: len(held) - len(lingered)]):
-                        self._held[key] = item
+                    for key, found in reversed(held[: len(held) - len(lingered)]):
+                        self._held[key] = found
                         self._held.move_to_end(key, last=False)
-                        self._held_bytes += item[2]
+                        self._held_bytes += found[2]
                 return
             with self._lock:
                 self._board.mark(number, bool(self._steps or self._held or self._lingering))
@@ -260,11 +260,12 @@ class Deferred:
             self.flush(full=True)
         self._board.leave()
 
-    def _run(self, steps: list[Any], held: list[Any], block: bool = True) -> bool:
+    def _run(self, steps: list[Any], held: list[Any], block: bool = True) -> bool | None:
         """Rows first (a multi-row INSERT per statement and CHUNK rows), then the steps, then
         the held and lingering items by writer, each of those in a savepoint: every call into
-        SQLite lets another thread take the GIL, so a batch makes few calls. False: not run,
-        the write lock was taken (`block=False`)."""
+        SQLite lets another thread take the GIL, so a batch makes few calls. True: committed;
+        False: not run, the write lock was taken (`block=False`); None: the commit failed
+        (logged)."""
         engine = self._engine
         rows: dict[str, list[tuple[Any, ...]]] = {}
         jobs: list[_Job] = []
@@ -286,7 +287,7 @@ class Deferred:
         except (StoreError, Conflict) as exc:
             log.error("state: %d journal rows and counters not kept: %s", len(steps) + len(held),
                       exc)  # fmt: skip
-            return True
+            return None
         except Busy:
             return False
         for job in jobs:
@@ -302,7 +303,7 @@ class Deferred:
             self._lock = threading.Lock()
             self._steps, self._stop, self._floored = [], False, False
             self._held, self._held_bytes, self._lingering = OrderedDict(), 0, {}
-            self._counted, self._counted_handed = {}, 0.0
+            self._counted, self._counted_handed = {}, False
             self._linger_at = _NEVER
             self._wake = threading.Event()
             self._board.join()

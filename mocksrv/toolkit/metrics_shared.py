@@ -7,8 +7,8 @@ other processes' rows of the run to its own counts, so a scrape that any worker 
 every worker's requests, and the sum never goes down: a worker that dies leaves its last row,
 and the one started in its place counts from zero beside it.
 
-When the copy is written: on SQLite with the journal rows' bookkeeping (`later.hold`), within a
-second, and before every admin read, metrics included (the barrier: a read counts every request
+When the copy is written: on SQLite with the journal rows' bookkeeping (`later.linger`), within
+a second, and before every admin read, metrics included (the barrier: a read counts every request
 answered before it); on PostgreSQL by a thread of each process, every EVERY seconds while its
 counts change (a read may miss another process's last second). A run is the server started
 once: the rows of a run that ended are not counted again by the next one, and are deleted after
@@ -26,6 +26,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from mocksrv.state.engine import Conflict, Engine, StoreError
+from mocksrv.state.later import HOLD
 from mocksrv.toolkit.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 RUN = f"{os.getpid()}.{time.time_ns()}"  # loaded before `--workers` forks: its workers share it
 KEEP = 7 * 86400  # seconds the rows of an ended run are kept
 EVERY = 1.0  # seconds between a process's writes of its counts on PostgreSQL
-AGAIN = 5.0  # seconds after which counts still not written are handed over again (a failure)
 TABLES = (
     "CREATE TABLE IF NOT EXISTS metric_parts (run TEXT NOT NULL, proc TEXT NOT NULL, "
     "tenant TEXT NOT NULL, updated {bigint} NOT NULL, data TEXT NOT NULL, "
@@ -63,17 +63,16 @@ class SharedMetrics(Metrics):
         super().__init__()
         self.engine = engine
         self.tenant = tenant
-        self._due = False  # counts changed since they were handed to a write
-        self._since = 0.0
+        self._due = False  # handed to a write that has not run since
 
     def record(self, call: Call) -> None:
         super().record(call)
-        if self._due and time.monotonic() - self._since < AGAIN:
+        if self._due:
             return
-        self._due, self._since = True, time.monotonic()
+        self._due = True
         later = self.engine.later
-        if later is not None:  # size 0: a held item that is never dropped for room
-            later.hold(write, ("metrics", self.tenant), self, 0)
+        if later is not None:  # written within a second, or by a barrier
+            later.linger(write, ("metrics", self.tenant), self, HOLD)
         else:
             _TICKER.add(self)
 

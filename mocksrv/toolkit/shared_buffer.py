@@ -17,7 +17,6 @@ with kill -9 loses its rows of the last LINGER seconds, never a state change.
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +41,7 @@ class RowBuffer:
         self._exchanges: deque[tuple[int, Any]] = deque()  # seq, item: the newest only
         self._exchange_bytes = 0
         self._gone = 0  # rows pushed out before they were written: dropped
-        self._handed = 0.0  # when given to the queue (`linger`); 0: not since it was written
+        self._handed = False  # given to the queue (`linger`), not written since
 
     def add(self, later: Any, seq: int, request_id: str, raw: Any, size: int,
             item: Any) -> None:  # fmt: skip
@@ -63,10 +62,7 @@ class RowBuffer:
                 ):
                     self._exchange_bytes -= self._exchanges.popleft()[1][-1]
             full = self._bytes > BYTES
-            now = time.monotonic()
-            hand = full or now - self._handed > 2 * LINGER  # again: a commit that failed lost it
-            if hand:
-                self._handed = now
+            hand, self._handed = full or not self._handed, True
         if hand:
             later.linger(self.write, ("journal", id(self)), self, 0.0 if full else LINGER)
 
@@ -78,7 +74,7 @@ class RowBuffer:
             rows, self._rows, self._bytes = self._rows, deque(), 0
             exchanges, self._exchanges, self._exchange_bytes = self._exchanges, deque(), 0
             gone, self._gone = self._gone, 0
-            self._handed = 0.0
+            self._handed = False
         journal = self.journal
         tenant = journal.tenant
         if tx.one("SELECT 1 FROM kit_state WHERE tenant=?", (tenant,)) is None:

@@ -66,10 +66,12 @@ def test_a_full_table_says_so_and_a_reset_makes_room(table):
     assert table.take("t2", "c", 1.0, 1.0, 1.0) is True  # a second later: refilled
 
 
-def test_held_items_of_size_zero_are_never_dropped_for_room(tmp_path):
-    """A process's metrics are held (size 0) while exchanges pour in: when the held bytes pass
-    their bound the oldest exchanges go, never the metrics, which the next commit writes."""
+def test_lingering_items_are_never_dropped_for_room_nor_by_a_failed_commit(tmp_path):
+    """A process's metrics linger while exchanges pour in: when the held bytes pass their bound
+    the oldest exchanges go, never the metrics, which the next commit writes. A commit that
+    fails drops the held exchanges (logged) but hands the lingering item back for later."""
     from mocksrv.state import later
+    from mocksrv.state.errors import StoreError
     from mocksrv.state.open import open_engine
 
     engine = open_engine(str(tmp_path / "state.db"))
@@ -77,12 +79,27 @@ def test_held_items_of_size_zero_are_never_dropped_for_room(tmp_path):
     try:
         queue = engine.later
         assert queue is not None
-        queue.hold(lambda tx, items: written["metrics"].extend(items), "metrics", "counts", 0)
+        metrics = lambda tx, items: written["metrics"].extend(items)  # noqa: E731
+        queue.linger(metrics, "metrics", "counts", 60)
         size = later.HELD_BYTES // 4
         for n in range(12):  # three times the bound
             queue.hold(lambda tx, items: written["exchanges"].extend(items), n, "x", size)
         queue.flush(full=True)
+        assert written["metrics"] == [("metrics", "counts")]
+        assert [k for k, _ in written["exchanges"]] == [8, 9, 10, 11]
+        queue.linger(metrics, "metrics", "counts, later", 60)
+        queue.hold(lambda tx, items: written["exchanges"].extend(items), 12, "x", 1)
+        real = engine.write
+
+        def failing(wait: bool = True) -> Any:
+            raise StoreError("disk full")
+
+        engine.write = failing  # type: ignore[method-assign]
+        queue.flush(full=True)
+        engine.write = real  # type: ignore[method-assign]
+        assert len(written["metrics"]) == 1 and len(written["exchanges"]) == 4
+        queue.flush(full=True)  # a barrier: lingering items go whatever their deadline
     finally:
         engine.close()
-    assert written["metrics"] == [("metrics", "counts")]
-    assert [k for k, _ in written["exchanges"]] == [8, 9, 10, 11]
+    assert written["metrics"][1:] == [("metrics", "counts, later")]
+    assert len(written["exchanges"]) == 4  # the held one went with the failed commit
