@@ -8,13 +8,14 @@ from typing import Any
 
 from mocksrv import sigv4
 from mocksrv.call import Call
-from mocksrv.http import Response
+from mocksrv.http import PARKS, Response
 from mocksrv.registry import REGISTRY, Registry
 from mocksrv.runtime import Runtime
 from mocksrv.scenario.loader import Scenario
 from mocksrv.settings import Settings
 from mocksrv.slot import Slot
 from mocksrv.state.engine import MEMORY, Engine
+from mocksrv.state.turn import Turn
 from mocksrv.tenants import Tenants
 
 log = logging.getLogger("mocksrv")
@@ -87,7 +88,15 @@ class MocksrvApp:
         if inline is None or not inline(call):
             return False
         environ[ROUTED] = (runtime, call, handler)
+        if runtime.engine.turn is not None and getattr(handler, "writes", bool)(call):
+            environ[PARKS] = True  # its write step waits for the turn's transaction
         return True
+
+    @property
+    def turn(self) -> Turn | None:
+        """The HTTP server's hook for its loop's requests: on SQLite their write steps share a
+        transaction per turn of the loop (`mocksrv.state.turn`); None otherwise."""
+        return self.slot.runtime.engine.turn
 
     def tick(self) -> None:
         """The HTTP server's hook after each turn of its loop: the state's bookkeeping queued

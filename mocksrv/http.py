@@ -14,6 +14,9 @@ from typing import Any
 # WSGI environ keys set by mocksrv's HTTP server (mocksrv.httpwsgi) for what it did not read
 BODY_REFUSED = "mocksrv.body_refused"  # the cap (bytes) the body exceeds; the body was not read
 FIELD_REFUSED = "mocksrv.field_refused"  # a header field over MAX_FIELD (its name; it was dropped)
+# set by the app's `inline` hook on a request answered on the loop whose write may wait for the
+# turn's end (the server serves it as a request of the turn: `mocksrv.state.turn`)
+PARKS = "mocksrv.parks"
 MAX_FIELD = 64 * 1024  # bytes of one header field (name, value, ": " and CRLF) the server keeps
 _REASONS = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
 # what may not appear in a header value sent back: CR, LF, NUL and the other controls (tab may)

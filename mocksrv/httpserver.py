@@ -4,9 +4,9 @@
   httptools, see `mocksrv.http1`). A connection costs no thread while it is idle or still sending
   its request, so idle keep-alive clients and slow senders cannot lock anyone out.
 - A request the app's `inline(environ)` hook allows (a short call that never sleeps) is answered
-  on the loop itself: no hand-off to a worker thread, whose two thread switches per request and
-  the GIL's hand-offs between threads cost more than the call. An answer the client's socket
-  cannot take at once, and every other request, goes to a worker.
+  on the loop itself (`mocksrv.httpinline`); on SQLite the writes of a turn's requests share a
+  transaction (the app's `turn` hook). An answer the client's socket cannot take at once, and
+  every other request, goes to a worker.
 - A connection holding a complete request goes to a worker thread (`mocksrv.workers`), which runs
   the app and answers with one `sendall`. The worker then waits up to LINGER for the client's next
   request and serves it inline (a busy keep-alive client never pays a hand-off); otherwise it gives
@@ -32,7 +32,8 @@ from collections.abc import Callable
 from typing import Any
 
 from mocksrv.http1 import BODY_TIMEOUT, HEAD, HEAD_TIMEOUT, IDLE, BadRequest, Request
-from mocksrv.httpconn import Conn, raise_nofile_limit, send_all, write_now
+from mocksrv.httpconn import Conn, raise_nofile_limit, send_all
+from mocksrv.httpinline import answer_inline
 from mocksrv.httpwsgi import (
     SOCKET_KEY,
     App,
@@ -71,10 +72,15 @@ class LeanServer:
         body_cap: Callable[[dict[str, Any]], int] | None = None,
         inline: Callable[[dict[str, Any]], bool] | None = None,
         tick: Callable[[], None] | None = None,
+        turn: Any = None,
     ) -> None:
         self.app = app
         self.inline = inline  # the app's hook: may this request be answered on the loop?
         self.tick = tick  # the app's hook, after each turn of the loop (the state's commits)
+        # the app's hook for the requests answered on the loop: `turn.serve(fn, conn)` runs
+        # `fn(conn)` and may return before it is done (its write parked); `turn.end()`, after
+        # each turn, finishes them (`mocksrv.state.turn`: group commit per turn)
+        self.turn = turn
         self.body_cap = body_cap  # the app's hook: a request's body cap from its head's environ
         self.idle_timeout = idle_timeout
         self.head_timeout = HEAD_TIMEOUT  # tests shorten these
@@ -126,6 +132,8 @@ class LeanServer:
                         self._unpark()
                     else:
                         self._readable(key.data)
+                if self.turn is not None:
+                    self.turn.end()
                 if self.tick is not None:
                     self.tick()
                 now = time.monotonic()
@@ -221,48 +229,9 @@ class LeanServer:
             return  # draining what the client still sends after an error answer
         conn.last = time.monotonic()
         conn.parser.feed(data)
-        if conn.parser.ready and (self.inline is None or not self._answer_inline(conn)):
+        if conn.parser.ready and (self.inline is None or not answer_inline(self, conn)):
             self._unregister(conn)
             self.workers.submit(conn)
-
-    def _answer_inline(self, conn: Conn) -> bool:
-        """Answer the connection's complete requests here while the `inline` hook allows each.
-        True: done (answered, or dropped); False: the rest goes to a worker: a request the hook
-        refuses or out of the ordinary (an error to answer, a spooled or refused body, the last
-        request before a close), or an answer the socket could not take at once (`pending`)."""
-        parser = conn.parser
-        while parser.ready:
-            req = parser.ready[0]
-            if not isinstance(req, Request) or parser.failed or self.inline is None:
-                return False
-            if req.refused_body is not None or req.body.__class__ is not bytes:
-                return False
-            try:
-                environ = environ_of(req, self, conn.sock, conn.addr)
-                inline = self.inline(environ)
-            except Exception:  # the hook must never stop the loop: a worker answers instead
-                log.exception("the inline hook failed on a request from %s", conn.addr)
-                return False
-            if not inline:
-                return False
-            parser.ready.popleft()
-            try:
-                data, keep = respond(self.app, req, environ)
-                sent = write_now(conn.sock, data)
-            except (OSError, DropConnection):
-                self._drop(conn)
-                return True
-            except Exception:
-                log.exception("connection from %s failed", conn.addr)
-                self._drop(conn)
-                return True
-            if sent < len(data):
-                conn.pending, conn.close_after = data[sent:], not keep
-                return False
-            if not keep:
-                self._drop(conn)
-                return True
-        return True
 
     def _sweep(self, now: float) -> None:
         for conn in list(self._loop_conns):

@@ -70,6 +70,7 @@ def _lean_options(app: Any, settings: Settings) -> dict[str, Any]:
         # which requests may be answered on the event loop (the same: a test's bare app has none)
         "inline": getattr(app, "inline", None),
         "tick": getattr(app, "tick", None),
+        "turn": getattr(app, "turn", None),
     }
 
 

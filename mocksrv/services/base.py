@@ -141,6 +141,13 @@ class ApiService:
         body)? Worker threads answer the others."""
         return False
 
+    def writes(self, call: Call) -> bool:
+        """May `call`, answered on the event loop, write in a transaction before its answer?
+        On SQLite such a request's step waits for the end of the loop's turn, to commit with the
+        other requests of the turn (`mocksrv.state.turn`); a request that only reads (or
+        writes after its answer) is answered at once."""
+        return True
+
     def route(self, call: Call) -> Route:
         raise NotImplementedError
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from mocksrv.state.errors import Conflict, StoreError
+from mocksrv.state.turn import Turn
 
 T = TypeVar("T")
 ATTEMPTS = 8  # runs of a step that loses a race (`Conflict`) before it gives up
@@ -55,6 +56,7 @@ class GroupCommit:
         self._mutex = threading.Lock()
         self._queue: list[_Job] = []
         self._leading = False
+        self.turn: Turn | None = None  # the event loop's turn (`mocksrv.state.turn`)
 
     def run(self, step: Callable[[Any], T]) -> T:
         """`step(tx)` committed; its result, or what it raised."""
@@ -62,6 +64,9 @@ class GroupCommit:
         if getattr(engine._local, "tx", None) is not None:  # inside a transaction already
             return alone(engine, step)
         job = _Job(step)
+        turn = self.turn
+        if turn is not None and turn.park(job):  # a request on the loop: run at the turn's end
+            return job.outcome()
         with self._mutex:
             self._queue.append(job)
             lead = not self._leading
@@ -94,6 +99,11 @@ class GroupCommit:
             if successor is not None:
                 successor.done.release()
 
+    def execute(self, jobs: list[_Job]) -> None:
+        """The steps of `jobs` (parked by a turn of the event loop), MOST to a transaction."""
+        for at in range(0, len(jobs), MOST):
+            self._execute(jobs[at : at + MOST])
+
     def _execute(self, batch: list[_Job]) -> None:
         engine = self._engine
         if len(batch) == 1:
@@ -103,10 +113,16 @@ class GroupCommit:
             except BaseException as exc:
                 job.error = exc
             return
+        fatal = engine._driver.errors
         try:
-            with engine.write() as tx:
-                for job in batch:
-                    _step(tx, job, engine._driver.errors)
+            try:  # first without savepoints (two statements a step): the usual case
+                with engine.write() as tx:
+                    for job in batch:
+                        _plain(tx, job, fatal)
+            except _Raised:  # a step raised: rolled back whole, then each in a savepoint
+                with engine.write() as tx:
+                    for job in batch:
+                        _step(tx, job, fatal)
         except (StoreError, Conflict) as exc:  # nothing of the batch was committed
             for job in batch:
                 job.result, job.error = None, exc
@@ -114,6 +130,22 @@ class GroupCommit:
             for job in batch:
                 job.result, job.error = None, exc
             raise
+
+
+class _Raised(Exception):
+    """A step of a transaction without savepoints raised: the transaction is rolled back."""
+
+
+def _plain(tx: Any, job: _Job, fatal: tuple[type[Exception], ...]) -> None:
+    """One job in the shared transaction, without a savepoint: if it raises anything (but a
+    driver error, which ends the whole transaction), the transaction rolls back and runs again
+    with a savepoint per step (`_step`)."""
+    try:
+        job.result = job.step(tx)
+    except fatal:
+        raise
+    except Exception:
+        raise _Raised from None
 
 
 def _step(tx: Any, job: _Job, fatal: tuple[type[Exception], ...]) -> None:

@@ -23,6 +23,7 @@ from mocksrv.state.errors import Conflict, StateError, StoreError
 from mocksrv.state.later import Deferred
 from mocksrv.state.rates import RateTable
 from mocksrv.state.sqltx import Dialect, ReadTx, Signal, SqlTx, WriteTx
+from mocksrv.state.turn import Turn
 
 log = logging.getLogger("mocksrv")
 T = TypeVar("T")
@@ -62,6 +63,7 @@ class Engine(Protocol):
     signal: Signal | None  # SQLite's control signal (None: read the control row per request)
     later: Deferred | None  # SQLite's bookkeeping written after the answer (None: before it)
     rates: RateTable | None  # SQLite's rate-limit buckets in shared memory (None: rows)
+    turn: Turn | None  # SQLite's group commit per turn of the event loop (None: none)
 
     def settle(self) -> None: ...
 
@@ -89,6 +91,7 @@ class MemoryEngine:
     signal: Signal | None = None
     later: Deferred | None = None
     rates: RateTable | None = None
+    turn: Turn | None = None
 
     def settle(self) -> None:
         pass  # nothing is deferred: the stores hold their data
@@ -144,6 +147,10 @@ class SqlEngine:
         self.signal: Signal | None = getattr(driver, "signal", None)
         # one writer at a time: concurrent short writes share transactions (`retried`)
         self.batcher = GroupCommit(self) if dialect == "sqlite" else None
+        # the event loop's requests: their steps share a transaction per turn of the loop
+        self.turn: Turn | None = None
+        if self.batcher is not None:
+            self.turn = self.batcher.turn = Turn(self.batcher.execute)
         # bookkeeping committed after the answer, seen by admin reads (`settle`): one machine
         board = getattr(driver, "board", None)
         self.later: Deferred | None = Deferred(self, board) if board is not None else None

@@ -28,6 +28,8 @@ from tests.support.state import (
     audit,
     create,
     funds,
+    in_one_turn,
+    lock_held,
     mixed_load,
     new_acked,
     prime,
@@ -80,6 +82,41 @@ def test_a_full_disk_fails_a_create_and_keeps_nothing_of_it(smallfs):
     try:
         assert create(srv.url, f"MocksProdFull{n}", "20").json()["gcClaimCode"] == claim
         assert funds(srv.url) == START_FUNDS - spent - 20
+    finally:
+        srv.stop()
+
+
+def test_a_full_disk_fails_every_write_of_a_turn_and_keeps_nothing_of_them(smallfs):
+    """The creates answered on the loop in one turn share its transaction: when its commit
+    fails, each is answered with AGCOD's server error, none is kept, and each issues its one
+    card once there is room again."""
+    state = smallfs.dir / "state.db"
+    srv = Serve("--state", str(state), prefix=smallfs.enter)
+    try:
+        assert create(srv.url, "MocksProdTurn0", "10").status_code == 200
+        smallfs.fill()
+        acked, n = ["MocksProdTurn0"], 1
+        while create(srv.url, f"MocksProdTurn{n}", "20").status_code == 200:  # the WAL's room
+            acked.append(f"MocksProdTurn{n}")
+            n += 1
+            assert n < 500
+        left = funds(srv.url)
+        rids = [f"MocksProdTurn{n + k}" for k in range(9)]
+        calls = [lambda rid=rid: create(srv.url, rid, "20") for rid in rids[1:]]
+        first, answers = in_one_turn(
+            lambda: create(srv.url, rids[0], "20"), calls, lock_held(state, smallfs.enter)
+        )
+        for failed in (first, *answers):
+            assert failed.json()["errorType"] == "GeneralError", failed.text
+        assert funds(srv.url) == left
+        assert sorted(c["creationRequestId"] for c in agcod_state(srv.url)["cards"]) == sorted(
+            acked
+        )
+        smallfs.free()
+        claims = {rid: create(srv.url, rid, "20").json()["gcClaimCode"] for rid in rids}
+        assert len(set(claims.values())) == 9
+        assert funds(srv.url) == left - 9 * 20
+        assert {rid: create(srv.url, rid, "20").json()["gcClaimCode"] for rid in rids} == claims
     finally:
         srv.stop()
 

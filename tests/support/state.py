@@ -3,12 +3,15 @@ lands in, and the audit that follows (funds, acknowledged cards, uploads, codes)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+import subprocess
+import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -193,3 +196,57 @@ def together(n: int, fn: Callable[[int], Any]) -> list[Any]:
     for t in threads:
         t.join(60)
     return results
+
+
+@contextlib.contextmanager
+def lock_held(state: Path, enter: tuple[str, ...] = ()) -> Iterator[None]:
+    """The state's write lock (an flock on its lock file) held by another process, as another
+    mocksrv process holds it for a commit; `enter`: the command prefix into the file's mount
+    namespace (`SmallFS.enter`)."""
+    holder = subprocess.Popen(
+        [*enter, sys.executable, "-c", _HOLD, f"{state}.lock"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.stdin.close()  # the holder exits: the lock is free
+        holder.wait(10)
+        holder.stdout.close()
+
+
+_HOLD = (
+    "import fcntl, sys\n"
+    "f = open(sys.argv[1], 'r+b')\n"
+    "fcntl.flock(f, fcntl.LOCK_EX)\n"
+    "print('held', flush=True)\n"
+    "sys.stdin.read()\n"
+)
+
+
+def in_one_turn(
+    first: Callable[[], Any], calls: list[Callable[[], Any]], hold: Any
+) -> tuple[Any, list[Any]]:
+    """`first()` is sent and waits at the end of its turn of the server's loop for the lock
+    `hold` holds; `calls` are all sent meanwhile (each on a connection of its own, unread), then
+    the lock is let go: the server reads them in one turn. The answers to first and to calls."""
+    answers: list[Any] = [None] * len(calls)
+    head: list[Any] = []
+    threads = [threading.Thread(target=lambda: head.append(first()))]
+    threads += [
+        threading.Thread(target=lambda i=i, c=c: answers.__setitem__(i, c()))
+        for i, c in enumerate(calls)
+    ]
+    with hold:
+        threads[0].start()
+        time.sleep(0.3)  # the first call is read and waits for the lock
+        for t in threads[1:]:
+            t.start()
+        time.sleep(0.7)  # every other call is in its socket
+    for t in threads:
+        t.join(60)
+    return head[0], answers

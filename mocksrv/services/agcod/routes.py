@@ -71,6 +71,9 @@ class AgcodService(ApiService):
         a write there waits for the network."""
         return call.runtime.engine.local or call.path == "/GetAvailableFunds"
 
+    def writes(self, call: Call) -> bool:
+        return call.path != "/GetAvailableFunds"
+
     def claims(self, call: Call) -> bool:
         return call.method == "POST" and call.path in PATHS
 

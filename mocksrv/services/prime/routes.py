@@ -144,6 +144,10 @@ class PrimeService(ApiService):
         redeem and auth-code write over the network and go to worker threads."""
         return call.runtime.engine.local or (call.method == "GET" and call.path.endswith("/verify"))
 
+    def writes(self, call: Call) -> bool:
+        """Redeem and auth-code; a verify reads (its call counters are written later)."""
+        return not (call.method == "GET" and call.path.endswith("/verify"))
+
     def claims(self, call: Call) -> bool:
         return call.path.startswith("/v1/") and "s3/aws4_request" not in call.headers.get(
             "authorization", ""
