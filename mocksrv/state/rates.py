@@ -27,6 +27,9 @@ _EMPTY = 0  # the key hash of an empty slot, never given out (`_hash` skips it)
 _LOCK_AT = 48  # the byte range locked on the first page (bytes 48-55 are free)
 
 
+_HASHES: dict[tuple[str, str], tuple[int, int]] = {}  # (tenant, name): its key's and tenant's
+
+
 def _hash(text: str) -> int:
     value = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
     return value or 1
@@ -45,7 +48,12 @@ class RateTable:
     def take(self, tenant: str, name: str, rate: float, cap: float, now: float) -> bool | None:
         """One token from the bucket `name` of `tenant` if it has one, refilled at `rate` per
         second of `now`'s clock up to `cap`; None when the table has no room for a new bucket."""
-        key, owner = _hash(f"{tenant}\x1f{name}"), _hash(tenant)
+        hashes = _HASHES.get((tenant, name))
+        if hashes is None:
+            hashes = (_hash(f"{tenant}\x1f{name}"), _hash(tenant))
+            if len(_HASHES) < 4096:  # names come from scenarios and access keys: bounded
+                _HASHES[(tenant, name)] = hashes
+        key, owner = hashes
         with self._lock:
             if self._map.closed:
                 return None

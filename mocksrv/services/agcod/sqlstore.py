@@ -126,19 +126,20 @@ class SqlAgcodStore(StoreBase):
         self, partner: Partner, request_id: str, money: rules.Money, now: datetime
     ) -> GiftCard:
         def step(tx: Tx) -> GiftCard:
-            row = tx.one(_CARD, (self.tenant, partner.access_key, request_id))
-            if row is not None:
-                return replay(_card(partner.access_key, request_id, row), money, self.config)
-            if partner.production:
-                self._move(tx, partner, -money.amount)
+            # the insert first (the usual case: a new id): a refused debit after it rolls it back
             card = new_card(partner, request_id, money, now)
             values = (
                 self.tenant, card.account, request_id, card.gc_id, card.claim_code,
                 str(card.amount), card.currency, card.expiration, card.created.isoformat(),
                 card.status, 0, None,
             )  # fmt: skip
-            if tx.run(_INSERT_CARD, values) == 0:
-                raise Conflict(request_id)  # taken meanwhile (or a gcId drawn twice): again
+            if tx.run(_INSERT_CARD, values) == 0:  # the id has its card: a replay
+                row = tx.one(_CARD, (self.tenant, partner.access_key, request_id))
+                if row is None:
+                    raise Conflict(request_id)  # a gcId drawn twice: again
+                return replay(_card(partner.access_key, request_id, row), money, self.config)
+            if partner.production:
+                self._move(tx, partner, -money.amount)
             return card
 
         return retried(self.engine, step)
