@@ -111,6 +111,8 @@ class Call:
     response: Response | None = None
     _body: bytes | None = None
     _stream: IO[bytes] | None = None  # a large body handed on as the server's file (`payload`)
+    # the header the answer names its request id in (not a field: S3 sets x-amz-request-id)
+    id_header = "x-amzn-RequestId"
 
     @classmethod
     def from_environ(cls, environ: dict[str, Any], runtime: Runtime) -> Call:
@@ -220,7 +222,7 @@ class Call:
     def finish(self, response: Response) -> Response:
         self.status = response.status_code
         self.response = response
-        response.headers["x-amzn-RequestId"] = self.request_id
+        response.headers[self.id_header] = self.request_id
         return response
 
 

@@ -30,7 +30,7 @@ class Counted:
 def fill(url: str, count: int) -> list[str]:
     """`count` unsigned requests (S3 refuses them; each is journaled); their request ids."""
     with requests.Session() as s:
-        return [s.get(f"{url}/filler-{i}", timeout=10).headers["x-amzn-RequestId"]
+        return [s.get(f"{url}/filler-{i}", timeout=10).headers["x-amz-request-id"]
                 for i in range(count)]  # fmt: skip
 
 

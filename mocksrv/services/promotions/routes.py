@@ -62,6 +62,12 @@ class PromotionsService(ApiService):
             f"Promotions landing {url}/promotions/{{promotion-id}}/landing?member={{member-id}}",
         ]
 
+    def __call__(self, call: Call) -> Response:
+        call.id_header = (
+            "x-amz-request-id"  # S3's name for it, on every answer (x-amz-id-2 not sent)
+        )
+        return ApiService.__call__(self, call)
+
     # -- the pipeline's steps -----------------------------------------------------------------
 
     def route(self, call: Call) -> Route:
@@ -124,11 +130,9 @@ class PromotionsService(ApiService):
         return resp
 
     def render_error(self, call: Call, err: Any, route: Route | None) -> Response:
-        resp = Response(
+        return Response(
             err.to_xml(call.request_id), status=err.status, content_type="application/xml"
         )
-        resp.headers["x-amz-request-id"] = call.request_id
-        return resp
 
     def render_named_error(self, call: Call, name: str, route: Route | None) -> Response:
         err = exc.ERRORS.get(name, exc.InternalError)()

@@ -17,6 +17,8 @@ log = logging.getLogger("mocksrv")
 # whole process (not per runtime) serialises every touch of moto, from requests and workers alike.
 MOTO_LOCK = threading.RLock()
 _HOP_BY_HOP = {"connection", "transfer-encoding", "keep-alive", "server", "date"}
+# moto's own headers, which S3 never sends: mocksrv names the request id (x-amz-request-id)
+_MOTO_ONLY = {"x-moto-account-id", "status", "x-amzn-requestid"}
 CHUNK = 1024 * 1024
 
 
@@ -203,7 +205,7 @@ class MotoS3:
                 if close:
                     close()
         headers = [(k, v) for k, v in captured["headers"] if k.lower() not in _HOP_BY_HOP]
-        headers = [(k, v) for k, v in headers if k.lower() != "x-moto-account-id"]
+        headers = [(k, v) for k, v in headers if k.lower() not in _MOTO_ONLY]
         return int(captured["status"].split(" ", 1)[0]), headers, data
 
     def get_object(self, bucket: str, key: str) -> Any:
