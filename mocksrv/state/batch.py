@@ -4,14 +4,18 @@ SQLite has one writer at a time, and a commit costs more than the statements it 
 transaction takes the cross-process lock and writes its pages to the WAL. So a request's short
 write (a journal row, a token taken from a bucket, a create with its debit, a Prime use) is a
 step, a function of the transaction, handed to `GroupCommit.run`. The first thread to arrive
-leads: it runs every step waiting at that moment (its own among them) in one transaction, each
-inside a savepoint of its own, commits, and wakes their threads with their results; a thread
-that arrived meanwhile leads the next transaction. With one request at a time every transaction
-holds one step, as without this; under load a transaction holds as many steps as requests came
-while the one before it ran.
+leads: it runs every step waiting at that moment (its own among them) in one transaction,
+commits, and wakes their threads with their results; a thread that arrived meanwhile leads the
+next transaction. With one request at a time every transaction holds one step, as without this;
+under load a transaction holds as many steps as requests came while the one before it ran.
+
+The steps of a transaction run first without savepoints (two statements a step less, the usual
+case); if one raises, the transaction is rolled back whole and run again with each step in a
+savepoint of its own. The requests the event loop answers itself park their steps instead of
+waiting as threads (`mocksrv.state.turn`); the loop runs them with `execute` at its turn's end.
 
 Every guarantee of a transaction per change holds: a step's effects commit with it or not at
-all (a step that raises is rolled back to its savepoint, alone), and no step's result is handed
+all (a step that raises is rolled back alone, to its savepoint), and no step's result is handed
 back before its transaction committed; a failed commit fails every step in it (a step that saw
 another step's uncommitted change must not report on it either).
 """

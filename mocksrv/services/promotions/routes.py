@@ -63,9 +63,8 @@ class PromotionsService(ApiService):
         ]
 
     def __call__(self, call: Call) -> Response:
-        call.id_header = (
-            "x-amz-request-id"  # S3's name for it, on every answer (x-amz-id-2 not sent)
-        )
+        # S3 names the request id x-amz-request-id, on every answer (x-amz-id-2 is not sent)
+        call.id_header = "x-amz-request-id"
         return ApiService.__call__(self, call)
 
     # -- the pipeline's steps -----------------------------------------------------------------
