@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.support import tenants
 from tests.support.cli import Serve
 from tests.support.state import create, fresh, prime, worker_pids
 
@@ -236,3 +237,25 @@ def test_the_loop_does_not_wait_for_another_writer_to_commit_its_rows(tmp_path):
         assert journal["count"] == 41
     finally:
         srv.stop()
+
+
+def test_kept_rows_of_a_tenant_deleted_meanwhile_are_not_written(tmp_path):
+    """A process keeps a tenant's rows; another process deletes the tenant before they are
+    written (its delete's barrier came before the rows were kept). When the rows' write comes,
+    the tenant is gone: they are not written, where they would outlive it."""
+    state = tmp_path / "state.db"
+    srv = Serve("--state", str(state))
+    try:
+        tenant = tenants.make(srv.url, name="short-lived")
+        key = tenants.keys(tenant, "agcod-production")
+        assert tenants.create_card(srv.url, key, "MocksProdGone1", 1).status_code == 200
+        assert create(srv.url, "MocksProdStays1", "1").status_code == 200  # the default's
+        with sqlite3.connect(state, timeout=10) as db:  # as the other process's delete left it
+            db.execute("DELETE FROM kit_state WHERE tenant=?", (tenant["id"],))
+        # an admin read: every process writes the rows it kept
+        assert fresh(srv.url, "/__admin/journal").ok
+    finally:
+        srv.stop()
+    with sqlite3.connect(state) as db:
+        rows = dict(db.execute("SELECT tenant, count(*) FROM journal GROUP BY tenant"))
+    assert tenant["id"] not in rows and rows.get("") == 1, rows
