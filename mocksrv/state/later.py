@@ -11,8 +11,8 @@ by a request that finds HIGH items waiting. Counters (`count`) are summed in the
 written LINGER seconds after the first, each once.
 
 The barrier (`Deferred.settle`) runs before every admin request but the probes (health, ready;
-metrics asks for it itself): it asks every process of the state to commit what it has queued, and waits until each
-did. A request's step is queued before its answer is sent, so an admin request sees every
+metrics asks for it itself): it asks every process of the state to commit what it has queued,
+and waits until each did. A request's step is queued before its answer is sent, so an admin request sees every
 request whose answer went out before it arrived, whichever process served it.
 
 The processes meet on the state's lock-file page (`mocksrv.state.board.Board`), which also
@@ -49,7 +49,6 @@ AGE = 0.01  # seconds between commits while steps come
 BUSY = 0.05  # the thread's look, while the loop turns (and commits): what a barrier may wait
 HIGH = 4096  # queued steps a request commits itself (the thread is behind)
 CHUNK = 200  # rows per multi-row statement (SQLite allows 32,766 parameters in one)
-_ROW = "row"  # the kind of queued items besides steps
 LINGER = 5.0  # seconds counters (`count`) and a journal's kept rows wait, unless a barrier asks
 HOLD = 1.0  # seconds held items (`hold`) may wait for their write, unless a barrier asks
 _NEVER = float("inf")
@@ -67,7 +66,7 @@ class Deferred:
         self._pid = -1  # the process the queue, its thread and its slot belong to (fork)
         self._lock = threading.Lock()
         self._commit = threading.Lock()  # one commit at a time: the queue's order is kept
-        self._steps: list[Any] = []  # steps, and (_ROW, statement, values) tuples
+        self._steps: list[Any] = []  # steps, and (statement, values) tuples: rows
         self._counted: dict[str, dict[tuple[Any, ...], int]] = {}  # upsert: key: count
         self._counted_handed = False  # handed to `linger`, its writer not run since
         self._held: OrderedDict[Any, tuple[Any, Any, int]] = OrderedDict()  # key: writer, item
@@ -107,7 +106,7 @@ class Deferred:
         if tx is not None:
             many(tx, insert + " {rows}", [values])
             return
-        self._queue((_ROW, insert, values))
+        self._queue((insert, values))
 
     def count(self, upsert: str, *keys: tuple[Any, ...]) -> None:
         """One more for each counter row of `keys`: `upsert` has `{rows}` where the rows go
@@ -273,7 +272,7 @@ class Deferred:
             if item.__class__ is not tuple:
                 jobs.append(_Job(item))
             else:
-                rows.setdefault(item[1], []).append(item[2])
+                rows.setdefault(item[0], []).append(item[1])
         writers: dict[Any, list[Any]] = {}
         for key, (writer, value, _) in held:
             writers.setdefault(writer, []).append((key, value))

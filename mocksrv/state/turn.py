@@ -36,15 +36,30 @@ class _Request(greenlet):
     __slots__ = ()
 
 
+class _Loop:
+    """What a turn keeps per event loop (the HTTP and HTTPS servers each run one, on a thread of
+    its own): its parked (request, job) pairs in the order they parked, and its request
+    greenlets waiting for a request."""
+
+    __slots__ = ("parked", "idle")
+
+    def __init__(self) -> None:
+        self.parked: list[tuple[Any, Any]] = []
+        self.idle: list[Any] = []
+
+
 class Turn:
     """The requests of one turn of the loop and their parked write steps (see the module)."""
 
     def __init__(self, execute: Callable[[list[Any]], None]) -> None:
         self._execute = execute  # runs the steps of jobs in one transaction (or a few)
-        # each loop's own (the HTTP and HTTPS servers each run one, on a thread of its own):
-        # `parked`, its (request, job) pairs in the order they parked; `idle`, its request
-        # greenlets waiting for a request
-        self._loops = threading.local()
+        self._loops = threading.local()  # `loop`: this thread's `_Loop`
+
+    def _loop(self) -> _Loop:
+        loop: _Loop | None = getattr(self._loops, "loop", None)
+        if loop is None:
+            loop = self._loops.loop = _Loop()
+        return loop
 
     def serve(self, fn: Callable[[Any], None], arg: Any) -> None:
         """`fn(arg)` as a request of this turn: returns when it is done or parked (on a request
@@ -53,23 +68,22 @@ class Turn:
         if getcurrent().__class__ is _Request:
             fn(arg)
             return
-        idle = self._loops.__dict__.setdefault("idle", [])
+        idle = self._loop().idle
         request = idle.pop() if idle else _Request(self._requests)
         _switch(request, fn, arg)
 
     def _requests(self, fn: Callable[[Any], None], arg: Any) -> None:
         """A request greenlet's life: a request, then idle in its loop's pool until the next."""
         current = getcurrent()
-        idle = self._loops.__dict__.setdefault("idle", [])
+        idle = self._loop().idle
         while True:
             try:
                 fn(arg)
             except Exception:  # the request's own errors are answered inside it
                 log.exception("a request served on the loop failed")
-            if len(idle) < IDLE:
-                idle.append(current)
-            else:
+            if len(idle) >= IDLE:
                 return  # ends: back to the loop
+            idle.append(current)
             fn, arg = current.parent.switch()
 
     def park(self, job: Any) -> bool:
@@ -78,16 +92,16 @@ class Turn:
         current = getcurrent()
         if current.__class__ is not _Request:
             return False
-        self._loops.__dict__.setdefault("parked", []).append((current, job))
+        self._loop().parked.append((current, job))
         current.parent.switch()
         return True
 
     def end(self) -> None:
         """The parked steps run, then their requests resume (a resumed request may park again:
         its next step runs in a further transaction)."""
-        loop = self._loops.__dict__
-        while loop.get("parked"):
-            parked, loop["parked"] = loop["parked"], []
+        loop = self._loop()
+        while loop.parked:
+            parked, loop.parked = loop.parked, []
             try:
                 self._execute([job for _, job in parked])
             except Exception:  # every job has its error: each request answers it

@@ -1,9 +1,9 @@
 """Group commit per turn of the event loop on SQLite: the AGCOD and Prime writes answered on the
 loop in one turn share a transaction, yet every rule of a transaction per change holds (real
-`mocksrv serve` processes, calls signed by botocore, the state's write lock held by the test as
-another process would hold it).
+`mocksrv serve` processes, calls signed by botocore, the state's write lock held by another
+process as a mocksrv process holds it for a commit).
 
-While the test holds the lock, the server's first create waits at its turn's end; the calls
+While that process holds the lock, the server's first create waits at its turn's end; the calls
 sent meanwhile are all read in one later turn, so their writes meet in one transaction.
 """
 
