@@ -172,10 +172,12 @@ class MemoryPromotionsStore(StoreBase):
         report.processed_at = iso(self.clock.now())
 
     def _publish(self, report: Report) -> None:
-        """Write the report (and the rejected lines) next to the upload, keep it for the admin."""
-        self.s3.put_object(report.bucket, report.json_key, report.to_json(), "application/json")
+        """Write the report (and the rejected lines) next to the upload, keep it for the admin.
+        The rejected lines first: a client that sees the report finds them there too (the SQL
+        store writes both in one transaction)."""
         if report.rejected:
             self.s3.put_object(report.bucket, report.errors_key, report.errors_csv(), "text/csv")
+        self.s3.put_object(report.bucket, report.json_key, report.to_json(), "application/json")
         summary = report.to_dict()
         summary["reportKey"] = report.json_key
         with self._lock:
