@@ -1,6 +1,6 @@
-"""What was acknowledged is there exactly once: after a full disk (D15), after kill -9 under
-mixed load (one process, and `--workers 2`), after kill -9 right after uploads (D18); and a
-use is one row, not a rewritten list (D22).
+"""What was acknowledged is there exactly once: after a full disk (D15), with uploads in flight
+while others fail for room, after kill -9 under mixed load (one process, and `--workers 2`),
+after kill -9 right after uploads (D18); and a use is one row, not a rewritten list (D22).
 
 Each round runs twice here; `MOCKSRV_SOAK_ROUNDS=20` runs the long loop (docs/scale.md).
 """
@@ -279,3 +279,67 @@ def test_funds_stay_exact_across_a_restart_of_two_workers(tmp_path):
         assert funds(srv.url) == START_FUNDS - Decimal("36")
     finally:
         srv.stop()
+
+
+def test_uploads_in_flight_while_others_fail_for_room_keep_their_bytes(smallfs):
+    """Uploads go on while the disk is full: a large one's commit fails (which makes the
+    process reload its S3 copy from the state) while small ones still fit. Each acknowledged
+    upload's bytes are there and processed whole. Before, a reload that fell between an
+    upload's write into the copy and its commit dropped the object; the commit stored it as
+    deleted, the upload was acknowledged, then processed as `object_gone` with no rows."""
+    srv = Serve("--state", str(smallfs.dir / "state.db"), prefix=smallfs.enter)
+    acked: dict[str, bytes] = {}
+    refused, full = [0], threading.Event()
+    while_full: list[str] = []
+    stop = threading.Event()
+
+    def put(n: int) -> None:
+        s3 = s3_client(srv.url)
+        large = n % 3 == 0  # sent only while the disk is full: each fails for room
+        if large:
+            full.wait(60)
+        for i in range(100_000):
+            if stop.is_set():
+                return
+            lines = 100_000 if large else 1 + i % 5
+            body = "".join(f"U{n:02d}X{i:05d}R{r:05d},new\n" for r in range(lines)).encode()
+            key = NEW + file_name()
+            try:
+                s3.put_object(Bucket=DEVO, Key=key, Body=body)
+            except ClientError:
+                refused[0] += 1
+                continue
+            acked[key] = body
+            if full.is_set():
+                while_full.append(key)
+
+    def look() -> None:  # requests that bring the copy up to date (and reload it)
+        s3 = s3_client(srv.url)
+        while not stop.is_set():
+            with contextlib.suppress(ClientError):
+                s3.list_objects_v2(Bucket=DEVO, Prefix=NEW, MaxKeys=1)
+
+    threads = [threading.Thread(target=put, args=(n,)) for n in range(9)]
+    threads += [threading.Thread(target=look) for _ in range(3)]
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        smallfs.run(f"dd if=/dev/zero of={smallfs.dir}/spare bs=64k count=24 2>/dev/null")
+        smallfs.fill()
+        smallfs.run(f"rm {smallfs.dir}/spare")  # room for small commits, not for large ones
+        full.set()
+        time.sleep(4.0)
+        stop.set()
+        for t in threads:
+            t.join(60)
+        full.clear()
+        smallfs.free()
+        assert refused[0] > 0 and while_full, (refused, len(acked), len(while_full))
+        s3 = s3_client(srv.url)
+        for key, body in acked.items():
+            report = wait_report(s3, key)
+            assert report["rows"]["accepted"] == body.count(b"\n"), (key, report)
+    except BaseException as exc:
+        raise AssertionError(f"{exc!r}\n--- log:\n{srv.stop()[-3000:]}") from exc
+    srv.stop()

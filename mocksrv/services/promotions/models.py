@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
 from collections import deque
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
@@ -47,6 +49,10 @@ class PromotionsStore(Protocol):
         self, environ: dict[str, Any], body: bytes | IO[bytes]
     ) -> tuple[int, list, bytes]: ...
 
+    def writing(self) -> AbstractContextManager[Any]:
+        """Held by a client's write from its moto call to its `written`."""
+        ...
+
     def written(self, op: str, bucket: str, key: str, query: dict[str, str], data: bytes,
                 upload: Upload | None) -> None: ...  # fmt: skip
 
@@ -86,6 +92,9 @@ class MemoryPromotionsStore(StoreBase):
 
     def dispatch(self, environ: dict[str, Any], body: bytes | IO[bytes]) -> tuple[int, list, bytes]:
         return self.s3.dispatch(environ, body)
+
+    def writing(self) -> AbstractContextManager[Any]:
+        return contextlib.nullcontext()  # moto is the whole truth here: nothing reloads it
 
     def written(self, op: str, bucket: str, key: str, query: dict[str, str], data: bytes,
                 upload: Upload | None) -> None:  # fmt: skip

@@ -5,7 +5,8 @@ process's moto is a cache brought up to date before it serves an S3 request.
   errors), then what moto now holds for that key (or that upload) is committed to the engine with
   a new S3 version of the tenant; only then is the answer sent. If the commit fails, this
   process's moto is rebuilt from the engine before its next S3 request, so nothing unacknowledged
-  is ever served.
+  is ever served. A client's write holds the copy (`writing`) from its moto call to its commit:
+  no rebuild falls in between and drops what it wrote before it is committed.
 - Before an S3 request, a process reads the tenant's S3 version (one row) and applies, in version
   order, what changed since it last looked.
 - Bytes are kept in 1 MiB chunk rows (`s3_blobs`), so no statement moves a whole large object.
@@ -24,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mocksrv.services.promotions.s3 import CHUNK, MOTO_LOCK, MotoS3
-from mocksrv.state.engine import Engine, Tx
+from mocksrv.state.engine import Engine, StoreError, Tx
 
 log = logging.getLogger("mocksrv")
 TABLES = (
@@ -55,7 +56,9 @@ class _Position:
     """Where a moto copy stands in the engine's S3 history: the (epoch, version) it holds."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        # held to bring the copy up to date, and by a client's write from its moto call to its
+        # commit (re-entered: the write's own sync)
+        self.lock = threading.RLock()
         self.seen = (-1, -1)
 
 
@@ -107,6 +110,13 @@ class Replica:
         """This process's moto may hold what the engine does not: reload it all next time."""
         with self._at.lock:
             self._at.seen = (-1, -1)
+
+    def writing(self) -> threading.RLock:
+        """Held by a client's write from its moto call to its commit. Without it, a reload of
+        the copy in between (after another request's failed commit) dropped the object; the
+        commit then stored it as deleted and the upload was acknowledged, to be processed as
+        `object_gone`."""
+        return self._at.lock
 
     # -- reading: bring moto up to date ------------------------------------------------------
 
@@ -221,9 +231,8 @@ class Replica:
     def capture(self, tx: Tx, bucket: str, key: str) -> None:
         """Commit what this process's moto holds for `bucket/key` after a client's write."""
         found = self.moto.snapshot_object(bucket, key)
-        if found is None:
-            self.write(tx, bucket, key, None)
-            return
+        if found is None:  # every captured write leaves an object: never commit it as deleted
+            raise StoreError(f"{bucket}/{key} is not in this process's S3 after its write")
         data, etag, meta = found
         self.write(tx, bucket, key, data, etag, meta)
 

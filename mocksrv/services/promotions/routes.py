@@ -3,6 +3,7 @@ header checks -> body cap -> SigV4 -> IAM policy -> faults -> moto -> the upload
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from typing import Any
@@ -109,18 +110,20 @@ class PromotionsService(ApiService):
             if reply is not None:
                 call.outcome = "recorded"
                 return reply.response()
-        try:
-            status, headers, data = self.store.dispatch(call.environ, call.payload())
-        except StoreError:
-            raise
-        except Exception:  # a moto bug must still answer in S3's shape, never a traceback
-            log.exception("moto failed on %s %s", call.method, call.raw_path[:200])
-            raise exc.InternalError() from None
-        call.outcome = "OK" if status < 300 else self._moto_error(data, status)
         op = target.operation
-        if status < 300 and (op in WRITES and target.key or op in UPLOAD_STEPS):
-            upload = self._upload(call, ident, target) if op in WRITES else None
-            self.store.written(op, target.bucket, target.key, call.query(), data, upload)
+        writes = bool(op in WRITES and target.key or op in UPLOAD_STEPS)
+        with self.store.writing() if writes else contextlib.nullcontext():
+            try:
+                status, headers, data = self.store.dispatch(call.environ, call.payload())
+            except StoreError:
+                raise
+            except Exception:  # a moto bug must still answer in S3's shape, never a traceback
+                log.exception("moto failed on %s %s", call.method, call.raw_path[:200])
+                raise exc.InternalError() from None
+            call.outcome = "OK" if status < 300 else self._moto_error(data, status)
+            if status < 300 and writes:
+                upload = self._upload(call, ident, target) if op in WRITES else None
+                self.store.written(op, target.bucket, target.key, call.query(), data, upload)
         resp = Response(data, status=status, headers=headers)
         if call.method == "HEAD":
             length = next((v for k, v in headers if k.lower() == "content-length"), None)

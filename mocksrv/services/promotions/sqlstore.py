@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import time
+from contextlib import AbstractContextManager
 from typing import IO, Any
 
 from mocksrv.api import StoreBase
@@ -130,6 +131,11 @@ class SqlPromotionsStore(StoreBase):
     def dispatch(self, environ: dict[str, Any], body: bytes | IO[bytes]) -> tuple[int, list, bytes]:
         self.replica.sync()
         return self.s3.dispatch(environ, body)
+
+    def writing(self) -> AbstractContextManager[Any]:
+        """A client's write holds this from its moto call to its commit: no reload of this
+        process's moto (after a failed commit, a reset) drops what it put there meanwhile."""
+        return self.replica.writing()
 
     def written(self, op: str, bucket: str, key: str, query: dict[str, str], data: bytes,
                 upload: Upload | None) -> None:  # fmt: skip
