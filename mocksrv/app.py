@@ -26,6 +26,14 @@ ROUTED = "mocksrv.routed"  # the environ key of the `inline` hook's (runtime, ca
 PROBES = ("/health", "/ready", "/metrics", "/metrics/traffic")  # admin reads without a barrier
 
 
+def _routed(environ: dict[str, Any], runtime: Runtime) -> tuple[Call, Any] | None:
+    """The call and its service, if the service answers it on the event loop."""
+    call = Call.from_environ(environ, runtime)
+    handler = runtime.route(call)
+    inline = getattr(handler, "inline", None)
+    return (call, handler) if inline is not None and inline(call) else None
+
+
 def _wants_dashboard(environ: dict[str, Any]) -> bool:
     """A browser opening the server: GET / asking for HTML, neither signed nor presigned (S3's
     ListBuckets is a signed GET /, and S3 clients do not ask for text/html)."""
@@ -79,14 +87,23 @@ class MocksrvApp:
         slot = self._slot_of(environ, path)
         if slot is None:
             return False
-        runtime = slot.current() if slot.runtime.engine.shared else slot.runtime
-        if runtime is None or runtime.faults.items:
-            return False
-        call = Call.from_environ(environ, runtime)
-        handler = runtime.route(call)
+        # the runtime as this process last saw it tells whether the call is one to answer
+        # here; only then is it brought up to date (on PostgreSQL a query: a call answered by
+        # a worker, which brings it up to date itself, is spared it)
+        seen = slot.runtime
+        call = Call.from_environ(environ, seen)
+        handler = seen.route(call)
         inline = getattr(handler, "inline", None)
         if inline is None or not inline(call):
             return False
+        runtime = slot.current() if seen.engine.shared else seen
+        if runtime is None or runtime.faults.items:
+            return False
+        if runtime is not seen:  # another scenario now: its own services decide
+            routed = _routed(environ, runtime)
+            if routed is None:
+                return False
+            call, handler = routed
         environ[ROUTED] = (runtime, call, handler)
         if runtime.engine.turn is not None and getattr(handler, "writes", bool)(call):
             environ[PARKS] = True  # its write step waits for the turn's transaction

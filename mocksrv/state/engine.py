@@ -71,6 +71,8 @@ class Engine(Protocol):
 
     def read(self) -> contextlib.AbstractContextManager[Tx]: ...
 
+    def note(self, sql: str, params: Sequence[Any]) -> None: ...
+
     def describe(self) -> str: ...
 
     def reachable(self) -> bool: ...
@@ -100,6 +102,9 @@ class MemoryEngine:
         raise RuntimeError("the memory engine has no transactions: its stores hold the data")
 
     def read(self) -> contextlib.AbstractContextManager[Tx]:
+        raise RuntimeError("the memory engine has no transactions: its stores hold the data")
+
+    def note(self, sql: str, params: Sequence[Any]) -> None:
         raise RuntimeError("the memory engine has no transactions: its stores hold the data")
 
     def describe(self) -> str:
@@ -157,6 +162,13 @@ class SqlEngine:
         self.rates: RateTable | None = getattr(driver, "rates", None)
         self._where = where
         self._pool: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        # PostgreSQL's reads take connections in autocommit: at READ COMMITTED each statement
+        # reads a snapshot of its own in a transaction or not, so a read saves two round trips
+        # (BEGIN and COMMIT); SQLite's reads are transactions (one snapshot for the block)
+        reading = getattr(driver, "connect_reading", None)
+        self._reads: queue.SimpleQueue[Any] | None = (
+            queue.SimpleQueue() if reading is not None else None
+        )
         self._local = threading.local()
         self._closed = False
         self._caches: dict[Any, Any] = {}
@@ -195,21 +207,23 @@ class SqlEngine:
 
     # -- connections -------------------------------------------------------------------------
 
-    def _take(self) -> Any:
+    def _take(self, read: bool = False) -> Any:
         if self._closed:
             raise StoreError(f"the state {self._where} is closed")
+        pool = self._reads if read and self._reads is not None else self._pool
         try:
-            return self._pool.get_nowait()
+            return pool.get_nowait()
         except queue.Empty:
             pass
+        driver = self._driver
         try:
-            return self._driver.connect()
-        except self._driver.errors as exc:
+            return driver.connect_reading() if pool is not self._pool else driver.connect()
+        except driver.errors as exc:
             raise StoreError(f"cannot reach the state {self._where}: {exc}") from None
 
-    def _give(self, conn: Any, healthy: bool) -> None:
+    def _give(self, conn: Any, healthy: bool, read: bool = False) -> None:
         if healthy and not self._closed:
-            self._pool.put(conn)
+            (self._reads if read and self._reads is not None else self._pool).put(conn)
             return
         with contextlib.suppress(Exception):
             conn.close()
@@ -224,6 +238,25 @@ class SqlEngine:
     def read(self) -> contextlib.AbstractContextManager[Tx]:
         """A consistent read (inside a write on this thread: that transaction)."""
         return ReadTx(self)
+
+    def note(self, sql: str, params: Sequence[Any]) -> None:
+        """One bookkeeping statement (a journal row), committed on its own. PostgreSQL: on a
+        connection in autocommit whose commits do not wait for the disk (one round trip, where
+        a write transaction takes four; see `SqlTx.bookkeeping`); SQLite: a write transaction."""
+        if self._reads is None:
+            with self.write() as tx:
+                tx.bookkeeping()
+                tx.run(sql, params)
+            return
+        conn = self._take(True)
+        healthy = False
+        try:
+            conn.execute(self.dialect.sql(sql), params)
+            healthy = True
+        except self._driver.errors as exc:
+            raise self._failure(exc, "state operation failed") from None
+        finally:
+            self._give(conn, healthy or self._rollback(conn), True)
 
     def settle(self) -> None:
         """Before an admin read: every process's deferred bookkeeping committed (journal rows,
@@ -269,11 +302,12 @@ class SqlEngine:
         for item in caches:
             with contextlib.suppress(Exception):
                 item.close()
-        while True:
-            try:
-                conn = self._pool.get_nowait()
-            except queue.Empty:
-                break
-            with contextlib.suppress(Exception):
-                conn.close()
+        for pool in (self._pool, self._reads):
+            while pool is not None:
+                try:
+                    conn = pool.get_nowait()
+                except queue.Empty:
+                    break
+                with contextlib.suppress(Exception):
+                    conn.close()
         self._driver.close()

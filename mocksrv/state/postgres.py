@@ -29,6 +29,17 @@ class PostgresDriver:
     def connect(self) -> Any:
         return self._psycopg.connect(self.url, autocommit=False, connect_timeout=10)
 
+    def connect_reading(self) -> Any:
+        """A connection in autocommit, each statement a transaction: reads (`SqlEngine.read`)
+        and bookkeeping rows (`SqlEngine.note`), whose commits do not wait for the disk."""
+        conn = self._psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        try:
+            conn.execute("SET synchronous_commit TO OFF")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
     def begin(self, cur: Any, write: bool) -> None:
         pass  # psycopg opens the transaction with the first statement
 

@@ -210,17 +210,17 @@ class ReadTx:
         outer = getattr(engine._local, "tx", None)
         if outer is not None:
             return outer
-        self._conn = conn = engine._take()
+        self._conn = conn = engine._take(True)
         self._own = True
         try:
             cur = conn.cursor()
             engine._driver.begin(cur, False)
         except engine._driver.errors as exc:
-            engine._give(conn, engine._rollback(conn))
+            engine._give(conn, engine._rollback(conn), True)
             self._own = False
             raise StoreError(f"state read failed: {exc}") from None
         except BaseException:
-            engine._give(conn, engine._rollback(conn))
+            engine._give(conn, engine._rollback(conn), True)
             self._own = False
             raise
         return SqlTx(cur, engine.dialect, engine._driver.errors)
@@ -238,9 +238,9 @@ class ReadTx:
                 healthy = engine._rollback(conn)
         except errors as failed:
             healthy = engine._rollback(conn)
-            engine._give(conn, healthy)
+            engine._give(conn, healthy, True)
             raise StoreError(f"state read failed: {failed}") from None
         if kind is not None and issubclass(kind, errors):
-            engine._give(conn, healthy)
+            engine._give(conn, healthy, True)
             raise StoreError(f"state read failed: {exc}") from None
-        engine._give(conn, healthy)
+        engine._give(conn, healthy, True)

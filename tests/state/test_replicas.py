@@ -353,3 +353,39 @@ def test_metrics_of_two_workers_on_postgresql_count_both(pg):
             assert counted(srv.url)[:2] == (30, 30)
     finally:
         srv.stop()
+
+
+def _statements(pg: Postgres, since: int) -> list[str]:
+    """The statements PostgreSQL logged after line `since` of its log (each one round trip)."""
+    lines = (pg.root / "log").read_text().splitlines()[since:]
+    return [line for line in lines if " LOG:  statement: " in line or " LOG:  execute " in line]
+
+
+def test_a_request_costs_few_round_trips_to_postgresql(pg):
+    """Each statement a replica sends is a round trip to PostgreSQL. A create: one read of the
+    control row, its transaction (BEGIN, the card, the funds read and write, COMMIT) and its
+    journal row; a verify: the control row, its transaction (BEGIN, the code's lock, its calls,
+    COMMIT) and its journal row. Reads and journal rows run in autocommit: before, a read took a
+    BEGIN and a COMMIT more, a journal row a transaction of four statements, and a call answered
+    by a worker thread read the control row twice (13.3 statements a create, 11 a verify)."""
+    url = pg.create("trips")
+    pg.sql("ALTER DATABASE trips SET log_statement = 'all'")  # its new connections log
+    srv = Serve("--state", url)
+    try:
+        session = requests.Session()
+        for n in range(10):  # every connection of the pool made, every statement prepared
+            assert create(srv.url, f"MocksProdWarm{n}", "1", session).status_code == 200
+            assert prime(srv.url, "123456789", "verify", session).status_code == 200
+        for op in ("create", "verify"):
+            since = len((pg.root / "log").read_text().splitlines())
+            for n in range(20):
+                if op == "create":
+                    answer = create(srv.url, f"MocksProdTrip{n}", "1", session)
+                else:
+                    answer = prime(srv.url, "123456789", "verify", session)
+                assert answer.status_code == 200, answer.text
+            sent = _statements(pg, since)
+            # a statement or two of the server's own timers (the upload queue, the metrics)
+            assert len(sent) <= {"create": 7, "verify": 6}[op] * 20 + 10, (op, len(sent), sent)
+    finally:
+        srv.stop()
