@@ -1,9 +1,13 @@
-"""The request id on S3's answers: S3 names it `x-amz-request-id`, on successes and errors alike,
-and sends none of the headers moto adds of its own (`x-amzn-RequestId`, a `status` header). Seen
-on the wire with plain `requests` and as boto3 reads it."""
+"""The request ids on S3's answers: S3 names its request id `x-amz-request-id` and its extended
+id `x-amz-id-2`, on successes and errors alike, and an error's XML names the same two
+(`<RequestId>`, `<HostId>`); none of the headers moto adds of its own (`x-amzn-RequestId`, a
+`status` header, `Access-Control-Allow-Origin`). Seen on the wire with plain `requests` and as
+boto3 reads it."""
 
 from __future__ import annotations
 
+import base64
+import re
 import uuid
 
 import pytest
@@ -23,10 +27,18 @@ def server():
 
 def _request_id(headers: dict[str, str]) -> str:
     names = {k.lower() for k in headers}
-    assert "x-amzn-requestid" not in names and "status" not in names, headers
+    assert not names & {"x-amzn-requestid", "status", "access-control-allow-origin"}, headers
     rid = headers["x-amz-request-id"]
     uuid.UUID(rid)
+    host = headers["x-amz-id-2"]  # 76 base64 characters, as S3's
+    assert len(host) == 76 and len(base64.b64decode(host, validate=True)) == 56, host
     return rid
+
+
+def _error_ids(body: bytes) -> tuple[str, str]:
+    found = re.search(rb"<RequestId>([^<]*)</RequestId><HostId>([^<]*)</HostId></Error>$", body)
+    assert found is not None, body
+    return found.group(1).decode(), found.group(2).decode()
 
 
 def test_every_s3_answer_names_its_request_id_as_s3_does(server):
@@ -42,18 +54,28 @@ def test_every_s3_answer_names_its_request_id_as_s3_does(server):
         meta = answer["ResponseMetadata"]
         rid = _request_id(meta["HTTPHeaders"])
         assert meta["RequestId"] == rid
-        seen.add(rid)
+        assert meta["HostId"] == meta["HTTPHeaders"]["x-amz-id-2"]
+        seen.add(meta["HostId"])
     assert len(seen) == len(answers)
-    with pytest.raises(ClientError) as refused:  # the partner may not read its uploads back
-        s3.get_object(Bucket=DEVO, Key=key)
-    meta = refused.value.response["ResponseMetadata"]
-    assert _request_id(meta["HTTPHeaders"]) == meta["RequestId"]
+    bodies: list[bytes] = []
+    s3.meta.events.register("after-call", lambda http_response, **_: bodies.append(
+        http_response.content))  # fmt: skip
+    missing = "processing-results/" + NEW + "never-uploaded.json"  # may be read: NoSuchKey
+    for reading in (key, missing):  # the partner may not read its uploads back: AccessDenied
+        with pytest.raises(ClientError) as refused:
+            s3.get_object(Bucket=DEVO, Key=reading)
+        meta = refused.value.response["ResponseMetadata"]
+        assert _request_id(meta["HTTPHeaders"]) == meta["RequestId"]
+        assert meta["HostId"] == meta["HTTPHeaders"]["x-amz-id-2"]
+        assert _error_ids(bodies[-1]) == (meta["RequestId"], meta["HostId"])
+        assert int(meta["HTTPHeaders"]["content-length"]) == len(bodies[-1])
+    assert refused.value.response["Error"]["Code"] == "NoSuchKey"
 
 
 def test_an_anonymous_request_is_refused_with_the_id_in_header_and_body(server):
     r = requests.get(server.url + "/anything", timeout=10)
     assert r.status_code == 403
     rid = _request_id(dict(r.headers))
-    assert f"<RequestId>{rid}</RequestId>" in r.text
+    assert _error_ids(r.content) == (rid, r.headers["x-amz-id-2"])
     journal = requests.get(f"{server.url}/__admin/journal/{rid}", timeout=10)
     assert journal.status_code == 200, journal.text

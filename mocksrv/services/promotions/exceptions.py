@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import inspect
 import threading
 from collections.abc import Iterator, Mapping
@@ -9,6 +11,12 @@ from typing import Any
 
 from mocksrv.errors import NamedWireError
 from mocksrv.http import xml_escape as escape
+
+
+def host_id(request_id: str) -> str:
+    """S3's extended request id (`x-amz-id-2`, an error's `<HostId>`): 76 base64 characters,
+    as S3's are; derived from the request id, so the header and the XML always agree."""
+    return base64.b64encode(hashlib.sha512(request_id.encode()).digest()[:56]).decode()
 
 
 class S3Error(NamedWireError):
@@ -23,7 +31,7 @@ class S3Error(NamedWireError):
         return (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             f"<Error><Code>{self.error_code}</Code><Message>{escape(self.message)}</Message>"
-            f"{extra}<RequestId>{request_id}</RequestId><HostId>mocksrv</HostId></Error>"
+            f"{extra}<RequestId>{request_id}</RequestId><HostId>{host_id(request_id)}</HostId></Error>"
         ).encode()
 
 

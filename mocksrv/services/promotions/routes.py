@@ -27,6 +27,8 @@ WRITES = ("PutObject", "CopyObject", "CompleteMultipartUpload", "PostObject")
 # the next part); AbortMultipartUpload answers 204
 UPLOAD_STEPS = ("CreateMultipartUpload", "UploadPart", "UploadPartCopy", "AbortMultipartUpload")
 _ERROR_CODE = re.compile(rb"<Code>([A-Za-z0-9.]+)</Code>")
+_REQUEST_ID = re.compile(rb"<RequestId>[^<]*</RequestId>")
+_HOST_ID = re.compile(rb"<HostId>[^<]*</HostId>")
 
 
 def _anonymous(call: Call) -> bool:
@@ -64,9 +66,12 @@ class PromotionsService(ApiService):
         ]
 
     def __call__(self, call: Call) -> Response:
-        # S3 names the request id x-amz-request-id, on every answer (x-amz-id-2 is not sent)
+        # S3 names the request id x-amz-request-id, and sends its extended id, x-amz-id-2, on
+        # every answer
         call.id_header = "x-amz-request-id"
-        return ApiService.__call__(self, call)
+        resp = ApiService.__call__(self, call)
+        resp.headers["x-amz-id-2"] = exc.host_id(call.request_id)
+        return resp
 
     # -- the pipeline's steps -----------------------------------------------------------------
 
@@ -124,6 +129,9 @@ class PromotionsService(ApiService):
             if status < 300 and writes:
                 upload = self._upload(call, ident, target) if op in WRITES else None
                 self.store.written(op, target.bucket, target.key, call.query(), data, upload)
+        if status >= 300 and call.method != "HEAD" and b"<HostId>" in data[-400:]:
+            data = self._our_ids(call, data)  # moto's error names ids of its own making
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         resp = Response(data, status=status, headers=headers)
         if call.method == "HEAD":
             length = next((v for k, v in headers if k.lower() == "content-length"), None)
@@ -150,6 +158,16 @@ class PromotionsService(ApiService):
             source = unquote(copy_source.split("?", 1)[0]).lstrip("/")
             if not policy.allows("s3:GetObject", f"arn:aws:s3:::{source}"):
                 raise exc.AccessDenied()
+
+    @staticmethod
+    def _our_ids(call: Call, data: bytes) -> bytes:
+        """A moto error's `<RequestId>` and `<HostId>` made this request's (as in its
+        headers); moto makes up ids that match nothing."""
+        rid = call.request_id.encode()
+        data = _REQUEST_ID.sub(b"<RequestId>" + rid + b"</RequestId>", data, count=1)
+        return _HOST_ID.sub(
+            b"<HostId>" + exc.host_id(call.request_id).encode() + b"</HostId>", data, count=1
+        )
 
     @staticmethod
     def _moto_error(data: bytes, status: int) -> str:

@@ -17,8 +17,9 @@ log = logging.getLogger("mocksrv")
 # whole process (not per runtime) serialises every touch of moto, from requests and workers alike.
 MOTO_LOCK = threading.RLock()
 _HOP_BY_HOP = {"connection", "transfer-encoding", "keep-alive", "server", "date"}
-# moto's own headers, which S3 never sends: mocksrv names the request id (x-amz-request-id)
-_MOTO_ONLY = {"x-moto-account-id", "status", "x-amzn-requestid"}
+# moto's own headers, which S3 never sends: mocksrv names the request id (x-amz-request-id);
+# S3 sends CORS headers only to a request with an Origin, for a bucket with a CORS rule
+_MOTO_ONLY = {"x-moto-account-id", "status", "x-amzn-requestid", "access-control-allow-origin"}
 CHUNK = 1024 * 1024
 
 
