@@ -139,7 +139,11 @@ class Call:
             length = self._length(limit)
             stream = self.environ["wsgi.input"]
             data = stream.read(length) if length else b""
-            if not length and self.headers.get("transfer-encoding", "").lower() == "chunked":
+            if (
+                not length
+                and "HTTP_TRANSFER_ENCODING" in self.environ
+                and self.headers.get("transfer-encoding", "").lower() == "chunked"
+            ):
                 data = stream.read(limit + 1)
                 if len(data) > limit:
                     raise BodyTooLarge(f"Request body exceeds the {limit}-byte limit")

@@ -47,7 +47,12 @@ class ScenarioClock:
         base, mono, frozen, _ = self._state
         if frozen:
             return base
-        return later(base, self._source() - mono)
+        seconds = self._source() - mono
+        try:  # `later`, written out: this runs on every request
+            at = base + timedelta(seconds=seconds)
+        except OverflowError:
+            return LAST_INSTANT if seconds > 0 else FIRST_INSTANT
+        return at if FIRST_INSTANT <= at <= LAST_INSTANT else clamp(at)
 
     def seconds(self) -> float:
         """`now()` as POSIX seconds, without building a datetime (the rate limiter's hot path)."""

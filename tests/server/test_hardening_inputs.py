@@ -9,6 +9,7 @@ import http.client
 import json
 import re
 import socket
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -159,6 +160,19 @@ def test_prime_auth_code_with_the_clock_at_its_last_day(server):
         state = requests.get(f"{server.url}/__admin/state/prime", timeout=5).json()
         # a 10-year TTL from the last day is held at the clock's last instant
         assert {a["expiresAt"] for a in state["authCodes"]} == {"9999-12-31T00:00:00.000Z"}
+    finally:
+        requests.post(f"{server.url}/__admin/reset", json={}, timeout=5)
+
+
+def test_a_running_clock_stops_at_its_last_instant(server):
+    try:
+        r = requests.put(f"{server.url}/__admin/clock",
+                         json={"now": "9999-12-30T23:59:59.800Z", "frozen": False}, timeout=5)  # fmt: skip
+        assert r.status_code == 200, r.text
+        time.sleep(0.4)  # past the clock's last instant, 9999-12-31T00:00:00Z: held there
+        for _ in range(2):
+            now = requests.get(f"{server.url}/__admin/clock", timeout=5).json()["now"]
+            assert now == "9999-12-31T00:00:00.000Z"
     finally:
         requests.post(f"{server.url}/__admin/reset", json={}, timeout=5)
 
