@@ -236,7 +236,9 @@ class SqlEngine:
         return WriteTx(self, wait)
 
     def read(self) -> contextlib.AbstractContextManager[Tx]:
-        """A consistent read (inside a write on this thread: that transaction)."""
+        """A read: on SQLite one snapshot for the block; on PostgreSQL each statement reads its
+        own, in autocommit, as it would at READ COMMITTED in a transaction (inside a write on
+        this thread: that transaction)."""
         return ReadTx(self)
 
     def note(self, sql: str, params: Sequence[Any]) -> None:
