@@ -79,3 +79,20 @@ def test_an_anonymous_request_is_refused_with_the_id_in_header_and_body(server):
     assert _error_ids(r.content) == (rid, r.headers["x-amz-id-2"])
     journal = requests.get(f"{server.url}/__admin/journal/{rid}", timeout=10)
     assert journal.status_code == 200, journal.text
+
+
+def test_an_empty_answer_to_a_write_has_no_content_type(server):
+    """S3 labels no empty answer (PutObject, UploadPart, AbortMultipartUpload); moto labels them
+    text/html. An answer with a body keeps its type."""
+    s3 = s3_client(server.url)
+    put = s3.put_object(Bucket=DEVO, Key=NEW + file_name(), Body=b"E1,new\n")
+    key = NEW + file_name()
+    started = s3.create_multipart_upload(Bucket=DEVO, Key=key)
+    part = s3.upload_part(
+        Bucket=DEVO, Key=key, UploadId=started["UploadId"], PartNumber=1, Body=b"E2,new\n"
+    )
+    aborted = s3.abort_multipart_upload(Bucket=DEVO, Key=key, UploadId=started["UploadId"])
+    for answer in (put, part, aborted):
+        headers = answer["ResponseMetadata"]["HTTPHeaders"]
+        assert "content-type" not in headers and headers["content-length"] == "0", headers
+    assert started["ResponseMetadata"]["HTTPHeaders"]["content-type"] == "application/xml"
