@@ -91,10 +91,8 @@ class MocksrvApp:
         # here; only then is it brought up to date (on PostgreSQL a query: a call answered by
         # a worker, which brings it up to date itself, is spared it)
         seen = slot.runtime
-        call = Call.from_environ(environ, seen)
-        handler = seen.route(call)
-        inline = getattr(handler, "inline", None)
-        if inline is None or not inline(call):
+        routed = _routed(environ, seen)
+        if routed is None:
             return False
         runtime = slot.current() if seen.engine.shared else seen
         if runtime is None or runtime.faults.items:
@@ -103,7 +101,7 @@ class MocksrvApp:
             routed = _routed(environ, runtime)
             if routed is None:
                 return False
-            call, handler = routed
+        call, handler = routed
         environ[ROUTED] = (runtime, call, handler)
         if runtime.engine.turn is not None and getattr(handler, "writes", bool)(call):
             environ[PARKS] = True  # its write step waits for the turn's transaction
