@@ -166,9 +166,9 @@ class SqlEngine:
         # reads a snapshot of its own in a transaction or not, so a read saves two round trips
         # (BEGIN and COMMIT); SQLite's reads are transactions (one snapshot for the block)
         reading = getattr(driver, "connect_reading", None)
-        self._reads: queue.SimpleQueue[Any] | None = (
-            queue.SimpleQueue() if reading is not None else None
-        )
+        self._autocommit = reading is not None
+        self._reads: queue.SimpleQueue[Any] = queue.SimpleQueue() if reading else self._pool
+        self._connects = (driver.connect, reading or driver.connect)  # by `read`
         self._local = threading.local()
         self._closed = False
         self._caches: dict[Any, Any] = {}
@@ -210,20 +210,18 @@ class SqlEngine:
     def _take(self, read: bool = False) -> Any:
         if self._closed:
             raise StoreError(f"the state {self._where} is closed")
-        pool = self._reads if read and self._reads is not None else self._pool
         try:
-            return pool.get_nowait()
+            return (self._reads if read else self._pool).get_nowait()
         except queue.Empty:
             pass
-        driver = self._driver
         try:
-            return driver.connect_reading() if pool is not self._pool else driver.connect()
-        except driver.errors as exc:
+            return self._connects[read]()
+        except self._driver.errors as exc:
             raise StoreError(f"cannot reach the state {self._where}: {exc}") from None
 
     def _give(self, conn: Any, healthy: bool, read: bool = False) -> None:
         if healthy and not self._closed:
-            (self._reads if read and self._reads is not None else self._pool).put(conn)
+            (self._reads if read else self._pool).put(conn)
             return
         with contextlib.suppress(Exception):
             conn.close()
@@ -245,7 +243,7 @@ class SqlEngine:
         """One bookkeeping statement (a journal row), committed on its own. PostgreSQL: on a
         connection in autocommit whose commits do not wait for the disk (one round trip, where
         a write transaction takes four; see `SqlTx.bookkeeping`); SQLite: a write transaction."""
-        if self._reads is None:
+        if not self._autocommit:
             with self.write() as tx:
                 tx.bookkeeping()
                 tx.run(sql, params)
@@ -304,8 +302,8 @@ class SqlEngine:
         for item in caches:
             with contextlib.suppress(Exception):
                 item.close()
-        for pool in (self._pool, self._reads):
-            while pool is not None:
+        for pool in (self._pool, self._reads):  # one queue twice on SQLite: drained once
+            while True:
                 try:
                     conn = pool.get_nowait()
                 except queue.Empty:

@@ -107,11 +107,7 @@ class SharedJournal:
 
         def step(tx: Tx) -> None:
             tx.bookkeeping()  # the answer's change committed already
-            row = tx.one(
-                "INSERT INTO journal (tenant, request_id, entry, exchange) VALUES (?, ?, ?, ?) "
-                "RETURNING id",
-                values,
-            )
+            row = tx.one(_INSERT_ROW + " RETURNING id", values)
             self._tallied(tx, raw, int(row[0]) if row else 0, tally, trim)
 
         try:

@@ -129,18 +129,7 @@ class PromotionsService(ApiService):
             if status < 300 and writes:
                 upload = self._upload(call, ident, target) if op in WRITES else None
                 self.store.written(op, target.bucket, target.key, call.query(), data, upload)
-        if status < 300 and not data and call.method in ("PUT", "POST", "DELETE"):
-            # moto labels an empty answer text/html; S3 sends no Content-Type there
-            headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
-        elif status >= 300 and call.method != "HEAD" and b"<HostId>" in data[-400:]:
-            data = self._our_ids(call, data)  # moto's error names ids of its own making
-            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
-        resp = Response(data, status=status, headers=headers)
-        if call.method == "HEAD":
-            length = next((v for k, v in headers if k.lower() == "content-length"), None)
-            if length is not None:
-                resp.headers["Content-Length"] = length
-        return resp
+        return self._shaped(call, status, headers, data)
 
     def render_error(self, call: Call, err: Any, route: Route | None) -> Response:
         return Response(
@@ -163,14 +152,23 @@ class PromotionsService(ApiService):
                 raise exc.AccessDenied()
 
     @staticmethod
-    def _our_ids(call: Call, data: bytes) -> bytes:
-        """A moto error's `<RequestId>` and `<HostId>` made this request's (as in its
-        headers); moto makes up ids that match nothing."""
-        rid = call.request_id.encode()
-        data = _REQUEST_ID.sub(b"<RequestId>" + rid + b"</RequestId>", data, count=1)
-        return _HOST_ID.sub(
-            b"<HostId>" + exc.host_id(call.request_id).encode() + b"</HostId>", data, count=1
-        )
+    def _shaped(call: Call, status: int, headers: list[tuple[str, str]], data: bytes) -> Response:
+        """moto's answer as S3 gives it: an empty answer to a write unlabelled (moto says
+        text/html; S3 sends no Content-Type there), an error naming this request's ids (moto
+        makes up a `<RequestId>` and `<HostId>` that match nothing), a HEAD's length kept."""
+        if status < 300 and not data and call.method in ("PUT", "POST", "DELETE"):
+            headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
+        elif status >= 300 and call.method != "HEAD" and b"<HostId>" in data[-400:]:
+            rid = call.request_id
+            data = _REQUEST_ID.sub(f"<RequestId>{rid}</RequestId>".encode(), data, count=1)
+            data = _HOST_ID.sub(f"<HostId>{exc.host_id(rid)}</HostId>".encode(), data, count=1)
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        resp = Response(data, status=status, headers=headers)
+        if call.method == "HEAD":
+            length = next((v for k, v in headers if k.lower() == "content-length"), None)
+            if length is not None:
+                resp.headers["Content-Length"] = length
+        return resp
 
     @staticmethod
     def _moto_error(data: bytes, status: int) -> str:
